@@ -1,0 +1,35 @@
+# `make run` serves the API with demo data on the embedded default; `make test` runs the whole suite.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench quality schema
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/ideaengine demo
+	$(VENV)/bin/ideaengine serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(STAMP)
+	$(PY) -m bench.ranking_bench
+
+quality: $(STAMP)
+	$(PY) -m bench.quality
+
+schema: $(STAMP)
+	$(VENV)/bin/ideaengine export-schema > schema/schema.graphql

@@ -1,0 +1,127 @@
+"""The ASGI app: GraphQL at /graphql (HTTP and graphql-transport-ws), /healthz. A composition root."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from ideaengine import identity
+from ideaengine.identity import Actor
+from ideaengine.services import Services
+from ideaengine.settings import Settings
+from schema import Context, build_schema
+
+log = logging.getLogger("ideaengine.app")
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, JSON for every error and token auth on WebSockets."""
+
+    def __init__(self, services: Services) -> None:
+        settings = services.settings
+        super().__init__(
+            build_schema(settings.max_query_depth, settings.max_aliases, settings.max_tokens),
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # never legacy graphql-ws (DECISIONS.md 3)
+            allowed_origins=tuple(settings.cors_origins),
+            keep_alive=True,
+            keep_alive_interval=15,
+        )
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        from cross_web import HTTPException
+
+        request = Request(scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            # DECISIONS.md 6: a 400 carries a JSON body, never text/plain.
+            response = JSONResponse(
+                {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                status_code=exc.status_code,
+            )
+        await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        authorization = request.headers.get("authorization")
+        actor = await self._actor(authorization)
+        return Context(services=self.services, actor=actor, request=request, response=response)
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        params = context.connection_params or {}
+        token = params.get("authorization") or params.get("Authorization")
+        if isinstance(token, str) and token:
+            context.actor = await self._actor(token)
+        return None
+
+    async def _actor(self, authorization: str | None) -> Actor:
+        if not authorization:
+            return identity.ANONYMOUS
+        async with self.services.db.transaction() as session:  # a first SSO token provisions its user
+            return await identity.resolve_actor(session, authorization, self.services.box)
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+    """The app; `services` may be given (tests) and is then closed by its owner, not by the app."""
+    own = services is None
+    services = services or Services.create(settings)
+    graphql = GraphQLApp(services)
+
+    async def healthz(request: Request) -> JSONResponse:
+        try:
+            async with services.db.read() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:  # the point of this endpoint is to say so, not to raise
+            log.warning("health check: database unreachable: %s", exc)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if own:
+            await services.close()
+
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["authorization", "content-type"],
+                max_age=600,
+            )
+        )
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

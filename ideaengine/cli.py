@@ -1,0 +1,204 @@
+"""`ideaengine`: serve, migrate, worker, workspace create, demo, export-schema.
+
+The composition root with app.py: the one module besides it that imports every package.
+Bad arguments and expected failures print one line and exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from ideaengine.errors import DomainError
+from ideaengine.services import Services
+from ideaengine.settings import Settings, SettingsError, get_settings
+
+log = logging.getLogger("ideaengine")
+
+
+class CliError(Exception):
+    """An expected failure: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"ideaengine: {message} (see `ideaengine --help`)\n")
+
+
+def _database_problem(exc: BaseException, settings: Settings) -> str | None:
+    """One line for a database that is missing, unreachable or refuses us; None when it is something else."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, (OperationalError, DBAPIError, OSError, ConnectionError)) or "asyncpg" in type(exc).__module__:
+        return f"cannot use the database at {_safe_url(settings.database_url)}: {text}"
+    return None
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from ideaengine import migrate
+
+    _ensure_sqlite_dir(settings)
+    migrate.upgrade(settings.database_url)
+    print(f"migrated {_safe_url(settings.database_url)} to the latest schema")
+    return 0
+
+
+def _ensure_sqlite_dir(settings: Settings) -> None:
+    path = settings.sqlite_path
+    if path is not None and not path.parent.exists():
+        raise CliError(f"the directory of the SQLite file {path} does not exist")
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from ideaengine import migrate
+    from ideaengine.app import create_app
+    from ideaengine.secrets_box import load_server_key
+
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port must be between 1 and 65535, not {args.port}")
+    load_server_key(settings)  # a missing key on PostgreSQL fails here, before the loop starts
+    if settings.is_sqlite:
+        _ensure_sqlite_dir(settings)
+        migrate.upgrade(settings.database_url)  # the embedded default needs no setup step
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        ws="websockets-sansio",
+        lifespan="on",
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.redis_url:
+        raise CliError("`ideaengine worker` needs IDEAENGINE_REDIS_URL: without it jobs run inside `ideaengine serve`")
+    from workers.runner import run_worker, worker_status
+
+    if args.status:
+        print(json.dumps(worker_status(settings), indent=2))
+        return 0
+    run_worker(settings, burst=args.burst)
+    return 0
+
+
+def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
+    from ideaengine import workspaces
+
+    async def run() -> dict[str, str]:
+        services = Services.create(settings)
+        try:
+            async with services.db.transaction() as session:
+                created = await workspaces.create_workspace(session, services.box, args.slug, args.name)
+            return {"workspace": created.workspace.slug, "apiKey": created.api_key, "ssoSecret": created.sso_secret}
+        finally:
+            await services.close()
+
+    _require_schema(settings)
+    print(json.dumps(asyncio.run(run())))
+    return 0
+
+
+def _require_schema(settings: Settings) -> None:
+    """Commands that write need a migrated database; the embedded default migrates itself."""
+    from ideaengine import migrate
+
+    _ensure_sqlite_dir(settings)
+    if settings.is_sqlite:
+        migrate.upgrade(settings.database_url)
+    elif not asyncio.run(migrate.is_current(settings.database_url)):
+        raise CliError("the database schema is not up to date: run `ideaengine migrate` first")
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ideaengine import demo
+
+    _require_schema(settings)
+    result = asyncio.run(demo.seed(settings))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from schema import export_sdl
+
+    sys.stdout.write(export_sdl())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ideaengine", description="Idea crowdsourcing ranking engine with a GraphQL API.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the GraphQL API (migrates the embedded SQLite file itself)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
+
+    commands.add_parser("migrate", help="upgrade the configured database to the latest schema").set_defaults(
+        run=cmd_migrate
+    )
+
+    worker = commands.add_parser("worker", help="run an rq worker for the background jobs (needs Redis)")
+    worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    worker.add_argument("--status", action="store_true", help="print queue depth and failed jobs, then exit")
+    worker.set_defaults(run=cmd_worker)
+
+    workspace = commands.add_parser("workspace", help="manage workspaces")
+    workspace_commands = workspace.add_subparsers(
+        dest="workspace_command", required=True, parser_class=_Parser, metavar="ACTION"
+    )
+    create = workspace_commands.add_parser("create", help="create a workspace; prints its API key and SSO secret")
+    create.add_argument("slug")
+    create.add_argument("--name")
+    create.set_defaults(run=cmd_workspace_create)
+
+    commands.add_parser(
+        "demo", help="seed a demo workspace and board (idempotent); prints a fresh API key"
+    ).set_defaults(run=cmd_demo)
+    commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    run: Callable[[argparse.Namespace, Settings], int] = args.run
+    try:
+        settings = get_settings()
+        return run(args, settings)
+    except (SettingsError, CliError) as exc:
+        return _fail(str(exc))
+    except DomainError as exc:
+        return _fail(exc.message)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        problem = _database_problem(exc, get_settings()) if not isinstance(exc, SettingsError) else None
+        if problem is None:
+            raise
+        return _fail(problem)
+
+
+def _fail(message: str) -> int:
+    print(f"ideaengine: {message}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Pairwise comparisons: one verdict per voter per pair, and which pair to show next."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import ranking
+from ideaengine import boards, ideas
+from ideaengine.errors import invalid
+from ideaengine.identity import Actor, ActorRole
+from ideaengine.models import Board, Comparison, Idea, IdeaScore, utcnow
+from ideaengine.upsert import insert_for
+
+MATCHUP_ATTEMPTS = 8
+"How many draws to try for a pair the voter has not judged yet before showing a repeat."
+
+
+@dataclass(frozen=True)
+class Matchup:
+    left: Idea
+    right: Idea
+
+
+async def compare(session: AsyncSession, actor: Actor, winner_id: int, loser_id: int) -> tuple[Idea, Idea]:
+    """Record that the actor prefers winner over loser; judging the same pair again replaces the verdict."""
+    if winner_id == loser_id:
+        raise invalid("An idea cannot be compared with itself.", "loserId")
+    winner, board = await ideas.get_for_write(session, actor, winner_id, field="winnerId")
+    loser, _ = await ideas.get_for_write(session, actor, loser_id, field="loserId")
+    user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "compare ideas")
+    if loser.board_id != winner.board_id:
+        raise invalid("Both ideas must be on the same board.", "loserId")
+    ideas.require_open(winner, "winnerId")
+    ideas.require_open(loser, "loserId")
+    now = utcnow()
+    low, high = sorted((winner.id, loser.id))
+    stmt = insert_for(session, Comparison).values(
+        board_id=board.id,
+        winner_id=winner.id,
+        loser_id=loser.id,
+        low_id=low,
+        high_id=high,
+        voter_id=user_id,
+        created_at=now,
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["voter_id", "low_id", "high_id"],
+            set_={"winner_id": winner.id, "loser_id": loser.id, "created_at": now},
+        )
+    )
+    await boards.bump(session, board.id, at=now)
+    ideas.scores_changed(session, board.id)
+    return winner, loser
+
+
+async def comparison_counts(session: AsyncSession, board_id: int) -> dict[int, int]:
+    sides = union_all(
+        select(Comparison.winner_id.label("idea_id")).where(Comparison.board_id == board_id),
+        select(Comparison.loser_id.label("idea_id")).where(Comparison.board_id == board_id),
+    ).subquery()
+    rows = await session.execute(select(sides.c.idea_id, func.count()).group_by(sides.c.idea_id))
+    return {idea_id: int(n) for idea_id, n in rows}
+
+
+async def next_matchup(
+    session: AsyncSession, actor: Actor, board: Board, rng: random.Random | None = None
+) -> Matchup | None:
+    """Two open ideas to compare: under-compared ideas first, then close and uncertain pairs."""
+    if not boards.can_read(actor, board):
+        return None
+    candidates = await ideas.open_ideas(session, board.id)
+    if len(candidates) < 2:
+        return None
+    ids = [i.id for i in candidates]
+    scores = {
+        s.idea_id: s for s in (await session.execute(select(IdeaScore).where(IdeaScore.idea_id.in_(ids)))).scalars()
+    }
+    counts = await comparison_counts(session, board.id)
+    strength = np.array([scores[i].bradley_terry if i in scores else 0.0 for i in ids])
+    stderr = np.array([_stderr(scores.get(i)) for i in ids])
+    compared = np.array([counts.get(i, 0) for i in ids])
+    judged: set[tuple[int, int]] = set()
+    if actor.user_id is not None and actor.is_member_of(board.workspace_id):
+        judged = {
+            (lo, hi)
+            for lo, hi in (
+                await session.execute(
+                    select(Comparison.low_id, Comparison.high_id).where(
+                        Comparison.board_id == board.id, Comparison.voter_id == actor.user_id
+                    )
+                )
+            )
+        }
+    generator = np.random.default_rng((rng or random).getrandbits(64))
+    pair = None
+    for _ in range(MATCHUP_ATTEMPTS):
+        a, b = ranking.next_pair(strength, stderr, compared, rng=generator)
+        pair = (candidates[a], candidates[b])
+        if tuple(sorted((pair[0].id, pair[1].id))) not in judged:
+            break
+    assert pair is not None
+    return Matchup(*pair)
+
+
+def _stderr(score: IdeaScore | None) -> float:
+    if score is None:
+        return float(np.sqrt(1 / (2 * ranking.BT_ALPHA)))  # never compared: the prior's width
+    return max((score.bt_high - score.bt_low) / (2 * ranking.Z95), 0.0)

@@ -1,0 +1,111 @@
+"""Engine, sessions and the transaction scope shared by the API, the CLI and the workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from ideaengine.events import Broker
+from ideaengine.jobs import JobQueue
+from ideaengine.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+"How long a SQLite writer waits for the lock before 'database is locked' (RELIABILITY.md)."
+WRITE_OPTION = "ideaengine_write"
+"Execution option marking a connection whose transaction will write (BEGIN IMMEDIATE on SQLite)."
+
+
+def _configure_sqlite(sync_engine: Engine) -> None:
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself, so a writer can ask for BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A deferred read that later writes fails at once with "database is locked"
+        # despite busy_timeout; writers take the lock up front (DECISIONS.md 18).
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
+    """An engine for the configured database; `pooled=False` for jobs that run in a forked process."""
+    kwargs: dict[str, Any] = {}
+    if not pooled:
+        kwargs["poolclass"] = NullPool
+    elif not settings.is_sqlite:
+        # Short per-loader sessions: many brief checkouts rather than a few long ones.
+        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+    if settings.is_sqlite:
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    engine = create_async_engine(settings.database_url, **kwargs)
+    if settings.is_sqlite:
+        _configure_sqlite(engine.sync_engine)
+    return engine
+
+
+AfterCommit = Callable[[], Any]
+
+
+class Database:
+    """Owns the engine and hands out sessions: short reads, and write transactions with after-commit hooks."""
+
+    def __init__(self, settings: Settings, *, pooled: bool = True) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings, pooled=pooled)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self.queue: JobQueue | None = None
+        "Where after-commit jobs go; set by Services (None: jobs are dropped, e.g. in a job itself)."
+        self.broker: Broker | None = None
+        "Where after-commit live events go; set by Services."
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A short read-only session (one per task: an AsyncSession must not be shared)."""
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Commit on success, then run the after-commit hooks; roll back and drop them on error."""
+        async with self.sessions() as session:
+            await session.connection(execution_options={WRITE_OPTION: True})
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                session.info.pop("after_commit", None)
+                session.info.pop("jobs", None)
+                session.info.pop("events", None)
+                raise
+        if (events := session.info.pop("events", None)) and self.broker is not None:
+            await self.broker.publish(events)
+        if (requests := session.info.pop("jobs", None)) and self.queue is not None:
+            await self.queue.submit(requests)
+        for hook in session.info.pop("after_commit", []):
+            result = hook()
+            if asyncio.iscoroutine(result):
+                await result
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run `hook` once the session's transaction commits; never if it rolls back."""
+    session.info.setdefault("after_commit", []).append(hook)

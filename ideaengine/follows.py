@@ -1,0 +1,121 @@
+"""Follows and notifications: followers hear of every status change, merge and official comment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, delete, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ideaengine import ideas, jobs
+from ideaengine.errors import DomainError, ErrorCode
+from ideaengine.identity import Actor, ActorRole
+from ideaengine.models import Board, Follow, Idea, Notification, NotificationKind, utcnow
+from ideaengine.upsert import insert_ignore
+
+NOTIFY = "workers.notify.publish"
+
+
+async def follow(session: AsyncSession, actor: Actor, idea_id: int, on: bool) -> Idea:
+    """Members and above; following twice or unfollowing twice changes nothing."""
+    idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
+    user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "follow ideas")
+    if on:
+        changed = await insert_ignore(
+            session, Follow, dict(idea_id=idea.id, user_id=user_id, created_at=utcnow()), ["idea_id", "user_id"]
+        )
+        delta = 1 if changed else 0
+    else:
+        result = await session.execute(delete(Follow).where(Follow.idea_id == idea.id, Follow.user_id == user_id))
+        delta = -int(result.rowcount)  # type: ignore[attr-defined]
+    if delta:
+        await session.execute(update(Idea).where(Idea.id == idea.id).values(follower_count=Idea.follower_count + delta))
+        await session.refresh(idea, ["follower_count"])
+    return idea
+
+
+async def notify_followers(
+    session: AsyncSession, actor: Actor, idea: Idea, kind: NotificationKind, message: str
+) -> None:
+    """One notification per follower but the actor, written in the caller's transaction (DECISIONS.md 11)."""
+    now = utcnow()
+    followers = select(
+        Follow.user_id,
+        literal(idea.id),
+        literal(kind.value),
+        literal(message),
+        literal(False),
+        literal(now, type_=Notification.created_at.type),
+    ).where(Follow.idea_id == idea.id)
+    if actor.user_id is not None:
+        followers = followers.where(Follow.user_id != actor.user_id)
+    await session.execute(
+        Notification.__table__.insert().from_select(  # type: ignore[attr-defined]
+            ["user_id", "idea_id", "kind", "message", "read", "created_at"], followers
+        )
+    )
+    jobs.after_commit(session, NOTIFY, kind.value, idea.id)
+
+
+async def following(session: AsyncSession, actor: Actor, offset: int, limit: int) -> tuple[list[Idea], int]:
+    """Ideas the viewer follows, most recently followed first."""
+    if actor.user_id is None:
+        return [], 0
+    base: Select[tuple[Idea]] = (
+        select(Idea)
+        .join(Follow, Follow.idea_id == Idea.id)
+        .join(Board, Board.id == Idea.board_id)
+        .where(Follow.user_id == actor.user_id)
+    )
+    total = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
+    rows = (
+        await session.execute(base.order_by(Follow.created_at.desc(), Idea.id.desc()).offset(offset).limit(limit))
+    ).scalars()
+    return list(rows), int(total)
+
+
+async def notifications(
+    session: AsyncSession, actor: Actor, offset: int, limit: int, unread_only: bool = False
+) -> tuple[list[Notification], int]:
+    if actor.user_id is None:
+        return [], 0
+    where = [Notification.user_id == actor.user_id]
+    if unread_only:
+        where.append(Notification.read.is_(False))
+    total = (await session.execute(select(func.count()).select_from(Notification).where(*where))).scalar_one()
+    rows = (
+        await session.execute(
+            select(Notification).where(*where).order_by(Notification.id.desc()).offset(offset).limit(limit)
+        )
+    ).scalars()
+    return list(rows), int(total)
+
+
+async def unread_count(session: AsyncSession, actor: Actor) -> int:
+    if actor.user_id is None:
+        return 0
+    return int(
+        (
+            await session.execute(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.user_id == actor.user_id, Notification.read.is_(False))
+            )
+        ).scalar_one()
+    )
+
+
+async def mark_read(session: AsyncSession, actor: Actor, ids: Sequence[int] | None) -> int:
+    """Mark the viewer's notifications read (all when ids is None); returns the unread count after."""
+    if actor.user_id is None or actor.role < ActorRole.MEMBER:
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "Sign in to read notifications.")
+    stmt = update(Notification).where(Notification.user_id == actor.user_id, Notification.read.is_(False))
+    if ids is not None:
+        stmt = stmt.where(Notification.id.in_(list(ids)))
+    await session.execute(stmt.values(read=True))
+    return await unread_count(session, actor)
+
+
+async def follows_many(session: AsyncSession, user_id: int, idea_ids: Sequence[int]) -> set[int]:
+    rows = await session.execute(select(Follow.idea_id).where(Follow.user_id == user_id, Follow.idea_id.in_(idea_ids)))
+    return {r for (r,) in rows}

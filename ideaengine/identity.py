@@ -1,0 +1,199 @@
+"""Who is calling: API keys (workspace admins), SSO tokens signed by the host app, or nobody."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+
+import jwt
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ideaengine.errors import DomainError, ErrorCode
+from ideaengine.models import ApiKey, Role, User, Workspace
+from ideaengine.secrets_box import SecretBox
+from ideaengine.upsert import insert_ignore
+
+API_KEY_PREFIX = "iek_"
+SSO_ALGORITHM = "HS256"
+"The only algorithm accepted: `none` and asymmetric algorithms are refused (algorithm confusion)."
+SSO_LEEWAY_SECONDS = 30
+
+
+class ActorRole(enum.IntEnum):
+    """Roles in the order of what they may do; the API exposes them as `Role`."""
+
+    ANONYMOUS = 0
+    MEMBER = 1
+    MODERATOR = 2
+    ADMIN = 3
+
+
+_ROLE_OF_USER = {Role.MEMBER: ActorRole.MEMBER, Role.MODERATOR: ActorRole.MODERATOR, Role.ADMIN: ActorRole.ADMIN}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller as seen by the domain. An actor is anonymous in every workspace but its own."""
+
+    workspace_id: int | None = None
+    user_id: int | None = None
+    role: ActorRole = ActorRole.ANONYMOUS
+    auth_errors: tuple[str, ...] = field(default=())
+    "Why a presented credential was not accepted (reported in the response's extensions)."
+
+    def role_in(self, workspace_id: int) -> ActorRole:
+        return self.role if self.workspace_id == workspace_id else ActorRole.ANONYMOUS
+
+    def is_member_of(self, workspace_id: int) -> bool:
+        return self.role_in(workspace_id) >= ActorRole.MEMBER
+
+    def is_moderator_of(self, workspace_id: int) -> bool:
+        return self.role_in(workspace_id) >= ActorRole.MODERATOR
+
+    def require(self, workspace_id: int, needed: ActorRole, what: str) -> int:
+        """The user id, if the actor holds `needed` in the workspace; else UNAUTHENTICATED or FORBIDDEN."""
+        role = self.role_in(workspace_id)
+        if role < needed:
+            if role == ActorRole.ANONYMOUS or self.user_id is None:
+                raise DomainError(ErrorCode.UNAUTHENTICATED, f"Sign in to {what}.")
+            raise DomainError(ErrorCode.FORBIDDEN, f"Only {needed.name.lower()}s and above may {what}.")
+        assert self.user_id is not None
+        return self.user_id
+
+
+ANONYMOUS = Actor()
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_sso_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def issue_api_key(session: AsyncSession, workspace: Workspace, name: str = "") -> str:
+    """Create a key and its service user (DECISIONS.md 2); the key is returned once and stored hashed."""
+    key = new_api_key()
+    user = User(
+        workspace_id=workspace.id, external_id=f"apikey:{secrets.token_hex(8)}", name=name or "API key", role=Role.ADMIN
+    )
+    session.add(user)
+    await session.flush()
+    session.add(
+        ApiKey(workspace_id=workspace.id, user_id=user.id, key_hash=hash_api_key(key), prefix=key[:12], name=name)
+    )
+    await session.flush()
+    return key
+
+
+async def actor_for_api_key(session: AsyncSession, key: str) -> Actor:
+    digest = hash_api_key(key)
+    row = (
+        await session.execute(
+            select(ApiKey.key_hash, ApiKey.workspace_id, ApiKey.user_id).where(
+                ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
+            )
+        )
+    ).first()
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
+        return Actor(auth_errors=("The API key is unknown or revoked.",))
+    return Actor(workspace_id=row.workspace_id, user_id=row.user_id, role=ActorRole.ADMIN)
+
+
+async def actor_for_sso_token(session: AsyncSession, token: str, box: SecretBox) -> Actor:
+    """Verify a host app's HS256 token and provision its user on first sight; any fault is anonymous."""
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return Actor(auth_errors=("The token is not a JWT.",))
+    if header.get("alg") != SSO_ALGORITHM:
+        return Actor(auth_errors=(f"SSO tokens must be signed with {SSO_ALGORITHM}.",))
+    slug = unverified.get("iss")
+    workspace = (
+        (await session.execute(select(Workspace).where(Workspace.slug == str(slug)))).scalar_one_or_none()
+        if isinstance(slug, str)
+        else None
+    )
+    if workspace is None:
+        return Actor(auth_errors=("The token's issuer (iss) names no workspace.",))
+    try:
+        claims = jwt.decode(
+            token,
+            box.open(workspace.sso_secret_encrypted),
+            algorithms=[SSO_ALGORITHM],
+            issuer=workspace.slug,
+            leeway=SSO_LEEWAY_SECONDS,
+            options={"require": ["exp", "iss", "sub"]},
+        )
+    except jwt.ExpiredSignatureError:
+        return Actor(auth_errors=("The SSO token has expired.",))
+    except (jwt.PyJWTError, ValueError) as exc:
+        return Actor(auth_errors=(f"The SSO token is invalid: {exc}.",))
+    role_claim = claims.get("role", "member")
+    if role_claim not in ("member", "moderator"):
+        return Actor(auth_errors=("The token's role must be 'member' or 'moderator'.",))
+    sub, name, email = str(claims["sub"])[:200], claims.get("name"), claims.get("email")
+    if not sub or sub.startswith("apikey:"):
+        return Actor(auth_errors=("The token's subject (sub) is not a valid user id.",))
+    user = await _provision(
+        session,
+        workspace.id,
+        sub,
+        Role(role_claim),
+        str(name)[:200] if name else None,
+        str(email)[:320] if email else None,
+    )
+    return Actor(workspace_id=workspace.id, user_id=user.id, role=_ROLE_OF_USER[user.role])
+
+
+async def _provision(
+    session: AsyncSession, workspace_id: int, sub: str, role: Role, name: str | None, email: str | None
+) -> User:
+    """The token is the host app's word on who the user is now: keep name, email and role in step."""
+    user = (
+        await session.execute(select(User).where(User.workspace_id == workspace_id, User.external_id == sub))
+    ).scalar_one_or_none()
+    if user is None:
+        await insert_ignore(
+            session,
+            User,
+            dict(workspace_id=workspace_id, external_id=sub, name=name, email=email, role=role),
+            ["workspace_id", "external_id"],
+        )
+        user = (
+            await session.execute(select(User).where(User.workspace_id == workspace_id, User.external_id == sub))
+        ).scalar_one()
+    elif (user.name, user.email, user.role) != (name, email, role) and user.role != Role.ADMIN:
+        user.name, user.email, user.role = name, email, role
+        await session.flush()
+    return user
+
+
+def authorization_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+async def resolve_actor(session: AsyncSession, authorization: str | None, box: SecretBox) -> Actor:
+    token = authorization_token(authorization)
+    if authorization and token is None:
+        return Actor(auth_errors=("The Authorization header must be 'Bearer <API key or SSO token>'.",))
+    if token is None:
+        return ANONYMOUS
+    if token.startswith(API_KEY_PREFIX):
+        return await actor_for_api_key(session, token)
+    return await actor_for_sso_token(session, token, box)

@@ -1,0 +1,174 @@
+"""Background jobs by dotted name, over rq (distributed) or an in-process runner (embedded).
+
+Domain code calls `after_commit(session, "workers.scores.refresh_board", board_id)`; the job
+runs only if the transaction commits. Both runners call the same plain functions through
+`run_job`, which clears the coalescing marker when the job *starts* (DECISIONS.md 13).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+log = logging.getLogger("ideaengine.jobs")
+
+PENDING_PREFIX = "ideaengine:pending:"
+PENDING_TTL_SECONDS = 120
+"A marker outlives its job's delay by far; if the job is lost the marker expires and the sweep catches up."
+JOB_TIMEOUT_SECONDS = 600
+RETRY_INTERVALS = (2, 10, 60)
+"rq retries a failing job after these many seconds, then leaves it in the failed registry."
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    name: str
+    args: tuple[Any, ...]
+    coalesce: bool = False
+
+    @property
+    def key(self) -> str:
+        return PENDING_PREFIX + self.name + ":" + ":".join(map(str, self.args))
+
+
+def after_commit(session: AsyncSession, name: str, *args: Any, coalesce: bool = False) -> None:
+    """Queue a job to run once the session commits; `coalesce` folds repeats into one pending run."""
+    requests: list[JobRequest] = session.info.setdefault("jobs", [])
+    request = JobRequest(name, tuple(args), coalesce)
+    if request not in requests:
+        requests.append(request)
+
+
+def resolve(name: str) -> Callable[..., Any]:
+    module_name, _, attribute = name.rpartition(".")
+    if not module_name:
+        raise ValueError(f"job name {name!r} is not a dotted path")
+    function = getattr(importlib.import_module(module_name), attribute, None)
+    if not callable(function):
+        raise ValueError(f"job name {name!r} names nothing callable")
+    return function  # type: ignore[no-any-return]
+
+
+def run_job(name: str, args: Sequence[Any] = (), pending_key: str | None = None) -> Any:
+    """The function both runners execute: clear the marker, then run the named job."""
+    if pending_key is not None:
+        _clear_rq_marker(pending_key)
+    started = time.monotonic()
+    result = resolve(name)(*args)
+    log.debug("job %s%r took %.3fs", name, tuple(args), time.monotonic() - started)
+    return result
+
+
+def _clear_rq_marker(key: str) -> None:
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is not None:
+        job.connection.delete(key)
+
+
+class JobQueue(Protocol):
+    async def submit(self, requests: Sequence[JobRequest]) -> None: ...
+    async def close(self) -> None: ...
+
+
+class InProcessQueue:
+    """Runs jobs in threads off the event loop, coalescing repeats in memory."""
+
+    def __init__(self, delay_seconds: float = 1.0) -> None:
+        self.delay = delay_seconds
+        self._pending: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, requests: Sequence[JobRequest]) -> None:
+        for request in requests:
+            if request.coalesce:
+                if request.key in self._pending:
+                    continue
+                self._pending.add(request.key)
+            task = asyncio.get_running_loop().create_task(self._run(request))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, request: JobRequest) -> None:
+        if request.coalesce:
+            await asyncio.sleep(self.delay)
+            self._pending.discard(request.key)
+        try:
+            await asyncio.to_thread(run_job, request.name, request.args)
+        except Exception:
+            log.exception("job %s%r failed", request.name, request.args)
+
+    async def drain(self) -> None:
+        """Wait for every submitted job (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+
+
+class RqQueue:
+    """Enqueues on rq; a Redis outage never fails the write that asked (the sweep catches up)."""
+
+    def __init__(self, redis_url: str, queue_name: str, delay_seconds: float = 1.0) -> None:
+        from redis import Redis
+        from rq import Queue
+
+        self.redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+        self.queue = Queue(queue_name, connection=self.redis)
+        self.delay = delay_seconds
+        self._failing = False
+
+    async def submit(self, requests: Sequence[JobRequest]) -> None:
+        # rq's enqueue is synchronous network I/O: keep it off the event loop (DECISIONS.md 14).
+        await asyncio.to_thread(self.submit_sync, requests)
+
+    def submit_sync(self, requests: Sequence[JobRequest]) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            for request in requests:
+                self._enqueue(request)
+        except RedisError as exc:
+            if not self._failing:
+                log.error("cannot enqueue jobs, Redis is unavailable (%s); the sweep will catch up", exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("Redis is reachable again; enqueuing jobs")
+        self._failing = False
+
+    def _enqueue(self, request: JobRequest) -> None:
+        from rq import Retry
+
+        options: dict[str, Any] = dict(
+            job_timeout=JOB_TIMEOUT_SECONDS,
+            retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+            description=f"{request.name}{request.args!r}",
+        )
+        if request.coalesce:
+            if not self.redis.set(request.key, b"1", nx=True, ex=PENDING_TTL_SECONDS):
+                return
+            self.queue.enqueue_in(
+                timedelta(seconds=self.delay), run_job, request.name, list(request.args), request.key, **options
+            )
+        else:
+            self.queue.enqueue(run_job, request.name, list(request.args), None, **options)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.redis.close)
+
+
+def create_queue(redis_url: str | None, queue_name: str, delay_seconds: float) -> JobQueue:
+    if redis_url:
+        return RqQueue(redis_url, queue_name, delay_seconds)
+    return InProcessQueue(delay_seconds)

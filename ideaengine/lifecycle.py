@@ -1,0 +1,188 @@
+"""An idea's life: SUBMITTED -> UNDER_REVIEW -> PLANNED -> IN_PROGRESS -> LAUNCHED, declines, reopens, merges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ideaengine import boards, follows, ideas, validation
+from ideaengine.errors import DomainError, ErrorCode, invalid
+from ideaengine.identity import Actor, ActorRole
+from ideaengine.models import (
+    OPEN_STATUSES,
+    Comment,
+    Comparison,
+    Follow,
+    Idea,
+    IdeaStatus,
+    NotificationKind,
+    StatusChange,
+    Vote,
+    utcnow,
+)
+
+S = IdeaStatus
+TRANSITIONS: dict[IdeaStatus, frozenset[IdeaStatus]] = {
+    S.SUBMITTED: frozenset({S.UNDER_REVIEW, S.DECLINED}),
+    S.UNDER_REVIEW: frozenset({S.PLANNED, S.DECLINED}),
+    S.PLANNED: frozenset({S.IN_PROGRESS, S.DECLINED}),
+    S.IN_PROGRESS: frozenset({S.LAUNCHED, S.DECLINED}),
+    S.DECLINED: frozenset({S.UNDER_REVIEW}),
+    S.LAUNCHED: frozenset(),
+    S.MERGED: frozenset(),
+}
+"Allowed moves; MERGED is reached only through merge_ideas."
+
+
+def _label(status: IdeaStatus) -> str:
+    return status.value.lower().replace("_", " ")
+
+
+async def change_status(
+    session: AsyncSession, actor: Actor, idea_id: int, status: IdeaStatus, note: str | None = None
+) -> Idea:
+    """Moderators and admins; every change is recorded and followers are notified."""
+    idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
+    actor_id = actor.require(board.workspace_id, ActorRole.MODERATOR, "change an idea's status")
+    if note is not None:
+        note = validation.note(note, "note") or None
+    if status == S.MERGED:
+        raise DomainError(ErrorCode.INVALID_TRANSITION, "Use mergeIdeas to merge an idea.", "status")
+    if status not in TRANSITIONS[idea.status]:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, f"An idea cannot go from {_label(idea.status)} to {_label(status)}.", "status"
+        )
+    now = utcnow()
+    session.add(
+        StatusChange(
+            idea_id=idea.id, from_status=idea.status, to_status=status, note=note, actor_id=actor_id, created_at=now
+        )
+    )
+    idea.status, idea.updated_at = status, now
+    await session.flush()
+    message = f"“{idea.title}” is now {_label(status)}." + (f" {note}" if note else "")
+    await follows.notify_followers(session, actor, idea, NotificationKind.STATUS_CHANGED, message)
+    await boards.bump(session, board.id, texts=True, at=now)  # openness changes what is compared and indexed
+    ideas.scores_changed(session, board.id)
+    ideas.texts_changed(session, board.id)
+    return idea
+
+
+async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, target_id: int) -> tuple[Idea, Idea]:
+    """Fold source into target in one transaction: votes (one per user, the target's wins), comparisons,
+    comments and followers move; the source becomes MERGED."""
+    if source_id == target_id:
+        raise invalid("An idea cannot be merged into itself.", "targetId")
+    source, board = await ideas.get_for_write(session, actor, source_id, lock=True, field="sourceId")
+    target, _ = await ideas.get_for_write(session, actor, target_id, lock=True, field="targetId")
+    actor_id = actor.require(board.workspace_id, ActorRole.MODERATOR, "merge ideas")
+    if target.board_id != source.board_id:
+        raise invalid("Only ideas on the same board can be merged.", "targetId")
+    if source.status == S.MERGED:
+        raise invalid("This idea has already been merged.", "sourceId")
+    if target.status == S.MERGED:
+        raise invalid("Cannot merge into an idea that was itself merged; merge into the idea it went to.", "targetId")
+    now = utcnow()
+    await _move_votes(session, source.id, target.id)
+    await _move_comparisons(session, source.id, target.id)
+    await session.execute(update(Comment).where(Comment.idea_id == source.id).values(idea_id=target.id))
+    await _move_followers(session, source.id, target.id)
+    session.add(
+        StatusChange(
+            idea_id=source.id,
+            from_status=source.status,
+            to_status=S.MERGED,
+            note=f"Merged into “{target.title}”.",
+            actor_id=actor_id,
+            created_at=now,
+        )
+    )
+    source.status, source.merged_into_id, source.updated_at = S.MERGED, target.id, now
+    target.updated_at = now
+    await session.flush()
+    await follows.notify_followers(
+        session, actor, target, NotificationKind.MERGED, f"“{source.title}” was merged into “{target.title}”."
+    )
+    await _recount(session, [source.id, target.id])
+    await session.refresh(source)
+    await session.refresh(target)
+    await boards.bump(session, board.id, texts=True, at=now)
+    ideas.scores_changed(session, board.id)
+    ideas.texts_changed(session, board.id)
+    return source, target
+
+
+async def _move_votes(session: AsyncSession, source_id: int, target_id: int) -> None:
+    on_target = select(Vote.user_id).where(Vote.idea_id == target_id)
+    await session.execute(delete(Vote).where(Vote.idea_id == source_id, Vote.user_id.in_(on_target)))
+    await session.execute(update(Vote).where(Vote.idea_id == source_id).values(idea_id=target_id))
+
+
+async def _move_comparisons(session: AsyncSession, source_id: int, target_id: int) -> None:
+    """Source verdicts move to target, except source-vs-target ones and pairs the voter already judged
+    against target: one verdict per voter per pair (DECISIONS.md 9)."""
+    touches = lambda idea_id: or_(Comparison.low_id == idea_id, Comparison.high_id == idea_id)  # noqa: E731
+    on_target = {
+        (c.voter_id, c.low_id if c.high_id == target_id else c.high_id)
+        for c in (await session.execute(select(Comparison).where(touches(target_id)))).scalars()
+    }
+    for c in (await session.execute(select(Comparison).where(touches(source_id)))).scalars().all():
+        other = c.high_id if c.low_id == source_id else c.low_id
+        if other == target_id or (c.voter_id, other) in on_target:
+            await session.delete(c)
+            continue
+        c.winner_id = target_id if c.winner_id == source_id else c.winner_id
+        c.loser_id = target_id if c.loser_id == source_id else c.loser_id
+        c.low_id, c.high_id = sorted((c.winner_id, c.loser_id))
+    await session.flush()
+
+
+async def _move_followers(session: AsyncSession, source_id: int, target_id: int) -> None:
+    already = select(Follow.user_id).where(Follow.idea_id == target_id)
+    await session.execute(delete(Follow).where(Follow.idea_id == source_id, Follow.user_id.in_(already)))
+    await session.execute(update(Follow).where(Follow.idea_id == source_id).values(idea_id=target_id))
+
+
+async def _recount(session: AsyncSession, idea_ids: Sequence[int]) -> None:
+    """Tallies and follower counts derived again from the rows, after rows moved between ideas."""
+    for idea_id in idea_ids:
+        up = select(func.count()).select_from(Vote).where(Vote.idea_id == idea_id, Vote.value == 1)
+        down = select(func.count()).select_from(Vote).where(Vote.idea_id == idea_id, Vote.value == -1)
+        followers = select(func.count()).select_from(Follow).where(Follow.idea_id == idea_id)
+        await session.execute(
+            update(Idea)
+            .where(Idea.id == idea_id)
+            .values(
+                up_count=up.scalar_subquery(),
+                down_count=down.scalar_subquery(),
+                follower_count=followers.scalar_subquery(),
+            )
+        )
+
+
+async def history_many(session: AsyncSession, idea_ids: Sequence[int]) -> dict[int, list[StatusChange]]:
+    out: dict[int, list[StatusChange]] = {i: [] for i in idea_ids}
+    rows = (
+        await session.execute(
+            select(StatusChange)
+            .where(StatusChange.idea_id.in_(idea_ids))
+            .order_by(StatusChange.created_at, StatusChange.id)
+        )
+    ).scalars()
+    for change in rows:
+        out[change.idea_id].append(change)
+    return out
+
+
+def is_open(status: IdeaStatus) -> bool:
+    return status in OPEN_STATUSES
+
+
+async def get_change(session: AsyncSession, actor: Actor, change_id: int) -> StatusChange | None:
+    """A status change, if the actor may read its idea."""
+    change = await session.get(StatusChange, change_id)
+    if change is None or not await ideas.get_visible_many(session, actor, [change.idea_id]):
+        return None
+    return change

@@ -1,0 +1,355 @@
+"""ORM tables. The database enforces what must never break: unique votes, foreign keys, enum checks."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC on both databases, read back timezone-aware (DECISIONS.md 18)."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Not native: PostgreSQL ENUM types break downgrade-then-upgrade; a named CHECK instead.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Role(enum.Enum):
+    MEMBER = "member"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class Visibility(enum.Enum):
+    PUBLIC = "PUBLIC"
+    PRIVATE = "PRIVATE"
+
+
+class IdeaStatus(enum.Enum):
+    SUBMITTED = "SUBMITTED"
+    UNDER_REVIEW = "UNDER_REVIEW"
+    PLANNED = "PLANNED"
+    IN_PROGRESS = "IN_PROGRESS"
+    LAUNCHED = "LAUNCHED"
+    DECLINED = "DECLINED"
+    MERGED = "MERGED"
+
+
+OPEN_STATUSES = frozenset({IdeaStatus.SUBMITTED, IdeaStatus.UNDER_REVIEW, IdeaStatus.PLANNED, IdeaStatus.IN_PROGRESS})
+"Statuses in which an idea takes votes and comparisons (DECISIONS.md 7)."
+
+
+class NotificationKind(enum.Enum):
+    STATUS_CHANGED = "STATUS_CHANGED"
+    MERGED = "MERGED"
+    OFFICIAL_COMMENT = "OFFICIAL_COMMENT"
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sso_secret_encrypted: Mapped[str] = mapped_column(Text)
+    "Fernet token of the SSO secret: it must stay usable to verify HMAC signatures, so it is not hashed."
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("workspace_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    "The host app's id (SSO `sub`), or `apikey:<id>` for an API key's service user."
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"), default=Role.MEMBER)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    "SHA-256 hex of the key: keys are long and random, so no slow KDF is needed (DECISIONS.md 2)."
+    prefix: Mapped[str] = mapped_column(String(16))
+    "The first characters of the key, so people can tell their keys apart."
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Board(Base):
+    __tablename__ = "boards"
+    __table_args__ = (UniqueConstraint("workspace_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    visibility: Mapped[Visibility] = mapped_column(_enum(Visibility, "board_visibility"), default=Visibility.PUBLIC)
+    score_seq: Mapped[int] = mapped_column(Integer, default=0)
+    "Bumped by every write that can change a score; scores computed at an older value are stale."
+    text_seq: Mapped[int] = mapped_column(Integer, default=0)
+    "Bumped by every write that changes an idea's text or openness; the duplicate index keeps its own."
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    workspace: Mapped[Workspace] = relationship(lazy="raise")
+
+
+class Idea(Base):
+    __tablename__ = "ideas"
+    __table_args__ = (
+        CheckConstraint("up_count >= 0 AND down_count >= 0", name="tally_nonnegative"),
+        CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_self"),
+        Index("ix_ideas_board_status_created", "board_id", "status", "created_at", "id"),
+        Index("ix_ideas_board_up", "board_id", "up_count"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    "Title and body in Python-normalised lower case, so search is case-insensitive beyond ASCII on SQLite."
+    status: Mapped[IdeaStatus] = mapped_column(_enum(IdeaStatus, "idea_status"), default=IdeaStatus.SUBMITTED)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id", ondelete="SET NULL"))
+    up_count: Mapped[int] = mapped_column(Integer, default=0)
+    down_count: Mapped[int] = mapped_column(Integer, default=0)
+    follower_count: Mapped[int] = mapped_column(Integer, default=0)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    "Unit float32 sentence embedding, computed once when the text is written (the `semantic` extra)."
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    board: Mapped[Board] = relationship(lazy="raise")
+
+
+class IdeaTag(Base):
+    __tablename__ = "idea_tags"
+    __table_args__ = (Index("ix_idea_tags_tag", "tag"),)
+
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    __table_args__ = (
+        UniqueConstraint("idea_id", "user_id"),
+        CheckConstraint("value IN (-1, 1)", name="value_is_up_or_down"),
+        Index("ix_votes_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Comparison(Base):
+    """One voter's verdict on one pair of ideas; comparing the pair again replaces it (DECISIONS.md 9)."""
+
+    __tablename__ = "comparisons"
+    __table_args__ = (
+        UniqueConstraint("voter_id", "low_id", "high_id"),
+        CheckConstraint("winner_id <> loser_id", name="not_against_itself"),
+        CheckConstraint("low_id < high_id", name="pair_ordered"),
+        Index("ix_comparisons_board_created", "board_id", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
+    winner_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    loser_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    low_id: Mapped[int] = mapped_column(Integer)
+    "min(winner, loser): with high_id, the unordered pair one voter may judge once."
+    high_id: Mapped[int] = mapped_column(Integer)
+    voter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_idea_created", "idea_id", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    official: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StatusChange(Base):
+    __tablename__ = "status_changes"
+    __table_args__ = (Index("ix_status_changes_idea_created", "idea_id", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    from_status: Mapped[IdeaStatus | None] = mapped_column(_enum(IdeaStatus, "status_change_from"))
+    to_status: Mapped[IdeaStatus] = mapped_column(_enum(IdeaStatus, "status_change_to"))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Follow(Base):
+    __tablename__ = "follows"
+    __table_args__ = (Index("ix_follows_user_created", "user_id", "created_at"),)
+
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind"))
+    message: Mapped[str] = mapped_column(Text)
+    read: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdeaScore(Base):
+    """Figures computed by `workers.scores.refresh_board`; see RANKING.md for each definition."""
+
+    __tablename__ = "idea_scores"
+    __table_args__ = (
+        Index("ix_idea_scores_board_wilson", "board_id", "wilson_lower_bound"),
+        Index("ix_idea_scores_board_bt", "board_id", "bradley_terry"),
+    )
+
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
+    up: Mapped[int] = mapped_column(Integer, default=0)
+    down: Mapped[int] = mapped_column(Integer, default=0)
+    wilson_lower_bound: Mapped[float] = mapped_column(Float, default=0.0)
+    trending: Mapped[float] = mapped_column(Float, default=0.0)
+    elo: Mapped[float] = mapped_column(Float, default=1500.0)
+    bradley_terry: Mapped[float] = mapped_column(Float, default=0.0)
+    bt_low: Mapped[float] = mapped_column(Float, default=0.0)
+    bt_high: Mapped[float] = mapped_column(Float, default=0.0)
+    comparisons: Mapped[int] = mapped_column(Integer, default=0)
+    rank: Mapped[int | None] = mapped_column(Integer)
+    computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    computed_seq: Mapped[int] = mapped_column(Integer, default=-1)
+    "The board's score_seq these figures include; older than the board's = stale."
+
+
+class DuplicateCluster(Base):
+    __tablename__ = "duplicate_clusters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"), index=True)
+    cohesion: Mapped[float] = mapped_column(Float)
+    "Lowest pairwise similarity inside the cluster."
+    size: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DuplicateLink(Base):
+    """Membership of an idea in a duplicate cluster."""
+
+    __tablename__ = "duplicate_links"
+
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("duplicate_clusters.id", ondelete="CASCADE"), primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True)
+    similarity: Mapped[float] = mapped_column(Float, default=0.0)
+    "Mean similarity to the rest of its cluster."
+
+
+class BoardIndex(Base):
+    """A board's pickled similar-idea index, built by `workers.duplicates.index_board`."""
+
+    __tablename__ = "board_indexes"
+
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True)
+    text_seq: Mapped[int] = mapped_column(Integer)
+    "The board's text_seq the index includes."
+    max_idea_id: Mapped[int] = mapped_column(Integer)
+    "Ideas above this id are newer than the index and are scored per request."
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PendingJob(Base):
+    """A coalescing marker for the in-process runner (Redis SET NX plays this part when distributed)."""
+
+    __tablename__ = "pending_jobs"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

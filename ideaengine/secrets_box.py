@@ -1,0 +1,54 @@
+"""The server key that encrypts SSO secrets at rest: they must stay usable for HMAC, so they are not hashed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from ideaengine.settings import Settings, SettingsError
+
+
+def key_file_for(settings: Settings) -> Path | None:
+    path = settings.sqlite_path
+    return None if path is None else path.with_name(path.name + ".key")
+
+
+def load_server_key(settings: Settings) -> bytes:
+    """The configured key; on the embedded default, one generated beside the SQLite file (DECISIONS.md 5)."""
+    if settings.secret_key:
+        key = settings.secret_key.encode()
+    elif not settings.is_sqlite:
+        raise SettingsError(
+            "IDEAENGINE_SECRET_KEY: required with PostgreSQL (generate one with "
+            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
+        )
+    elif (path := key_file_for(settings)) is None:
+        return Fernet.generate_key()  # in-memory database: its secrets die with it
+    else:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(Fernet.generate_key())
+        key = path.read_bytes().strip()
+    try:
+        Fernet(key)
+    except ValueError:
+        raise SettingsError("IDEAENGINE_SECRET_KEY: not a Fernet key (32 url-safe base64-encoded bytes)") from None
+    return key
+
+
+class SecretBox:
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    def seal(self, secret: str) -> str:
+        return self._fernet.encrypt(secret.encode()).decode()
+
+    def open(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise ValueError("the SSO secret cannot be decrypted with this server key") from None

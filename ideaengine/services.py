@@ -1,0 +1,32 @@
+"""The process-wide services a running engine holds: settings, database, secret box, jobs, events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ideaengine.db import Database
+from ideaengine.events import Broker, InProcessBroker
+from ideaengine.jobs import JobQueue, create_queue
+from ideaengine.secrets_box import SecretBox, load_server_key
+from ideaengine.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    box: SecretBox
+    queue: JobQueue
+    broker: Broker
+
+    @classmethod
+    def create(cls, settings: Settings, *, pooled: bool = True) -> Services:
+        db = Database(settings, pooled=pooled)
+        db.queue = create_queue(settings.redis_url, settings.queue_name, settings.refresh_delay_seconds)
+        db.broker = InProcessBroker()
+        return cls(settings=settings, db=db, box=SecretBox(load_server_key(settings)), queue=db.queue, broker=db.broker)
+
+    async def close(self) -> None:
+        await self.queue.close()
+        await self.broker.close()
+        await self.db.dispose()

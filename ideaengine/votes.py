@@ -1,0 +1,58 @@
+"""Votes: one per user per idea, tallies exact in the same transaction, even under concurrency."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ideaengine import boards, ideas
+from ideaengine.identity import Actor, ActorRole
+from ideaengine.models import Idea, Vote, utcnow
+from ideaengine.upsert import insert_for
+
+UP, DOWN = 1, -1
+
+
+async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: int | None) -> Idea:
+    """Record the actor's one vote on an idea (None withdraws it); the tally changes in the same transaction."""
+    # Lock the idea row before reading the previous vote, so concurrent switches stay exact (DECISIONS.md 8).
+    idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
+    user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "vote")
+    ideas.require_open(idea)
+    if value not in (UP, DOWN, None):
+        raise ValueError(f"value must be 1, -1 or None, not {value!r}")
+    previous = (
+        await session.execute(select(Vote.value).where(Vote.idea_id == idea.id, Vote.user_id == user_id))
+    ).scalar_one_or_none()
+    if previous == value:
+        return idea
+    now = utcnow()
+    if value is None:
+        await session.execute(delete(Vote).where(Vote.idea_id == idea.id, Vote.user_id == user_id))
+    else:
+        stmt = insert_for(session, Vote).values(
+            idea_id=idea.id, user_id=user_id, value=value, created_at=now, updated_at=now
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=["idea_id", "user_id"], set_={"value": value, "updated_at": now})
+        )
+    up_delta = (value == UP) - (previous == UP)
+    down_delta = (value == DOWN) - (previous == DOWN)
+    await session.execute(
+        update(Idea)
+        .where(Idea.id == idea.id)
+        .values(up_count=Idea.up_count + up_delta, down_count=Idea.down_count + down_delta)
+    )
+    await session.refresh(idea, ["up_count", "down_count"])
+    await boards.bump(session, board.id, at=now)
+    ideas.scores_changed(session, board.id)
+    return idea
+
+
+async def viewer_votes(session: AsyncSession, user_id: int, idea_ids: Sequence[int]) -> dict[int, int]:
+    rows = await session.execute(
+        select(Vote.idea_id, Vote.value).where(Vote.user_id == user_id, Vote.idea_id.in_(idea_ids))
+    )
+    return {idea_id: value for idea_id, value in rows}

@@ -1,0 +1,115 @@
+"""The GraphQL schema: types per domain, composed here. `schema/schema.graphql` is exported from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from schema import relay
+from schema.boards import BoardMutations, BoardNode, BoardQueries
+from schema.comments import CommentMutations, CommentNode
+from schema.context import Context, Info
+from schema.errors import should_mask_error
+from schema.follows import FollowMutations, NotificationNode
+from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
+from schema.lifecycle import LifecycleMutations, LifecycleSubscriptions
+from schema.users import UserNode, Viewer
+from schema.votes import VoteMutations, VoteQueries
+
+__all__ = ["Context", "build_schema", "export_sdl"]
+
+MAX_DEPTH, MAX_ALIASES, MAX_TOKENS = 12, 30, 2_000
+"Defaults of the query limits (README: Safety); settings may change them."
+
+
+@strawberry.type
+class Query(BoardQueries, IdeaQueries, VoteQueries):
+    @strawberry.field(description="Any object by its global id; null if unknown or not visible to the viewer.")
+    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
+        parsed = relay.parse_id(id)
+        if parsed is None:
+            return None
+        type_name, pk = parsed
+        loaders = info.context.loaders
+        if type_name == "Idea":
+            idea = await loaders.idea.load(pk)
+            return None if idea is None else IdeaNode(model=idea)
+        if type_name == "Board":
+            board = await loaders.board.load(pk)
+            return None if board is None else BoardNode(model=board)
+        if type_name == "User":
+            user = await loaders.user.load(pk)
+            return None if user is None else UserNode(model=user)
+        if type_name == "Comment":
+            comment = await loaders.comment.load(pk)
+            if comment is None or await loaders.idea.load(comment.idea_id) is None:
+                return None
+            return CommentNode(model=comment)
+        return await _own_notification(info, pk)
+
+    @strawberry.field(description="The caller: role, user, follows and notifications.")
+    def viewer(self) -> Viewer:
+        return Viewer()
+
+
+async def _own_notification(info: Info, pk: int) -> NotificationNode | None:
+    from ideaengine.models import Notification
+
+    async with info.context.read() as session:
+        found = await session.get(Notification, pk)
+    if found is None or found.user_id != info.context.actor.user_id:
+        return None
+    return NotificationNode(model=found)
+
+
+@strawberry.type
+class Mutation(BoardMutations, IdeaMutations, VoteMutations, CommentMutations, LifecycleMutations, FollowMutations):
+    pass
+
+
+@strawberry.type
+class Subscription(LifecycleSubscriptions):
+    pass
+
+
+class AuthErrors(SchemaExtension):
+    """Says in the response's extensions why a presented credential was ignored (the caller is anonymous)."""
+
+    def get_results(self) -> dict[str, Any]:
+        context = self.execution_context.context
+        errors = getattr(getattr(context, "actor", None), "auth_errors", ())
+        return {"authentication": {"errors": list(errors)}} if errors else {}
+
+
+def build_schema(
+    max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES, max_tokens: int = MAX_TOKENS
+) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[IdeaNode, BoardNode, UserNode, CommentNode, NotificationNode],
+        extensions=[
+            lambda: ParserCache(maxsize=1000),
+            lambda: ValidationCache(maxsize=1000),
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: MaskErrors(should_mask_error=should_mask_error),
+            AuthErrors,
+        ],
+    )
+
+
+def export_sdl() -> str:
+    return build_schema().as_str() + "\n"

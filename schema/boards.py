@@ -1,0 +1,174 @@
+"""Boards: types, the boards/board queries and createBoard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from ideaengine import boards, duplicates, ideas
+from ideaengine.errors import DomainError
+from ideaengine.models import Board
+from schema import relay
+from schema.context import Info
+from schema.enums import BoardVisibility, IdeaSort, IdeaStatus
+from schema.errors import DomainErrors, UserError, query_error
+
+if TYPE_CHECKING:
+    from schema.ideas import IdeaConnection
+    from schema.lifecycle import DuplicateClusterConnection
+
+
+@strawberry.type(name="Board", description="A brand's idea board.")
+class BoardNode(relay.Node):
+    model: strawberry.Private[Board]
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return relay.encode_id("Board", self.model.id)
+
+    @strawberry.field(description="Unique within its workspace; used in URLs.")
+    def slug(self) -> str:
+        return self.model.slug
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.model.name
+
+    @strawberry.field
+    def description(self) -> str:
+        return self.model.description
+
+    @strawberry.field
+    def visibility(self) -> BoardVisibility:
+        return self.model.visibility
+
+    @strawberry.field(
+        description="The board's ideas. Without statuses: every status but MERGED. `search` "
+        "matches words of title and body, case-insensitively; `tag` one tag."
+    )
+    async def ideas(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        sort: IdeaSort | None = ideas.IdeaSort.TOP,
+        statuses: list[IdeaStatus] | None = None,
+        tag: str | None = None,
+        search: str | None = None,
+    ) -> Annotated[IdeaConnection, strawberry.lazy("schema.ideas")]:
+        from schema.ideas import IdeaConnection
+
+        page = relay.page(first, after)
+        criteria = ideas.IdeaFilter(statuses=statuses, tag=tag, search=search)
+        async with info.context.read() as session:
+            try:
+                rows, total = await ideas.list_board(
+                    session, self.model, sort or ideas.IdeaSort.TOP, criteria, page.offset, page.limit
+                )
+            except DomainError as exc:
+                raise query_error(exc) from None
+        for idea in rows:
+            info.context.loaders.idea.prime(idea.id, idea)
+        return IdeaConnection.build(rows, page, total)
+
+    @strawberry.field(description="Tags used on this board, most used first.")
+    async def tags(self, info: Info) -> list[str]:
+        async with info.context.read() as session:
+            return await boards.tags(session, self.model.id)
+
+    @strawberry.field(
+        description="Clusters of ideas that say the same thing, from the duplicate index. "
+        "Moderators and admins only: null with a FORBIDDEN error for anyone else."
+    )
+    async def duplicate_clusters(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Annotated[DuplicateClusterConnection, strawberry.lazy("schema.lifecycle")] | None:
+        from schema.lifecycle import DuplicateClusterConnection
+
+        page = relay.page(first, after)
+        async with info.context.read() as session:
+            try:
+                rows, total = await duplicates.clusters(
+                    session, info.context.actor, self.model, page.offset, page.limit
+                )
+            except DomainError as exc:
+                raise query_error(exc) from None
+        return DuplicateClusterConnection.build(rows, page, total)
+
+
+@strawberry.type
+class BoardEdge:
+    node: BoardNode
+    cursor: str
+
+
+@strawberry.type
+class BoardConnection:
+    edges: list[BoardEdge]
+    page_info: relay.PageInfo
+    total_count: int
+
+    @classmethod
+    def build(cls, rows: Sequence[Board], page: relay.Page, total: int) -> BoardConnection:
+        edges = [
+            BoardEdge(node=BoardNode(model=b), cursor=relay.encode_cursor(page.offset + i)) for i, b in enumerate(rows)
+        ]
+        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+
+
+@strawberry.type
+class BoardQueries:
+    @strawberry.field(description="The workspace's boards the viewer may read, oldest first.")
+    async def boards(
+        self, info: Info, workspace: str, first: int | None = 20, after: str | None = None
+    ) -> BoardConnection:
+        page = relay.page(first, after)
+        async with info.context.read() as session:
+            rows, total = await boards.list_visible(session, info.context.actor, workspace, page.offset, page.limit)
+        return BoardConnection.build(rows, page, total)
+
+    @strawberry.field(description="One board by workspace and slug; null if unknown or not visible.")
+    async def board(self, info: Info, workspace: str, slug: str) -> BoardNode | None:
+        async with info.context.read() as session:
+            board = await boards.get_visible(session, info.context.actor, workspace, slug)
+        return None if board is None else BoardNode(model=board)
+
+
+@strawberry.input
+class CreateBoardInput:
+    slug: str = strawberry.field(description="2-50 characters: a-z, 0-9 and hyphens; unique in the workspace.")
+    name: str
+    description: str | None = ""
+    visibility: BoardVisibility | None = strawberry.field(default=boards.Visibility.PUBLIC)
+
+
+@strawberry.type
+class CreateBoardPayload:
+    board: BoardNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class BoardMutations:
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Create a board in the caller's workspace. Admins (API keys) only. "
+            "Codes: UNAUTHENTICATED, FORBIDDEN, INVALID (slug, name, description), CONFLICT (slug taken)."
+        ),
+    )
+    async def create_board(self, info: Info, input: CreateBoardInput) -> CreateBoardPayload:
+        async with info.context.transaction() as session:
+            workspace_id = await boards.workspace_for_actor(session, info.context.actor)
+            board = await boards.create_board(
+                session,
+                info.context.actor,
+                workspace_id,
+                input.slug,
+                input.name,
+                input.description or "",
+                input.visibility or boards.Visibility.PUBLIC,
+            )
+        return CreateBoardPayload(board=BoardNode(model=board))

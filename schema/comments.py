@@ -1,0 +1,104 @@
+"""Comments: the Comment type, its connection and addComment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from ideaengine import comments
+from ideaengine.models import Comment
+from schema import relay
+from schema.context import Info
+from schema.errors import DomainErrors, UserError
+from schema.users import UserNode, load_user
+
+if TYPE_CHECKING:
+    from schema.ideas import IdeaNode
+
+
+@strawberry.type(name="Comment", description="A comment on an idea.")
+class CommentNode(relay.Node):
+    model: strawberry.Private[Comment]
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return relay.encode_id("Comment", self.model.id)
+
+    @strawberry.field
+    async def idea(self, info: Info) -> Annotated[IdeaNode, strawberry.lazy("schema.ideas")]:
+        from schema.ideas import IdeaNode
+
+        idea = await info.context.loaders.idea.load(self.model.idea_id)
+        assert idea is not None  # comments are reached through their visible idea
+        return IdeaNode(model=idea)
+
+    @strawberry.field
+    async def author(self, info: Info) -> UserNode | None:
+        return await load_user(info, self.model.author_id)
+
+    @strawberry.field
+    def body(self) -> str:
+        return self.model.body
+
+    @strawberry.field(description="True when written by a moderator or admin as the board's answer.")
+    def official(self) -> bool:
+        return self.model.official
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+
+@strawberry.type
+class CommentEdge:
+    node: CommentNode
+    cursor: str
+
+
+@strawberry.type
+class CommentConnection:
+    edges: list[CommentEdge]
+    page_info: relay.PageInfo
+    total_count: int
+
+    @classmethod
+    def build(cls, rows: Sequence[Comment], page: relay.Page, total: int) -> CommentConnection:
+        edges = [
+            CommentEdge(node=CommentNode(model=c), cursor=relay.encode_cursor(page.offset + i))
+            for i, c in enumerate(rows)
+        ]
+        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+
+
+@strawberry.input
+class AddCommentInput:
+    idea_id: strawberry.ID
+    body: str = strawberry.field(description="1-5,000 characters after trimming.")
+    official: bool | None = strawberry.field(
+        default=False, description="The board's answer: moderators and admins only."
+    )
+
+
+@strawberry.type
+class AddCommentPayload:
+    comment: CommentNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CommentMutations:
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Comment on an idea. Members, moderators and admins; `official` answers (which notify followers) "
+            "moderators and admins only. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (ideaId), INVALID (body)."
+        ),
+    )
+    async def add_comment(self, info: Info, input: AddCommentInput) -> AddCommentPayload:
+        idea_id = relay.decode_id(input.idea_id, "Idea", "ideaId")
+        async with info.context.transaction() as session:
+            comment = await comments.add_comment(session, info.context.actor, idea_id, input.body, bool(input.official))
+        return AddCommentPayload(comment=CommentNode(model=comment))

@@ -1,0 +1,51 @@
+"""The per-request context: who is calling, the services, and this request's DataLoaders."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ideaengine.identity import Actor
+from ideaengine.services import Services
+
+if TYPE_CHECKING:
+    from schema.loaders import Loaders
+
+
+@dataclass
+class Context:
+    services: Services
+    actor: Actor
+    request: Any = None
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    "The graphql-transport-ws connection_init payload (browsers cannot set WebSocket headers)."
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            from schema.loaders import Loaders
+
+            self._loaders = Loaders(self.services.db, self.actor)
+        return self._loaders
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction; after it commits the loaders forget what they cached."""
+        async with self.services.db.transaction() as session:
+            yield session
+        self._loaders = None
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.services.db.read() as session:
+            yield session
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,79 @@
+"""One place that maps domain errors to GraphQL: userErrors in payloads, coded top-level errors in queries."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import FieldExtension
+from strawberry.types.field import StrawberryField
+
+from ideaengine.errors import DomainError, ErrorCode
+
+UserErrorCode = Annotated[ErrorCode, strawberry.enum(name="UserErrorCode", description="Why a mutation was refused.")]
+
+EXPECTED_CODES = frozenset({"BAD_USER_INPUT", "FORBIDDEN", "UNAUTHENTICATED", "GRAPHQL_VALIDATION_FAILED"})
+
+
+@strawberry.type(description="An expected failure of a mutation: nothing was written.")
+class UserError:
+    field: list[str] = strawberry.field(
+        description='Path to the input field at fault, e.g. ["input", "title"]; empty when none.'
+    )
+    message: str = strawberry.field(description="What went wrong, for people.")
+    code: UserErrorCode = strawberry.field(description="What went wrong, for programs.")
+
+
+def user_errors(exc: DomainError, prefix: Sequence[str] = ("input",)) -> list[UserError]:
+    path = [*prefix, *exc.field] if exc.field else []
+    return [UserError(field=path, message=exc.message, code=exc.code)]
+
+
+class DomainErrors(FieldExtension):
+    """Turns a DomainError raised by a mutation into its payload with `userErrors`."""
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("mutations are async")
+
+    async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Any, **kwargs: Any) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except DomainError as exc:
+            payload_type = _payload_class(self.field)
+            return payload_type(user_errors=user_errors(exc))
+
+
+def _payload_class(field: StrawberryField) -> type[Any]:
+    payload = field.type
+    while hasattr(payload, "of_type"):
+        payload = payload.of_type
+    return payload  # type: ignore[return-value]
+
+
+def bad_input(message: str, field: Sequence[str]) -> GraphQLError:
+    """A top-level error for a query argument at fault (DECISIONS.md 6)."""
+    return GraphQLError(
+        message, extensions={"code": "BAD_USER_INPUT", "userErrorCode": "INVALID", "field": list(field)}
+    )
+
+
+def query_error(exc: DomainError, argument_prefix: Sequence[str] = ()) -> GraphQLError:
+    """A DomainError met while resolving a query, as a coded top-level error."""
+    if exc.code in (ErrorCode.FORBIDDEN, ErrorCode.UNAUTHENTICATED):
+        return GraphQLError(exc.message, extensions={"code": exc.code.value})
+    field = [*argument_prefix, *exc.field]
+    return GraphQLError(
+        exc.message, extensions={"code": "BAD_USER_INPUT", "userErrorCode": exc.code.value, "field": field}
+    )
+
+
+def should_mask_error(error: GraphQLError) -> bool:
+    """Mask only the unexpected: coded errors, and graphql-core's own validation messages, pass."""
+    original = error.original_error
+    if original is None:
+        return False  # validation, depth/alias/token limits, syntax: the client needs these
+    if isinstance(original, GraphQLError):
+        return (original.extensions or {}).get("code") not in EXPECTED_CODES
+    return True

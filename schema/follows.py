@@ -1,0 +1,126 @@
+"""Follows and notifications: followIdea, markNotificationsRead, the Notification type."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import strawberry
+
+from ideaengine import follows
+from ideaengine.models import Notification
+from schema import relay
+from schema.context import Info
+from schema.enums import NotificationKind
+from schema.errors import DomainErrors, UserError
+from schema.ideas import IdeaNode, load_idea
+
+
+@strawberry.type(name="Notification", description="Something that happened to an idea the viewer follows.")
+class NotificationNode(relay.Node):
+    model: strawberry.Private[Notification]
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return relay.encode_id("Notification", self.model.id)
+
+    @strawberry.field
+    async def idea(self, info: Info) -> IdeaNode:
+        node = await load_idea(info, self.model.idea_id)
+        assert node is not None  # notifications are the viewer's own, about ideas they could read
+        return node
+
+    @strawberry.field
+    def kind(self) -> NotificationKind:
+        return self.model.kind
+
+    @strawberry.field
+    def message(self) -> str:
+        return self.model.message
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+    @strawberry.field
+    def read(self) -> bool:
+        return self.model.read
+
+
+@strawberry.type
+class NotificationEdge:
+    node: NotificationNode
+    cursor: str
+
+
+@strawberry.type
+class NotificationConnection:
+    edges: list[NotificationEdge]
+    page_info: relay.PageInfo
+    total_count: int
+
+    @classmethod
+    def build(cls, rows: Sequence[Notification], page: relay.Page, total: int) -> NotificationConnection:
+        edges = [
+            NotificationEdge(node=NotificationNode(model=n), cursor=relay.encode_cursor(page.offset + i))
+            for i, n in enumerate(rows)
+        ]
+        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+
+
+@strawberry.input
+class FollowIdeaInput:
+    idea_id: strawberry.ID
+    follow: bool
+
+
+@strawberry.type
+class FollowIdeaPayload:
+    idea: IdeaNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="ids null marks all of the viewer's notifications read.")
+class MarkNotificationsReadInput:
+    ids: list[strawberry.ID] | None = None
+
+
+@strawberry.type
+class MarkNotificationsReadPayload:
+    unread_count: int = 0
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class FollowMutations:
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Follow (true) or unfollow (false) an idea: followers are notified of status changes, merges and "
+            "official answers. Members, moderators and admins. Codes: UNAUTHENTICATED, NOT_FOUND (ideaId)."
+        ),
+    )
+    async def follow_idea(self, info: Info, input: FollowIdeaInput) -> FollowIdeaPayload:
+        idea_id = relay.decode_id(input.idea_id, "Idea", "ideaId")
+        async with info.context.transaction() as session:
+            idea = await follows.follow(session, info.context.actor, idea_id, input.follow)
+        return FollowIdeaPayload(idea=IdeaNode(model=idea))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Mark some (ids) or all (null) of the viewer's notifications read; ids of others' notifications are "
+            "ignored. Signed-in users. Codes: UNAUTHENTICATED, INVALID (ids)."
+        ),
+    )
+    async def mark_notifications_read(
+        self, info: Info, input: MarkNotificationsReadInput
+    ) -> MarkNotificationsReadPayload:
+        ids = (
+            None
+            if input.ids is None
+            else [relay.decode_id(i, "Notification", ["ids", str(n)]) for n, i in enumerate(input.ids)]
+        )
+        async with info.context.transaction() as session:
+            unread = await follows.mark_read(session, info.context.actor, ids)
+        return MarkNotificationsReadPayload(unread_count=unread)

@@ -1,0 +1,332 @@
+"""Ideas: the Idea type with its tally and scores, submitIdea, editIdea, and the idea/similarIdeas queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from ideaengine import comments, duplicates, ideas, scores
+from ideaengine.errors import DomainError
+from ideaengine.models import Idea
+from schema import relay
+from schema.context import Info
+from schema.enums import IdeaStatus, VoteValue
+from schema.errors import DomainErrors, UserError, query_error
+from schema.users import UserNode, load_user
+
+if TYPE_CHECKING:
+    from schema.boards import BoardNode
+    from schema.comments import CommentConnection
+    from schema.lifecycle import StatusChangeType
+
+
+@strawberry.type(description="Exact vote counts, updated in the same transaction as each vote.")
+class VoteTally:
+    up: int
+    down: int
+
+
+@strawberry.type(name="IdeaScore", description="Ranking figures computed in the background; see `stale`.")
+class IdeaScoreType:
+    wilson_lower_bound: float = strawberry.field(
+        description="Lower bound of the 95% Wilson interval of up/(up+down); 0 without votes. Orders TOP."
+    )
+    trending: float = strawberry.field(description="Sum of +1/-1 votes, each halved every 72 hours of age.")
+    elo: float = strawberry.field(description="Elo rating from comparisons replayed in order (starts at 1500).")
+    bradley_terry: float = strawberry.field(description="Bradley-Terry log-strength, and its 95% interval.")
+    bradley_terry_low: float
+    bradley_terry_high: float
+    comparisons: int = strawberry.field(description="Pairwise comparisons this idea took part in.")
+    rank: int | None = strawberry.field(
+        description="1-based position among the board's ideas under TOP; null until computed."
+    )
+    computed_at: datetime | None
+    stale: bool = strawberry.field(
+        description="True while votes or comparisons exist that these figures do not yet include."
+    )
+
+
+@strawberry.type(description="An idea like another, with how alike they are (0 to 1).")
+class SimilarIdea:
+    idea: IdeaNode
+    similarity: float
+
+
+@strawberry.type(name="Idea", description="An idea submitted to a board.")
+class IdeaNode(relay.Node):
+    model: strawberry.Private[Idea]
+
+    @strawberry.field(description="Opaque global id.")
+    def id(self) -> strawberry.ID:
+        return relay.encode_id("Idea", self.model.id)
+
+    @strawberry.field
+    async def board(self, info: Info) -> Annotated[BoardNode, strawberry.lazy("schema.boards")]:
+        from schema.boards import BoardNode
+
+        board = await info.context.loaders.board.load(self.model.board_id)
+        assert board is not None  # the idea was loaded through its board's visibility
+        return BoardNode(model=board)
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.model.title
+
+    @strawberry.field
+    def body(self) -> str:
+        return self.model.body
+
+    @strawberry.field(description="Lower-case tags, in the order the author gave them.")
+    async def tags(self, info: Info) -> list[str]:
+        return await info.context.loaders.tags.load(self.model.id)
+
+    @strawberry.field(description="Who submitted it; null if their account is gone.")
+    async def author(self, info: Info) -> UserNode | None:
+        return await load_user(info, self.model.author_id)
+
+    @strawberry.field
+    def status(self) -> IdeaStatus:
+        return self.model.status
+
+    @strawberry.field(description="Every status change, oldest first.")
+    async def status_history(
+        self, info: Info
+    ) -> list[Annotated[StatusChangeType, strawberry.lazy("schema.lifecycle")]]:
+        from schema.lifecycle import StatusChangeType
+
+        return [StatusChangeType(model=c) for c in await info.context.loaders.history.load(self.model.id)]
+
+    @strawberry.field(description="The idea this one was merged into, when MERGED.")
+    async def merged_into(self, info: Info) -> IdeaNode | None:
+        return await load_idea(info, self.model.merged_into_id)
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.model.updated_at
+
+    @strawberry.field(description="Exact at once, unlike `score`.")
+    def votes(self) -> VoteTally:
+        return VoteTally(up=self.model.up_count, down=self.model.down_count)
+
+    @strawberry.field(description="Ranking figures; eventually consistent, and `stale` says so.")
+    async def score(self, info: Info) -> IdeaScoreType:
+        score, board_seq = await info.context.loaders.score.load(self.model.id)
+        stale = scores.is_stale(score, board_seq)
+        if score is None:
+            return IdeaScoreType(
+                wilson_lower_bound=0.0,
+                trending=0.0,
+                elo=1500.0,
+                bradley_terry=0.0,
+                bradley_terry_low=0.0,
+                bradley_terry_high=0.0,
+                comparisons=0,
+                rank=None,
+                computed_at=None,
+                stale=stale,
+            )
+        return IdeaScoreType(
+            wilson_lower_bound=score.wilson_lower_bound,
+            trending=score.trending,
+            elo=score.elo,
+            bradley_terry=score.bradley_terry,
+            bradley_terry_low=score.bt_low,
+            bradley_terry_high=score.bt_high,
+            comparisons=score.comparisons,
+            rank=score.rank,
+            computed_at=score.computed_at,
+            stale=stale,
+        )
+
+    @strawberry.field(description="Comments, oldest first.")
+    async def comments(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Annotated[CommentConnection, strawberry.lazy("schema.comments")]:
+        from schema.comments import CommentConnection
+
+        page = relay.page(first, after)
+        async with info.context.read() as session:
+            rows, total = await comments.list_for_idea(session, self.model.id, page.offset, page.limit)
+        return CommentConnection.build(rows, page, total)
+
+    @strawberry.field
+    def follower_count(self) -> int:
+        return self.model.follower_count
+
+    @strawberry.field(description="The viewer's vote; null when none (or anonymous).")
+    async def viewer_vote(self, info: Info) -> VoteValue | None:
+        value = await info.context.loaders.viewer_vote.load(self.model.id)
+        return None if value is None else VoteValue(value)
+
+    @strawberry.field
+    async def viewer_follows(self, info: Info) -> bool:
+        return await info.context.loaders.viewer_follows.load(self.model.id)
+
+    @strawberry.field(description="Whether the viewer may edit this idea (its author, a moderator or an admin).")
+    async def viewer_can_edit(self, info: Info) -> bool:
+        board = await info.context.loaders.board.load(self.model.board_id)
+        return (
+            board is not None
+            and self.model.status.value != "MERGED"
+            and ideas.can_edit(info.context.actor, self.model, board)
+        )
+
+    @strawberry.field(description="Open ideas on the same board that say much the same, most similar first.")
+    async def similar(self, info: Info, first: int | None = 5) -> list[SimilarIdea]:
+        limit = _similar_limit(first)
+        async with info.context.read() as session:
+            found = await duplicates.similar_to_idea(session, self.model, limit)
+        return await similar_nodes(info, found)
+
+
+def _similar_limit(first: int | None) -> int:
+    limit = 5 if first is None else first
+    if not 0 <= limit <= 20:
+        raise relay.bad_input("`first` must be between 0 and 20.", ["first"])
+    return limit
+
+
+async def similar_nodes(info: Info, found: Sequence[tuple[int, float]]) -> list[SimilarIdea]:
+    out = []
+    for idea_id, similarity in found:
+        idea = await info.context.loaders.idea.load(idea_id)
+        if idea is not None:
+            out.append(SimilarIdea(idea=IdeaNode(model=idea), similarity=round(similarity, 6)))
+    return out
+
+
+async def load_idea(info: Info, idea_id: int | None) -> IdeaNode | None:
+    if idea_id is None:
+        return None
+    idea = await info.context.loaders.idea.load(idea_id)
+    return None if idea is None else IdeaNode(model=idea)
+
+
+@strawberry.type
+class IdeaEdge:
+    node: IdeaNode
+    cursor: str
+
+
+@strawberry.type
+class IdeaConnection:
+    edges: list[IdeaEdge]
+    page_info: relay.PageInfo
+    total_count: int
+
+    @classmethod
+    def build(cls, rows: Sequence[Idea], page: relay.Page, total: int) -> IdeaConnection:
+        edges = [
+            IdeaEdge(node=IdeaNode(model=i), cursor=relay.encode_cursor(page.offset + n)) for n, i in enumerate(rows)
+        ]
+        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+
+
+@strawberry.type
+class IdeaQueries:
+    @strawberry.field(description="One idea; null if unknown or not visible to the viewer.")
+    async def idea(self, info: Info, id: strawberry.ID) -> IdeaNode | None:
+        parsed = relay.parse_id(id)
+        if parsed is None or parsed[0] != "Idea":
+            return None
+        return await load_idea(info, parsed[1])
+
+    @strawberry.field(description="Ideas on the board that resemble a draft, for 'did you mean' while typing.")
+    async def similar_ideas(
+        self, info: Info, board_id: strawberry.ID, text: str, first: int | None = 5
+    ) -> list[SimilarIdea]:
+        limit = _similar_limit(first)
+        pk = relay.query_id(board_id, "Board", "boardId")
+        async with info.context.read() as session:
+            try:
+                found = await duplicates.similar_to_text(session, info.context.actor, pk, text, limit)
+            except DomainError as exc:
+                raise query_error(exc) from None
+        return await similar_nodes(info, found)
+
+
+@strawberry.input
+class SubmitIdeaInput:
+    board_id: strawberry.ID
+    title: str = strawberry.field(description="3-200 characters after trimming.")
+    body: str | None = strawberry.field(default="", description="Up to 10,000 characters.")
+    tags: list[str] | None = strawberry.field(
+        default_factory=list, description="At most 10 tags of up to 40 characters."
+    )
+
+
+@strawberry.type
+class SubmitIdeaPayload:
+    idea: IdeaNode | None = None
+    similar_ideas: list[SimilarIdea] = strawberry.field(
+        default_factory=list, description="Existing ideas that look like this one."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class EditIdeaInput:
+    idea_id: strawberry.ID
+    title: str | None = strawberry.UNSET
+    body: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+
+
+@strawberry.type
+class EditIdeaPayload:
+    idea: IdeaNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _given(value: object) -> object:
+    """Omitted and explicit null both mean 'leave as is' for the optional fields of editIdea."""
+    return None if value is strawberry.UNSET else value
+
+
+@strawberry.type
+class IdeaMutations:
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Submit an idea; the author follows it. Members, moderators and admins of the board's workspace. "
+            "Codes: UNAUTHENTICATED, NOT_FOUND (boardId), INVALID (boardId, title, body, tags)."
+        ),
+    )
+    async def submit_idea(self, info: Info, input: SubmitIdeaInput) -> SubmitIdeaPayload:
+        board_id = relay.decode_id(input.board_id, "Board", "boardId")
+        async with info.context.transaction() as session:
+            idea = await ideas.submit(
+                session, info.context.actor, board_id, input.title, input.body or "", input.tags or []
+            )
+        async with info.context.read() as session:
+            found = await duplicates.similar_to_text(
+                session, info.context.actor, board_id, f"{idea.title}\n{idea.body}", 5, exclude=idea.id
+            )
+        return SubmitIdeaPayload(idea=IdeaNode(model=idea), similar_ideas=await similar_nodes(info, found))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Edit an idea's title, body or tags (omitted or null fields stay). Its author, moderators and admins. "
+            "Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (ideaId), INVALID (title, body, tags; a merged idea)."
+        ),
+    )
+    async def edit_idea(self, info: Info, input: EditIdeaInput) -> EditIdeaPayload:
+        idea_id = relay.decode_id(input.idea_id, "Idea", "ideaId")
+        async with info.context.transaction() as session:
+            idea = await ideas.edit(
+                session,
+                info.context.actor,
+                idea_id,
+                _given(input.title),  # type: ignore[arg-type]
+                _given(input.body),
+                _given(input.tags),
+            )  # type: ignore[arg-type]
+        return EditIdeaPayload(idea=IdeaNode(model=idea))

@@ -1,0 +1,165 @@
+"""Lifecycle: status changes, merges, duplicate clusters, and the ideaStatusChanged subscription."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from datetime import datetime
+
+import strawberry
+
+from ideaengine import events, ideas, lifecycle
+from ideaengine.duplicates import Cluster
+from ideaengine.errors import DomainError
+from ideaengine.models import StatusChange
+from schema import relay
+from schema.context import Info
+from schema.enums import IdeaStatus
+from schema.errors import DomainErrors, UserError, query_error
+from schema.ideas import IdeaNode, load_idea
+from schema.users import UserNode, load_user
+
+
+@strawberry.type(name="StatusChange", description="One move of an idea through its lifecycle.")
+class StatusChangeType:
+    model: strawberry.Private[StatusChange]
+
+    @strawberry.field
+    async def idea(self, info: Info) -> IdeaNode:
+        node = await load_idea(info, self.model.idea_id)
+        assert node is not None  # reached through the visible idea
+        return node
+
+    @strawberry.field(name="from", description="Null for the first status.")
+    def from_(self) -> IdeaStatus | None:
+        return self.model.from_status
+
+    @strawberry.field
+    def to(self) -> IdeaStatus:
+        return self.model.to_status
+
+    @strawberry.field(description="The public note the team left with the change.")
+    def note(self) -> str | None:
+        return self.model.note
+
+    @strawberry.field(description="Who made the change.")
+    async def actor(self, info: Info) -> UserNode | None:
+        return await load_user(info, self.model.actor_id)
+
+    @strawberry.field
+    def at(self) -> datetime:
+        return self.model.created_at
+
+
+@strawberry.type(description="Ideas that say the same thing, for a moderator to merge.")
+class DuplicateCluster:
+    cluster: strawberry.Private[Cluster]
+
+    @strawberry.field(description="Members, most central first.")
+    async def ideas(self, info: Info) -> list[IdeaNode]:
+        nodes = [await load_idea(info, i) for i in self.cluster.idea_ids]
+        return [n for n in nodes if n is not None]
+
+    @strawberry.field(description="Lowest pairwise similarity inside the cluster.")
+    def cohesion(self) -> float:
+        return self.cluster.cohesion
+
+
+@strawberry.type
+class DuplicateClusterEdge:
+    node: DuplicateCluster
+    cursor: str
+
+
+@strawberry.type
+class DuplicateClusterConnection:
+    edges: list[DuplicateClusterEdge]
+    page_info: relay.PageInfo
+    total_count: int
+
+    @classmethod
+    def build(cls, rows: Sequence[Cluster], page: relay.Page, total: int) -> DuplicateClusterConnection:
+        edges = [
+            DuplicateClusterEdge(node=DuplicateCluster(cluster=c), cursor=relay.encode_cursor(page.offset + i))
+            for i, c in enumerate(rows)
+        ]
+        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+
+
+@strawberry.input
+class ChangeIdeaStatusInput:
+    idea_id: strawberry.ID
+    status: IdeaStatus
+    note: str | None = strawberry.field(default=None, description="Shown to followers; up to 5,000 characters.")
+
+
+@strawberry.type
+class ChangeIdeaStatusPayload:
+    idea: IdeaNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(
+    description="Folds source into target: votes move (one per user), comments and followers move, "
+    "source becomes MERGED."
+)
+class MergeIdeasInput:
+    source_id: strawberry.ID
+    target_id: strawberry.ID
+
+
+@strawberry.type
+class MergeIdeasPayload:
+    target: IdeaNode | None = None
+    source: IdeaNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class LifecycleMutations:
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Move an idea along SUBMITTED -> UNDER_REVIEW -> PLANNED -> IN_PROGRESS -> LAUNCHED, decline an open "
+            "idea, or reopen a declined one (to UNDER_REVIEW); followers are notified. Moderators and admins. "
+            "Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (ideaId), INVALID_TRANSITION (status), INVALID (note)."
+        ),
+    )
+    async def change_idea_status(self, info: Info, input: ChangeIdeaStatusInput) -> ChangeIdeaStatusPayload:
+        idea_id = relay.decode_id(input.idea_id, "Idea", "ideaId")
+        async with info.context.transaction() as session:
+            idea = await lifecycle.change_status(session, info.context.actor, idea_id, input.status, input.note)
+        return ChangeIdeaStatusPayload(idea=IdeaNode(model=idea))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Merge a duplicate (source) into target, in one step: each voter keeps one vote on target (an existing "
+            "target vote wins), comparisons, comments and followers move, source becomes MERGED. Moderators and "
+            "admins. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (sourceId, targetId), INVALID (itself, another "
+            "board, an already merged idea)."
+        ),
+    )
+    async def merge_ideas(self, info: Info, input: MergeIdeasInput) -> MergeIdeasPayload:
+        source_id = relay.decode_id(input.source_id, "Idea", "sourceId")
+        target_id = relay.decode_id(input.target_id, "Idea", "targetId")
+        async with info.context.transaction() as session:
+            source, target = await lifecycle.merge_ideas(session, info.context.actor, source_id, target_id)
+        return MergeIdeasPayload(target=IdeaNode(model=target), source=IdeaNode(model=source))
+
+
+@strawberry.type
+class LifecycleSubscriptions:
+    @strawberry.subscription(description="Each status change of one idea, as it happens (graphql-transport-ws).")
+    async def idea_status_changed(self, info: Info, idea_id: strawberry.ID) -> AsyncGenerator[StatusChangeType, None]:
+        pk = relay.query_id(idea_id, "Idea", "ideaId")
+        services, actor = info.context.services, info.context.actor
+        async with services.db.read() as session:
+            visible = await ideas.get_visible_many(session, actor, [pk])
+        if not visible:
+            raise query_error(DomainError(lifecycle.ErrorCode.NOT_FOUND, "No such idea.", "ideaId"))
+        async with services.broker.subscribe(events.idea_channel(pk)) as stream:
+            async for event in stream:
+                async with services.db.read() as session:
+                    change = await lifecycle.get_change(session, actor, int(event.payload["statusChangeId"]))
+                if change is not None:
+                    yield StatusChangeType(model=change)

@@ -1,0 +1,102 @@
+"""Votes and pairwise comparisons: vote, compareIdeas, pairwiseMatchup."""
+
+from __future__ import annotations
+
+import strawberry
+
+from ideaengine import boards, comparisons, votes
+from schema import relay
+from schema.context import Info
+from schema.enums import VoteValue
+from schema.errors import DomainErrors, UserError
+from schema.ideas import IdeaNode
+
+
+@strawberry.type(description="Two ideas to show a voter side by side.")
+class Matchup:
+    left: IdeaNode
+    right: IdeaNode
+
+    @classmethod
+    def of(cls, found: comparisons.Matchup | None) -> Matchup | None:
+        return None if found is None else cls(left=IdeaNode(model=found.left), right=IdeaNode(model=found.right))
+
+
+@strawberry.input(
+    description="value null withdraws the viewer's vote. One vote per user per idea; voting again replaces it."
+)
+class VoteInput:
+    idea_id: strawberry.ID
+    value: VoteValue | None = None
+
+
+@strawberry.type
+class VotePayload:
+    idea: IdeaNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CompareIdeasInput:
+    winner_id: strawberry.ID
+    loser_id: strawberry.ID
+
+
+@strawberry.type
+class CompareIdeasPayload:
+    winner: IdeaNode | None = None
+    loser: IdeaNode | None = None
+    next: Matchup | None = strawberry.field(default=None, description="The next pair to show.")
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class VoteQueries:
+    @strawberry.field(
+        description="The next two ideas to show a voter for a pairwise comparison; null if fewer "
+        "than two open ideas. Under-compared ideas come first, then close, uncertain pairs."
+    )
+    async def pairwise_matchup(self, info: Info, board_id: strawberry.ID) -> Matchup | None:
+        pk = relay.query_id(board_id, "Board", "boardId")
+        async with info.context.read() as session:
+            board = (await boards.get_visible_many(session, info.context.actor, [pk])).get(pk)
+            if board is None:
+                return None
+            return Matchup.of(await comparisons.next_matchup(session, info.context.actor, board))
+
+
+@strawberry.type
+class VoteMutations:
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Vote UP or DOWN on an open idea, or withdraw with null. Members, moderators and admins. The tally in "
+            "the answer is exact. Codes: UNAUTHENTICATED, NOT_FOUND (ideaId), INVALID (a closed idea)."
+        ),
+    )
+    async def vote(self, info: Info, input: VoteInput) -> VotePayload:
+        idea_id = relay.decode_id(input.idea_id, "Idea", "ideaId")
+        value = None if input.value is None else input.value.value
+        async with info.context.transaction() as session:
+            idea = await votes.cast_vote(session, info.context.actor, idea_id, value)
+        return VotePayload(idea=IdeaNode(model=idea))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Say which of two open ideas on one board the viewer prefers; judging the same pair again replaces the "
+            "earlier verdict. Members, moderators and admins. Codes: UNAUTHENTICATED, NOT_FOUND (winnerId, loserId), "
+            "INVALID (the same idea twice, different boards, a closed idea)."
+        ),
+    )
+    async def compare_ideas(self, info: Info, input: CompareIdeasInput) -> CompareIdeasPayload:
+        winner_id = relay.decode_id(input.winner_id, "Idea", "winnerId")
+        loser_id = relay.decode_id(input.loser_id, "Idea", "loserId")
+        async with info.context.transaction() as session:
+            winner, loser = await comparisons.compare(session, info.context.actor, winner_id, loser_id)
+            board = (await boards.get_visible_many(session, info.context.actor, [winner.board_id]))[winner.board_id]
+        async with info.context.read() as session:
+            following = await comparisons.next_matchup(session, info.context.actor, board)
+        return CompareIdeasPayload(
+            winner=IdeaNode(model=winner), loser=IdeaNode(model=loser), next=Matchup.of(following)
+        )

@@ -1,0 +1,143 @@
+"""Fixtures shared by every suite: a fresh database per test on SQLite and PostgreSQL, services, a client.
+
+IDEAENGINE_TEST_REQUIRE_SERVICES=1 (set by .ci/run) turns a missing PostgreSQL or Redis into a failure
+instead of a skip, so CI cannot go green by skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("IDEAENGINE_TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("IDEAENGINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+REQUIRE_SERVICES = os.environ.get("IDEAENGINE_TEST_REQUIRE_SERVICES") == "1"
+TEST_SECRET_KEY = "Ds7m6hE2yTqQ8mJ3fV0pZ9cR1xK4wN5bL6aS7dF8gH0="
+"A fixed Fernet key, so tests never write a key file beside a database."
+
+_counter = itertools.count()
+
+
+def unavailable(what: str, why: object) -> None:
+    message = f"{what} is not reachable: {why}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (IDEAENGINE_TEST_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(message)
+
+
+async def _pg_execute(*statements: str) -> None:
+    import asyncpg
+
+    url = PG_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def pg_url(database: str) -> str:
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base}/{database}"
+
+
+class Templates:
+    """Databases migrated once per session with the real migrations, copied for each test."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.sqlite: Path | None = None
+        self.pg: str | None = None
+        self.pg_error: BaseException | None = None
+
+    def sqlite_template(self) -> Path:
+        if self.sqlite is None:
+            from ideaengine import migrate
+
+            path = self.root / "template.db"
+            migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+            self.sqlite = path
+        return self.sqlite
+
+    def pg_template(self) -> str:
+        if self.pg_error is not None:
+            unavailable("PostgreSQL", self.pg_error)
+        if self.pg is None:
+            from ideaengine import migrate
+
+            name = f"ie_tmpl_{os.getpid()}"
+            try:
+                asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'))
+            except (OSError, Exception) as exc:  # asyncpg raises its own types for refused logins
+                self.pg_error = exc
+                unavailable("PostgreSQL", exc)
+            migrate.upgrade(pg_url(name))
+            self.pg = name
+        return self.pg
+
+    def close(self) -> None:
+        if self.pg is not None:
+            asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{self.pg}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    t = Templates(tmp_path_factory.mktemp("templates"))
+    yield t
+    t.close()
+
+
+def new_database(templates: Templates, kind: str, tmp_path: Path) -> tuple[str, Any]:
+    """A fresh, migrated database of `kind`; returns its URL and a function that drops it."""
+    if kind == "sqlite":
+        path = tmp_path / f"db{next(_counter)}.sqlite"
+        shutil.copy(templates.sqlite_template(), path)
+        return f"sqlite+aiosqlite:///{path}", lambda: None
+    template = templates.pg_template()
+    name = f"ie_t_{os.getpid()}_{next(_counter)}"
+    asyncio.run(_pg_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    return pg_url(name), lambda: asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, templates: Templates, tmp_path: Path) -> Iterator[str]:
+    """Every storage and API test runs once per database."""
+    url, drop = new_database(templates, request.param, tmp_path)
+    yield url
+    drop()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Any:
+    from ideaengine.settings import Settings
+
+    return Settings(database_url=database_url, secret_key=TEST_SECRET_KEY, redis_url=None,
+                    refresh_delay_seconds=0.05)
+
+
+@pytest.fixture
+async def services(settings: Any) -> AsyncIterator[Any]:
+    from ideaengine.services import Services
+
+    s = Services.create(settings)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable("Redis", exc)
+    return REDIS_URL
