@@ -117,7 +117,9 @@ def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
 def _require_schema(settings: Settings) -> None:
     """Commands that write need a migrated database; the embedded default migrates itself."""
     from ideaengine import migrate
+    from ideaengine.secrets_box import load_server_key
 
+    load_server_key(settings)
     _ensure_sqlite_dir(settings)
     if settings.is_sqlite:
         migrate.upgrade(settings.database_url)
@@ -177,7 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    long_running = args.command in ("serve", "worker")
+    logging.basicConfig(
+        level=logging.INFO if long_running else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     run: Callable[[argparse.Namespace, Settings], int] = args.run
     try:
         settings = get_settings()

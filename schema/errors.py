@@ -34,6 +34,9 @@ def user_errors(exc: DomainError, prefix: Sequence[str] = ("input",)) -> list[Us
 class DomainErrors(FieldExtension):
     """Turns a DomainError raised by a mutation into its payload with `userErrors`."""
 
+    def apply(self, field: StrawberryField) -> None:
+        self.payload_type = _payload_class(field)
+
     def resolve(self, next_: Callable[..., Any], source: Any, info: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("mutations are async")
 
@@ -41,8 +44,7 @@ class DomainErrors(FieldExtension):
         try:
             return await next_(source, info, **kwargs)
         except DomainError as exc:
-            payload_type = _payload_class(self.field)
-            return payload_type(user_errors=user_errors(exc))
+            return self.payload_type(user_errors=user_errors(exc))
 
 
 def _payload_class(field: StrawberryField) -> type[Any]:

@@ -49,7 +49,7 @@ def decode_id(value: str, type_name: str, field: str | Sequence[str]) -> int:
     """The primary key behind a global id of `type_name`; a wrong or malformed id is INVALID."""
     parsed = parse_id(value)
     if parsed is None or parsed[0] != type_name:
-        raise DomainError(ErrorCode.INVALID, f"Not the id of a {type_name}.", field)
+        raise DomainError(ErrorCode.INVALID, f"Not a valid {type_name} id.", field)
     return parsed[1]
 
 

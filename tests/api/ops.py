@@ -1,0 +1,83 @@
+"""Small factories that build data through the public GraphQL surface."""
+
+from __future__ import annotations
+
+from typing import Any
+
+IDEA_FIELDS = "id title body status tags votes { up down } followerCount viewerVote viewerFollows"
+
+
+async def create_board(api: Any, key: str, slug: str = "ideas", visibility: str = "PUBLIC") -> str:
+    body = await api(
+        """mutation($i: CreateBoardInput!) { createBoard(input: $i) {
+        board { id } userErrors { code field message } } }""",
+        {"i": {"slug": slug, "name": slug.title(), "visibility": visibility}},
+        auth=key,
+    )
+    payload = body["data"]["createBoard"]
+    assert payload["userErrors"] == [], payload
+    return str(payload["board"]["id"])
+
+
+async def submit(
+    api: Any, auth: str, board_id: str, title: str, body: str = "", tags: list[str] | None = None
+) -> dict[str, Any]:
+    result = await api(
+        f"""mutation($i: SubmitIdeaInput!) {{ submitIdea(input: $i) {{
+        idea {{ {IDEA_FIELDS} }} similarIdeas {{ idea {{ id title }} similarity }}
+        userErrors {{ code field message }} }} }}""",
+        {"i": {"boardId": board_id, "title": title, "body": body, "tags": tags or []}},
+        auth=auth,
+    )
+    payload: dict[str, Any] = result["data"]["submitIdea"]
+    assert payload["userErrors"] == [], payload
+    return payload
+
+
+async def idea_id(api: Any, auth: str, board_id: str, title: str, **kw: Any) -> str:
+    return str((await submit(api, auth, board_id, title, **kw))["idea"]["id"])
+
+
+async def vote(api: Any, auth: str | None, idea: str, value: str | None) -> dict[str, Any]:
+    result = await api(
+        """mutation($i: VoteInput!) { vote(input: $i) {
+        idea { id votes { up down } viewerVote } userErrors { code field message } } }""",
+        {"i": {"ideaId": idea, "value": value}},
+        auth=auth,
+    )
+    return result["data"]["vote"]  # type: ignore[no-any-return]
+
+
+async def change_status(api: Any, auth: str, idea: str, status: str, note: str | None = None) -> dict[str, Any]:
+    result = await api(
+        """mutation($i: ChangeIdeaStatusInput!) { changeIdeaStatus(input: $i) {
+        idea { id status statusHistory { from to note actor { name } } } userErrors { code field message } } }""",
+        {"i": {"ideaId": idea, "status": status, "note": note}},
+        auth=auth,
+    )
+    return result["data"]["changeIdeaStatus"]  # type: ignore[no-any-return]
+
+
+async def compare(api: Any, auth: str, winner: str, loser: str) -> dict[str, Any]:
+    result = await api(
+        """mutation($i: CompareIdeasInput!) { compareIdeas(input: $i) {
+        winner { id } loser { id } next { left { id } right { id } } userErrors { code field message } } }""",
+        {"i": {"winnerId": winner, "loserId": loser}},
+        auth=auth,
+    )
+    return result["data"]["compareIdeas"]  # type: ignore[no-any-return]
+
+
+async def idea(api: Any, auth: str | None, idea_id: str, fields: str = IDEA_FIELDS) -> dict[str, Any] | None:
+    result = await api(f"query($id: ID!) {{ idea(id: $id) {{ {fields} }} }}", {"id": idea_id}, auth=auth)
+    return result["data"]["idea"]  # type: ignore[no-any-return]
+
+
+async def board_ideas(api: Any, auth: str | None, args: str, fields: str = "title") -> dict[str, Any]:
+    result = await api(
+        f"""{{ board(workspace: "acme", slug: "ideas") {{ ideas({args}) {{
+        totalCount pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}
+        edges {{ cursor node {{ {fields} }} }} }} }} }}""",
+        auth=auth,
+    )
+    return result["data"]["board"]["ideas"]  # type: ignore[no-any-return]
