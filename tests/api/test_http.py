@@ -1,0 +1,134 @@
+"""The HTTP surface: GraphQL over POST and GET, GraphiQL, health, CORS, limits and error masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.ops import create_board
+
+
+async def test_get_runs_queries_but_not_mutations(client):
+    ok = await client.get("/graphql", params={"query": "{ viewer { role } }"})
+    assert ok.status_code == 200 and ok.json() == {"data": {"viewer": {"role": "ANONYMOUS"}}}
+    refused = await client.get(
+        "/graphql",
+        params={"query": 'mutation { followIdea(input: {ideaId: "x", follow: true}) { userErrors { code } } }'},
+    )
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["message"] == "mutations are not allowed when using GET"
+
+
+async def test_browsers_get_graphiql(client):
+    page = await client.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        pytest.param(b"not json", "application/json", id="malformed_json"),
+        pytest.param(b'{"variables": {}}', "application/json", id="no_query"),
+        pytest.param(b"<xml/>", "application/xml", id="unsupported_media_type"),
+    ],
+)
+async def test_requests_that_are_not_graphql_get_400_with_a_json_error(client, content, content_type):
+    response = await client.post("/graphql", content=content, headers={"content-type": content_type})
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["errors"][0]["message"]
+
+
+async def test_syntax_errors_are_reported_not_masked(api):
+    body = await api("{ viewer { role ", expect_errors=True)
+    assert "Syntax Error" in body["errors"][0]["message"]
+
+
+async def test_depth_limit_answers_with_its_message(api):
+    inner = "totalCount"
+    for _ in range(5):
+        inner = f"ideas {{ edges {{ node {{ board {{ {inner} }} }} }} }}"
+    nested = f"{{ viewer {{ following {{ edges {{ node {{ board {{ {inner} }} }} }} }} }} }}"
+    body = await api(nested, expect_errors=True)
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+    assert body.get("data") is None
+
+
+async def test_alias_limit_answers_with_its_message(api):
+    aliases = " ".join(f"a{n}: viewer {{ role }}" for n in range(31))
+    body = await api(f"{{ {aliases} }}", expect_errors=True)
+    assert "aliases" in body["errors"][0]["message"].lower()
+
+
+async def test_unexpected_errors_are_masked(api, services, monkeypatch):
+    from ideaengine import boards
+
+    async def explode(*args, **kwargs):
+        raise RuntimeError("SELECT secret FROM somewhere: connection string postgres://x:y@z")
+
+    monkeypatch.setattr(boards, "list_visible", explode)
+    body = await api('{ boards(workspace: "acme") { totalCount } }', expect_errors=True)
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert "SELECT" not in str(body)
+
+
+async def test_healthz_reports_the_database(client):
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
+
+
+async def test_boards_lists_only_what_the_viewer_may_read(api, ws):
+    await create_board(api, ws.api_key, slug="open")
+    await create_board(api, ws.api_key, slug="inside", visibility="PRIVATE")
+    query = '{ boards(workspace: "acme") { totalCount edges { node { slug visibility } } } }'
+    public = (await api(query))["data"]["boards"]
+    assert public["totalCount"] == 1 and [e["node"]["slug"] for e in public["edges"]] == ["open"]
+    member = (await api(query, auth=ws.token("alice")))["data"]["boards"]
+    assert [e["node"]["slug"] for e in member["edges"]] == ["open", "inside"]
+
+
+async def test_create_board_with_a_taken_slug_is_a_conflict(api, ws):
+    await create_board(api, ws.api_key, slug="ideas")
+    body = await api(
+        """mutation { createBoard(input: {slug: "ideas", name: "Again"}) {
+        board { id } userErrors { code field message } } }""",
+        auth=ws.api_key,
+    )
+    assert body["data"]["createBoard"] == {
+        "board": None,
+        "userErrors": [
+            {"code": "CONFLICT", "field": ["input", "slug"], "message": "A board with the slug 'ideas' already exists."}
+        ],
+    }
+
+
+async def test_create_board_with_a_bad_slug_is_invalid(api, ws):
+    body = await api(
+        """mutation { createBoard(input: {slug: "No Spaces!", name: "x"}) {
+        board { id } userErrors { code field } } }""",
+        auth=ws.api_key,
+    )
+    assert body["data"]["createBoard"] == {
+        "board": None,
+        "userErrors": [{"code": "INVALID", "field": ["input", "slug"]}],
+    }
+
+
+async def test_cors_preflight_allows_configured_origins_only(services):
+    import httpx
+
+    from ideaengine.app import create_app
+
+    settings = services.settings.model_copy(update={"cors_origins": ["https://app.example.com"]})
+    app = create_app(settings, services)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        headers = {
+            "origin": "https://app.example.com",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type",
+        }
+        allowed = await client.options("/graphql", headers=headers)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+        denied = await client.options("/graphql", headers=headers | {"origin": "https://evil.example.com"})
+        assert "access-control-allow-origin" not in denied.headers

@@ -1,0 +1,194 @@
+"""Submitting, editing, listing, searching and paging ideas."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.ops import board_ideas, change_status, create_board, idea, idea_id, submit, vote
+
+
+@pytest.fixture
+async def board(api, ws):
+    return await create_board(api, ws.api_key)
+
+
+async def test_submit_trims_and_normalises(api, ws, board):
+    payload = await submit(
+        api, ws.token("alice"), board, "  Oat milk in every store  ", "More choice\n", ["Drinks", " drinks ", "VEGAN"]
+    )
+    assert payload["idea"]["title"] == "Oat milk in every store"
+    assert payload["idea"]["body"] == "More choice"
+    assert payload["idea"]["tags"] == ["drinks", "vegan"]
+    assert payload["idea"]["status"] == "SUBMITTED"
+    assert payload["idea"]["followerCount"] == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        pytest.param({"title": "  ab "}, "title", "A title must be at least 3 characters.", id="title_too_short"),
+        pytest.param({"title": "x" * 201}, "title", "A title must be at most 200 characters.", id="title_too_long"),
+        pytest.param({"body": "x" * 10_001}, "body", "A body must be at most 10,000 characters.", id="body_too_long"),
+        pytest.param({"tags": [f"t{n}" for n in range(11)]}, "tags", "An idea has at most 10 tags.", id="eleven_tags"),
+        pytest.param({"tags": ["x" * 41]}, "tags", "A tag must be at most 40 characters.", id="tag_too_long"),
+        pytest.param({"tags": ["  "]}, "tags", "A tag must not be empty.", id="empty_tag"),
+        pytest.param({"boardId": "nonsense"}, "boardId", "Not a valid Board id.", id="malformed_board_id"),
+    ],
+)
+async def test_invalid_submissions_name_the_field_and_write_nothing(api, ws, board, overrides, field, message):
+    values = {"boardId": board, "title": "Oat milk in every store", "body": "", "tags": []} | overrides
+    body = await api(
+        """mutation($i: SubmitIdeaInput!) { submitIdea(input: $i) {
+        idea { id } userErrors { code field message } } }""",
+        {"i": values},
+        auth=ws.token("alice"),
+    )
+    assert body["data"]["submitIdea"] == {
+        "idea": None,
+        "userErrors": [{"code": "INVALID", "field": ["input", field], "message": message}],
+    }
+    assert (await board_ideas(api, None, "first: 5"))["totalCount"] == 0
+
+
+async def test_edit_by_author_changes_only_what_is_given(api, ws, board):
+    alice = ws.token("alice")
+    target = await idea_id(api, alice, board, "Oat milk", body="Please", tags=["drinks"])
+    query = """mutation($i: EditIdeaInput!) { editIdea(input: $i) { idea { title body tags } userErrors { code } } }"""
+    body = await api(query, {"i": {"ideaId": target, "title": "Oat milk everywhere"}}, auth=alice)
+    assert body["data"]["editIdea"] == {
+        "idea": {"title": "Oat milk everywhere", "body": "Please", "tags": ["drinks"]},
+        "userErrors": [],
+    }
+    body = await api(query, {"i": {"ideaId": target, "title": None, "tags": []}}, auth=alice)
+    assert body["data"]["editIdea"]["idea"] == {"title": "Oat milk everywhere", "body": "Please", "tags": []}
+
+
+async def test_ideas_sorted_by_each_order_with_ties_newest_first(api, ws, board):
+    alice = ws.token("alice")
+    ids = [await idea_id(api, alice, board, f"Idea number {n}") for n in range(4)]
+    await vote(api, ws.token("bob"), ids[1], "UP")
+    await vote(api, ws.token("carol"), ids[1], "UP")
+    await vote(api, ws.token("bob"), ids[2], "UP")
+    newest = await board_ideas(api, None, "sort: NEWEST", "id")
+    assert [e["node"]["id"] for e in newest["edges"]] == ids[::-1]
+    most = await board_ideas(api, None, "sort: MOST_VOTES", "id")
+    assert [e["node"]["id"] for e in most["edges"]] == [ids[1], ids[2], ids[3], ids[0]]
+    for sort in ("TOP", "TRENDING", "PAIRWISE", "ELO"):  # no scores computed yet: all tie, newest first
+        listed = await board_ideas(api, None, f"sort: {sort}", "id")
+        assert [e["node"]["id"] for e in listed["edges"]] == ids[::-1], sort
+
+
+async def test_paging_visits_every_idea_once_under_every_sort(api, ws, board):
+    alice = ws.token("alice")
+    ids = {await idea_id(api, alice, board, f"Idea number {n}") for n in range(7)}
+    for sort in ("TOP", "TRENDING", "PAIRWISE", "ELO", "MOST_VOTES", "NEWEST"):
+        seen, after, pages = [], None, 0
+        while True:
+            cursor = f', after: "{after}"' if after else ""
+            page = await board_ideas(api, None, f"first: 3, sort: {sort}{cursor}", "id")
+            seen += [e["node"]["id"] for e in page["edges"]]
+            pages += 1
+            assert page["totalCount"] == 7
+            assert page["pageInfo"]["hasPreviousPage"] == (after is not None)
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        assert pages == 3
+        assert sorted(seen) == sorted(ids) and len(seen) == 7, sort
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "fragment"),
+    [
+        pytest.param("first: 101", ["first"], "between 0 and 100", id="first_over_100"),
+        pytest.param("first: -1", ["first"], "between 0 and 100", id="first_negative"),
+        pytest.param('after: "not-a-cursor"', ["after"], "not a cursor", id="bad_cursor"),
+    ],
+)
+async def test_bad_paging_arguments_are_coded_top_level_errors(api, ws, board, args, field, fragment):
+    body = await api(
+        f'{{ board(workspace: "acme", slug: "ideas") {{ ideas({args}) {{ totalCount }} }} }}', expect_errors=True
+    )
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "userErrorCode": "INVALID", "field": field}
+    assert fragment in error["message"]
+
+
+async def test_without_statuses_every_status_but_merged_is_listed(api, ws, board):
+    alice = ws.token("alice")
+    a = await idea_id(api, alice, board, "Oat milk in every store")
+    b = await idea_id(api, alice, board, "Please stock oat milk at all locations")
+    c = await idea_id(api, alice, board, "Longer opening hours")
+    await change_status(api, ws.api_key, c, "DECLINED")
+    await api(
+        """mutation($i: MergeIdeasInput!) { mergeIdeas(input: $i) { userErrors { code } } }""",
+        {"i": {"sourceId": b, "targetId": a}},
+        auth=ws.api_key,
+    )
+    default = await board_ideas(api, None, "sort: NEWEST", "title status")
+    assert [(e["node"]["title"], e["node"]["status"]) for e in default["edges"]] == [
+        ("Longer opening hours", "DECLINED"),
+        ("Oat milk in every store", "SUBMITTED"),
+    ]
+    merged = await board_ideas(api, None, "statuses: [MERGED]", "title")
+    assert [e["node"]["title"] for e in merged["edges"]] == ["Please stock oat milk at all locations"]
+
+
+async def test_search_is_case_insensitive_beyond_ascii_on_title_and_body(api, ws, board):
+    alice = ws.token("alice")
+    await submit(api, alice, board, "CRÈME BRÛLÉE latte", "seasonal")
+    await submit(api, alice, board, "Straßenfest stand", "Ein STRASSE? no: Straße")
+    await submit(api, alice, board, "Oat milk", "100% plant_based")
+    for term, expected in [
+        ("crème", ["CRÈME BRÛLÉE latte"]),
+        ("brûlée LATTE", ["CRÈME BRÛLÉE latte"]),
+        ("SEASONAL", ["CRÈME BRÛLÉE latte"]),
+        ("straße", ["Straßenfest stand"]),
+        ("100%", ["Oat milk"]),
+        ("plant_b", ["Oat milk"]),
+        ("_", ["Oat milk"]),
+        ("%", ["Oat milk"]),
+        ("nothing-like-this", []),
+    ]:
+        found = await board_ideas(api, None, f'search: "{term}"')
+        assert sorted(e["node"]["title"] for e in found["edges"]) == expected, term
+
+
+async def test_tag_filter_and_board_tags_most_used_first(api, ws, board):
+    alice = ws.token("alice")
+    await submit(api, alice, board, "Oat milk", tags=["drinks", "vegan"])
+    await submit(api, alice, board, "Iced tea", tags=["drinks"])
+    await submit(api, alice, board, "Vegan cake", tags=["food", "vegan"])
+    await submit(api, alice, board, "Cold brew", tags=["drinks"])
+    found = await board_ideas(api, None, 'tag: "Drinks", sort: NEWEST')
+    assert [e["node"]["title"] for e in found["edges"]] == ["Cold brew", "Iced tea", "Oat milk"]
+    body = await api('{ board(workspace: "acme", slug: "ideas") { tags } }')
+    assert body["data"]["board"]["tags"] == ["drinks", "vegan", "food"]
+
+
+async def test_node_resolves_every_type_and_null_for_unknown(api, ws, board):
+    alice = ws.token("alice")
+    target = await idea_id(api, alice, board, "Oat milk")
+    body = await api(
+        """query($b: ID!, $i: ID!) { b: node(id: $b) { __typename id ... on Board { slug } }
+        i: node(id: $i) { __typename ... on Idea { title author { id name } } }
+        x: node(id: "bm9wZQ") { id } }""",
+        {"b": board, "i": target},
+        auth=alice,
+    )
+    data = body["data"]
+    assert data["b"] == {"__typename": "Board", "id": board, "slug": "ideas"}
+    assert data["i"]["__typename"] == "Idea" and data["i"]["title"] == "Oat milk"
+    author = await api(
+        "query($u: ID!) { node(id: $u) { __typename ... on User { name externalId } } }",
+        {"u": data["i"]["author"]["id"]},
+        auth=alice,
+    )
+    assert author["data"]["node"] == {"__typename": "User", "name": "Alice", "externalId": "alice"}
+    assert data["x"] is None
+
+
+async def test_idea_score_is_stale_until_computed(api, ws, board):
+    target = await idea_id(api, ws.token("alice"), board, "Oat milk")
+    score = (await idea(api, None, target, "score { rank computedAt stale wilsonLowerBound elo }"))["score"]
+    assert score == {"rank": None, "computedAt": None, "stale": True, "wilsonLowerBound": 0.0, "elo": 1500.0}
