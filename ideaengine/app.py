@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from ideaengine import identity
+from ideaengine import identity, scores
 from ideaengine.identity import Actor
 from ideaengine.services import Services
 from ideaengine.settings import Settings
@@ -82,6 +83,28 @@ class GraphQLApp(GraphQL[Context, None]):
             return await identity.resolve_actor(session, authorization, self.services.box)
 
 
+async def _sweep_forever(services: Services) -> None:
+    """The in-process runner's timer: refresh stale boards at start and every sweep interval."""
+    while True:
+        try:
+            await scores.sweep(services.db, services.queue)
+        except Exception:  # the next sweep tries again
+            log.exception("sweep failed")
+        await asyncio.sleep(services.settings.sweep_interval_seconds)
+
+
+async def _job_health(services: Services) -> dict[str, Any]:
+    """Queue depth and the age of the stalest board score (None where it cannot be read)."""
+    try:
+        depth: int | None = await asyncio.to_thread(services.queue.depth)
+    except Exception as exc:  # Redis down: say so rather than fail the whole check
+        log.warning("health check: queue unreadable: %s", exc)
+        depth = None
+    async with services.db.read() as session:
+        stalest = await scores.stalest_age_seconds(session)
+    return {"queueDepth": depth, "stalestScoreAgeSeconds": round(stalest, 3)}
+
+
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
     """The app; `services` may be given (tests) and is then closed by its owner, not by the app."""
     own = services is None
@@ -95,11 +118,18 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         except Exception as exc:  # the point of this endpoint is to say so, not to raise
             log.warning("health check: database unreachable: %s", exc)
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+        return JSONResponse({"status": "ok", "database": "ok", **await _job_health(services)})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        sweeper = None
+        if not settings.redis_url:  # distributed: the workers sweep
+            sweeper = asyncio.get_running_loop().create_task(_sweep_forever(services))
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         if own:
             await services.close()
 

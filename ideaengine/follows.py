@@ -7,13 +7,11 @@ from collections.abc import Sequence
 from sqlalchemy import Select, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import ideas, jobs
+from ideaengine import ideas
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.models import Board, Follow, Idea, Notification, NotificationKind, utcnow
 from ideaengine.upsert import insert_ignore
-
-NOTIFY = "workers.notify.publish"
 
 
 async def follow(session: AsyncSession, actor: Actor, idea_id: int, on: bool) -> Idea:
@@ -54,7 +52,6 @@ async def notify_followers(
             ["user_id", "idea_id", "kind", "message", "read", "created_at"], followers
         )
     )
-    jobs.after_commit(session, NOTIFY, kind.value, idea.id)
 
 
 async def following(session: AsyncSession, actor: Actor, offset: int, limit: int) -> tuple[list[Idea], int]:

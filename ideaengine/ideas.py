@@ -17,6 +17,7 @@ from ideaengine.models import OPEN_STATUSES, Board, Follow, Idea, IdeaScore, Ide
 from ideaengine.queries import like_pattern
 
 REFRESH_SCORES = "workers.scores.refresh_board"
+"Dotted job names: resolved at run time, so the domain never imports workers."
 INDEX_TEXTS = "workers.duplicates.index_board"
 
 

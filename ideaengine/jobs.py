@@ -8,6 +8,7 @@ runs only if the transaction commits. Both runners call the same plain functions
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import logging
 import time
@@ -17,6 +18,8 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from ideaengine.settings import Settings, get_settings
 
 log = logging.getLogger("ideaengine.jobs")
 
@@ -28,11 +31,21 @@ RETRY_INTERVALS = (2, 10, 60)
 "rq retries a failing job after these many seconds, then leaves it in the failed registry."
 
 
+_settings: contextvars.ContextVar[Settings | None] = contextvars.ContextVar("job_settings", default=None)
+
+
+def current_settings() -> Settings:
+    """The settings a job runs under: the in-process runner's own, or the worker's environment."""
+    return _settings.get() or get_settings()
+
+
 @dataclass(frozen=True)
 class JobRequest:
     name: str
     args: tuple[Any, ...]
     coalesce: bool = False
+    job_id: str | None = None
+    "A fixed rq job id, so a periodic sweep enqueues one job per board per period however many workers sweep."
 
     @property
     def key(self) -> str:
@@ -57,12 +70,19 @@ def resolve(name: str) -> Callable[..., Any]:
     return function  # type: ignore[no-any-return]
 
 
-def run_job(name: str, args: Sequence[Any] = (), pending_key: str | None = None) -> Any:
+def run_job(
+    name: str, args: Sequence[Any] = (), pending_key: str | None = None, settings: Settings | None = None
+) -> Any:
     """The function both runners execute: clear the marker, then run the named job."""
     if pending_key is not None:
         _clear_rq_marker(pending_key)
     started = time.monotonic()
-    result = resolve(name)(*args)
+    token = _settings.set(settings) if settings is not None else None
+    try:
+        result = resolve(name)(*args)
+    finally:
+        if token is not None:
+            _settings.reset(token)
     log.debug("job %s%r took %.3fs", name, tuple(args), time.monotonic() - started)
     return result
 
@@ -77,14 +97,16 @@ def _clear_rq_marker(key: str) -> None:
 
 class JobQueue(Protocol):
     async def submit(self, requests: Sequence[JobRequest]) -> None: ...
+    def depth(self) -> int: ...
     async def close(self) -> None: ...
 
 
 class InProcessQueue:
     """Runs jobs in threads off the event loop, coalescing repeats in memory."""
 
-    def __init__(self, delay_seconds: float = 1.0) -> None:
-        self.delay = delay_seconds
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.delay = settings.refresh_delay_seconds
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -103,9 +125,12 @@ class InProcessQueue:
             await asyncio.sleep(self.delay)
             self._pending.discard(request.key)
         try:
-            await asyncio.to_thread(run_job, request.name, request.args)
+            await asyncio.to_thread(run_job, request.name, request.args, None, self.settings)
         except Exception:
             log.exception("job %s%r failed", request.name, request.args)
+
+    def depth(self) -> int:
+        return len(self._tasks)
 
     async def drain(self) -> None:
         """Wait for every submitted job (tests, shutdown)."""
@@ -161,14 +186,26 @@ class RqQueue:
             self.queue.enqueue_in(
                 timedelta(seconds=self.delay), run_job, request.name, list(request.args), request.key, **options
             )
+        elif request.job_id is not None:
+            from rq.job import Job
+
+            try:
+                Job.fetch(request.job_id, connection=self.redis)
+                return  # this period's job exists already (queued, running or done)
+            except Exception:  # NoSuchJobError, or a payload rq cannot read: enqueue afresh
+                pass
+            self.queue.enqueue(run_job, request.name, list(request.args), None, job_id=request.job_id, **options)
         else:
             self.queue.enqueue(run_job, request.name, list(request.args), None, **options)
+
+    def depth(self) -> int:
+        return int(self.queue.count) + int(self.queue.scheduled_job_registry.count)
 
     async def close(self) -> None:
         await asyncio.to_thread(self.redis.close)
 
 
-def create_queue(redis_url: str | None, queue_name: str, delay_seconds: float) -> JobQueue:
-    if redis_url:
-        return RqQueue(redis_url, queue_name, delay_seconds)
-    return InProcessQueue(delay_seconds)
+def create_queue(settings: Settings) -> JobQueue:
+    if settings.redis_url:
+        return RqQueue(settings.redis_url, settings.queue_name, settings.refresh_delay_seconds)
+    return InProcessQueue(settings)

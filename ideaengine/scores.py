@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine.models import Board, Idea, IdeaScore
+from ideaengine import ideas
+from ideaengine.db import Database
+from ideaengine.jobs import JobQueue, JobRequest
+from ideaengine.models import Board, BoardIndex, Idea, IdeaScore, utcnow
 
 
 async def scores_many(session: AsyncSession, idea_ids: Sequence[int]) -> dict[int, tuple[IdeaScore | None, int]]:
@@ -24,3 +28,65 @@ async def scores_many(session: AsyncSession, idea_ids: Sequence[int]) -> dict[in
 def is_stale(score: IdeaScore | None, board_seq: int) -> bool:
     """Exact (DECISIONS.md 12): the board has seen a score-changing write these figures do not include."""
     return score is None or score.computed_seq < board_seq
+
+
+def _scored_seq() -> Any:
+    return (
+        select(func.coalesce(func.max(IdeaScore.computed_seq), 0))
+        .where(IdeaScore.board_id == Board.id)
+        .scalar_subquery()
+    )
+
+
+def _indexed_seq() -> Any:
+    return (
+        select(func.coalesce(func.max(BoardIndex.text_seq), 0)).where(BoardIndex.board_id == Board.id).scalar_subquery()
+    )
+
+
+async def stale_boards(session: AsyncSession) -> tuple[list[int], list[int]]:
+    """Boards whose scores, and boards whose duplicate index, miss a write (exact, by sequence)."""
+    scores = await session.execute(select(Board.id).where(Board.score_seq > _scored_seq()).order_by(Board.id))
+    texts = await session.execute(select(Board.id).where(Board.text_seq > _indexed_seq()).order_by(Board.id))
+    return list(scores.scalars()), list(texts.scalars())
+
+
+async def stalest_age_seconds(session: AsyncSession) -> float:
+    """How long the longest-waiting board has had scores that miss a write (0 when all are fresh)."""
+    computed = select(func.max(IdeaScore.computed_at)).where(IdeaScore.board_id == Board.id).scalar_subquery()
+    rows = await session.execute(
+        select(func.coalesce(computed, Board.created_at)).where(Board.score_seq > _scored_seq())
+    )
+    oldest = min((r for (r,) in rows if r is not None), default=None)
+    return 0.0 if oldest is None else max((utcnow() - oldest).total_seconds(), 0.0)
+
+
+async def sweep(db: Database, queue: JobQueue, period: str | None = None) -> int:
+    """Enqueue a refresh for every stale board, so scores converge even if a job was lost.
+
+    The sweep ignores pending markers (a marker may belong to a lost job); with `period` set
+    (distributed), one job per board per period, however many workers sweep.
+    """
+    async with db.read() as session:
+        score_ids, text_ids = await stale_boards(session)
+    requests = [
+        JobRequest(
+            ideas.REFRESH_SCORES,
+            (b,),
+            coalesce=period is None,
+            job_id=None if period is None else f"sweep:scores:{b}:{period}",
+        )
+        for b in score_ids
+    ]
+    requests += [
+        JobRequest(
+            ideas.INDEX_TEXTS,
+            (b,),
+            coalesce=period is None,
+            job_id=None if period is None else f"sweep:texts:{b}:{period}",
+        )
+        for b in text_ids
+    ]
+    if requests:
+        await queue.submit(requests)
+    return len(requests)

@@ -22,7 +22,7 @@ class Services:
     @classmethod
     def create(cls, settings: Settings, *, pooled: bool = True) -> Services:
         db = Database(settings, pooled=pooled)
-        db.queue = create_queue(settings.redis_url, settings.queue_name, settings.refresh_delay_seconds)
+        db.queue = create_queue(settings)
         db.broker = InProcessBroker()
         return cls(settings=settings, db=db, box=SecretBox(load_server_key(settings)), queue=db.queue, broker=db.broker)
 

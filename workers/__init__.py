@@ -1,0 +1,1 @@
+"""Background jobs: plain functions taking ids, run by rq workers or the in-process runner."""

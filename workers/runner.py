@@ -1,0 +1,123 @@
+"""`ideaengine worker`: an rq worker that outlives Redis outages, and the sweep that makes scores converge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from ideaengine import scores
+from ideaengine.db import Database
+from ideaengine.jobs import RqQueue
+from ideaengine.settings import Settings
+
+log = logging.getLogger("ideaengine.worker")
+
+BACKOFF_MAX_SECONDS = 30.0
+SWEEP_LOCK = "ideaengine:sweep-lock"
+WORKER_TTL_SECONDS = 30
+JOB_MONITORING_INTERVAL = 5
+MAINTENANCE_INTERVAL = 10
+
+
+def run_worker(settings: Settings, *, burst: bool = False) -> None:
+    """Supervise an rq worker: restart it with backoff when Redis goes away, stop on SIGINT/SIGTERM."""
+    assert settings.redis_url
+    stop = threading.Event()
+    sweeper = threading.Thread(target=_sweep_loop, args=(settings, stop), name="sweep", daemon=True)
+    sweeper.start()  # sweeps at once, so a worker that starts re-enqueues every stale board
+    backoff = 1.0
+    try:
+        while True:
+            worker = None
+            try:
+                worker = _new_worker(settings)
+                worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+                backoff = 1.0
+            except RedisError as exc:
+                log.error("Redis is unavailable (%s); retrying in %.0fs", exc, backoff)
+            if burst or (worker is not None and worker._stop_requested):
+                return
+            time.sleep(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+    finally:
+        stop.set()
+
+
+def _new_worker(settings: Settings) -> Any:
+    from rq import Queue, Worker
+
+    connection = Redis.from_url(settings.redis_url or "", socket_connect_timeout=5, health_check_interval=10)
+    connection.ping()
+    return Worker(
+        [Queue(settings.queue_name, connection=connection)],
+        connection=connection,
+        worker_ttl=WORKER_TTL_SECONDS,
+        job_monitoring_interval=JOB_MONITORING_INTERVAL,
+        maintenance_interval=MAINTENANCE_INTERVAL,
+    )
+
+
+def _sweep_loop(settings: Settings, stop: threading.Event) -> None:
+    interval = settings.sweep_interval_seconds
+    while not stop.is_set():
+        try:
+            count = asyncio.run(sweep_once(settings))
+            if count:
+                log.info("sweep: enqueued %d refreshes of stale boards", count)
+        except Exception as exc:  # a sweep must never kill the worker; the next one tries again
+            log.warning("sweep failed: %s", exc)
+        stop.wait(interval)
+
+
+async def sweep_once(settings: Settings) -> int:
+    """One sweep across all workers per period: a Redis lock elects the sweeper, job ids dedupe per board."""
+    period = str(int(time.time() // settings.sweep_interval_seconds))
+    queue = RqQueue(settings.redis_url or "", settings.queue_name, settings.refresh_delay_seconds)
+    try:
+        if not queue.redis.set(SWEEP_LOCK, period, nx=True, ex=max(int(settings.sweep_interval_seconds * 0.9), 1)):
+            return 0
+        db = Database(settings, pooled=False)
+        try:
+            return await scores.sweep(db, queue, period=period)
+        finally:
+            await db.dispose()
+    finally:
+        await queue.close()
+
+
+def worker_status(settings: Settings) -> dict[str, Any]:
+    """Queue depth, jobs running, and the failed registry with each job's last error line."""
+    from rq import Queue, Worker
+    from rq.job import Job
+
+    connection = Redis.from_url(settings.redis_url or "", socket_connect_timeout=5)
+    queue = Queue(settings.queue_name, connection=connection)
+    failed_ids = queue.failed_job_registry.get_job_ids()
+    failed = []
+    for job in Job.fetch_many(failed_ids[:50], connection=connection):
+        if job is None:
+            continue
+        error = (job.exc_info or "").strip().splitlines()
+        failed.append(
+            {
+                "id": job.id,
+                "description": job.description,
+                "error": error[-1] if error else None,
+                "failedAt": job.ended_at.isoformat() if job.ended_at else None,
+            }
+        )
+    return {
+        "queue": settings.queue_name,
+        "queued": queue.count,
+        "scheduled": queue.scheduled_job_registry.count,
+        "started": queue.started_job_registry.count,
+        "failed": len(failed_ids),
+        "workers": Worker.count(queue=queue),
+        "failedJobs": failed,
+    }

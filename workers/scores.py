@@ -1,0 +1,143 @@
+"""refresh_board: every score of one board, recomputed from votes and comparisons in bulk."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import ranking
+from ideaengine.db import Database
+from ideaengine.models import Board, Comparison, Idea, IdeaScore, IdeaStatus, Vote, utcnow
+from ideaengine.upsert import insert_for
+from workers.base import run
+
+HOUR = 3600.0
+
+
+def refresh_board(board_id: int) -> dict[str, Any]:
+    """Recompute Wilson, trending, Elo, Bradley-Terry and TOP rank for one board. Idempotent."""
+    return run("refresh_board", board_id, lambda db: _refresh(db, board_id))
+
+
+async def _refresh(db: Database, board_id: int) -> dict[str, Any]:
+    async with db.read() as session:
+        # The sequence is read before the data: a write landing in between leaves these scores stale, never
+        # wrongly fresh (DECISIONS.md 12).
+        seq = (await session.execute(select(Board.score_seq).where(Board.id == board_id))).scalar_one_or_none()
+        if seq is None:
+            return {"skipped": "board no longer exists"}
+        data = await _load(session, board_id)
+    now = utcnow()
+    rows = _compute(data, now)
+    async with db.transaction() as session:
+        await _write(session, board_id, seq, now, rows)
+    return {"ideas": len(rows), "votes": len(data["vote_idea"]), "comparisons": len(data["winners"]), "seq": seq}
+
+
+async def _load(session: AsyncSession, board_id: int) -> dict[str, Any]:
+    """Three bulk reads per board, never one per idea (PERFORMANCE.md)."""
+    ideas = (
+        await session.execute(
+            select(Idea.id, Idea.status, Idea.created_at, Idea.up_count, Idea.down_count)
+            .where(Idea.board_id == board_id)
+            .order_by(Idea.id)
+        )
+    ).all()
+    votes = (
+        await session.execute(
+            select(Vote.idea_id, Vote.value, Vote.updated_at)
+            .join(Idea, Idea.id == Vote.idea_id)
+            .where(Idea.board_id == board_id)
+        )
+    ).all()
+    comparisons = (
+        await session.execute(
+            select(Comparison.winner_id, Comparison.loser_id)
+            .where(Comparison.board_id == board_id)
+            .order_by(Comparison.created_at, Comparison.id)
+        )
+    ).all()
+    return {
+        "ideas": ideas,
+        "vote_idea": [v.idea_id for v in votes],
+        "vote_value": [v.value for v in votes],
+        "vote_at": [v.updated_at for v in votes],
+        "winners": [c.winner_id for c in comparisons],
+        "losers": [c.loser_id for c in comparisons],
+    }
+
+
+def _compute(data: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    ideas = data["ideas"]
+    n = len(ideas)
+    if n == 0:
+        return []
+    position = {row.id: i for i, row in enumerate(ideas)}
+    up = np.array([row.up_count for row in ideas], dtype=np.int64)
+    down = np.array([row.down_count for row in ideas], dtype=np.int64)
+    wilson = ranking.wilson_lower_bound(up, down)
+    vote_index = np.array([position[i] for i in data["vote_idea"]], dtype=np.int64)
+    ages = np.array([max((now - at).total_seconds(), 0.0) / HOUR for at in data["vote_at"]], dtype=float)
+    trending = ranking.decayed_votes(vote_index, np.array(data["vote_value"], dtype=float), ages, n)
+    winners = np.array([position[i] for i in data["winners"]], dtype=np.int64)
+    losers = np.array([position[i] for i in data["losers"]], dtype=np.int64)
+    elo = ranking.elo_ratings(n, winners, losers)
+    bt = ranking.bradley_terry(n, winners, losers)
+    compared = np.bincount(np.concatenate([winners, losers]), minlength=n)
+    ranks = _top_ranks(ideas, wilson)
+    return [
+        {
+            "idea_id": row.id,
+            "up": int(up[i]),
+            "down": int(down[i]),
+            "wilson_lower_bound": float(wilson[i]),
+            "trending": float(trending[i]),
+            "elo": float(elo[i]),
+            "bradley_terry": float(bt.strength[i]),
+            "bt_low": float(bt.low[i]),
+            "bt_high": float(bt.high[i]),
+            "comparisons": int(compared[i]),
+            "rank": ranks.get(row.id),
+        }
+        for i, row in enumerate(ideas)
+    ]
+
+
+def _top_ranks(ideas: list[Any], wilson: np.ndarray) -> dict[int, int]:
+    """1-based positions under TOP among the ideas the board lists (all but MERGED); ties newest, then id."""
+    listed = [
+        (float(wilson[i]), row.created_at, row.id) for i, row in enumerate(ideas) if row.status != IdeaStatus.MERGED
+    ]
+    listed.sort(key=lambda t: (-t[0], -t[1].timestamp(), -t[2]))
+    return {idea_id: rank for rank, (_, _, idea_id) in enumerate(listed, start=1)}
+
+
+async def _write(session: AsyncSession, board_id: int, seq: int, now: datetime, rows: list[dict[str, Any]]) -> None:
+    """One upsert for the whole board; a row computed at a newer sequence is never overwritten by an older one."""
+    if not rows:
+        return
+    stmt = insert_for(session, IdeaScore)
+    columns = (
+        "up",
+        "down",
+        "wilson_lower_bound",
+        "trending",
+        "elo",
+        "bradley_terry",
+        "bt_low",
+        "bt_high",
+        "comparisons",
+        "rank",
+        "computed_at",
+        "computed_seq",
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["idea_id"],
+        set_={c: stmt.excluded[c] for c in columns},
+        where=IdeaScore.computed_seq <= stmt.excluded.computed_seq,
+    )
+    await session.execute(stmt, [{**r, "board_id": board_id, "computed_at": now, "computed_seq": seq} for r in rows])
