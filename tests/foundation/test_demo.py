@@ -1,0 +1,192 @@
+"""`ideaengine demo`: a realistic board seeded through the services, the same data each run, a fresh key each time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import jwt
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ideaengine import demo, identity
+from ideaengine.identity import ActorRole
+from ideaengine.models import (
+    Board,
+    Comment,
+    Comparison,
+    Follow,
+    Idea,
+    IdeaStatus,
+    IdeaTag,
+    Notification,
+    Role,
+    StatusChange,
+    User,
+    Vote,
+    Workspace,
+)
+
+SEEDED = (Workspace, Board, Idea, IdeaTag, Vote, Comparison, Comment, StatusChange, Follow, Notification)
+TITLES = {spec.key: spec.title for spec in demo.IDEAS}
+
+
+async def _count(session: AsyncSession, model: Any, *where: Any) -> int:
+    return int((await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one())
+
+
+async def _snapshot(session: AsyncSession) -> dict[str, Any]:
+    """Row counts of everything the demo seeds, and each idea's status and tally."""
+    counts = {m.__tablename__: await _count(session, m) for m in SEEDED}
+    counts["people"] = await _count(session, User, User.external_id.not_like("apikey:%"))
+    rows = await session.execute(select(Idea.title, Idea.status, Idea.up_count, Idea.down_count).order_by(Idea.id))
+    return {"counts": counts, "ideas": [tuple(r) for r in rows]}
+
+
+async def _board_ideas(session: AsyncSession) -> dict[str, Idea]:
+    rows = await session.execute(
+        select(Idea)
+        .join(Board, Board.id == Idea.board_id)
+        .join(Workspace, Workspace.id == Board.workspace_id)
+        .where(Workspace.slug == "demo", Board.slug == "ideas")
+    )
+    return {idea.title: idea for idea in rows.scalars()}
+
+
+async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(settings: Any, services: Any) -> None:
+    result = await demo.seed(settings)
+
+    assert set(result) == {"workspace", "board", "apiKey", "ssoSecret", "graphql"}
+    assert (result["workspace"], result["board"], result["graphql"]) == (
+        "demo",
+        "ideas",
+        "http://127.0.0.1:8000/graphql",
+    )
+    async with services.db.read() as session:
+        board = (await session.execute(select(Board).where(Board.slug == "ideas"))).scalar_one()
+        assert (board.name, board.visibility.value) == ("Driftwood Coffee customer ideas", "PUBLIC")
+        by_title = await _board_ideas(session)
+        assert len(by_title) == len(demo.IDEAS) == 35
+        assert Counter(i.status for i in by_title.values()) == {
+            IdeaStatus.SUBMITTED: 24,
+            IdeaStatus.UNDER_REVIEW: 3,
+            IdeaStatus.PLANNED: 3,
+            IdeaStatus.IN_PROGRESS: 2,
+            IdeaStatus.LAUNCHED: 1,
+            IdeaStatus.DECLINED: 1,
+            IdeaStatus.MERGED: 1,
+        }
+        source, target = by_title[TITLES["oat-milk-all"]], by_title[TITLES["oat-milk"]]
+        assert (source.status, source.merged_into_id, source.up_count, source.down_count) == (
+            IdeaStatus.MERGED,
+            target.id,
+            0,
+            0,
+        )
+        assert await _count(session, Vote, Vote.idea_id == source.id) == 0
+
+        roles = Counter(
+            (await session.execute(select(User.role).where(User.external_id.not_like("apikey:%")))).scalars()
+        )
+        assert roles == {Role.MEMBER: 15, Role.MODERATOR: 1}
+        assert len({i.author_id for i in by_title.values()}) == 15
+
+        # Tallies agree with the vote rows, and the skew is realistic: favourites far ahead of new ideas.
+        vote_count = await _count(session, Vote)
+        assert vote_count == sum(i.up_count + i.down_count for i in by_title.values()) > 200
+        tallies = sorted(i.up_count + i.down_count for i in by_title.values() if i.status != IdeaStatus.MERGED)
+        assert tallies[-1] >= 12 and tallies[0] <= 3
+        assert max(by_title.values(), key=lambda i: i.up_count - i.down_count).title in (
+            TITLES["oat-milk"],
+            TITLES["order-ahead"],
+        )
+        controversial = by_title[TITLES["tipping"]]
+        assert abs(controversial.up_count - controversial.down_count) <= 2 < controversial.down_count
+
+        comparisons = await _count(session, Comparison)
+        assert 100 < comparisons <= 15 * demo.COMPARISONS_PER_MEMBER
+        assert await _count(session, Comparison, Comparison.winner_id == source.id) == 0
+        assert await _count(session, Comparison, Comparison.loser_id == source.id) == 0
+
+        moderator = (await session.execute(select(User.id).where(User.role == Role.MODERATOR))).scalar_one()
+        official = (await session.execute(select(Comment).where(Comment.official.is_(True)))).scalars().all()
+        assert len(official) == len(demo.OFFICIAL_ANSWERS) == 5
+        assert {c.author_id for c in official} == {moderator}
+        assert await _count(session, Comment) == len(demo.MEMBER_COMMENTS) + 5
+
+        declined = (
+            await session.execute(select(StatusChange).where(StatusChange.to_status == IdeaStatus.DECLINED))
+        ).scalar_one()
+        assert declined.idea_id == by_title[TITLES["late-night"]].id and "11pm" in (declined.note or "")
+        launched = by_title[TITLES["favourites"]]
+        history = (
+            await session.execute(
+                select(StatusChange.to_status).where(StatusChange.idea_id == launched.id).order_by(StatusChange.id)
+            )
+        ).scalars()
+        assert list(history) == [
+            IdeaStatus.UNDER_REVIEW,
+            IdeaStatus.PLANNED,
+            IdeaStatus.IN_PROGRESS,
+            IdeaStatus.LAUNCHED,
+        ]
+        assert await _count(session, Notification) > 0
+
+        for first, second in demo.DUPLICATES:
+            assert TITLES[first] in by_title and TITLES[second] in by_title
+        open_pairs = [p for p in demo.DUPLICATES if all(by_title[TITLES[k]].status != IdeaStatus.MERGED for k in p)]
+        assert len(open_pairs) == 3  # left for the duplicate finder to cluster
+
+
+async def test_each_run_issues_a_new_admin_key_and_adds_no_data(settings: Any, services: Any) -> None:
+    first = await demo.seed(settings)
+    async with services.db.read() as session:
+        before = await _snapshot(session)
+
+    second = await demo.seed(settings)
+
+    assert second["apiKey"] != first["apiKey"]
+    assert second["ssoSecret"] == first["ssoSecret"]
+    async with services.db.transaction() as session:
+        assert await _snapshot(session) == before
+        assert before["counts"]["ideas"] == len(demo.IDEAS)
+        workspace = (await session.execute(select(Workspace).where(Workspace.slug == "demo"))).scalar_one()
+        for key in (first["apiKey"], second["apiKey"]):
+            assert key.startswith("iek_")
+            admin = await identity.actor_for_api_key(session, key)
+            assert (admin.workspace_id, admin.role, admin.auth_errors) == (workspace.id, ActorRole.ADMIN, ())
+        claims = {"iss": "demo", "sub": "dw-1001", "exp": int(time.time()) + 60}
+        token = jwt.encode(claims, second["ssoSecret"], "HS256")
+        member = await identity.actor_for_sso_token(session, token, services.box)
+        assert (member.workspace_id, member.role) == (workspace.id, ActorRole.MEMBER)
+
+
+def test_cli_demo_prints_json_with_a_fresh_key_each_run(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAENGINE_")}
+    env["IDEAENGINE_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
+
+    def run() -> dict[str, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "ideaengine.cli", "demo"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        out: dict[str, str] = json.loads(done.stdout)
+        return out
+
+    first, second = run(), run()
+
+    assert first["apiKey"].startswith("iek_") and second["apiKey"].startswith("iek_")
+    assert first["apiKey"] != second["apiKey"]
+    assert (first["workspace"], first["board"], first["ssoSecret"]) == ("demo", "ideas", second["ssoSecret"])
+    assert (tmp_path / "x.db.key").exists()  # the embedded default made its own server key (DECISIONS.md 5)
