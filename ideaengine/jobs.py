@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import importlib
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -181,20 +182,24 @@ class RqQueue:
             description=f"{request.name}{request.args!r}",
         )
         if request.coalesce:
-            if not self.redis.set(request.key, b"1", nx=True, ex=PENDING_TTL_SECONDS):
+            # Keyed by queue too: deployments (and test runs) sharing one Redis never block each other.
+            key = f"{request.key}@{self.queue.name}"
+            if not self.redis.set(key, b"1", nx=True, ex=PENDING_TTL_SECONDS):
                 return
             self.queue.enqueue_in(
-                timedelta(seconds=self.delay), run_job, request.name, list(request.args), request.key, **options
+                timedelta(seconds=self.delay), run_job, request.name, list(request.args), key, **options
             )
         elif request.job_id is not None:
+            from rq.exceptions import NoSuchJobError
             from rq.job import Job
 
+            job_id = re.sub(r"[^A-Za-z0-9_-]", "_", f"{self.queue.name}-{request.job_id}")  # rq's id alphabet
             try:
-                Job.fetch(request.job_id, connection=self.redis)
+                Job.fetch(job_id, connection=self.redis)
                 return  # this period's job exists already (queued, running or done)
-            except Exception:  # NoSuchJobError, or a payload rq cannot read: enqueue afresh
+            except NoSuchJobError:
                 pass
-            self.queue.enqueue(run_job, request.name, list(request.args), None, job_id=request.job_id, **options)
+            self.queue.enqueue(run_job, request.name, list(request.args), None, job_id=job_id, **options)
         else:
             self.queue.enqueue(run_job, request.name, list(request.args), None, **options)
 

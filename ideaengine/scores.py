@@ -74,7 +74,7 @@ async def sweep(db: Database, queue: JobQueue, period: str | None = None) -> int
             ideas.REFRESH_SCORES,
             (b,),
             coalesce=period is None,
-            job_id=None if period is None else f"sweep:scores:{b}:{period}",
+            job_id=None if period is None else f"sweep-scores-{b}-{period}",
         )
         for b in score_ids
     ]
@@ -83,7 +83,7 @@ async def sweep(db: Database, queue: JobQueue, period: str | None = None) -> int
             ideas.INDEX_TEXTS,
             (b,),
             coalesce=period is None,
-            job_id=None if period is None else f"sweep:texts:{b}:{period}",
+            job_id=None if period is None else f"sweep-texts-{b}-{period}",
         )
         for b in text_ids
     ]

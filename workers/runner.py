@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
+import multiprocessing
+import os
+import signal
 import time
 from typing import Any
 
@@ -28,8 +30,11 @@ MAINTENANCE_INTERVAL = 10
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     """Supervise an rq worker: restart it with backoff when Redis goes away, stop on SIGINT/SIGTERM."""
     assert settings.redis_url
-    stop = threading.Event()
-    sweeper = threading.Thread(target=_sweep_loop, args=(settings, stop), name="sweep", daemon=True)
+    # The sweeper is a spawned process, not a thread: rq forks a work-horse per job, and a fork taken
+    # while another thread holds a lock (logging, the import lock, a driver's) leaves the child hung.
+    sweeper = multiprocessing.get_context("spawn").Process(
+        target=_sweep_loop, args=(settings, os.getpid()), name="ideaengine-sweep", daemon=True
+    )
     sweeper.start()  # sweeps at once, so a worker that starts re-enqueues every stale board
     backoff = 1.0
     try:
@@ -46,7 +51,8 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
             time.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
     finally:
-        stop.set()
+        sweeper.terminate()
+        sweeper.join(5)
 
 
 def _new_worker(settings: Settings) -> Any:
@@ -63,16 +69,20 @@ def _new_worker(settings: Settings) -> Any:
     )
 
 
-def _sweep_loop(settings: Settings, stop: threading.Event) -> None:
-    interval = settings.sweep_interval_seconds
-    while not stop.is_set():
+def _sweep_loop(settings: Settings, parent: int) -> None:
+    """Sweep every interval until the worker that started us is gone (even if it was SIGKILLed)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when we stop
+    while os.getppid() == parent:
         try:
             count = asyncio.run(sweep_once(settings))
             if count:
                 log.info("sweep: enqueued %d refreshes of stale boards", count)
         except Exception as exc:  # a sweep must never kill the worker; the next one tries again
             log.warning("sweep failed: %s", exc)
-        stop.wait(interval)
+        deadline = time.monotonic() + settings.sweep_interval_seconds
+        while time.monotonic() < deadline and os.getppid() == parent:
+            time.sleep(0.2)
 
 
 async def sweep_once(settings: Settings) -> int:
@@ -80,7 +90,12 @@ async def sweep_once(settings: Settings) -> int:
     period = str(int(time.time() // settings.sweep_interval_seconds))
     queue = RqQueue(settings.redis_url or "", settings.queue_name, settings.refresh_delay_seconds)
     try:
-        if not queue.redis.set(SWEEP_LOCK, period, nx=True, ex=max(int(settings.sweep_interval_seconds * 0.9), 1)):
+        if not queue.redis.set(
+            f"{SWEEP_LOCK}:{settings.queue_name}",
+            period,
+            nx=True,
+            ex=max(int(settings.sweep_interval_seconds * 0.9), 1),
+        ):
             return 0
         db = Database(settings, pooled=False)
         try:
