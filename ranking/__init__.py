@@ -1,0 +1,46 @@
+"""Fair, exact and fast ranking: pure numpy/scipy, arrays in and arrays out, no I/O.
+
+Definitions of every number: design/RANKING.md. Nothing here imports the rest of the project.
+"""
+
+from ranking.duplicates import (
+    DUPLICATE_THRESHOLD,
+    TextIndex,
+    cluster_duplicates,
+)
+from ranking.pairwise import (
+    BT_ALPHA,
+    EXACT_STDERR_MAX_ITEMS,
+    BradleyTerryResult,
+    bradley_terry,
+    next_pair,
+)
+from ranking.scores import (
+    ELO_INITIAL,
+    ELO_K,
+    TRENDING_HALF_LIFE_HOURS,
+    Z95,
+    decayed_votes,
+    elo_ratings,
+    wilson_lower_bound,
+)
+from ranking.text import normalise_text
+
+__all__ = [
+    "BT_ALPHA",
+    "DUPLICATE_THRESHOLD",
+    "ELO_INITIAL",
+    "ELO_K",
+    "EXACT_STDERR_MAX_ITEMS",
+    "TRENDING_HALF_LIFE_HOURS",
+    "Z95",
+    "BradleyTerryResult",
+    "TextIndex",
+    "bradley_terry",
+    "cluster_duplicates",
+    "decayed_votes",
+    "elo_ratings",
+    "next_pair",
+    "normalise_text",
+    "wilson_lower_bound",
+]

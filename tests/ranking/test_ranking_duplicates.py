@@ -1,0 +1,154 @@
+"""Text normalisation, "did you mean" and duplicate clusters."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import ranking
+from ranking import duplicates
+
+UNRELATED = [
+    "Longer opening hours on Sundays",
+    "Free parking for bicycles near the entrance",
+    "Recycle coffee cups in the office",
+    "Vegan options in the staff canteen",
+    "Milkshakes at the cafe counter",
+    "Self-checkout lanes to cut queues",
+    "Stock more organic vegetables",
+    "A loyalty card with monthly discounts",
+    "Quieter music inside the shop",
+    "Charging points for electric cars",
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Crème BRÛLÉE,   s'il vous plaît!! ", "creme brulee s il vous plait"),
+        ("Oat-milk\tin\nEVERY store.", "oat milk in every store"),
+        ("ｆｕｌｌ　ｗｉｄｔｈ", "full width"),
+        ("Straße", "strasse"),
+    ],
+)
+def test_normalisation_folds_case_accents_punctuation_and_whitespace(raw: str, expected: str) -> None:
+    assert ranking.normalise_text(raw) == expected
+
+
+def test_did_you_mean_finds_the_same_idea_in_other_words_first() -> None:
+    index = ranking.TextIndex(["Oat milk in every store", *UNRELATED])
+    best = index.similar("Please stock oat milk at all locations", k=3)
+    assert best[0][0] == 0
+    assert all(0 < s <= 1 for _, s in best)
+    assert [s for _, s in best] == sorted((s for _, s in best), reverse=True)
+
+
+def test_similarity_ignores_case_accents_and_punctuation() -> None:
+    index = ranking.TextIndex(["Café au lait à emporter", *UNRELATED])
+    (top, score), *_ = index.similar("CAFE AU LAIT A EMPORTER!!!", k=1)
+    assert top == 0
+    assert score == pytest.approx(1.0)
+
+
+def test_similar_returns_at_most_k_with_positive_similarity() -> None:
+    index = ranking.TextIndex(UNRELATED)
+    assert len(index.similar("coffee", k=5)) <= 5
+    assert index.similar("zzzz qqqq", k=5) == []
+    assert index.similar("coffee", k=0) == []
+    assert ranking.TextIndex([]).similar("coffee") == []
+
+
+def test_added_texts_are_found_and_keep_their_positions() -> None:
+    index = ranking.TextIndex(UNRELATED[:5])
+    index.add(["Oat milk in every store"])
+    assert len(index) == 6
+    assert index.similar("oat milk please", k=1)[0][0] == 5
+
+
+def test_an_index_survives_pickling() -> None:
+    index = ranking.TextIndex(["Oat milk in every store", *UNRELATED])
+    before = index.similar("stock oat milk", k=3)
+    restored = pickle.loads(pickle.dumps(index))
+    assert restored.similar("stock oat milk", k=3) == before
+    restored.add(["Oat milk lattes"])
+    assert len(restored) == len(UNRELATED) + 2
+
+
+def test_embeddings_are_mixed_with_the_words_half_and_half() -> None:
+    texts = ["Oat milk in every store", "Plant-based dairy alternatives", "Charging points for electric cars"]
+    vectors = np.array([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.0, 0.0, 1.0]])
+    index = ranking.TextIndex(texts, vectors=vectors)
+    lexical = ranking.TextIndex(texts)
+    query, query_vector = "A vegan alternative to cow's milk", np.array([0.8, 0.6, 0.0])
+    mixed = dict(index.similar(query, k=3, vector=query_vector))
+    words = dict(lexical.similar(query, k=3))
+    assert max(mixed, key=mixed.get) == 1
+    assert mixed[1] == pytest.approx((words.get(1, 0.0) + 1.0) / 2)
+    assert index.pair_similarity([0], [1])[0] == pytest.approx((lexical.pair_similarity([0], [1])[0] + 0.8) / 2)
+
+
+def test_duplicate_clusters_group_rewordings_and_leave_the_rest_alone() -> None:
+    texts = [
+        "Oat milk in every store",
+        "Oat milk in every store please!",
+        "oat milk in all stores",
+        *UNRELATED,
+    ]
+    labels = ranking.cluster_duplicates(texts, threshold=0.6)
+    assert labels[0] == labels[1] == labels[2] == 0
+    np.testing.assert_array_equal(labels[3:], np.arange(3, len(texts)))
+
+
+def test_average_linkage_does_not_chain_unrelated_texts_through_a_middle_one() -> None:
+    a = "solar panels on the warehouse roof"
+    bridge = "solar panels on the warehouse roof and a rainwater tank beside the car park"
+    c = "a rainwater tank beside the car park"
+    index = ranking.TextIndex([a, bridge, c])
+    sims = index.similarity_matrix([0, 1, 2])
+    threshold = min(sims[0, 1], sims[1, 2]) - 0.01
+    assert sims[0, 2] < threshold  # connected components would put all three together
+    labels = ranking.cluster_duplicates([a, bridge, c], threshold=threshold)
+    assert len(set(labels.tolist())) == 2
+
+
+def test_candidate_pairs_grow_linearly_not_as_all_pairs() -> None:
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(3000)]
+    texts = [" ".join(rng.choice(words, 6)) for _ in range(4000)]
+    i, j = ranking.TextIndex(texts).candidate_pairs()
+    assert np.all(i < j)
+    assert i.size <= 4000 * duplicates.CANDIDATES_PER_TEXT
+
+
+def test_clusters_are_labelled_by_their_earliest_text() -> None:
+    labels = ranking.cluster_duplicates(["Charging points", "Oat milk in every store", "Oat milk in every store!"])
+    np.testing.assert_array_equal(labels, [0, 1, 1])
+
+
+def test_empty_and_single_inputs() -> None:
+    assert ranking.cluster_duplicates([]).shape == (0,)
+    np.testing.assert_array_equal(ranking.cluster_duplicates(["one idea"]), [0])
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda: ranking.TextIndex(["fine", "  "]), "texts"),
+        (lambda: ranking.TextIndex(["fine", 3]), "texts"),
+        (lambda: ranking.TextIndex("a single string"), "texts"),
+        (lambda: ranking.TextIndex(["a", "b"], vectors=np.ones((3, 2))), "vectors"),
+        (lambda: ranking.TextIndex(["a"], vectors=[[np.nan, 1.0]]), "vectors"),
+        (lambda: ranking.TextIndex(["a"]).similar(""), "text"),
+        (lambda: ranking.TextIndex(["a"]).similar("a", k=-1), "k"),
+        (lambda: ranking.TextIndex(["a"]).similar("a", vector=[1.0, 0.0]), "vector"),
+        (lambda: ranking.TextIndex(["a"], vectors=[[1.0, 0.0]]).add(["b"]), "vectors"),
+        (lambda: ranking.cluster_duplicates(["a", "b"], threshold=1.5), "threshold"),
+        (lambda: ranking.cluster_duplicates(["a", "b"], threshold=float("nan")), "threshold"),
+    ],
+)
+def test_bad_input_raises_naming_the_argument(call: Callable[[], object], argument: str) -> None:
+    with pytest.raises(ValueError, match=argument):
+        call()
