@@ -28,11 +28,11 @@ class Matchup:
 
 async def compare(session: AsyncSession, actor: Actor, winner_id: int, loser_id: int) -> tuple[Idea, Idea]:
     """Record that the actor prefers winner over loser; judging the same pair again replaces the verdict."""
+    winner, board = await ideas.get_for_write(session, actor, winner_id, field="winnerId")
+    user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "compare ideas")
     if winner_id == loser_id:
         raise invalid("An idea cannot be compared with itself.", "loserId")
-    winner, board = await ideas.get_for_write(session, actor, winner_id, field="winnerId")
     loser, _ = await ideas.get_for_write(session, actor, loser_id, field="loserId")
-    user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "compare ideas")
     if loser.board_id != winner.board_id:
         raise invalid("Both ideas must be on the same board.", "loserId")
     ideas.require_open(winner, "winnerId")

@@ -39,7 +39,7 @@ class Cluster:
     cohesion: float
 
 
-_cache: OrderedDict[tuple[int, int], StoredIndex] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, int, object], StoredIndex] = OrderedDict()
 
 
 def idea_text(title: str, body: str) -> str:
@@ -50,12 +50,15 @@ async def _stored(session: AsyncSession, board_id: int) -> tuple[StoredIndex | N
     """The board's index (cached) and the highest idea id it covers (0 without one)."""
     row = (
         await session.execute(
-            select(BoardIndex.text_seq, BoardIndex.max_idea_id).where(BoardIndex.board_id == board_id)
+            select(BoardIndex.text_seq, BoardIndex.max_idea_id, BoardIndex.built_at).where(
+                BoardIndex.board_id == board_id
+            )
         )
     ).first()
     if row is None:
         return None, 0
-    key = (board_id, row.text_seq)
+    # The database is part of the key: one process may serve several (tests do, one per test).
+    key = (str(session.get_bind().url), board_id, row.text_seq, row.built_at)
     if key not in _cache:
         payload = (await session.execute(select(BoardIndex.payload).where(BoardIndex.board_id == board_id))).scalar()
         if payload is None:

@@ -21,6 +21,8 @@ API_KEY_PREFIX = "iek_"
 SSO_ALGORITHM = "HS256"
 "The only algorithm accepted: `none` and asymmetric algorithms are refused (algorithm confusion)."
 SSO_LEEWAY_SECONDS = 30
+SUBJECT_MAX = 200
+"Width of `users.external_id`: a longer `sub` is refused, never cut (two ids sharing a prefix would merge)."
 
 
 class ActorRole(enum.IntEnum):
@@ -142,8 +144,8 @@ async def actor_for_sso_token(session: AsyncSession, token: str, box: SecretBox)
     role_claim = claims.get("role", "member")
     if role_claim not in ("member", "moderator"):
         return Actor(auth_errors=("The token's role must be 'member' or 'moderator'.",))
-    sub, name, email = str(claims["sub"])[:200], claims.get("name"), claims.get("email")
-    if not sub or sub.startswith("apikey:"):
+    sub, name, email = str(claims["sub"]), claims.get("name"), claims.get("email")
+    if not sub or len(sub) > SUBJECT_MAX or sub.startswith("apikey:"):
         return Actor(auth_errors=("The token's subject (sub) is not a valid user id.",))
     user = await _provision(
         session,

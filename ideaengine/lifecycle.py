@@ -73,11 +73,11 @@ async def change_status(
 async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, target_id: int) -> tuple[Idea, Idea]:
     """Fold source into target in one transaction: votes (one per user, the target's wins), comparisons,
     comments and followers move; the source becomes MERGED."""
+    source, board = await ideas.get_for_write(session, actor, source_id, lock=True, field="sourceId")
+    actor_id = actor.require(board.workspace_id, ActorRole.MODERATOR, "merge ideas")
     if source_id == target_id:
         raise invalid("An idea cannot be merged into itself.", "targetId")
-    source, board = await ideas.get_for_write(session, actor, source_id, lock=True, field="sourceId")
     target, _ = await ideas.get_for_write(session, actor, target_id, lock=True, field="targetId")
-    actor_id = actor.require(board.workspace_id, ActorRole.MODERATOR, "merge ideas")
     if target.board_id != source.board_id:
         raise invalid("Only ideas on the same board can be merged.", "targetId")
     if source.status == S.MERGED:
