@@ -119,8 +119,7 @@ def database_url(request: pytest.FixtureRequest, templates: Templates, tmp_path:
 def settings(database_url: str) -> Any:
     from ideaengine.settings import Settings
 
-    return Settings(database_url=database_url, secret_key=TEST_SECRET_KEY, redis_url=None,
-                    refresh_delay_seconds=0.05)
+    return Settings(database_url=database_url, secret_key=TEST_SECRET_KEY, redis_url=None, refresh_delay_seconds=0.05)
 
 
 @pytest.fixture

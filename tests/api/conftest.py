@@ -18,10 +18,16 @@ class Workspace:
     api_key: str
     sso_secret: str
 
-    def token(self, sub: str, role: str = "member", name: str | None = None, ttl: int = 3600,
-              **claims: Any) -> str:
-        payload = {"iss": self.slug, "sub": sub, "name": name or sub.title(), "email": f"{sub}@example.com",
-                   "exp": int(time.time()) + ttl, "role": role, **claims}
+    def token(self, sub: str, role: str = "member", name: str | None = None, ttl: int = 3600, **claims: Any) -> str:
+        payload = {
+            "iss": self.slug,
+            "sub": sub,
+            "name": name or sub.title(),
+            "email": f"{sub}@example.com",
+            "exp": int(time.time()) + ttl,
+            "role": role,
+            **claims,
+        }
         return jwt.encode(payload, self.sso_secret, algorithm="HS256")
 
 
@@ -31,11 +37,18 @@ class Api:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None, *, auth: str | None = None,
-                       expect_errors: bool = False) -> dict[str, Any]:
+    async def __call__(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        auth: str | None = None,
+        expect_errors: bool = False,
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {auth}"} if auth else {}
-        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}},
-                                          headers=headers)
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         if not expect_errors:
