@@ -132,3 +132,26 @@ async def test_cors_preflight_allows_configured_origins_only(services):
         assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
         denied = await client.options("/graphql", headers=headers | {"origin": "https://evil.example.com"})
         assert "access-control-allow-origin" not in denied.headers
+
+
+async def test_token_limit_answers_with_its_message(api):
+    fields = " ".join("__typename" for _ in range(2100))
+    body = await api(f"{{ {fields} }}", expect_errors=True)
+    assert body["errors"][0]["message"] == "Syntax Error: Document contains more than 2000 tokens. Parsing aborted."
+
+
+async def test_healthz_reports_queue_depth_and_the_stalest_score(client, api, ws, services):
+    from tests.api.ops import idea_id
+
+    board = await create_board(api, ws.api_key)
+    queue, services.db.queue = services.db.queue, None  # the refresh of this submission is lost
+    await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    services.db.queue = queue
+    stale = (await client.get("/healthz")).json()
+    assert stale["queueDepth"] == 0
+    assert stale["stalestScoreAgeSeconds"] > 0
+    from ideaengine import scores
+
+    await scores.sweep(services.db, services.queue)
+    await services.queue.drain()
+    assert (await client.get("/healthz")).json()["stalestScoreAgeSeconds"] == 0.0
