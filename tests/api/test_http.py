@@ -155,3 +155,18 @@ async def test_healthz_reports_queue_depth_and_the_stalest_score(client, api, ws
     await scores.sweep(services.db, services.queue)
     await services.queue.drain()
     assert (await client.get("/healthz")).json()["stalestScoreAgeSeconds"] == 0.0
+
+
+async def test_a_repeated_document_is_validated_once(api):
+    """Parsing and validation dominate the request path (PERFORMANCE.md): both must hit their caches."""
+    from strawberry.extensions.parser_cache import _get_parse_cache
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    query = "{ viewer { role unreadNotificationCount } }"
+    await api(query)
+    validated, parsed = _get_validate_cache(1000).cache_info(), _get_parse_cache(1000).cache_info()
+    for _ in range(3):
+        await api(query)
+    assert _get_validate_cache(1000).cache_info().misses == validated.misses
+    assert _get_validate_cache(1000).cache_info().hits == validated.hits + 3
+    assert _get_parse_cache(1000).cache_info().misses == parsed.misses
