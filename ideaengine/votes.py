@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ideaengine import boards, ideas
 from ideaengine.identity import Actor, ActorRole
@@ -40,12 +41,17 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
         )
     up_delta = (value == UP) - (previous == UP)
     down_delta = (value == DOWN) - (previous == DOWN)
-    await session.execute(
-        update(Idea)
-        .where(Idea.id == idea.id)
-        .values(up_count=Idea.up_count + up_delta, down_count=Idea.down_count + down_delta)
-    )
-    await session.refresh(idea, ["up_count", "down_count"])
+    tally = (
+        await session.execute(
+            update(Idea)
+            .where(Idea.id == idea.id)
+            .values(up_count=Idea.up_count + up_delta, down_count=Idea.down_count + down_delta)
+            .returning(Idea.up_count, Idea.down_count)
+        )
+    ).one()
+    # The new tally comes back with the UPDATE (one round trip less than a refresh).
+    set_committed_value(idea, "up_count", tally.up_count)
+    set_committed_value(idea, "down_count", tally.down_count)
     await boards.bump(session, board.id, at=now)
     ideas.scores_changed(session, board.id)
     return idea
