@@ -58,7 +58,7 @@ async def _stored(session: AsyncSession, board_id: int) -> tuple[StoredIndex | N
     if row is None:
         return None, 0
     # The database is part of the key: one process may serve several (tests do, one per test).
-    key = (str(session.get_bind().url), board_id, row.text_seq, row.built_at)
+    key = (str(session.get_bind().engine.url), board_id, row.text_seq, row.built_at)
     if key not in _cache:
         payload = (await session.execute(select(BoardIndex.payload).where(BoardIndex.board_id == board_id))).scalar()
         if payload is None:

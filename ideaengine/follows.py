@@ -58,7 +58,7 @@ async def following(session: AsyncSession, actor: Actor, offset: int, limit: int
     """Ideas the viewer follows, most recently followed first."""
     if actor.user_id is None:
         return [], 0
-    base: Select[tuple[Idea]] = (
+    base: Select[Idea] = (
         select(Idea)
         .join(Follow, Follow.idea_id == Idea.id)
         .join(Board, Board.id == Idea.board_id)

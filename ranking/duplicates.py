@@ -230,7 +230,8 @@ class TextIndex:
             chars, idf_c = self._block(self._char_ids, self._char_ptr, len(self._char_vocab), 1 - WORD_WEIGHT)
             self._matrix = scipy.sparse.csr_array(scipy.sparse.hstack([words, chars], format="csr"))
             self._idf = (idf_w, idf_c)
-        return self._matrix
+        matrix: scipy.sparse.csr_array = self._matrix
+        return matrix
 
     def _block(
         self, ids: list[int], ptr: list[int], n_cols: int, weight: float

@@ -48,7 +48,7 @@ def wilson_lower_bound(up: ArrayLike, down: ArrayLike, z: float = Z95) -> np.nda
     bound /= inv_n
     np.maximum(bound, 0.0, out=bound)
     bound[up_arr == 0] = 0.0
-    return bound
+    return np.asarray(bound)
 
 
 def decayed_votes(

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from ideaengine import boards, duplicates, ideas
+from ideaengine import boards, duplicates
+from ideaengine import ideas as idea_service
 from ideaengine.errors import DomainError
-from ideaengine.models import Board
+from ideaengine.models import Board, Visibility
 from schema import relay
 from schema.context import Info
 from schema.enums import BoardVisibility, IdeaSort, IdeaStatus
@@ -53,7 +54,7 @@ class BoardNode(relay.Node):
         info: Info,
         first: int | None = 20,
         after: str | None = None,
-        sort: IdeaSort | None = ideas.IdeaSort.TOP,
+        sort: IdeaSort | None = idea_service.IdeaSort.TOP,
         statuses: list[IdeaStatus] | None = None,
         tag: str | None = None,
         search: str | None = None,
@@ -61,11 +62,11 @@ class BoardNode(relay.Node):
         from schema.ideas import IdeaConnection
 
         page = relay.page(first, after)
-        criteria = ideas.IdeaFilter(statuses=statuses, tag=tag, search=search)
+        criteria = idea_service.IdeaFilter(statuses=statuses, tag=tag, search=search)
         async with info.context.read() as session:
             try:
-                rows, total = await ideas.list_board(
-                    session, self.model, sort or ideas.IdeaSort.TOP, criteria, page.offset, page.limit
+                rows, total = await idea_service.list_board(
+                    session, self.model, sort or idea_service.IdeaSort.TOP, criteria, page.offset, page.limit
                 )
             except DomainError as exc:
                 raise query_error(exc) from None
@@ -141,7 +142,7 @@ class CreateBoardInput:
     slug: str = strawberry.field(description="2-50 characters: a-z, 0-9 and hyphens; unique in the workspace.")
     name: str
     description: str | None = ""
-    visibility: BoardVisibility | None = strawberry.field(default=boards.Visibility.PUBLIC)
+    visibility: BoardVisibility | None = strawberry.field(default=Visibility.PUBLIC)
 
 
 @strawberry.type
@@ -169,6 +170,6 @@ class BoardMutations:
                 input.slug,
                 input.name,
                 input.description or "",
-                input.visibility or boards.Visibility.PUBLIC,
+                input.visibility or Visibility.PUBLIC,
             )
         return CreateBoardPayload(board=BoardNode(model=board))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
 
@@ -14,8 +14,10 @@ from ideaengine.models import Idea
 from schema import relay
 from schema.context import Info
 from schema.enums import IdeaStatus, VoteValue
-from schema.errors import DomainErrors, UserError, query_error
+from schema.errors import DomainErrors, UserError, bad_input, query_error
 from schema.users import UserNode, load_user
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from schema.boards import BoardNode
@@ -189,7 +191,7 @@ class IdeaNode(relay.Node):
 def _similar_limit(first: int | None) -> int:
     limit = 5 if first is None else first
     if not 0 <= limit <= 20:
-        raise relay.bad_input("`first` must be between 0 and 20.", ["first"])
+        raise bad_input("`first` must be between 0 and 20.", ["first"])
     return limit
 
 
@@ -285,7 +287,7 @@ class EditIdeaPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-def _given(value: object) -> object:
+def _given(value: T | None) -> T | None:
     """Omitted and explicit null both mean 'leave as is' for the optional fields of editIdea."""
     return None if value is strawberry.UNSET else value
 
@@ -325,8 +327,8 @@ class IdeaMutations:
                 session,
                 info.context.actor,
                 idea_id,
-                _given(input.title),  # type: ignore[arg-type]
+                _given(input.title),
                 _given(input.body),
                 _given(input.tags),
-            )  # type: ignore[arg-type]
+            )
         return EditIdeaPayload(idea=IdeaNode(model=idea))

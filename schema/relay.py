@@ -18,7 +18,9 @@ NODE_TYPES = ("Board", "Idea", "User", "Comment", "Notification")
 
 @strawberry.interface(description="An object with a globally unique, opaque id.")
 class Node:
-    id: strawberry.ID = strawberry.field(description="Opaque global id; pass it to `node(id:)`.")
+    @strawberry.field(description="Opaque global id; pass it to `node(id:)`.")
+    def id(self) -> strawberry.ID:
+        raise NotImplementedError  # every node type resolves its own
 
 
 @strawberry.type(description="Where a page sits in its connection.")

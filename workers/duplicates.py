@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,7 @@ async def _index(db: Database, board_id: int) -> dict[str, Any]:
     return {"ideas": len(rows), "clusters": len(clusters), "seq": seq, "written": written}
 
 
-def _vectors(rows: list[Any]) -> np.ndarray | None:
+def _vectors(rows: Sequence[Any]) -> np.ndarray | None:
     """Stored embeddings when every idea has one; the lexical index alone otherwise."""
     if not rows or any(r.embedding is None for r in rows):
         return None
