@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import follows, ideas, validation
+from ideaengine import follows, ideas, validation, webhooks
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.models import Comment, NotificationKind, utcnow
 
@@ -29,6 +29,12 @@ async def add_comment(session: AsyncSession, actor: Actor, idea_id: int, body: s
         preview = body if len(body) <= OFFICIAL_PREVIEW else body[: OFFICIAL_PREVIEW - 1] + "…"
         await follows.notify_followers(
             session, actor, idea, NotificationKind.OFFICIAL_COMMENT, f"Official answer on “{idea.title}”: {preview}"
+        )
+        await webhooks.emit(
+            session,
+            board,
+            webhooks.WebhookEvent.COMMENT_OFFICIAL,
+            {"idea": webhooks.idea_ref(idea, board), "comment": webhooks.comment_ref(comment)},
         )
     return comment
 

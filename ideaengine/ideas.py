@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from ideaengine import boards, jobs, validation
+from ideaengine import boards, events, jobs, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.models import OPEN_STATUSES, Board, Follow, Idea, IdeaScore, IdeaStatus, IdeaTag, utcnow
@@ -74,6 +74,8 @@ async def submit(
     await session.flush()
     scores_changed(session, board.id)
     texts_changed(session, board.id)
+    events.board_event(session, board.id, events.IDEA_SUBMITTED, now, ideaId=idea.id)
+    await webhooks.emit(session, board, webhooks.WebhookEvent.IDEA_SUBMITTED, {"idea": webhooks.idea_ref(idea, board)})
     return idea
 
 
@@ -180,7 +182,7 @@ def _filtered(board_id: int, f: IdeaFilter) -> list[ColumnElement[bool]]:
     return where
 
 
-def _ordered(stmt: Select[tuple[Idea]], sort: IdeaSort) -> Select[tuple[Idea]]:
+def _ordered(stmt: Select[Idea], sort: IdeaSort) -> Select[Idea]:
     newest = (Idea.created_at.desc(), Idea.id.desc())
     if sort == IdeaSort.NEWEST:
         return stmt.order_by(*newest)

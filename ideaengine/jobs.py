@@ -8,6 +8,7 @@ runs only if the transaction commits. Both runners call the same plain functions
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import importlib
 import logging
@@ -20,6 +21,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ideaengine import events
+from ideaengine.events import Broker
 from ideaengine.settings import Settings, get_settings
 
 log = logging.getLogger("ideaengine.jobs")
@@ -102,24 +105,57 @@ class JobQueue(Protocol):
     async def close(self) -> None: ...
 
 
-class InProcessQueue:
-    """Runs jobs in threads off the event loop, coalescing repeats in memory."""
+_runner: contextvars.ContextVar[InProcessQueue | None] = contextvars.ContextVar("job_runner", default=None)
+"The in-process runner that started the current job (its task and thread copy the context)."
 
-    def __init__(self, settings: Settings) -> None:
+
+class InProcessQueue:
+    """Runs jobs in threads off the event loop, coalescing repeats in memory.
+
+    A job it runs reaches back for two things: the server's broker (live events a job raises reach this
+    server's subscribers) and `run_later` (a retry waits on the event loop, not in a thread it would hold).
+    """
+
+    def __init__(self, settings: Settings, broker: Broker | None = None) -> None:
         self.settings = settings
+        self.broker = broker
         self.delay = settings.refresh_delay_seconds
         self._pending: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._later: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def submit(self, requests: Sequence[JobRequest]) -> None:
-        for request in requests:
-            if request.coalesce:
-                if request.key in self._pending:
-                    continue
-                self._pending.add(request.key)
-            task = asyncio.get_running_loop().create_task(self._run(request))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        self._loop = asyncio.get_running_loop()
+        token = _runner.set(self)
+        try:
+            with events.local_broker(self.broker) if self.broker is not None else contextlib.nullcontext():
+                for request in requests:
+                    if request.coalesce:
+                        if request.key in self._pending:
+                            continue
+                        self._pending.add(request.key)
+                    task = self._loop.create_task(self._run(request))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        finally:
+            _runner.reset(token)
+
+    def run_later(self, delay: float, name: str, *args: Any) -> None:
+        """Submit the job again after `delay` seconds; callable from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            raise RuntimeError("the in-process runner is not running")
+        loop.call_soon_threadsafe(self._schedule, delay, JobRequest(name, tuple(args)))
+
+    def _schedule(self, delay: float, request: JobRequest) -> None:
+        task = asyncio.get_running_loop().create_task(self._after(delay, request))
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
+
+    async def _after(self, delay: float, request: JobRequest) -> None:
+        await asyncio.sleep(delay)
+        await self.submit([request])
 
     async def _run(self, request: JobRequest) -> None:
         if request.coalesce:
@@ -139,7 +175,23 @@ class InProcessQueue:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
+        # Waiting retries are not waited for: what they would retry stays recorded as pending.
+        for task in list(self._later):
+            task.cancel()
+        await asyncio.gather(*self._later, return_exceptions=True)
         await self.drain()
+
+
+def run_later(delay: float, name: str, *args: Any) -> bool:
+    """From a job run by the in-process runner: run `name(*args)` again after `delay` seconds.
+
+    False when the calling job was not started by an in-process runner (rq jobs reschedule through rq).
+    """
+    runner = _runner.get()
+    if runner is None:
+        return False
+    runner.run_later(delay, name, *args)
+    return True
 
 
 class RqQueue:
@@ -210,7 +262,7 @@ class RqQueue:
         await asyncio.to_thread(self.redis.close)
 
 
-def create_queue(settings: Settings) -> JobQueue:
+def create_queue(settings: Settings, broker: Broker | None = None) -> JobQueue:
     if settings.redis_url:
         return RqQueue(settings.redis_url, settings.queue_name, settings.refresh_delay_seconds)
-    return InProcessQueue(settings)
+    return InProcessQueue(settings, broker)

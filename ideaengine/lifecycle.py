@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
-from ideaengine import boards, follows, ideas, validation
+from ideaengine import boards, events, follows, ideas, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.models import (
@@ -55,13 +56,20 @@ async def change_status(
             ErrorCode.INVALID_TRANSITION, f"An idea cannot go from {_label(idea.status)} to {_label(status)}.", "status"
         )
     now = utcnow()
-    session.add(
-        StatusChange(
-            idea_id=idea.id, from_status=idea.status, to_status=status, note=note, actor_id=actor_id, created_at=now
-        )
+    change = StatusChange(
+        idea_id=idea.id, from_status=idea.status, to_status=status, note=note, actor_id=actor_id, created_at=now
     )
+    session.add(change)
+    previous = idea.status
     idea.status, idea.updated_at = status, now
     await session.flush()
+    events.status_changed(session, board.id, idea.id, change.id, now)
+    await webhooks.emit(
+        session,
+        board,
+        webhooks.WebhookEvent.IDEA_STATUS_CHANGED,
+        {"idea": webhooks.idea_ref(idea, board), "from": previous.value, "to": status.value, "note": note},
+    )
     message = f"“{idea.title}” is now {_label(status)}." + (f" {note}" if note else "")
     await follows.notify_followers(session, actor, idea, NotificationKind.STATUS_CHANGED, message)
     await boards.bump(session, board.id, texts=True, at=now)  # openness changes what is compared and indexed
@@ -89,16 +97,15 @@ async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, targe
     await _move_comparisons(session, source.id, target.id)
     await session.execute(update(Comment).where(Comment.idea_id == source.id).values(idea_id=target.id))
     await _move_followers(session, source.id, target.id)
-    session.add(
-        StatusChange(
-            idea_id=source.id,
-            from_status=source.status,
-            to_status=S.MERGED,
-            note=f"Merged into “{target.title}”.",
-            actor_id=actor_id,
-            created_at=now,
-        )
+    change = StatusChange(
+        idea_id=source.id,
+        from_status=source.status,
+        to_status=S.MERGED,
+        note=f"Merged into “{target.title}”.",
+        actor_id=actor_id,
+        created_at=now,
     )
+    session.add(change)
     source.status, source.merged_into_id, source.updated_at = S.MERGED, target.id, now
     target.updated_at = now
     await session.flush()
@@ -108,6 +115,16 @@ async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, targe
     await _recount(session, [source.id, target.id])
     await session.refresh(source)
     await session.refresh(target)
+    events.after_commit(session, events.idea_channel(source.id), {"statusChangeId": change.id})
+    events.board_event(
+        session, board.id, events.IDEA_MERGED, now, sourceId=source.id, targetId=target.id, statusChangeId=change.id
+    )
+    await webhooks.emit(
+        session,
+        board,
+        webhooks.WebhookEvent.IDEA_MERGED,
+        {"source": webhooks.idea_ref(source, board), "target": webhooks.idea_ref(target, board)},
+    )
     await boards.bump(session, board.id, texts=True, at=now)
     ideas.scores_changed(session, board.id)
     ideas.texts_changed(session, board.id)
@@ -123,7 +140,10 @@ async def _move_votes(session: AsyncSession, source_id: int, target_id: int) -> 
 async def _move_comparisons(session: AsyncSession, source_id: int, target_id: int) -> None:
     """Source verdicts move to target, except source-vs-target ones and pairs the voter already judged
     against target: one verdict per voter per pair (DECISIONS.md 9)."""
-    touches = lambda idea_id: or_(Comparison.low_id == idea_id, Comparison.high_id == idea_id)  # noqa: E731
+
+    def touches(idea_id: int) -> ColumnElement[bool]:
+        return or_(Comparison.low_id == idea_id, Comparison.high_id == idea_id)
+
     on_target = {
         (c.voter_id, c.low_id if c.high_id == target_id else c.high_id)
         for c in (await session.execute(select(Comparison).where(touches(target_id)))).scalars()

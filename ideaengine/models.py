@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -353,3 +354,53 @@ class PendingJob(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDeliveryStatus(enum.Enum):
+    PENDING = "PENDING"
+    "Not delivered yet: waiting for its first attempt, or (attempts > 0) for a retry."
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+    "Given up: a final answer (4xx other than 408/429), out of attempts, or a refused address."
+
+
+class Webhook(Base):
+    """An admin's endpoint that hears a workspace's events, signed with its own secret."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    "Event names it hears, e.g. `idea.status_changed`."
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    "Fernet token of the signing secret (like SSO secrets: it must stay usable for HMAC, so it is not hashed)."
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event sent to one webhook: the exact body (every attempt sends the same bytes) and its log."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_webhook_log", "webhook_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    "UUID sent as X-Ideaengine-Delivery: the same on every attempt, so receivers can drop repeats."
+    event: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[str] = mapped_column(Text)
+    "The JSON body, serialised once; the signature is over these bytes."
+    status: Mapped[WebhookDeliveryStatus] = mapped_column(
+        _enum(WebhookDeliveryStatus, "webhook_delivery_status"), default=WebhookDeliveryStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    "HTTP status of the last answer; null when there was none (timeout, refused connection)."
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

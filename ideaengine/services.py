@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ideaengine.db import Database
-from ideaengine.events import Broker, InProcessBroker
+from ideaengine.events import Broker, create_broker
 from ideaengine.jobs import JobQueue, create_queue
 from ideaengine.secrets_box import SecretBox, load_server_key
 from ideaengine.settings import Settings
@@ -22,8 +22,8 @@ class Services:
     @classmethod
     def create(cls, settings: Settings, *, pooled: bool = True) -> Services:
         db = Database(settings, pooled=pooled)
-        db.queue = create_queue(settings)
-        db.broker = InProcessBroker()
+        db.broker = create_broker(settings)  # Redis pub/sub when IDEAENGINE_REDIS_URL is set
+        db.queue = create_queue(settings, db.broker)
         return cls(settings=settings, db=db, box=SecretBox(load_server_key(settings)), queue=db.queue, broker=db.broker)
 
     async def close(self) -> None:

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     "How often stale boards are re-enqueued, so scores converge even if a job was lost."
     webhook_allow_private: bool = False
     "Allow webhooks to loopback/private addresses (tests, local development)."
+    webhook_retry_base_seconds: Annotated[float, Field(gt=0)] = 10.0
+    "A failed webhook delivery is retried after this many seconds, then twice as long each time."
+    webhook_max_attempts: Annotated[int, Field(ge=1, le=20)] = 6
+    "Attempts of one delivery before it is given up as FAILED (6: retries after 10, 20, 40, 80, 160 s)."
+    webhook_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    "How long a webhook receiver has to answer one attempt."
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.types import ExecutionContext
 
 from schema import relay
 from schema.boards import BoardMutations, BoardNode, BoardQueries
@@ -22,9 +24,11 @@ from schema.context import Context, Info
 from schema.errors import should_mask_error
 from schema.follows import FollowMutations, NotificationNode
 from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
-from schema.lifecycle import LifecycleMutations, LifecycleSubscriptions
+from schema.lifecycle import LifecycleMutations
+from schema.subscriptions import BOARD_EVENT_TYPES, Subscriptions, SubscriptionSafeParserCache
 from schema.users import UserNode, Viewer
 from schema.votes import VoteMutations, VoteQueries
+from schema.webhooks import WebhookMutations, WebhookQueries
 
 __all__ = ["Context", "build_schema", "export_sdl"]
 
@@ -33,7 +37,7 @@ MAX_DEPTH, MAX_ALIASES, MAX_TOKENS = 12, 30, 2_000
 
 
 @strawberry.type
-class Query(BoardQueries, IdeaQueries, VoteQueries):
+class Query(BoardQueries, IdeaQueries, VoteQueries, WebhookQueries):
     @strawberry.field(description="Any object by its global id; null if unknown or not visible to the viewer.")
     async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
         parsed = relay.parse_id(id)
@@ -73,12 +77,20 @@ async def _own_notification(info: Info, pk: int) -> NotificationNode | None:
 
 
 @strawberry.type
-class Mutation(BoardMutations, IdeaMutations, VoteMutations, CommentMutations, LifecycleMutations, FollowMutations):
+class Mutation(
+    BoardMutations,
+    IdeaMutations,
+    VoteMutations,
+    CommentMutations,
+    LifecycleMutations,
+    FollowMutations,
+    WebhookMutations,
+):
     pass
 
 
 @strawberry.type
-class Subscription(LifecycleSubscriptions):
+class Subscription(Subscriptions):
     pass
 
 
@@ -91,19 +103,28 @@ class AuthErrors(SchemaExtension):
         return {"authentication": {"errors": list(errors)}} if errors else {}
 
 
+class QuietSchema(strawberry.Schema):
+    """Logs only unexpected errors: a wrong id or a missing right is the client's news, not the operator's."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        super().process_errors([e for e in errors if should_mask_error(e)], execution_context)
+
+
 def build_schema(
     max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES, max_tokens: int = MAX_TOKENS
 ) -> strawberry.Schema:
-    return strawberry.Schema(
+    # The limit rules are built once: ValidationCache keys on the rule classes, and a limiter made per
+    # request makes new classes each time, so no validation would ever be cached.
+    limits: list[type[ASTValidationRule]] = [depth_rule(max_depth, None, None), alias_rule(max_aliases)]
+    return QuietSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[IdeaNode, BoardNode, UserNode, CommentNode, NotificationNode],
+        types=[IdeaNode, BoardNode, UserNode, CommentNode, NotificationNode, *BOARD_EVENT_TYPES],
         extensions=[
-            lambda: ParserCache(maxsize=1000),
+            lambda: SubscriptionSafeParserCache(maxsize=1000),
             lambda: ValidationCache(maxsize=1000),
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+            lambda: AddValidationRules(limits),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: MaskErrors(should_mask_error=should_mask_error),
             AuthErrors,

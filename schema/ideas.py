@@ -36,7 +36,10 @@ class IdeaScoreType:
     wilson_lower_bound: float = strawberry.field(
         description="Lower bound of the 95% Wilson interval of up/(up+down); 0 without votes. Orders TOP."
     )
-    trending: float = strawberry.field(description="Sum of +1/-1 votes, each halved every 72 hours of age.")
+    trending: float = strawberry.field(
+        description="Sum of +1/-1 votes, each halved every 72 hours of age, as of computedAt (a board's ideas "
+        "decay alike, so their TRENDING order holds between refreshes)."
+    )
     elo: float = strawberry.field(description="Elo rating from comparisons replayed in order (starts at 1500).")
     bradley_terry: float = strawberry.field(description="Bradley-Terry log-strength, and its 95% interval.")
     bradley_terry_low: float

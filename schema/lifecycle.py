@@ -1,20 +1,19 @@
-"""Lifecycle: status changes, merges, duplicate clusters, and the ideaStatusChanged subscription."""
+"""Lifecycle: status changes, merges and duplicate clusters (subscriptions live in schema/subscriptions.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
 
-from ideaengine import events, ideas, lifecycle
+from ideaengine import lifecycle
 from ideaengine.duplicates import Cluster
-from ideaengine.errors import DomainError
 from ideaengine.models import StatusChange
 from schema import relay
 from schema.context import Info
 from schema.enums import IdeaStatus
-from schema.errors import DomainErrors, UserError, query_error
+from schema.errors import DomainErrors, UserError
 from schema.ideas import IdeaNode, load_idea
 from schema.users import UserNode, load_user
 
@@ -145,21 +144,3 @@ class LifecycleMutations:
         async with info.context.transaction() as session:
             source, target = await lifecycle.merge_ideas(session, info.context.actor, source_id, target_id)
         return MergeIdeasPayload(target=IdeaNode(model=target), source=IdeaNode(model=source))
-
-
-@strawberry.type
-class LifecycleSubscriptions:
-    @strawberry.subscription(description="Each status change of one idea, as it happens (graphql-transport-ws).")
-    async def idea_status_changed(self, info: Info, idea_id: strawberry.ID) -> AsyncGenerator[StatusChangeType, None]:
-        pk = relay.query_id(idea_id, "Idea", "ideaId")
-        services, actor = info.context.services, info.context.actor
-        async with services.db.read() as session:
-            visible = await ideas.get_visible_many(session, actor, [pk])
-        if not visible:
-            raise query_error(DomainError(lifecycle.ErrorCode.NOT_FOUND, "No such idea.", "ideaId"))
-        async with services.broker.subscribe(events.idea_channel(pk)) as stream:
-            async for event in stream:
-                async with services.db.read() as session:
-                    change = await lifecycle.get_change(session, actor, int(event.payload["statusChangeId"]))
-                if change is not None:
-                    yield StatusChangeType(model=change)

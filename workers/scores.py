@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
+from ideaengine import events
 from ideaengine.db import Database
 from ideaengine.models import Board, Comparison, Idea, IdeaScore, IdeaStatus, Vote, utcnow
 from ideaengine.upsert import insert_for
@@ -35,6 +36,10 @@ async def _refresh(db: Database, board_id: int) -> dict[str, Any]:
     rows = _compute(data, now)
     async with db.transaction() as session:
         await _write(session, board_id, seq, now, rows)
+    # Jobs run in other processes (rq) or threads (in-process): they publish through Redis or their server.
+    channel = events.board_channel(board_id)
+    payload = {"type": events.SCORES_UPDATED, "boardId": board_id, "at": now.isoformat(), "seq": seq}
+    await events.publish_from_job(db.settings, [events.Event(channel, payload)])
     return {"ideas": len(rows), "votes": len(data["vote_idea"]), "comparisons": len(data["winners"]), "seq": seq}
 
 

@@ -1,0 +1,305 @@
+"""Webhooks: admins register endpoints per workspace; domain events become signed deliveries.
+
+A delivery row (with the exact JSON body) is written in the transaction of the write that caused
+it, and `workers.webhooks.deliver(delivery_id)` is enqueued after commit: no event is sent for a
+write that rolled back, and every attempt of a delivery sends the same bytes and the same id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import enum
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ideaengine import jobs
+from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
+from ideaengine.identity import Actor, ActorRole
+from ideaengine.models import (
+    Board,
+    Comment,
+    Idea,
+    Webhook,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    Workspace,
+    utcnow,
+)
+from ideaengine.secrets_box import SecretBox
+
+DELIVER = "workers.webhooks.deliver"
+"The delivery job, by dotted name (the domain never imports workers)."
+SECRET_PREFIX = "whsec_"
+URL_MAX = 2000
+RESOLVE_TIMEOUT_SECONDS = 5.0
+SIGNATURE_HEADER = "X-Ideaengine-Signature"
+"`sha256=<hex HMAC-SHA256 of the raw body, keyed with the webhook's secret>`."
+DELIVERY_HEADER = "X-Ideaengine-Delivery"
+EVENT_HEADER = "X-Ideaengine-Event"
+
+
+class WebhookEvent(enum.Enum):
+    """What a webhook can hear; the value is the `event` of the body and the X-Ideaengine-Event header."""
+
+    IDEA_SUBMITTED = "idea.submitted"
+    IDEA_STATUS_CHANGED = "idea.status_changed"
+    IDEA_MERGED = "idea.merged"
+    COMMENT_OFFICIAL = "comment.official"
+
+
+@dataclass(frozen=True)
+class NewWebhook:
+    webhook: Webhook
+    secret: str
+    "Shown once: stored encrypted, never returned again."
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The X-Ideaengine-Signature value of a body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def global_id(type_name: str, pk: int) -> str:
+    """The API's opaque global id (the same encoding as `schema.relay.encode_id`), so bodies match queries."""
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+# --- URLs --------------------------------------------------------------------------------------
+
+
+def refused_address(address: str) -> bool:
+    """Loopback, private, link-local, reserved, multicast: anything that is not a public unicast address."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def split_url(url: str) -> tuple[str, int]:
+    """Host and port of an http(s) URL; INVALID (field url) for anything else."""
+    url = url.strip()
+    if len(url) > URL_MAX:
+        raise invalid(f"A webhook URL is at most {URL_MAX} characters.", "url")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise invalid("Not a valid URL.", "url") from None
+    if parts.scheme not in ("http", "https"):
+        raise invalid("A webhook URL must start with http:// or https://.", "url")
+    if not parts.hostname:
+        raise invalid("A webhook URL needs a host.", "url")
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def _addresses(infos: Iterable[tuple[Any, ...]]) -> list[str]:
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def check_addresses(host: str, addresses: Sequence[str]) -> None:
+    if not addresses:
+        raise invalid(f"The host {host!r} does not resolve.", "url")
+    refused = [a for a in addresses if refused_address(a)]
+    if refused:
+        raise invalid(
+            f"The host {host!r} resolves to a loopback, private or link-local address ({refused[0]}); "
+            "webhooks must reach a public address.",
+            "url",
+        )
+
+
+async def validate_url(url: str, allow_private: bool) -> str:
+    """An http(s) URL whose host resolves only to public addresses (unless private ones are allowed)."""
+    host, port = split_url(url)
+    if allow_private:
+        return url.strip()
+    try:
+        infos = await asyncio.wait_for(
+            asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT_SECONDS
+        )
+    except (OSError, TimeoutError):
+        infos = []
+    check_addresses(host, _addresses(infos))
+    return url.strip()
+
+
+def resolve_refusal(url: str) -> str | None:
+    """At delivery time (DNS may have changed since): why the URL may not be called now, or None."""
+    try:
+        host, port = split_url(url)
+        check_addresses(host, _addresses(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
+    except DomainError as exc:
+        return exc.message
+    except OSError as exc:
+        return f"cannot resolve the host: {exc}"
+    return None
+
+
+def parse_events(names: Sequence[WebhookEvent]) -> list[str]:
+    if not names:
+        raise invalid("Choose at least one event.", "events")
+    return sorted({e.value for e in names})
+
+
+# --- Admin operations ----------------------------------------------------------------------------
+
+
+def require_admin(actor: Actor, what: str = "manage webhooks") -> int:
+    """The workspace whose webhooks the actor administers: API keys only (UNAUTHENTICATED, FORBIDDEN)."""
+    if actor.workspace_id is None:
+        raise DomainError(ErrorCode.UNAUTHENTICATED, f"Sign in with an API key to {what}.")
+    actor.require(actor.workspace_id, ActorRole.ADMIN, what)
+    return actor.workspace_id
+
+
+async def create_webhook(
+    session: AsyncSession,
+    actor: Actor,
+    box: SecretBox,
+    url: str,
+    events: Sequence[WebhookEvent],
+    *,
+    allow_private: bool = False,
+) -> NewWebhook:
+    """Admins (API keys) of the actor's workspace; the URL must be http(s) and public (INVALID otherwise)."""
+    workspace_id = require_admin(actor)
+    names = parse_events(events)
+    clean = await validate_url(url, allow_private)
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    webhook = Webhook(
+        workspace_id=workspace_id,
+        url=clean,
+        events=names,
+        secret_encrypted=box.seal(secret),
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(webhook)
+    await session.flush()
+    return NewWebhook(webhook, secret)
+
+
+async def delete_webhook(session: AsyncSession, actor: Actor, webhook_id: int) -> Webhook:
+    """Admins; its pending deliveries go with it (their jobs then find nothing to send)."""
+    webhook = await _own(session, actor, webhook_id)
+    await session.delete(webhook)
+    await session.flush()
+    return webhook
+
+
+async def _own(session: AsyncSession, actor: Actor, webhook_id: int) -> Webhook:
+    workspace_id = require_admin(actor)
+    webhook = await session.get(Webhook, webhook_id)
+    if webhook is None or webhook.workspace_id != workspace_id:
+        raise not_found("No such webhook.", "id")
+    return webhook
+
+
+async def list_webhooks(session: AsyncSession, actor: Actor, offset: int, limit: int) -> tuple[list[Webhook], int]:
+    """The actor's workspace's webhooks, oldest first. Admins only."""
+    where = Webhook.workspace_id == require_admin(actor, "read webhooks")
+    total = (await session.execute(select(func.count()).select_from(Webhook).where(where))).scalar_one()
+    rows = (
+        await session.execute(select(Webhook).where(where).order_by(Webhook.id).offset(offset).limit(limit))
+    ).scalars()
+    return list(rows), int(total)
+
+
+async def deliveries(
+    session: AsyncSession, webhook_id: int, offset: int, limit: int
+) -> tuple[list[WebhookDelivery], int]:
+    """A webhook's delivery log, newest first (the caller has checked the webhook is the admin's)."""
+    where = WebhookDelivery.webhook_id == webhook_id
+    total = (await session.execute(select(func.count()).select_from(WebhookDelivery).where(where))).scalar_one()
+    rows = (
+        await session.execute(
+            select(WebhookDelivery).where(where).order_by(WebhookDelivery.id.desc()).offset(offset).limit(limit)
+        )
+    ).scalars()
+    return list(rows), int(total)
+
+
+# --- Events --------------------------------------------------------------------------------------
+
+
+def idea_ref(idea: Idea, board: Board) -> dict[str, Any]:
+    return {
+        "id": global_id("Idea", idea.id),
+        "title": idea.title,
+        "status": idea.status.value,
+        "board": {"id": global_id("Board", board.id), "slug": board.slug},
+    }
+
+
+def comment_ref(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": global_id("Comment", comment.id),
+        "body": comment.body,
+        "official": comment.official,
+        "createdAt": _iso(comment.created_at),
+    }
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+async def emit(session: AsyncSession, board: Board, event: WebhookEvent, data: dict[str, Any]) -> int:
+    """Write one delivery per active webhook of the board's workspace that hears `event`, sent after commit.
+
+    Returns how many; a workspace without webhooks costs one indexed read.
+    """
+    hooks = [
+        h
+        for h in (
+            await session.execute(
+                select(Webhook).where(Webhook.workspace_id == board.workspace_id, Webhook.active.is_(True))
+            )
+        ).scalars()
+        if event.value in h.events
+    ]
+    if not hooks:
+        return 0
+    workspace = await session.get(Workspace, board.workspace_id)
+    now = utcnow()
+    rows = []
+    for hook in hooks:
+        delivery_id = str(uuid.uuid4())
+        body = {
+            "id": delivery_id,
+            "event": event.value,
+            "createdAt": _iso(now),
+            "workspace": workspace.slug if workspace is not None else None,
+            "data": data,
+        }
+        rows.append(
+            WebhookDelivery(
+                webhook_id=hook.id,
+                delivery_id=delivery_id,
+                event=event.value,
+                payload=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                status=WebhookDeliveryStatus.PENDING,
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+    session.add_all(rows)
+    await session.flush()
+    for row in rows:
+        jobs.after_commit(session, DELIVER, row.id)
+    return len(rows)

@@ -1,0 +1,169 @@
+"""Subscriptions over graphql-transport-ws: ideaStatusChanged and boardActivity.
+
+Their permission rules are those of queries: an unknown or unreadable idea or board ends the
+subscription with an error at once, and every event is read again with the subscriber's own
+rights before it is sent (so nothing of a board the subscriber cannot read ever leaves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Iterator
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.extensions import ParserCache
+
+from ideaengine import boards, events, ideas, lifecycle
+from ideaengine.errors import not_found
+from ideaengine.identity import Actor
+from ideaengine.models import Board, Idea, StatusChange, utcnow
+from ideaengine.services import Services
+from schema import relay
+from schema.boards import BoardNode
+from schema.context import Info
+from schema.errors import query_error
+from schema.ideas import IdeaNode
+from schema.lifecycle import StatusChangeType
+
+
+@strawberry.interface(description="Something that happened on a board, as it happens (boardActivity).")
+class BoardEvent:
+    board: BoardNode
+    at: datetime = strawberry.field(description="When it happened.")
+
+
+@strawberry.type(description="A new idea was submitted.")
+class IdeaSubmittedEvent(BoardEvent):
+    idea: IdeaNode
+
+
+@strawberry.type(description="An idea moved through its lifecycle (merges are IdeasMergedEvent).")
+class IdeaStatusChangedEvent(BoardEvent):
+    change: StatusChangeType
+
+
+@strawberry.type(description="A duplicate (source) was merged into target.")
+class IdeasMergedEvent(BoardEvent):
+    source: IdeaNode
+    target: IdeaNode
+
+
+@strawberry.type(description="The board's scores were recomputed: refetch rankings you show.")
+class ScoresUpdatedEvent(BoardEvent):
+    pass
+
+
+BOARD_EVENT_TYPES = (IdeaSubmittedEvent, IdeaStatusChangedEvent, IdeasMergedEvent, ScoresUpdatedEvent)
+"Registered with the schema: they are reached only through the BoardEvent interface."
+
+
+class SubscriptionSafeParserCache(ParserCache):
+    """ParserCache that lets strawberry report syntax errors itself. The stock hook raises them out of a
+    WebSocket operation, so the client got a bare `complete` instead of the protocol's close 4400."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        except GraphQLError:
+            pass  # left unparsed: strawberry parses again inside its own error handling
+        yield
+
+
+def _fresh_loaders(info: Info) -> None:
+    """A WebSocket's context lives as long as the connection: forget what earlier events cached."""
+    info.context._loaders = None
+
+
+@strawberry.type
+class Subscriptions:
+    @strawberry.subscription(
+        description="Each status change of one idea, as it happens (graphql-transport-ws). "
+        "An unknown or unreadable idea ends the subscription with an error (BAD_USER_INPUT, NOT_FOUND)."
+    )
+    async def idea_status_changed(self, info: Info, idea_id: strawberry.ID) -> AsyncGenerator[StatusChangeType, None]:
+        pk = relay.query_id(idea_id, "Idea", "ideaId")
+        services, actor = info.context.services, info.context.actor
+        async with services.db.read() as session:
+            visible = await ideas.get_visible_many(session, actor, [pk])
+        if not visible:
+            raise query_error(not_found("No such idea.", "ideaId"))
+        async with services.broker.subscribe(events.idea_channel(pk)) as stream:
+            async for event in stream:
+                async with services.db.read() as session:
+                    change = await lifecycle.get_change(session, actor, int(event.payload["statusChangeId"]))
+                if change is not None:
+                    _fresh_loaders(info)
+                    yield StatusChangeType(model=change)
+
+    @strawberry.subscription(
+        description="What happens on one board, as it happens: new ideas, status changes, merges and score "
+        "refreshes (graphql-transport-ws). An unknown or unreadable board ends the subscription with an error "
+        "(BAD_USER_INPUT, NOT_FOUND)."
+    )
+    async def board_activity(self, info: Info, board_id: strawberry.ID) -> AsyncGenerator[BoardEvent, None]:
+        pk = relay.query_id(board_id, "Board", "boardId")
+        services, actor = info.context.services, info.context.actor
+        async with services.db.read() as session:
+            if not await boards.get_visible_many(session, actor, [pk]):
+                raise query_error(not_found("No such board.", "boardId"))
+        async with services.broker.subscribe(events.board_channel(pk)) as stream:
+            async for event in stream:
+                item = await _board_event(services, actor, pk, event.payload)
+                if item is not None:
+                    _fresh_loaders(info)
+                    yield item
+
+
+async def _board_event(services: Services, actor: Actor, board_id: int, payload: dict[str, Any]) -> BoardEvent | None:
+    """The event as this subscriber may see it, or None (the board or idea is no longer visible to them)."""
+    kind = payload.get("type")
+    at = _when(payload.get("at"))
+    async with services.db.read() as session:
+        board = (await boards.get_visible_many(session, actor, [board_id])).get(board_id)
+        if board is None:
+            return None
+        node = BoardNode(model=board)
+        if kind == events.SCORES_UPDATED:
+            return ScoresUpdatedEvent(board=node, at=at)
+        if kind == events.IDEA_SUBMITTED:
+            idea = await _idea(session, actor, board, payload.get("ideaId"))
+            return None if idea is None else IdeaSubmittedEvent(board=node, at=at, idea=IdeaNode(model=idea))
+        if kind == events.STATUS_CHANGED:
+            change = await _change(session, actor, board, payload.get("statusChangeId"))
+            if change is None:
+                return None
+            return IdeaStatusChangedEvent(board=node, at=at, change=StatusChangeType(model=change))
+        if kind == events.IDEA_MERGED:
+            source = await _idea(session, actor, board, payload.get("sourceId"))
+            target = await _idea(session, actor, board, payload.get("targetId"))
+            if source is None or target is None:
+                return None
+            return IdeasMergedEvent(board=node, at=at, source=IdeaNode(model=source), target=IdeaNode(model=target))
+    return None
+
+
+async def _idea(session: AsyncSession, actor: Actor, board: Board, idea_id: object) -> Idea | None:
+    if not isinstance(idea_id, int):
+        return None
+    idea = (await ideas.get_visible_many(session, actor, [idea_id])).get(idea_id)
+    return idea if idea is not None and idea.board_id == board.id else None
+
+
+async def _change(session: AsyncSession, actor: Actor, board: Board, change_id: object) -> StatusChange | None:
+    if not isinstance(change_id, int):
+        return None
+    change = await lifecycle.get_change(session, actor, change_id)
+    if change is None or await _idea(session, actor, board, change.idea_id) is None:
+        return None
+    return change
+
+
+def _when(value: object) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return utcnow()

@@ -1,0 +1,252 @@
+"""Webhooks: createWebhook, deleteWebhook, and the webhooks query with each delivery log. Admins only."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated
+
+import strawberry
+
+from ideaengine import models, webhooks
+from ideaengine.errors import DomainError, invalid
+from schema import relay
+from schema.context import Info
+from schema.errors import DomainErrors, UserError, query_error
+
+WebhookEvent = Annotated[
+    webhooks.WebhookEvent,
+    strawberry.enum(
+        name="WebhookEvent",
+        description="What a webhook hears; the body's `event` and the X-Ideaengine-Event header say it as "
+        "idea.submitted, idea.status_changed, idea.merged, comment.official.",
+    ),
+]
+
+WebhookDeliveryStatus = Annotated[
+    models.WebhookDeliveryStatus,
+    strawberry.enum(
+        name="WebhookDeliveryStatus",
+        description="PENDING: not delivered yet (attempts > 0: waiting for a retry). DELIVERED: a 2xx answer. "
+        "FAILED: given up (a 4xx other than 408/429, out of attempts, or a refused address).",
+    ),
+]
+
+
+def decode_webhook_id(value: str, field: str = "id") -> int:
+    """Webhook ids are global ids of type Webhook (not resolvable through `node`: admins only)."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    type_name, _, pk = raw.partition(":")
+    if type_name != "Webhook" or not pk.isdigit() or len(pk) > 18:
+        raise invalid("Not a valid Webhook id.", field)
+    return int(pk)
+
+
+@strawberry.type(name="WebhookDelivery", description="One event sent (or being sent) to a webhook.")
+class WebhookDeliveryType:
+    model: strawberry.Private[models.WebhookDelivery]
+
+    @strawberry.field(description="The X-Ideaengine-Delivery id: the same on every attempt (for idempotency).")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.model.delivery_id)
+
+    @strawberry.field
+    def event(self) -> WebhookEvent:
+        return webhooks.WebhookEvent(self.model.event)
+
+    @strawberry.field
+    def status(self) -> WebhookDeliveryStatus:
+        return self.model.status
+
+    @strawberry.field(description="Attempts made so far.")
+    def attempts(self) -> int:
+        return self.model.attempts
+
+    @strawberry.field(description="Why the last attempt failed; null once delivered.")
+    def last_error(self) -> str | None:
+        return self.model.last_error
+
+    @strawberry.field(description="HTTP status of the last answer; null when there was none (timeout, no connection).")
+    def response_status(self) -> int | None:
+        return self.model.response_status
+
+    @strawberry.field(description="The JSON body sent, exactly (the signature is over these bytes).")
+    def body(self) -> str:
+        return self.model.payload
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+    @strawberry.field
+    def last_attempt_at(self) -> datetime | None:
+        return self.model.last_attempt_at
+
+    @strawberry.field(description="When the next retry is due; null when none is.")
+    def next_attempt_at(self) -> datetime | None:
+        return self.model.next_attempt_at if self.model.status == models.WebhookDeliveryStatus.PENDING else None
+
+    @strawberry.field
+    def delivered_at(self) -> datetime | None:
+        return self.model.delivered_at
+
+
+@strawberry.type
+class WebhookDeliveryEdge:
+    node: WebhookDeliveryType
+    cursor: str
+
+
+@strawberry.type
+class WebhookDeliveryConnection:
+    edges: list[WebhookDeliveryEdge]
+    page_info: relay.PageInfo
+    total_count: int
+
+    @classmethod
+    def build(cls, rows: Sequence[models.WebhookDelivery], page: relay.Page, total: int) -> WebhookDeliveryConnection:
+        edges = [
+            WebhookDeliveryEdge(node=WebhookDeliveryType(model=d), cursor=relay.encode_cursor(page.offset + i))
+            for i, d in enumerate(rows)
+        ]
+        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+
+
+@strawberry.type(name="Webhook", description="An endpoint that hears a workspace's events, signed with its secret.")
+class WebhookNode:
+    model: strawberry.Private[models.Webhook]
+
+    @strawberry.field(description="Opaque id; pass it to deleteWebhook.")
+    def id(self) -> strawberry.ID:
+        return relay.encode_id("Webhook", self.model.id)
+
+    @strawberry.field
+    def url(self) -> str:
+        return self.model.url
+
+    @strawberry.field
+    def events(self) -> list[WebhookEvent]:
+        return [webhooks.WebhookEvent(e) for e in self.model.events]
+
+    @strawberry.field
+    def active(self) -> bool:
+        return self.model.active
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+    @strawberry.field(description="The delivery log, newest first.")
+    async def deliveries(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> WebhookDeliveryConnection:
+        page = relay.page(first, after)
+        async with info.context.read() as session:
+            rows, total = await webhooks.deliveries(session, self.model.id, page.offset, page.limit)
+        return WebhookDeliveryConnection.build(rows, page, total)
+
+
+@strawberry.type
+class WebhookEdge:
+    node: WebhookNode
+    cursor: str
+
+
+@strawberry.type
+class WebhookConnection:
+    edges: list[WebhookEdge]
+    page_info: relay.PageInfo
+    total_count: int
+
+
+@strawberry.type
+class WebhookQueries:
+    @strawberry.field(
+        description="The caller's workspace's webhooks, oldest first, with their delivery logs. Admins (API keys) "
+        "only: null with a FORBIDDEN or UNAUTHENTICATED error for anyone else."
+    )
+    async def webhooks(self, info: Info, first: int | None = 20, after: str | None = None) -> WebhookConnection | None:
+        page = relay.page(first, after)
+        async with info.context.read() as session:
+            try:
+                rows, total = await webhooks.list_webhooks(session, info.context.actor, page.offset, page.limit)
+            except DomainError as exc:
+                raise query_error(exc) from None
+        edges = [
+            WebhookEdge(node=WebhookNode(model=w), cursor=relay.encode_cursor(page.offset + i))
+            for i, w in enumerate(rows)
+        ]
+        return WebhookConnection(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+
+
+@strawberry.input
+class CreateWebhookInput:
+    url: str = strawberry.field(
+        description="http:// or https://, up to 2,000 characters; its host must resolve to public addresses."
+    )
+    events: list[WebhookEvent] = strawberry.field(description="At least one.")
+
+
+@strawberry.type
+class CreateWebhookPayload:
+    webhook: WebhookNode | None = None
+    secret: str | None = strawberry.field(
+        default=None,
+        description="The signing secret, shown this once: X-Ideaengine-Signature is "
+        "`sha256=` + hex HMAC-SHA256 of the raw body keyed with it.",
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class DeleteWebhookInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class DeleteWebhookPayload:
+    deleted_webhook_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class WebhookMutations:
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Register an endpoint for some of the workspace's events; the payload carries its secret, shown once. "
+            "Admins (API keys) only. Codes: UNAUTHENTICATED, FORBIDDEN, INVALID (url: not http(s), unresolvable, "
+            "or a loopback/private/link-local address; events: empty)."
+        ),
+    )
+    async def create_webhook(self, info: Info, input: CreateWebhookInput) -> CreateWebhookPayload:
+        allow_private = info.context.services.settings.webhook_allow_private
+        async with info.context.transaction() as session:
+            created = await webhooks.create_webhook(
+                session,
+                info.context.actor,
+                info.context.services.box,
+                input.url,
+                input.events,
+                allow_private=allow_private,
+            )
+        return CreateWebhookPayload(webhook=WebhookNode(model=created.webhook), secret=created.secret)
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Delete a webhook and its delivery log; deliveries not yet sent are dropped. Admins (API keys) only. "
+            "Codes: UNAUTHENTICATED, FORBIDDEN, INVALID (id), NOT_FOUND (id)."
+        ),
+    )
+    async def delete_webhook(self, info: Info, input: DeleteWebhookInput) -> DeleteWebhookPayload:
+        webhooks.require_admin(info.context.actor)  # permissions before input rules
+        webhook_id = decode_webhook_id(input.id)
+        async with info.context.transaction() as session:
+            await webhooks.delete_webhook(session, info.context.actor, webhook_id)
+        return DeleteWebhookPayload(deleted_webhook_id=input.id)

@@ -1,0 +1,199 @@
+"""Subscriptions on the embedded default: one real `ideaengine serve` on SQLite, the in-process broker,
+in-process jobs publishing score refreshes through their server, and a real websocket client."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import Workspace
+from tests.api.ops import change_status, create_board, idea_id
+from tests.conftest import new_database
+from tests.realtime.conftest import GraphQLWS, Server, create_workspace, http_api, server_env
+
+pytestmark = [pytest.mark.slow]
+
+STATUS = """subscription($id: ID!) { ideaStatusChanged(ideaId: $id) {
+  from to note actor { name } idea { id status } } }"""
+BOARD = """subscription($id: ID!) { boardActivity(boardId: $id) { __typename at board { id }
+  ... on IdeaSubmittedEvent { idea { id title status } }
+  ... on IdeaStatusChangedEvent { change { from to idea { id status } } }
+  ... on IdeasMergedEvent { source { id status } target { id title } } } }"""
+MERGE = """mutation($i: MergeIdeasInput!) { mergeIdeas(input: $i) { target { id } userErrors { code } } }"""
+SETTLE = 0.5
+"Seconds for a just-sent subscribe to be listening (the protocol has no acknowledgement for it)."
+
+
+@dataclass
+class Embedded:
+    server: Server
+    acme: Workspace
+    globex: Workspace
+
+
+@pytest.fixture(scope="module")
+def embedded(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
+    tmp = tmp_path_factory.mktemp("embedded")
+    url, drop = new_database(templates, "sqlite", tmp)
+    env = server_env(url)
+    acme, globex = create_workspace(env, "acme"), create_workspace(env, "globex")
+    server = Server(env, tmp, "server")
+    try:
+        asyncio.run(server.ready())
+        yield Embedded(server, acme, globex)
+    finally:
+        server.stop()
+        drop()
+
+
+async def next_event(ws: GraphQLWS, op_id: str, typename: str, seen: list[str] | None = None) -> dict[str, Any]:
+    """The next boardActivity event of `typename`, skipping score refreshes (recorded in `seen`)."""
+    while True:
+        message = await ws.expect(op_id)
+        assert message["type"] == "next", message
+        event: dict[str, Any] = message["payload"]["data"]["boardActivity"]
+        if event["__typename"] == typename:
+            return event
+        assert event["__typename"] == "ScoresUpdatedEvent", event
+        if seen is not None:
+            seen.append(event["__typename"])
+
+
+async def refused(ws: GraphQLWS, op_id: str) -> dict[str, Any]:
+    """A refused subscription ends at once: one `next` carrying the error, then `complete` (no hang)."""
+    message = await ws.expect(op_id)
+    assert message["type"] == "next" and message["payload"]["data"] is None, message
+    assert await ws.expect(op_id) == {"id": op_id, "type": "complete"}
+    [error] = message["payload"]["errors"]
+    return error  # type: ignore[no-any-return]
+
+
+async def test_a_subscriber_hears_new_ideas_status_changes_merges_and_score_refreshes(embedded):
+    acme = embedded.acme
+    async with http_api(embedded.server) as api:
+        board = await create_board(api, acme.api_key, slug="lifecycle")
+        target = await idea_id(api, acme.token("alice"), board, "Oat milk in every store")
+        ws = await GraphQLWS.open(embedded.server.ws_url, acme.token("carol"))
+        try:
+            await ws.subscribe("status", STATUS, {"id": target})
+            await ws.subscribe("board", BOARD, {"id": board})
+            await asyncio.sleep(SETTLE)
+            duplicate = await idea_id(api, acme.token("bob"), board, "Oat milk everywhere")
+            submitted = await next_event(ws, "board", "IdeaSubmittedEvent")
+            assert submitted["idea"] == {"id": duplicate, "title": "Oat milk everywhere", "status": "SUBMITTED"}
+            assert submitted["board"] == {"id": board}
+            # The refresh job runs in a thread of the server and publishes through the server's broker.
+            assert (await ws.expect("board"))["payload"]["data"]["boardActivity"]["__typename"] == "ScoresUpdatedEvent"
+
+            changed = await change_status(api, acme.token("mo", role="moderator"), target, "UNDER_REVIEW", "On it")
+            assert changed["userErrors"] == []
+            status = await ws.expect("status")
+            assert status == {
+                "id": "status",
+                "type": "next",
+                "payload": {
+                    "data": {
+                        "ideaStatusChanged": {
+                            "from": "SUBMITTED",
+                            "to": "UNDER_REVIEW",
+                            "note": "On it",
+                            "actor": {"name": "Mo"},
+                            "idea": {"id": target, "status": "UNDER_REVIEW"},
+                        }
+                    }
+                },
+            }
+            event = await next_event(ws, "board", "IdeaStatusChangedEvent")
+            assert event["change"] == {
+                "from": "SUBMITTED",
+                "to": "UNDER_REVIEW",
+                "idea": {"id": target, "status": "UNDER_REVIEW"},
+            }
+
+            merged = await api(MERGE, {"i": {"sourceId": duplicate, "targetId": target}}, auth=acme.api_key)
+            assert merged["data"]["mergeIdeas"]["userErrors"] == []
+            event = await next_event(ws, "board", "IdeasMergedEvent")
+            assert event["source"] == {"id": duplicate, "status": "MERGED"}
+            assert event["target"] == {"id": target, "title": "Oat milk in every store"}
+
+            await ws.complete("status")
+            await ws.complete("board")
+            await change_status(api, acme.token("mo", role="moderator"), target, "PLANNED")
+            await ws.expect_quiet(1.0)  # completed: nothing more arrives
+        finally:
+            await ws.close()
+
+
+@pytest.mark.parametrize("who", ["anonymous", "other_workspace_member"])
+async def test_a_private_board_is_refused_to_who_cannot_read_it_and_the_socket_stays_usable(embedded, who):
+    acme, globex = embedded.acme, embedded.globex
+    async with http_api(embedded.server) as api:
+        private = await create_board(api, acme.api_key, slug=f"inside-{who.replace('_', '-')}", visibility="PRIVATE")
+        secret = await idea_id(api, acme.token("alice"), private, "Next year's flavours")
+        public = await create_board(api, acme.api_key, slug=f"open-{who.replace('_', '-')}")
+        outsider = await GraphQLWS.open(embedded.server.ws_url, None if who == "anonymous" else globex.token("eve"))
+        insider = await GraphQLWS.open(embedded.server.ws_url, acme.token("bob"))
+        try:
+            await outsider.subscribe("board", BOARD, {"id": private})
+            error = await refused(outsider, "board")
+            assert error["message"] == "No such board."
+            assert error["extensions"] == {"code": "BAD_USER_INPUT", "userErrorCode": "NOT_FOUND", "field": ["boardId"]}
+            await outsider.subscribe("idea", STATUS, {"id": secret})
+            error = await refused(outsider, "idea")
+            assert error["message"] == "No such idea."
+
+            await insider.subscribe("board", BOARD, {"id": private})
+            await outsider.subscribe("public", BOARD, {"id": public})  # the same socket goes on working
+            await asyncio.sleep(SETTLE)
+            await change_status(api, acme.api_key, secret, "UNDER_REVIEW")
+            event = await next_event(insider, "board", "IdeaStatusChangedEvent")
+            assert event["change"]["idea"] == {"id": secret, "status": "UNDER_REVIEW"}
+            await idea_id(api, acme.token("alice"), public, "Open to all")
+            event = await next_event(outsider, "public", "IdeaSubmittedEvent")
+            assert event["idea"]["title"] == "Open to all"
+            assert outsider.pending == {"board": [], "idea": [], "public": []}  # nothing of the private board
+        finally:
+            await outsider.close()
+            await insider.close()
+
+
+async def test_an_unknown_idea_ends_with_an_error_and_the_socket_closes_cleanly(embedded):
+    ws = await GraphQLWS.open(embedded.server.ws_url, embedded.acme.token("carol"))
+    await ws.subscribe("1", STATUS, {"id": "SWRlYTo5OTk5OTk"})  # Idea:999999
+    error = await refused(ws, "1")
+    assert error["message"] == "No such idea."
+    assert error["extensions"]["userErrorCode"] == "NOT_FOUND"
+    await ws.subscribe("2", STATUS, {"id": "not-an-id"})
+    error = await refused(ws, "2")
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "userErrorCode": "INVALID", "field": ["ideaId"]}
+    await ws.send({"type": "ping"})
+    assert await ws.receive() == {"type": "pong"}
+    await ws.close()
+    assert ws.socket.close_code == 1000
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param("this is not json", id="not_json"),
+        pytest.param('{"type": "subscribe", "payload": {"query": "subscription { x }"}}', id="subscribe_without_id"),
+        pytest.param('{"id": "1", "type": "subscribe"}', id="subscribe_without_payload"),
+        pytest.param('{"type": "launch_missiles"}', id="unknown_type"),
+        pytest.param('{"payload": {}}', id="no_type"),
+        pytest.param('{"id": "1", "type": "subscribe", "payload": {"query": "subscription {"}}', id="syntax_error"),
+    ],
+)
+async def test_a_malformed_protocol_message_closes_the_socket_with_4400(embedded, raw):
+    ws = await GraphQLWS.open(embedded.server.ws_url, embedded.acme.token("carol"))
+    await ws.socket.send(raw)
+    assert await ws.close_code() == 4400
+
+
+async def test_subscribing_before_connection_init_closes_with_4401(embedded):
+    ws = await GraphQLWS.open(embedded.server.ws_url, init=False)
+    await ws.subscribe("1", STATUS, {"id": "SWRlYTox"})
+    assert await ws.close_code() == 4401

@@ -1,0 +1,131 @@
+"""Registering webhooks: admins only, http(s) only, no loopback/private/link-local hosts (the default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ideaengine import webhooks
+from schema import relay
+
+CREATE = """mutation($i: CreateWebhookInput!) { createWebhook(input: $i) {
+  webhook { id url events active deliveries { totalCount } } secret userErrors { code field message } } }"""
+DELETE = """mutation($i: DeleteWebhookInput!) { deleteWebhook(input: $i) {
+  deletedWebhookId userErrors { code field message } } }"""
+LIST = "{ webhooks { totalCount edges { node { id url events } } } }"
+PUBLIC_URL = "https://93.184.215.14/hooks/ideas"
+"A public address literal: no DNS needed, and nothing is sent at registration."
+
+
+async def create(api: Any, auth: str | None, url: str, events: list[str] | None = None) -> dict[str, Any]:
+    body = await api(CREATE, {"i": {"url": url, "events": events or ["IDEA_STATUS_CHANGED"]}}, auth=auth)
+    return body["data"]["createWebhook"]  # type: ignore[no-any-return]
+
+
+async def count(api: Any, ws: Any) -> int:
+    return (await api(LIST, auth=ws.api_key))["data"]["webhooks"]["totalCount"]  # type: ignore[no-any-return]
+
+
+async def test_an_admin_registers_a_webhook_and_sees_its_secret_once(api, ws):
+    payload = await create(api, ws.api_key, PUBLIC_URL, ["IDEA_SUBMITTED", "IDEA_STATUS_CHANGED"])
+    assert payload["userErrors"] == []
+    assert payload["secret"].startswith("whsec_") and len(payload["secret"]) > 40
+    assert payload["webhook"] == {
+        "id": payload["webhook"]["id"],
+        "url": PUBLIC_URL,
+        "events": ["IDEA_STATUS_CHANGED", "IDEA_SUBMITTED"],
+        "active": True,
+        "deliveries": {"totalCount": 0},
+    }
+    listed = (await api(LIST, auth=ws.api_key))["data"]["webhooks"]
+    assert listed == {"totalCount": 1, "edges": [{"node": {k: payload["webhook"][k] for k in ("id", "url", "events")}}]}
+    fields = await api('{ __type(name: "Webhook") { fields { name } } }')
+    assert "secret" not in {f["name"] for f in fields["data"]["__type"]["fields"]}
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        pytest.param("ftp://example.com/hooks", "A webhook URL must start with http:// or https://.", id="ftp"),
+        pytest.param("javascript:alert(1)", "A webhook URL must start with http:// or https://.", id="javascript"),
+        pytest.param("not a url", "A webhook URL must start with http:// or https://.", id="no_scheme"),
+        pytest.param("https:///hooks", "A webhook URL needs a host.", id="no_host"),
+        pytest.param("http://example.com:99999/", "Not a valid URL.", id="bad_port"),
+        pytest.param("http://127.0.0.1:8080/hooks", "127.0.0.1", id="loopback"),
+        pytest.param("http://localhost/hooks", "127.0.0.1", id="localhost_resolves_to_loopback"),
+        pytest.param("http://[::1]/hooks", "::1", id="ipv6_loopback"),
+        pytest.param("http://10.1.2.3/hooks", "10.1.2.3", id="private"),
+        pytest.param("http://192.168.0.10/hooks", "192.168.0.10", id="private_192"),
+        pytest.param("http://169.254.169.254/latest/meta-data", "169.254.169.254", id="link_local_metadata"),
+        pytest.param("http://[::ffff:127.0.0.1]/hooks", "127.0.0.1", id="ipv4_mapped_loopback"),
+        pytest.param("http://0.0.0.0/hooks", "0.0.0.0", id="unspecified"),
+    ],
+)
+async def test_a_bad_or_private_url_is_invalid_and_nothing_is_written(api, ws, url, message):
+    payload = await create(api, ws.api_key, url)
+    assert payload["webhook"] is None and payload["secret"] is None
+    [error] = payload["userErrors"]
+    assert (error["code"], error["field"]) == ("INVALID", ["input", "url"])
+    assert message in error["message"]
+    assert await count(api, ws) == 0
+
+
+async def test_no_events_is_invalid(api, ws):
+    payload = (await api(CREATE, {"i": {"url": PUBLIC_URL, "events": []}}, auth=ws.api_key))["data"]["createWebhook"]
+    assert payload["userErrors"] == [
+        {"code": "INVALID", "field": ["input", "events"], "message": "Choose at least one event."}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("who", "code"),
+    [
+        pytest.param("anonymous", "UNAUTHENTICATED", id="anonymous_creates"),
+        pytest.param("member", "FORBIDDEN", id="member_creates"),
+        pytest.param("moderator", "FORBIDDEN", id="moderator_creates"),
+    ],
+)
+async def test_only_admins_create_webhooks(api, ws, who, code):
+    auth = None if who == "anonymous" else ws.token(who, role=who)
+    payload = await create(api, auth, "ftp://also-invalid")  # permissions are checked before input
+    assert [e["code"] for e in payload["userErrors"]] == [code]
+    assert await count(api, ws) == 0
+
+
+@pytest.mark.parametrize(
+    ("who", "code"),
+    [
+        pytest.param("anonymous", "UNAUTHENTICATED", id="anonymous_lists"),
+        pytest.param("member", "FORBIDDEN", id="member_lists"),
+    ],
+)
+async def test_only_admins_read_webhooks(api, ws, who, code):
+    await create(api, ws.api_key, PUBLIC_URL)
+    auth = None if who == "anonymous" else ws.token("alice")
+    body = await api(LIST, auth=auth, expect_errors=True)
+    assert body["data"] == {"webhooks": None}
+    assert [e["extensions"]["code"] for e in body["errors"]] == [code]
+
+
+async def test_an_admin_deletes_a_webhook_of_their_own_workspace_only(api, ws, other_ws):
+    webhook_id = (await create(api, ws.api_key, PUBLIC_URL))["webhook"]["id"]
+    foreign = (await api(DELETE, {"i": {"id": webhook_id}}, auth=other_ws.api_key))["data"]["deleteWebhook"]
+    assert foreign["userErrors"] == [{"code": "NOT_FOUND", "field": ["input", "id"], "message": "No such webhook."}]
+    member = (await api(DELETE, {"i": {"id": webhook_id}}, auth=ws.token("alice")))["data"]["deleteWebhook"]
+    assert [e["code"] for e in member["userErrors"]] == ["FORBIDDEN"]
+    bad = (await api(DELETE, {"i": {"id": "SWRlYTox"}}, auth=ws.api_key))["data"]["deleteWebhook"]
+    assert bad["userErrors"] == [{"code": "INVALID", "field": ["input", "id"], "message": "Not a valid Webhook id."}]
+    assert await count(api, ws) == 1
+
+    done = (await api(DELETE, {"i": {"id": webhook_id}}, auth=ws.api_key))["data"]["deleteWebhook"]
+    assert done == {"deletedWebhookId": webhook_id, "userErrors": []}
+    assert await count(api, ws) == 0
+    again = (await api(DELETE, {"i": {"id": webhook_id}}, auth=ws.api_key))["data"]["deleteWebhook"]
+    assert [e["code"] for e in again["userErrors"]] == ["NOT_FOUND"]
+
+
+def test_webhook_bodies_use_the_apis_global_ids():
+    for type_name in ("Idea", "Board", "Comment"):
+        for pk in (1, 42, 10**12):
+            assert webhooks.global_id(type_name, pk) == relay.encode_id(type_name, pk)
