@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from ideaengine import identity, scores
+from ideaengine import identity, scores, sweep
 from ideaengine.identity import Actor
 from ideaengine.services import Services
 from ideaengine.settings import Settings
@@ -87,7 +87,7 @@ async def _sweep_forever(services: Services) -> None:
     """The in-process runner's timer: refresh stale boards at start and every sweep interval."""
     while True:
         try:
-            await scores.sweep(services.db, services.queue)
+            await sweep.sweep(services.db, services.queue)
         except Exception:  # the next sweep tries again
             log.exception("sweep failed")
         await asyncio.sleep(services.settings.sweep_interval_seconds)

@@ -8,9 +8,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import ideas
-from ideaengine.db import Database
-from ideaengine.jobs import JobQueue, JobRequest
 from ideaengine.models import Board, BoardIndex, Idea, IdeaScore, utcnow
 
 
@@ -59,34 +56,3 @@ async def stalest_age_seconds(session: AsyncSession) -> float:
     )
     oldest = min((r for (r,) in rows if r is not None), default=None)
     return 0.0 if oldest is None else max((utcnow() - oldest).total_seconds(), 0.0)
-
-
-async def sweep(db: Database, queue: JobQueue, period: str | None = None) -> int:
-    """Enqueue a refresh for every stale board, so scores converge even if a job was lost.
-
-    The sweep ignores pending markers (a marker may belong to a lost job); with `period` set
-    (distributed), one job per board per period, however many workers sweep.
-    """
-    async with db.read() as session:
-        score_ids, text_ids = await stale_boards(session)
-    requests = [
-        JobRequest(
-            ideas.REFRESH_SCORES,
-            (b,),
-            coalesce=period is None,
-            job_id=None if period is None else f"sweep-scores-{b}-{period}",
-        )
-        for b in score_ids
-    ]
-    requests += [
-        JobRequest(
-            ideas.INDEX_TEXTS,
-            (b,),
-            coalesce=period is None,
-            job_id=None if period is None else f"sweep-texts-{b}-{period}",
-        )
-        for b in text_ids
-    ]
-    if requests:
-        await queue.submit(requests)
-    return len(requests)

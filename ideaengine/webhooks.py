@@ -303,3 +303,15 @@ async def emit(session: AsyncSession, board: Board, event: WebhookEvent, data: d
     for row in rows:
         jobs.after_commit(session, DELIVER, row.id)
     return len(rows)
+
+
+async def overdue_deliveries(session: AsyncSession, due: datetime, limit: int = 1000) -> list[int]:
+    """Pending deliveries whose attempt was due before `due`: their job was lost (the sweep enqueues them)."""
+    when = func.coalesce(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at)
+    rows = await session.execute(
+        select(WebhookDelivery.id)
+        .where(WebhookDelivery.status == WebhookDeliveryStatus.PENDING, when < due)
+        .order_by(WebhookDelivery.id)
+        .limit(limit)
+    )
+    return list(rows.scalars())

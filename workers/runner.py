@@ -13,7 +13,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from ideaengine import scores
+from ideaengine import sweep
 from ideaengine.db import Database
 from ideaengine.jobs import RqQueue
 from ideaengine.settings import Settings
@@ -99,7 +99,7 @@ async def sweep_once(settings: Settings) -> int:
             return 0
         db = Database(settings, pooled=False)
         try:
-            return await scores.sweep(db, queue, period=period)
+            return await sweep.sweep(db, queue, period=period)
         finally:
             await db.dispose()
     finally:

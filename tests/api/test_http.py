@@ -150,9 +150,9 @@ async def test_healthz_reports_queue_depth_and_the_stalest_score(client, api, ws
     stale = (await client.get("/healthz")).json()
     assert stale["queueDepth"] == 0
     assert stale["stalestScoreAgeSeconds"] > 0
-    from ideaengine import scores
+    from ideaengine import sweep
 
-    await scores.sweep(services.db, services.queue)
+    await sweep.sweep(services.db, services.queue)
     await services.queue.drain()
     assert (await client.get("/healthz")).json()["stalestScoreAgeSeconds"] == 0.0
 

@@ -196,3 +196,27 @@ async def test_deleting_a_webhook_drops_its_pending_deliveries(api, ws, services
     await asyncio.sleep(0.5)  # past the retry's due time
     await services.queue.drain()
     assert len(hook.requests) == 1
+
+
+async def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweep(api, ws, services, receiver):
+    from datetime import timedelta
+
+    from ideaengine import sweep
+    from ideaengine.models import utcnow
+
+    hook = receiver(200)
+    await register(api, ws, hook.url, ["IDEA_SUBMITTED"])
+    board = await create_board(api, ws.api_key)
+    queue, services.db.queue = services.db.queue, None  # the server dies before it enqueues the delivery
+    await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    services.db.queue = queue
+    [pending] = await deliveries(api, ws)
+    assert (pending["status"], pending["attempts"]) == ("PENDING", 0)
+    assert await sweep.sweep(services.db, services.queue) == 2  # scores and index; the delivery is not due yet
+    await services.queue.drain()
+    assert hook.requests == []
+    later = utcnow() + sweep.DELIVERY_GRACE + timedelta(seconds=1)
+    assert await sweep.sweep(services.db, services.queue, now=later) == 1
+    [log] = await eventually(settled(api, ws), 20, "the swept delivery")
+    assert (log["status"], log["attempts"]) == ("DELIVERED", 1)
+    assert [r.headers["x-ideaengine-delivery"] for r in hook.requests] == [pending["id"]]

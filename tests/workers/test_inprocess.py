@@ -84,7 +84,7 @@ async def test_a_burst_of_votes_folds_into_a_handful_of_refreshes(api, ws, board
 
 
 async def test_sweep_refreshes_boards_whose_job_was_lost(api, ws, board, services):
-    from ideaengine import scores
+    from ideaengine import scores, sweep
 
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
     await services.queue.drain()
@@ -94,7 +94,7 @@ async def test_sweep_refreshes_boards_whose_job_was_lost(api, ws, board, service
     assert (await idea(api, None, target, SCORE))["score"]["stale"] is True
     async with services.db.read() as session:
         assert (await scores.stale_boards(session))[0] != []
-    assert await scores.sweep(services.db, services.queue) >= 1
+    assert await sweep.sweep(services.db, services.queue) >= 1
     await services.queue.drain()
     score = (await idea(api, None, target, SCORE))["score"]
     assert score["stale"] is False and score["wilsonLowerBound"] > 0

@@ -1,0 +1,38 @@
+"""The sweep: what makes background work converge even when a job was lost (a crashed worker, an emptied Redis).
+
+Run at start and every sweep interval by the in-process runner's timer, or by `ideaengine worker`.
+It ignores pending markers (a marker may belong to a lost job); with `period` set (distributed),
+one job per board or delivery per period, however many workers sweep.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from ideaengine import ideas, scores, webhooks
+from ideaengine.db import Database
+from ideaengine.jobs import JobQueue, JobRequest
+from ideaengine.models import utcnow
+
+DELIVERY_GRACE = timedelta(seconds=60)
+"A pending webhook delivery this long past its due time is taken as lost and enqueued again."
+
+
+async def sweep(db: Database, queue: JobQueue, period: str | None = None, now: datetime | None = None) -> int:
+    """Enqueue a refresh for every stale board and every overdue webhook delivery; returns how many."""
+    due = (now or utcnow()) - DELIVERY_GRACE
+    async with db.read() as session:
+        score_ids, text_ids = await scores.stale_boards(session)
+        delivery_ids = await webhooks.overdue_deliveries(session, due)
+
+    def request(name: str, kind: str, pk: int) -> JobRequest:
+        return JobRequest(
+            name, (pk,), coalesce=period is None, job_id=None if period is None else f"sweep-{kind}-{pk}-{period}"
+        )
+
+    requests = [request(ideas.REFRESH_SCORES, "scores", b) for b in score_ids]
+    requests += [request(ideas.INDEX_TEXTS, "texts", b) for b in text_ids]
+    requests += [request(webhooks.DELIVER, "delivery", d) for d in delivery_ids]
+    if requests:
+        await queue.submit(requests)
+    return len(requests)
