@@ -113,10 +113,7 @@ class BoardConnection:
 
     @classmethod
     def build(cls, rows: Sequence[Board], page: relay.Page, total: int) -> BoardConnection:
-        edges = [
-            BoardEdge(node=BoardNode(model=b), cursor=relay.encode_cursor(page.offset + i)) for i, b in enumerate(rows)
-        ]
-        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+        return relay.connection(cls, BoardEdge, lambda row: BoardNode(model=row), rows, page, total)
 
 
 @strawberry.type

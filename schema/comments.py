@@ -66,11 +66,7 @@ class CommentConnection:
 
     @classmethod
     def build(cls, rows: Sequence[Comment], page: relay.Page, total: int) -> CommentConnection:
-        edges = [
-            CommentEdge(node=CommentNode(model=c), cursor=relay.encode_cursor(page.offset + i))
-            for i, c in enumerate(rows)
-        ]
-        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+        return relay.connection(cls, CommentEdge, lambda row: CommentNode(model=row), rows, page, total)
 
 
 @strawberry.input

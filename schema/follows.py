@@ -61,11 +61,7 @@ class NotificationConnection:
 
     @classmethod
     def build(cls, rows: Sequence[Notification], page: relay.Page, total: int) -> NotificationConnection:
-        edges = [
-            NotificationEdge(node=NotificationNode(model=n), cursor=relay.encode_cursor(page.offset + i))
-            for i, n in enumerate(rows)
-        ]
-        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+        return relay.connection(cls, NotificationEdge, lambda row: NotificationNode(model=row), rows, page, total)
 
 
 @strawberry.input

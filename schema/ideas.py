@@ -228,10 +228,7 @@ class IdeaConnection:
 
     @classmethod
     def build(cls, rows: Sequence[Idea], page: relay.Page, total: int) -> IdeaConnection:
-        edges = [
-            IdeaEdge(node=IdeaNode(model=i), cursor=relay.encode_cursor(page.offset + n)) for n, i in enumerate(rows)
-        ]
-        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+        return relay.connection(cls, IdeaEdge, lambda row: IdeaNode(model=row), rows, page, total)
 
 
 @strawberry.type

@@ -77,11 +77,7 @@ class DuplicateClusterConnection:
 
     @classmethod
     def build(cls, rows: Sequence[Cluster], page: relay.Page, total: int) -> DuplicateClusterConnection:
-        edges = [
-            DuplicateClusterEdge(node=DuplicateCluster(cluster=c), cursor=relay.encode_cursor(page.offset + i))
-            for i, c in enumerate(rows)
-        ]
-        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+        return relay.connection(cls, DuplicateClusterEdge, lambda row: DuplicateCluster(cluster=row), rows, page, total)
 
 
 @strawberry.input

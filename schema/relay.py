@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import strawberry
 
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.queries import MAX_PAGE_SIZE
 from schema.errors import bad_input
+
+C = TypeVar("C")
+R = TypeVar("R")
 
 NODE_TYPES = ("Board", "Idea", "User", "Comment", "Notification")
 
@@ -100,3 +104,11 @@ def page_info(p: Page, count: int, total: int) -> PageInfo:
         start_cursor=encode_cursor(p.offset) if count else None,
         end_cursor=encode_cursor(p.offset + count - 1) if count else None,
     )
+
+
+def connection(
+    cls: Callable[..., C], edge: Callable[..., Any], node: Callable[[R], Any], rows: Sequence[R], p: Page, total: int
+) -> C:
+    """A connection of one page: each row wrapped as a node, its cursor its position in the whole list."""
+    edges = [edge(node=node(row), cursor=encode_cursor(p.offset + i)) for i, row in enumerate(rows)]
+    return cls(edges=edges, page_info=page_info(p, len(rows), total), total_count=total)

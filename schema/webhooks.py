@@ -110,11 +110,7 @@ class WebhookDeliveryConnection:
 
     @classmethod
     def build(cls, rows: Sequence[models.WebhookDelivery], page: relay.Page, total: int) -> WebhookDeliveryConnection:
-        edges = [
-            WebhookDeliveryEdge(node=WebhookDeliveryType(model=d), cursor=relay.encode_cursor(page.offset + i))
-            for i, d in enumerate(rows)
-        ]
-        return cls(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+        return relay.connection(cls, WebhookDeliveryEdge, lambda row: WebhookDeliveryType(model=row), rows, page, total)
 
 
 @strawberry.type(name="Webhook", description="An endpoint that hears a workspace's events, signed with its secret.")
