@@ -6,16 +6,18 @@ a fresh idea is found at once without scanning the board.
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
-from ideaengine import boards
+from ideaengine import boards, embeddings
 from ideaengine.errors import not_found
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.models import Board, BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus
@@ -84,16 +86,22 @@ async def similar_to_text(
 async def similar_to_idea(session: AsyncSession, idea: Idea, k: int) -> list[tuple[int, float]]:
     if k == 0:
         return []
-    return await _similar(session, idea.board_id, idea_text(idea.title, idea.body), k, idea.id)
+    vector = None if idea.embedding is None else np.frombuffer(idea.embedding, dtype=np.float32).astype(float)
+    return await _similar(session, idea.board_id, idea_text(idea.title, idea.body), k, idea.id, vector)
 
 
 async def _similar(
-    session: AsyncSession, board_id: int, text: str, k: int, exclude: int | None
+    session: AsyncSession, board_id: int, text: str, k: int, exclude: int | None, vector: np.ndarray | None = None
 ) -> list[tuple[int, float]]:
     stored, covered = await _stored(session, board_id)
     found: dict[int, float] = {}
     if stored is not None:
-        for row, similarity in stored.index.similar(text, k=k + 1):
+        if stored.index.vectors is None:
+            vector = None
+        elif vector is None and embeddings.available():
+            # Meaning beats shared words (RANKING.md): the draft is embedded, off the event loop.
+            vector = (await asyncio.to_thread(embeddings.embed, [text]))[0]  # type: ignore[index]
+        for row, similarity in stored.index.similar(text, k=k + 1, vector=vector):
             found[stored.idea_ids[row]] = similarity
     newer = (
         await session.execute(

@@ -5,6 +5,7 @@ Definitions of every number: design/RANKING.md. Nothing here imports the rest of
 
 from ranking.duplicates import (
     DUPLICATE_THRESHOLD,
+    DUPLICATE_THRESHOLD_VECTORS,
     TextIndex,
     cluster_duplicates,
 )
@@ -29,6 +30,7 @@ from ranking.text import normalise_text
 __all__ = [
     "BT_ALPHA",
     "DUPLICATE_THRESHOLD",
+    "DUPLICATE_THRESHOLD_VECTORS",
     "ELO_INITIAL",
     "ELO_K",
     "EXACT_STDERR_MAX_ITEMS",

@@ -140,3 +140,12 @@ def redis_url() -> str:
     except redis.RedisError as exc:
         unavailable("Redis", exc)
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def semantic() -> None:
+    """Tests of the `semantic` extra: skipped without it, except in CI, whose `make test` installs it."""
+    from ideaengine import embeddings
+
+    if not embeddings.available():
+        unavailable("The `semantic` extra", "not installed")

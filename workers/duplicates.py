@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
+from ideaengine import embeddings
 from ideaengine.db import Database
 from ideaengine.duplicates import StoredIndex, idea_text
 from ideaengine.models import Board, BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus, utcnow
@@ -26,6 +27,7 @@ def index_board(board_id: int) -> dict[str, Any]:
 
 
 async def _index(db: Database, board_id: int) -> dict[str, Any]:
+    embedded = await _embed_missing(db, board_id)
     async with db.read() as session:
         seq = (await session.execute(select(Board.text_seq).where(Board.id == board_id))).scalar_one_or_none()
         if seq is None:
@@ -47,7 +49,36 @@ async def _index(db: Database, board_id: int) -> dict[str, Any]:
         written = await _write_index(session, board_id, seq, max((r.id for r in rows), default=0), payload)
         if written:
             await _write_clusters(session, board_id, clusters)
-    return {"ideas": len(rows), "clusters": len(clusters), "seq": seq, "written": written}
+    return {"ideas": len(rows), "clusters": len(clusters), "embedded": embedded, "seq": seq, "written": written}
+
+
+async def _embed_missing(db: Database, board_id: int) -> int:
+    """Embed the board's ideas that have no vector yet (the `semantic` extra): once per idea and text, since
+    an edit clears the vector; a reindex never embeds again."""
+    if not embeddings.available():
+        return 0
+    async with db.read() as session:
+        missing = (
+            await session.execute(
+                select(Idea.id, Idea.title, Idea.body).where(
+                    Idea.board_id == board_id, Idea.status != IdeaStatus.MERGED, Idea.embedding.is_(None)
+                )
+            )
+        ).all()
+    if not missing:
+        return 0
+    vectors = embeddings.embed([idea_text(r.title, r.body) for r in missing])
+    if vectors is None:
+        return 0
+    async with db.transaction() as session:
+        for row, vector in zip(missing, vectors, strict=True):
+            # Only where the text is still the one embedded: an edit meanwhile cleared it and changed the text.
+            await session.execute(
+                update(Idea)
+                .where(Idea.id == row.id, Idea.title == row.title, Idea.body == row.body, Idea.embedding.is_(None))
+                .values(embedding=vector.astype(EMBEDDING_DTYPE).tobytes())
+            )
+    return len(missing)
 
 
 def _vectors(rows: Sequence[Any]) -> np.ndarray | None:

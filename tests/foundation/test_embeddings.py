@@ -1,0 +1,147 @@
+"""ideaengine.embeddings: real vectors with the `semantic` extra, None without it; no database needed.
+
+The tests that need the extra skip where it is not installed, except under IDEAENGINE_TEST_REQUIRE_SERVICES=1
+(CI, whose `make test` installs everything), where a missing extra fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ranking
+from ideaengine import embeddings
+
+REQUIRE = os.environ.get("IDEAENGINE_TEST_REQUIRE_SERVICES") == "1"
+
+PARAPHRASES = ("Oat milk in every store", "Please stock oat milk at all locations")
+UNRELATED = ("Oat milk in every store", "Add a dark mode to the mobile app")
+OTHER_IDEAS = [
+    "Every store should have free parking",  # shares "every store" with the query, means something else
+    "Open every store earlier on Sundays",
+    "Add a dark mode to the mobile app",
+    "Sell more vegan cheese",
+    "Longer warranty on milk frothers",
+]
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    vectors = embeddings.embed(texts)
+    assert vectors is not None
+    return vectors
+
+
+@pytest.mark.usefixtures("semantic")
+def test_rows_are_unit_float32_one_per_text_in_order() -> None:
+    texts = ["Oat milk in every store", "", "x " * 600, "Café au lait, s'il vous plaît!"]
+    vectors = _embed(texts)
+    assert vectors.shape == (len(texts), embeddings.EMBEDDING_DIM)
+    assert vectors.dtype == np.float32
+    assert np.all(np.isfinite(vectors))
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(_embed(texts[:1])[0], vectors[0])
+    assert _embed([]).shape == (0, embeddings.EMBEDDING_DIM)
+
+
+@pytest.mark.usefixtures("semantic")
+def test_a_texts_row_does_not_depend_on_the_rest_of_the_batch() -> None:
+    alone = _embed([PARAPHRASES[1]])[0]
+    crowd = [f"idea number {i} about {'long ' * (i % 7)}things" for i in range(70)]
+    among = _embed([*crowd[:40], PARAPHRASES[1], *crowd[40:]])[40]
+    np.testing.assert_allclose(among, alone, atol=1e-6)
+
+
+@pytest.mark.usefixtures("semantic")
+def test_paraphrases_are_closer_than_unrelated_ideas() -> None:
+    a, b = _embed(list(PARAPHRASES))
+    c, d = _embed(list(UNRELATED))
+    paraphrase, unrelated = float(a @ b), float(c @ d)
+    assert paraphrase > 0.6, paraphrase
+    assert unrelated < 0.3, unrelated
+    assert paraphrase > unrelated + 0.3
+
+
+@pytest.mark.usefixtures("semantic")
+def test_text_index_with_vectors_finds_the_paraphrase_first() -> None:
+    query, paraphrase = PARAPHRASES
+    texts = [*OTHER_IDEAS[:2], paraphrase, *OTHER_IDEAS[2:]]
+    index = ranking.TextIndex(texts, vectors=embeddings.embed(texts))
+    found = index.similar(query, k=3, vector=_embed([query])[0])
+    assert found[0][0] == texts.index(paraphrase), found
+    assert found[0][1] > found[1][1] + 0.1, found
+
+
+@pytest.mark.usefixtures("semantic")
+def test_cluster_duplicates_with_vectors_joins_the_paraphrases_only() -> None:
+    texts = [PARAPHRASES[0], *OTHER_IDEAS, PARAPHRASES[1]]
+    labels = ranking.cluster_duplicates(texts, threshold=0.5, vectors=embeddings.embed(texts))
+    assert labels[0] == labels[-1]
+    assert len(set(labels[1:-1].tolist())) == len(OTHER_IDEAS)
+    assert labels[0] not in labels[1:-1]
+
+
+FORK_SCRIPT = """
+import os, sys, time
+import numpy as np
+from ideaengine.embeddings import embed
+parent = embed(["Oat milk in every store"])
+pid = os.fork()
+if pid == 0:  # an rq work horse: embeds with its own session, leaves with os._exit
+    child = embed(["Oat milk in every store", "Please stock oat milk at all locations"] * 20)
+    os._exit(0 if np.allclose(child[0], parent[0], atol=1e-6) else 3)
+for _ in range(300):  # 30 s, then the child is taken for hung and killed
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        sys.exit(os.waitstatus_to_exitcode(status))
+    time.sleep(0.1)
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+sys.exit("the forked child hung")
+"""
+
+
+@pytest.mark.usefixtures("semantic")
+def test_a_forked_child_embeds_with_a_session_of_its_own() -> None:
+    """Replacing the session a child inherited used to free it there, which hangs (it joins lost threads)."""
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", FORK_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_without_the_extra_embed_returns_none() -> None:
+    if embeddings.available():
+        pytest.skip("the `semantic` extra is installed (its absence is simulated in the next test)")
+    assert embeddings.embed(["Oat milk in every store"]) is None
+
+
+def test_a_missing_runtime_gives_none_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embeddings, "_model", None)
+    monkeypatch.setattr(embeddings, "_missing", False)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
+    assert embeddings.embed(["Oat milk in every store"]) is None
+    assert embeddings.embed([]) is None
+
+
+def test_a_missing_model_package_gives_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(embeddings, "_model", None)
+    monkeypatch.setattr(embeddings, "_missing", False)
+    monkeypatch.setattr(embeddings, "_MODEL_PACKAGE", "ideaengine_no_such_model_package")
+    assert not embeddings.available()
+    assert embeddings.embed(["Oat milk in every store"]) is None
+
+
+def test_a_single_string_is_refused_naming_the_argument() -> None:
+    with pytest.raises(ValueError, match="texts"):
+        embeddings.embed("Oat milk in every store")
+    with pytest.raises(ValueError, match=r"texts\[1\]"):
+        embeddings.embed(["fine", 3])  # type: ignore[list-item]
