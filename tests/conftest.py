@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import os
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,15 @@ def semantic() -> None:
 
     if not embeddings.available():
         unavailable("The `semantic` extra", "not installed")
+
+
+async def eventually(check: Any, seconds: float, what: str, output: Any = lambda: "") -> Any:
+    """Poll `check` until it returns something truthy; fail after `seconds` with `output()` (e.g. server logs)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}\n{output()[-4000:]}")
+        await asyncio.sleep(0.1)

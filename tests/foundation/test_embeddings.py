@@ -118,12 +118,6 @@ def test_a_forked_child_embeds_with_a_session_of_its_own() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_without_the_extra_embed_returns_none() -> None:
-    if embeddings.available():
-        pytest.skip("the `semantic` extra is installed (its absence is simulated in the next test)")
-    assert embeddings.embed(["Oat milk in every store"]) is None
-
-
 def test_a_missing_runtime_gives_none_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embeddings, "_model", None)
     monkeypatch.setattr(embeddings, "_missing", False)

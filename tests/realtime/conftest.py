@@ -22,7 +22,11 @@ import pytest
 
 from tests.api.conftest import Api, api, client, other_ws, ws  # noqa: F401  (fixtures)
 from tests.api.conftest import Workspace as WorkspaceKeys
-from tests.conftest import TEST_SECRET_KEY, new_database
+from tests.conftest import (
+    TEST_SECRET_KEY,
+    eventually,  # noqa: F401  (re-exported for the realtime tests)
+    new_database,
+)
 from tests.workers.test_rq import free_port
 
 SCRIPT = Path(sys.executable).parent / "ideaengine"
@@ -248,14 +252,3 @@ def receiver() -> Iterator[Any]:
     yield make
     for r in made:
         r.stop()
-
-
-async def eventually(check: Any, seconds: float, what: str, output: Any = lambda: "") -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}\n{output()[-4000:]}")
-        await asyncio.sleep(0.1)

@@ -26,7 +26,7 @@ import pytest
 import ranking
 from tests.api.conftest import Api, make_workspace
 from tests.api.ops import create_board, idea, idea_id, vote
-from tests.conftest import TEST_SECRET_KEY, new_database
+from tests.conftest import TEST_SECRET_KEY, eventually, new_database
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -135,17 +135,6 @@ async def system(settings: Any, logs: Path) -> AsyncIterator[tuple[Api, Any, Wor
         await services.close()
 
 
-async def wait_for(check: Any, seconds: float, what: str, workers: Workers) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}; worker output:\n{workers.output()[-4000:]}")
-        await asyncio.sleep(0.25)
-
-
 def fresh(api: Api, target: str, up: int) -> Any:
     async def check() -> bool:
         found = await idea(api, None, target, SCORE)
@@ -161,7 +150,7 @@ async def test_a_vote_leads_to_a_fresh_score(pg_url, redis_url, tmp_path):
         target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
         workers.start()
         await vote(api, ws.token("bob"), target, "UP")
-        await wait_for(fresh(api, target, 1), 30, "a fresh score", workers)
+        await eventually(fresh(api, target, 1), 30, "a fresh score", workers.output)
         found = await idea(api, None, target, SCORE)
         assert found["score"]["wilsonLowerBound"] == pytest.approx(float(ranking.wilson_lower_bound([1], [0])[0]))
 
@@ -198,7 +187,7 @@ async def test_a_burst_of_1000_votes_runs_a_handful_of_refreshes(pg_url, redis_u
         for batch in range(0, 1000, 20):
             await asyncio.gather(*(cast(u) for u in users[batch : batch + 20]))
         burst = time.monotonic() - started
-        await wait_for(fresh(api, target, 1000), 60, "the burst's score", workers)
+        await eventually(fresh(api, target, 1000), 60, "the burst's score", workers.output)
         queue = Queue(queue_name, connection=services.queue.redis)
         ids = queue.finished_job_registry.get_job_ids()
         refreshes = [
@@ -219,7 +208,7 @@ async def test_a_worker_killed_mid_job_is_replaced_and_scores_converge(pg_url, r
         board = await create_board(api, ws.api_key)
         target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
         first = workers.start()
-        await wait_for(fresh(api, target, 0), 30, "the first score", workers)
+        await eventually(fresh(api, target, 0), 30, "the first score", workers.output)
         # Hold the score table so the next refresh blocks mid-job, at its write.
         blocker = await asyncpg.connect(pg_url.replace("postgresql+asyncpg", "postgresql"))
         tx = blocker.transaction()
@@ -232,7 +221,7 @@ async def test_a_worker_killed_mid_job_is_replaced_and_scores_converge(pg_url, r
             async def running() -> bool:
                 return started.count > 0
 
-            await wait_for(running, 30, "the refresh to start", workers)
+            await eventually(running, 30, "the refresh to start", workers.output)
             workers.crash(first)
         finally:
             await tx.rollback()
@@ -240,7 +229,7 @@ async def test_a_worker_killed_mid_job_is_replaced_and_scores_converge(pg_url, r
         await vote(api, ws.token("carol"), target, "UP")  # lands while no worker lives
         assert (await idea(api, None, target, SCORE))["score"]["stale"] is True
         workers.start()
-        await wait_for(fresh(api, target, 2), 60, "a new worker to converge", workers)
+        await eventually(fresh(api, target, 2), 60, "a new worker to converge", workers.output)
 
 
 def free_port() -> int:
@@ -294,7 +283,7 @@ async def test_redis_restarted_empty_while_votes_arrive_scores_converge(pg_url, 
             target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
             worker = workers.start()
             await vote(api, ws.token("v0"), target, "UP")
-            await wait_for(fresh(api, target, 1), 30, "the first score", workers)
+            await eventually(fresh(api, target, 1), 30, "the first score", workers.output)
             private.kill()
             for n in range(1, 6):  # accepted and committed while Redis is gone
                 payload = await vote(api, ws.token(f"v{n}"), target, "UP")
@@ -302,7 +291,7 @@ async def test_redis_restarted_empty_while_votes_arrive_scores_converge(pg_url, 
             await asyncio.sleep(1)
             assert worker.poll() is None, "the worker must survive a Redis outage"
             private.start()  # empty: every queued job is gone
-            await wait_for(fresh(api, target, 6), 90, "scores to converge after Redis returned", workers)
+            await eventually(fresh(api, target, 6), 90, "scores to converge after Redis returned", workers.output)
             assert worker.poll() is None
     finally:
         private.kill()
@@ -326,7 +315,7 @@ async def test_a_malformed_job_fails_into_the_failed_registry_and_the_worker_liv
         async def failed() -> bool:
             return queue.failed_job_registry.count == 1
 
-        await wait_for(failed, 30, "the malformed job to fail", workers)
+        await eventually(failed, 30, "the malformed job to fail", workers.output)
         status = await asyncio.to_thread(
             subprocess.run,
             [str(SCRIPT), "worker", "--status"],
@@ -342,5 +331,5 @@ async def test_a_malformed_job_fails_into_the_failed_registry_and_the_worker_liv
             report["failedJobs"][0]["error"] == "TypeError: refresh_board: board_id must be an int, not 'not-a-board'"
         )
         await vote(api, ws.token("bob"), target, "UP")
-        await wait_for(fresh(api, target, 1), 30, "the worker to go on refreshing", workers)
+        await eventually(fresh(api, target, 1), 30, "the worker to go on refreshing", workers.output)
         assert worker.poll() is None
