@@ -79,6 +79,12 @@ class GraphQLApp(GraphQL[Context, None]):
     async def _actor(self, authorization: str | None) -> Actor:
         if not authorization:
             return identity.ANONYMOUS
+        # A read first: most requests come from known users, and a write transaction takes SQLite's lock.
+        async with self.services.db.read() as session:
+            try:
+                return await identity.resolve_actor(session, authorization, self.services.box, write=False)
+            except identity.WriteNeeded:
+                pass
         async with self.services.db.transaction() as session:  # a first SSO token provisions its user
             return await identity.resolve_actor(session, authorization, self.services.box)
 

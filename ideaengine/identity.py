@@ -111,7 +111,7 @@ async def actor_for_api_key(session: AsyncSession, key: str) -> Actor:
     return Actor(workspace_id=row.workspace_id, user_id=row.user_id, role=ActorRole.ADMIN)
 
 
-async def actor_for_sso_token(session: AsyncSession, token: str, box: SecretBox) -> Actor:
+async def actor_for_sso_token(session: AsyncSession, token: str, box: SecretBox, *, write: bool = True) -> Actor:
     """Verify a host app's HS256 token and provision its user on first sight; any fault is anonymous."""
     try:
         header = jwt.get_unverified_header(token)
@@ -154,17 +154,32 @@ async def actor_for_sso_token(session: AsyncSession, token: str, box: SecretBox)
         Role(role_claim),
         str(name)[:200] if name else None,
         str(email)[:320] if email else None,
+        write,
     )
     return Actor(workspace_id=workspace.id, user_id=user.id, role=_ROLE_OF_USER[user.role])
 
 
+class WriteNeeded(Exception):
+    """Raised instead of writing when a token was checked in a read-only session and its user must be
+    provisioned or updated: the caller retries in a write transaction."""
+
+
 async def _provision(
-    session: AsyncSession, workspace_id: int, sub: str, role: Role, name: str | None, email: str | None
+    session: AsyncSession,
+    workspace_id: int,
+    sub: str,
+    role: Role,
+    name: str | None,
+    email: str | None,
+    write: bool,
 ) -> User:
     """The token is the host app's word on who the user is now: keep name, email and role in step."""
     user = (
         await session.execute(select(User).where(User.workspace_id == workspace_id, User.external_id == sub))
     ).scalar_one_or_none()
+    outdated = user is None or ((user.name, user.email, user.role) != (name, email, role) and user.role != Role.ADMIN)
+    if outdated and not write:
+        raise WriteNeeded
     if user is None:
         await insert_ignore(
             session,
@@ -190,7 +205,10 @@ def authorization_token(header: str | None) -> str | None:
     return value.strip()
 
 
-async def resolve_actor(session: AsyncSession, authorization: str | None, box: SecretBox) -> Actor:
+async def resolve_actor(
+    session: AsyncSession, authorization: str | None, box: SecretBox, *, write: bool = True
+) -> Actor:
+    """The caller; with write=False nothing is written and WriteNeeded says a user must be provisioned."""
     token = authorization_token(authorization)
     if authorization and token is None:
         return Actor(auth_errors=("The Authorization header must be 'Bearer <API key or SSO token>'.",))
@@ -198,4 +216,4 @@ async def resolve_actor(session: AsyncSession, authorization: str | None, box: S
         return ANONYMOUS
     if token.startswith(API_KEY_PREFIX):
         return await actor_for_api_key(session, token)
-    return await actor_for_sso_token(session, token, box)
+    return await actor_for_sso_token(session, token, box, write=write)

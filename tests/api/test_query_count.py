@@ -47,3 +47,17 @@ async def test_page_of_ideas_costs_the_same_queries_for_3_or_60_ideas(api, ws, s
     large = await count_for_page(api, viewer, statements)
     assert large == small, (small, large)
     assert large <= 15, large
+
+
+async def test_a_known_users_read_takes_no_write_lock(api, ws, statements, database_url):
+    """Identity is read in a read session; only a first (or changed) token provisions in a write transaction."""
+    alice = ws.token("alice")
+    await api("{ viewer { role } }", auth=alice)  # provisions alice
+    statements.clear()
+    body = await api("{ viewer { role user { name } } }", auth=alice)
+    assert body["data"]["viewer"] == {"role": "MEMBER", "user": {"name": "Alice"}}
+    writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE", "BEGIN IMMEDIATE"))]
+    assert writes == []
+    statements.clear()
+    await api("{ viewer { role } }", auth=ws.token("alice", name="Alice Liddell"))  # a changed name is written
+    assert any(s.lstrip().upper().startswith("UPDATE USERS") for s in statements)
