@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.ranking_bench
+	$(PY) -m bench.api_bench
 
 quality: $(STAMP)
 	$(PY) -m bench.quality
