@@ -46,6 +46,8 @@ class Actor:
     role: ActorRole = ActorRole.ANONYMOUS
     auth_errors: tuple[str, ...] = field(default=())
     "Why a presented credential was not accepted (reported in the response's extensions)."
+    expires_at: float | None = None
+    "When the credential expires (an SSO token's exp, Unix seconds): a long-lived subscription ends then."
 
     def role_in(self, workspace_id: int) -> ActorRole:
         return self.role if self.workspace_id == workspace_id else ActorRole.ANONYMOUS
@@ -156,7 +158,9 @@ async def actor_for_sso_token(session: AsyncSession, token: str, box: SecretBox,
         str(email)[:320] if email else None,
         write,
     )
-    return Actor(workspace_id=workspace.id, user_id=user.id, role=_ROLE_OF_USER[user.role])
+    return Actor(
+        workspace_id=workspace.id, user_id=user.id, role=_ROLE_OF_USER[user.role], expires_at=float(claims["exp"])
+    )
 
 
 class WriteNeeded(Exception):

@@ -7,7 +7,9 @@ rights before it is sent (so nothing of a board the subscriber cannot read ever 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +75,29 @@ class SubscriptionSafeParserCache(ParserCache):
         yield
 
 
+async def _until_expiry(stream: AsyncIterator[events.Event], actor: Actor) -> AsyncIterator[events.Event]:
+    """The events, until the subscriber's SSO token expires: then an UNAUTHENTICATED error ends the stream
+    (rights are those of the token; a client subscribes again with a fresh one)."""
+    if actor.expires_at is None:
+        async for event in stream:
+            yield event
+        return
+    while True:
+        remaining = actor.expires_at - time.time()
+        try:
+            if remaining <= 0:
+                raise TimeoutError
+            event = await asyncio.wait_for(anext(stream), remaining)
+        except TimeoutError:
+            raise GraphQLError(
+                "The SSO token has expired: subscribe again with a fresh one.",
+                extensions={"code": "UNAUTHENTICATED"},
+            ) from None
+        except StopAsyncIteration:
+            return
+        yield event
+
+
 def _fresh_loaders(info: Info) -> None:
     """A WebSocket's context lives as long as the connection: forget what earlier events cached."""
     info.context._loaders = None
@@ -92,7 +117,7 @@ class Subscriptions:
         if not visible:
             raise query_error(not_found("No such idea.", "ideaId"))
         async with services.broker.subscribe(events.idea_channel(pk)) as stream:
-            async for event in stream:
+            async for event in _until_expiry(stream, actor):
                 async with services.db.read() as session:
                     change = await lifecycle.get_change(session, actor, int(event.payload["statusChangeId"]))
                 if change is not None:
@@ -111,7 +136,7 @@ class Subscriptions:
             if not await boards.get_visible_many(session, actor, [pk]):
                 raise query_error(not_found("No such board.", "boardId"))
         async with services.broker.subscribe(events.board_channel(pk)) as stream:
-            async for event in stream:
+            async for event in _until_expiry(stream, actor):
                 item = await _board_event(services, actor, pk, event.payload)
                 if item is not None:
                     _fresh_loaders(info)

@@ -197,3 +197,21 @@ async def test_subscribing_before_connection_init_closes_with_4401(embedded):
     ws = await GraphQLWS.open(embedded.server.ws_url, init=False)
     await ws.subscribe("1", STATUS, {"id": "SWRlYTox"})
     assert await ws.close_code() == 4401
+
+
+async def test_a_subscription_ends_with_an_error_when_its_token_expires(embedded):
+    acme = embedded.acme
+    async with http_api(embedded.server) as api:
+        board = await create_board(api, acme.api_key, slug="expiry")
+        target = await idea_id(api, acme.token("alice"), board, "Oat milk in every store")
+    ws = await GraphQLWS.open(embedded.server.ws_url, acme.token("erin", ttl=3))
+    try:
+        await ws.subscribe("1", STATUS, {"id": target})
+        message = await ws.expect("1", seconds=15)  # at the token's exp, not when the next event comes
+        assert message["type"] == "next" and message["payload"]["data"] is None, message
+        [error] = message["payload"]["errors"]
+        assert error["message"] == "The SSO token has expired: subscribe again with a fresh one."
+        assert error["extensions"] == {"code": "UNAUTHENTICATED"}
+        assert await ws.expect("1") == {"id": "1", "type": "complete"}
+    finally:
+        await ws.close()
