@@ -3,8 +3,10 @@
 Serves, each in its own uvicorn process on 127.0.0.1:
   reference: strawberry + Starlette answering `{__typename}`, no extensions (the GraphQL floor);
   ideaengine: the real app on a scratch SQLite file (embedded default).
-A local async client keeps 20 requests in flight for a fixed time and counts answers. Both share the
-2 cores with the client, so only the ratios mean anything.
+The load comes from `wrk` (20 connections, one thread) when it is installed (`apt-get install wrk`), as
+in PERFORMANCE.md; otherwise from a Python client keeping 20 requests in flight, which itself costs more
+CPU than the servers and so compresses every ratio towards 1. Both share the 2 cores with the load
+generator, so only the ratios mean anything.
 
     .venv/bin/python -m bench.api_bench [--seconds 5]
 """
@@ -15,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -63,7 +66,47 @@ def serve(args: list[str], env: dict[str, str], cwd: str) -> tuple[subprocess.Po
     raise SystemExit(f"server did not start: {' '.join(args)}")
 
 
-async def rate(
+WRK_SCRIPT = """
+local bodies = {%s}
+local n = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+%s
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, bodies[(n %% #bodies) + 1])
+end
+response = function(status, headers, body)
+  if status ~= 200 or string.find(body, '"errors"') then
+    io.stderr:write("bad answer: " .. status .. " " .. body .. "\\n")
+    os.exit(1)
+  end
+end
+"""
+
+
+def wrk_rate(url: str, bodies: list[dict[str, object]], seconds: float, headers: dict[str, str] | None) -> float:
+    """Requests per second measured by wrk; every answer must be a 200 without errors."""
+    quoted = ", ".join("[==[" + json.dumps(b) + "]==]" for b in bodies)
+    extra = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items())
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT % (quoted, extra))
+    try:
+        command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(int(seconds), 1)}s", "-s", script.name, url]
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    line = next(line for line in out.splitlines() if line.startswith("Requests/sec:"))
+    return float(line.split()[1])
+
+
+def rate(url: str, bodies: list[dict[str, object]], seconds: float, headers: dict[str, str] | None = None) -> float:
+    if shutil.which("wrk"):
+        return wrk_rate(url, bodies, seconds, headers)
+    return asyncio.run(client_rate(url, bodies, seconds, headers))
+
+
+async def client_rate(
     url: str, bodies: list[dict[str, object]], seconds: float, headers: dict[str, str] | None = None
 ) -> float:
     """Answers per second with CONNECTIONS requests in flight; every answer must be a 200 without errors."""
@@ -107,8 +150,8 @@ def main() -> None:
         ours, our_url = serve([str(bin_dir / "ideaengine"), "serve"], env, tmp)
         try:
             typename = [{"query": "{__typename}"}]
-            floor = asyncio.run(rate(ref_url, typename, options.seconds))
-            our_floor = asyncio.run(rate(our_url, typename, options.seconds))
+            floor = rate(ref_url, typename, options.seconds)
+            our_floor = rate(our_url, typename, options.seconds)
             ids = httpx.post(
                 our_url,
                 json={
@@ -121,7 +164,7 @@ def main() -> None:
             votes = [
                 {"query": vote, "variables": {"i": {"ideaId": i, "value": v}}} for i in idea_ids for v in ("UP", "DOWN")
             ]
-            vote_rate = asyncio.run(rate(our_url, votes, options.seconds, {"authorization": f"Bearer {key}"}))
+            vote_rate = rate(our_url, votes, options.seconds, {"authorization": f"Bearer {key}"})
             page = [
                 {
                     "query": '{ board(workspace: "demo", slug: "ideas") { ideas(first: 20) { edges { node { '
@@ -129,11 +172,13 @@ def main() -> None:
                     "tags } } } } }"
                 }
             ]
-            page_rate = asyncio.run(rate(our_url, page, options.seconds))
+            page_rate = rate(our_url, page, options.seconds)
         finally:
             for proc in (reference, ours):
                 proc.terminate()
                 proc.wait(10)
+    generator = "wrk" if shutil.which("wrk") else "a Python client (install wrk for truer ratios)"
+    print(f"load generator: {generator}")
     print(f"{'work':<58} {'req/s':>8} {'vs floor':>9}")
     for name, value in [
         ("reference floor: {__typename}, strawberry+Starlette, no extensions", floor),
