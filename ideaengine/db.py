@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -58,9 +57,6 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     return engine
 
 
-AfterCommit = Callable[[], Any]
-
-
 class Database:
     """Owns the engine and hands out sessions: short reads, and write transactions with after-commit hooks."""
 
@@ -81,7 +77,8 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """Commit on success, then run the after-commit hooks; roll back and drop them on error."""
+        """Commit on success, then publish the events and submit the jobs the transaction queued; on error
+        roll back and drop them, so nothing runs for a write that did not happen."""
         async with self.sessions() as session:
             await session.connection(execution_options={WRITE_OPTION: True})
             try:
@@ -89,7 +86,6 @@ class Database:
                 await session.commit()
             except BaseException:
                 await session.rollback()
-                session.info.pop("after_commit", None)
                 session.info.pop("jobs", None)
                 session.info.pop("events", None)
                 raise
@@ -97,15 +93,6 @@ class Database:
             await self.broker.publish(events)
         if (requests := session.info.pop("jobs", None)) and self.queue is not None:
             await self.queue.submit(requests)
-        for hook in session.info.pop("after_commit", []):
-            result = hook()
-            if asyncio.iscoroutine(result):
-                await result
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
-    """Run `hook` once the session's transaction commits; never if it rolls back."""
-    session.info.setdefault("after_commit", []).append(hook)

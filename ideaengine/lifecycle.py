@@ -12,7 +12,6 @@ from ideaengine import boards, events, follows, ideas, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.models import (
-    OPEN_STATUSES,
     Comment,
     Comparison,
     Follow,
@@ -194,10 +193,6 @@ async def history_many(session: AsyncSession, idea_ids: Sequence[int]) -> dict[i
     for change in rows:
         out[change.idea_id].append(change)
     return out
-
-
-def is_open(status: IdeaStatus) -> bool:
-    return status in OPEN_STATUSES
 
 
 async def get_change(session: AsyncSession, actor: Actor, change_id: int) -> StatusChange | None:

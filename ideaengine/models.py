@@ -347,15 +347,6 @@ class BoardIndex(Base):
     built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PendingJob(Base):
-    """A coalescing marker for the in-process runner (Redis SET NX plays this part when distributed)."""
-
-    __tablename__ = "pending_jobs"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
 class WebhookDeliveryStatus(enum.Enum):
     PENDING = "PENDING"
     "Not delivered yet: waiting for its first attempt, or (attempts > 0) for a retry."
