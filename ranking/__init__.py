@@ -8,6 +8,7 @@ from ranking.duplicates import (
     DUPLICATE_THRESHOLD_VECTORS,
     TextIndex,
     cluster_duplicates,
+    cluster_index,
 )
 from ranking.pairwise import (
     BT_ALPHA,
@@ -40,6 +41,7 @@ __all__ = [
     "TextIndex",
     "bradley_terry",
     "cluster_duplicates",
+    "cluster_index",
     "decayed_votes",
     "elo_ratings",
     "next_pair",

@@ -289,8 +289,12 @@ def cluster_duplicates(
     similarity over all their cross pairs reaches `threshold`, so one close pair cannot chain unrelated
     texts together. Groups are found among candidates from `TextIndex.candidate_pairs` (never all pairs).
     """
-    index = TextIndex(texts, vectors)
-    default = DUPLICATE_THRESHOLD if vectors is None else DUPLICATE_THRESHOLD_VECTORS
+    return cluster_index(TextIndex(texts, vectors), threshold)
+
+
+def cluster_index(index: TextIndex, threshold: float | None = None) -> np.ndarray:
+    """cluster_duplicates on an index already built (the service keeps the index it clusters)."""
+    default = DUPLICATE_THRESHOLD if index.vectors is None else DUPLICATE_THRESHOLD_VECTORS
     t = default if threshold is None else v.positive("threshold", threshold)
     if t > 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")

@@ -42,7 +42,7 @@ async def _index(db: Database, board_id: int) -> dict[str, Any]:
     texts = [idea_text(r.title, r.body) for r in rows]
     vectors = _vectors(rows)
     index = ranking.TextIndex(texts, vectors)
-    labels = ranking.cluster_duplicates(texts, vectors=vectors) if texts else np.array([], dtype=int)
+    labels = ranking.cluster_index(index)  # the same index serves lookups and clustering: built once
     clusters = _clusters(index, labels, [r.id for r in rows])
     payload = pickle.dumps(StoredIndex(index, [r.id for r in rows]), protocol=pickle.HIGHEST_PROTOCOL)
     async with db.transaction() as session:
