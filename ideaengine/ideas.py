@@ -127,7 +127,10 @@ async def get_for_write(
         select(Idea, Board).join(Board, Board.id == Idea.board_id).where(Idea.id == idea_id, boards.visible_to(actor))
     )
     if lock:
-        stmt = stmt.with_for_update(of=Idea)
+        # FOR NO KEY UPDATE: it serialises writers of the idea as FOR UPDATE does, but not the FK checks
+        # (FOR KEY SHARE) of rows that point at the idea, such as a score refresh's upsert; with FOR UPDATE a
+        # merge locking two ideas and a refresh writing both scores could deadlock.
+        stmt = stmt.with_for_update(of=Idea, key_share=True)
     row = (await session.execute(stmt)).first()
     if row is None:
         raise not_found("No such idea.", field)
