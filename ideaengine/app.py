@@ -23,8 +23,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from ideaengine import identity, scores, sweep
 from ideaengine.identity import Actor
-from ideaengine.services import Services
-from ideaengine.settings import Settings
+from ideaengine.platform.services import Services
+from ideaengine.platform.settings import Settings
 from schema import Context, build_schema
 
 log = logging.getLogger("ideaengine.app")

@@ -12,8 +12,8 @@ from sqlalchemy.sql import ColumnElement
 from ideaengine import validation
 from ideaengine.errors import DomainError, ErrorCode, not_found
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.models import Board, Idea, IdeaStatus, IdeaTag, Visibility, Workspace, utcnow
-from ideaengine.upsert import insert_ignore
+from ideaengine.platform.models import Board, Idea, IdeaStatus, IdeaTag, Visibility, Workspace, utcnow
+from ideaengine.platform.upsert import insert_ignore
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ideaengine.errors import DomainError
-from ideaengine.services import Services
-from ideaengine.settings import Settings, SettingsError, get_settings
+from ideaengine.platform.services import Services
+from ideaengine.platform.settings import Settings, SettingsError, get_settings
 
 log = logging.getLogger("ideaengine")
 
@@ -47,7 +47,7 @@ def _safe_url(url: str) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from ideaengine import migrate
+    from ideaengine.platform import migrate
 
     _ensure_sqlite_dir(settings)
     migrate.upgrade(settings.database_url)
@@ -64,9 +64,9 @@ def _ensure_sqlite_dir(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from ideaengine import migrate
     from ideaengine.app import create_app
-    from ideaengine.secrets_box import load_server_key
+    from ideaengine.platform import migrate
+    from ideaengine.platform.secrets_box import load_server_key
 
     if not 0 < args.port < 65536:
         raise CliError(f"--port must be between 1 and 65535, not {args.port}")
@@ -116,8 +116,8 @@ def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
 
 def _require_schema(settings: Settings) -> None:
     """Commands that write need a migrated database; the embedded default migrates itself."""
-    from ideaengine import migrate
-    from ideaengine.secrets_box import load_server_key
+    from ideaengine.platform import migrate
+    from ideaengine.platform.secrets_box import load_server_key
 
     load_server_key(settings)
     _ensure_sqlite_dir(settings)

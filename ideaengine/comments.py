@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import follows, ideas, validation, webhooks
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.models import Comment, NotificationKind, utcnow
+from ideaengine.platform.models import Comment, NotificationKind, utcnow
 
 OFFICIAL_PREVIEW = 140
 "Characters of an official answer quoted in the followers' notification."

@@ -13,8 +13,8 @@ import ranking
 from ideaengine import boards, ideas
 from ideaengine.errors import invalid
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.models import Board, Comparison, Idea, IdeaScore, utcnow
-from ideaengine.upsert import insert_for
+from ideaengine.platform.models import Board, Comparison, Idea, IdeaScore, utcnow
+from ideaengine.platform.upsert import insert_for
 
 MATCHUP_ATTEMPTS = 8
 "How many draws to try for a pair the voter has not judged yet before showing a repeat."

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import boards, comments, comparisons, follows, ideas, identity, lifecycle, votes, workspaces
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.models import Board, Idea, IdeaStatus, Workspace
-from ideaengine.secrets_box import SecretBox
-from ideaengine.services import Services
-from ideaengine.settings import Settings, SettingsError
+from ideaengine.platform.models import Board, Idea, IdeaStatus, Workspace
+from ideaengine.platform.secrets_box import SecretBox
+from ideaengine.platform.services import Services
+from ideaengine.platform.settings import Settings, SettingsError
 
 WORKSPACE_SLUG = "demo"
 BOARD_SLUG = "ideas"

@@ -17,10 +17,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
-from ideaengine import boards, embeddings
+from ideaengine import boards
 from ideaengine.errors import not_found
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.models import Board, BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus
+from ideaengine.platform import embeddings
+from ideaengine.platform.models import Board, BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus
 
 INDEX_CACHE_SIZE = 64
 "Unpickled board indexes kept per process, keyed by board and build."

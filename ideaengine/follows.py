@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ideaengine import ideas
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.models import Board, Follow, Idea, Notification, NotificationKind, utcnow
-from ideaengine.upsert import insert_ignore
+from ideaengine.platform.models import Board, Follow, Idea, Notification, NotificationKind, utcnow
+from ideaengine.platform.upsert import insert_ignore
 
 
 async def follow(session: AsyncSession, actor: Actor, idea_id: int, on: bool) -> Idea:

@@ -10,11 +10,12 @@ from sqlalchemy import Select, and_, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from ideaengine import boards, events, jobs, validation, webhooks
+from ideaengine import boards, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.models import OPEN_STATUSES, Board, Follow, Idea, IdeaScore, IdeaStatus, IdeaTag, utcnow
-from ideaengine.queries import like_pattern
+from ideaengine.platform import events, jobs
+from ideaengine.platform.models import OPEN_STATUSES, Board, Follow, Idea, IdeaScore, IdeaStatus, IdeaTag, utcnow
+from ideaengine.platform.queries import like_pattern
 
 REFRESH_SCORES = "workers.scores.refresh_board"
 "Dotted job names: resolved at run time, so the domain never imports workers."

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.errors import DomainError, ErrorCode
-from ideaengine.models import ApiKey, Role, User, Workspace
-from ideaengine.secrets_box import SecretBox
-from ideaengine.upsert import insert_ignore
+from ideaengine.platform.models import ApiKey, Role, User, Workspace
+from ideaengine.platform.secrets_box import SecretBox
+from ideaengine.platform.upsert import insert_ignore
 
 API_KEY_PREFIX = "iek_"
 SSO_ALGORITHM = "HS256"

@@ -8,10 +8,11 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from ideaengine import boards, events, follows, ideas, validation, webhooks
+from ideaengine import boards, follows, ideas, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.models import (
+from ideaengine.platform import events
+from ideaengine.platform.models import (
     Comment,
     Comparison,
     Follow,

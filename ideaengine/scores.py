@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine.models import Board, BoardIndex, Idea, IdeaScore, utcnow
+from ideaengine.platform.models import Board, BoardIndex, Idea, IdeaScore, utcnow
 
 
 async def scores_many(session: AsyncSession, idea_ids: Sequence[int]) -> dict[int, tuple[IdeaScore | None, int]]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from ideaengine import ideas, scores, webhooks
-from ideaengine.db import Database
-from ideaengine.jobs import JobQueue, JobRequest
-from ideaengine.models import utcnow
+from ideaengine.platform.db import Database
+from ideaengine.platform.jobs import JobQueue, JobRequest
+from ideaengine.platform.models import utcnow
 
 DELIVERY_GRACE = timedelta(seconds=60)
 "A pending webhook delivery this long past its due time is taken as lost and enqueued again."

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.identity import Actor
-from ideaengine.models import Board, User, Visibility
+from ideaengine.platform.models import Board, User, Visibility
 
 
 async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, User]:

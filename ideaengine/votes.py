@@ -10,8 +10,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ideaengine import boards, ideas
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.models import Idea, Vote, utcnow
-from ideaengine.upsert import insert_for
+from ideaengine.platform.models import Idea, Vote, utcnow
+from ideaengine.platform.upsert import insert_for
 
 UP, DOWN = 1, -1
 

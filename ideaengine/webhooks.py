@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import jobs
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.models import (
+from ideaengine.platform import jobs
+from ideaengine.platform.models import (
     Board,
     Comment,
     Idea,
@@ -39,7 +39,7 @@ from ideaengine.models import (
     Workspace,
     utcnow,
 )
-from ideaengine.secrets_box import SecretBox
+from ideaengine.platform.secrets_box import SecretBox
 
 DELIVER = "workers.webhooks.deliver"
 "The delivery job, by dotted name (the domain never imports workers)."

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import identity, validation
 from ideaengine.errors import DomainError, ErrorCode
-from ideaengine.models import Workspace
-from ideaengine.secrets_box import SecretBox
-from ideaengine.upsert import insert_ignore
+from ideaengine.platform.models import Workspace
+from ideaengine.platform.secrets_box import SecretBox
+from ideaengine.platform.upsert import insert_ignore
 
 
 @dataclass(frozen=True)

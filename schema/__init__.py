@@ -67,7 +67,7 @@ class Query(BoardQueries, IdeaQueries, VoteQueries, WebhookQueries):
 
 
 async def _own_notification(info: Info, pk: int) -> NotificationNode | None:
-    from ideaengine.models import Notification
+    from ideaengine.platform.models import Notification
 
     async with info.context.read() as session:
         found = await session.get(Notification, pk)

@@ -10,7 +10,7 @@ import strawberry
 from ideaengine import boards, duplicates
 from ideaengine import ideas as idea_service
 from ideaengine.errors import DomainError
-from ideaengine.models import Board, Visibility
+from ideaengine.platform.models import Board, Visibility
 from schema import relay
 from schema.context import Info
 from schema.enums import BoardVisibility, IdeaSort, IdeaStatus

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from ideaengine import comments
-from ideaengine.models import Comment
+from ideaengine.platform.models import Comment
 from schema import relay
 from schema.context import Info
 from schema.errors import DomainErrors, UserError

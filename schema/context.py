@@ -11,7 +11,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.identity import Actor
-from ideaengine.services import Services
+from ideaengine.platform.services import Services
 
 if TYPE_CHECKING:
     from schema.loaders import Loaders

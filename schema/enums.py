@@ -7,8 +7,9 @@ from typing import Annotated
 
 import strawberry
 
-from ideaengine import ideas, models
+from ideaengine import ideas
 from ideaengine.identity import ActorRole
+from ideaengine.platform import models
 
 IdeaStatus = Annotated[
     models.IdeaStatus,

@@ -8,7 +8,7 @@ from datetime import datetime
 import strawberry
 
 from ideaengine import follows
-from ideaengine.models import Notification
+from ideaengine.platform.models import Notification
 from schema import relay
 from schema.context import Info
 from schema.enums import NotificationKind

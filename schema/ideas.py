@@ -10,7 +10,7 @@ import strawberry
 
 from ideaengine import comments, duplicates, ideas, scores
 from ideaengine.errors import DomainError
-from ideaengine.models import Idea
+from ideaengine.platform.models import Idea
 from schema import relay
 from schema.context import Info
 from schema.enums import IdeaStatus, VoteValue

@@ -9,7 +9,7 @@ import strawberry
 
 from ideaengine import lifecycle
 from ideaengine.duplicates import Cluster
-from ideaengine.models import StatusChange
+from ideaengine.platform.models import StatusChange
 from schema import relay
 from schema.context import Info
 from schema.enums import IdeaStatus

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from ideaengine import boards, comments, follows, ideas, lifecycle, scores, users, votes
-from ideaengine.db import Database
 from ideaengine.identity import Actor
-from ideaengine.models import Board, Comment, Idea, IdeaScore, StatusChange, User
+from ideaengine.platform.db import Database
+from ideaengine.platform.models import Board, Comment, Idea, IdeaScore, StatusChange, User
 
 K = TypeVar("K")
 V = TypeVar("V")

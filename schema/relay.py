@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import strawberry
 
 from ideaengine.errors import DomainError, ErrorCode
-from ideaengine.queries import MAX_PAGE_SIZE
+from ideaengine.platform.queries import MAX_PAGE_SIZE
 from schema.errors import bad_input
 
 C = TypeVar("C")

@@ -18,11 +18,12 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import ParserCache
 
-from ideaengine import boards, events, ideas, lifecycle
+from ideaengine import boards, ideas, lifecycle
 from ideaengine.errors import not_found
 from ideaengine.identity import Actor
-from ideaengine.models import Board, Idea, StatusChange, utcnow
-from ideaengine.services import Services
+from ideaengine.platform import events
+from ideaengine.platform.models import Board, Idea, StatusChange, utcnow
+from ideaengine.platform.services import Services
 from schema import relay
 from schema.boards import BoardNode
 from schema.context import Info

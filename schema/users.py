@@ -8,7 +8,7 @@ import strawberry
 
 from ideaengine import follows, users
 from ideaengine.identity import ActorRole
-from ideaengine.models import User
+from ideaengine.platform.models import User
 from schema import relay
 from schema.context import Info
 from schema.enums import Role

@@ -10,8 +10,9 @@ from typing import Annotated
 
 import strawberry
 
-from ideaengine import models, webhooks
+from ideaengine import webhooks
 from ideaengine.errors import DomainError, invalid
+from ideaengine.platform import models
 from schema import relay
 from schema.context import Info
 from schema.errors import DomainErrors, UserError, query_error

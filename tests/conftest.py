@@ -61,7 +61,7 @@ class Templates:
 
     def sqlite_template(self) -> Path:
         if self.sqlite is None:
-            from ideaengine import migrate
+            from ideaengine.platform import migrate
 
             path = self.root / "template.db"
             migrate.upgrade(f"sqlite+aiosqlite:///{path}")
@@ -72,7 +72,7 @@ class Templates:
         if self.pg_error is not None:
             unavailable("PostgreSQL", self.pg_error)
         if self.pg is None:
-            from ideaengine import migrate
+            from ideaengine.platform import migrate
 
             name = f"ie_tmpl_{os.getpid()}"
             try:
@@ -118,14 +118,14 @@ def database_url(request: pytest.FixtureRequest, templates: Templates, tmp_path:
 
 @pytest.fixture
 def settings(database_url: str) -> Any:
-    from ideaengine.settings import Settings
+    from ideaengine.platform.settings import Settings
 
     return Settings(database_url=database_url, secret_key=TEST_SECRET_KEY, redis_url=None, refresh_delay_seconds=0.05)
 
 
 @pytest.fixture
 async def services(settings: Any) -> AsyncIterator[Any]:
-    from ideaengine.services import Services
+    from ideaengine.platform.services import Services
 
     s = Services.create(settings)
     yield s
@@ -146,7 +146,7 @@ def redis_url() -> str:
 @pytest.fixture(scope="session")
 def semantic() -> None:
     """Tests of the `semantic` extra: skipped without it, except in CI, whose `make test` installs it."""
-    from ideaengine import embeddings
+    from ideaengine.platform import embeddings
 
     if not embeddings.available():
         unavailable("The `semantic` extra", "not installed")

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from ideaengine.db import Database
-from ideaengine.jobs import current_settings
+from ideaengine.platform.db import Database
+from ideaengine.platform.jobs import current_settings
 
-log = logging.getLogger("ideaengine.jobs")
+log = logging.getLogger("ideaengine.platform.jobs")
 T = TypeVar("T")
 
 

@@ -11,11 +11,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
-from ideaengine import embeddings
-from ideaengine.db import Database
 from ideaengine.duplicates import StoredIndex, idea_text
-from ideaengine.models import Board, BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus, utcnow
-from ideaengine.upsert import insert_for
+from ideaengine.platform import embeddings
+from ideaengine.platform.db import Database
+from ideaengine.platform.models import Board, BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus, utcnow
+from ideaengine.platform.upsert import insert_for
 from workers.base import run
 
 EMBEDDING_DTYPE = np.float32

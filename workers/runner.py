@@ -14,9 +14,9 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from ideaengine import sweep
-from ideaengine.db import Database
-from ideaengine.jobs import RqQueue
-from ideaengine.settings import Settings
+from ideaengine.platform.db import Database
+from ideaengine.platform.jobs import RqQueue
+from ideaengine.platform.settings import Settings
 
 log = logging.getLogger("ideaengine.worker")
 

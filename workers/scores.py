@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
-from ideaengine import events
-from ideaengine.db import Database
-from ideaengine.models import Board, Comparison, Idea, IdeaScore, IdeaStatus, Vote, utcnow
-from ideaengine.upsert import insert_for
+from ideaengine.platform import events
+from ideaengine.platform.db import Database
+from ideaengine.platform.models import Board, Comparison, Idea, IdeaScore, IdeaStatus, Vote, utcnow
+from ideaengine.platform.upsert import insert_for
 from workers.base import run
 
 HOUR = 3600.0

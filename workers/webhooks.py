@@ -19,14 +19,15 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from ideaengine import jobs, webhooks
-from ideaengine.jobs import JOB_TIMEOUT_SECONDS, RETRY_INTERVALS, current_settings, run_job
-from ideaengine.models import Webhook, WebhookDelivery, WebhookDeliveryStatus, utcnow
-from ideaengine.secrets_box import SecretBox, load_server_key
-from ideaengine.settings import Settings
+from ideaengine import webhooks
+from ideaengine.platform import jobs
+from ideaengine.platform.jobs import JOB_TIMEOUT_SECONDS, RETRY_INTERVALS, current_settings, run_job
+from ideaengine.platform.models import Webhook, WebhookDelivery, WebhookDeliveryStatus, utcnow
+from ideaengine.platform.secrets_box import SecretBox, load_server_key
+from ideaengine.platform.settings import Settings
 from workers.base import job_database
 
-log = logging.getLogger("ideaengine.jobs")
+log = logging.getLogger("ideaengine.platform.jobs")
 
 ERROR_MAX = 500
 "Characters of an error (or of a receiver's answer) kept in the delivery log."

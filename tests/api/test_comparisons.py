@@ -16,7 +16,7 @@ async def board(api, ws):
 
 
 async def test_compare_records_one_verdict_and_offers_the_next_pair(api, ws, board, services):
-    from ideaengine.models import Comparison
+    from ideaengine.platform.models import Comparison
 
     alice, bob = ws.token("alice"), ws.token("bob")
     a = await idea_id(api, alice, board, "Oat milk in every store")
@@ -39,7 +39,7 @@ async def test_compare_records_one_verdict_and_offers_the_next_pair(api, ws, boa
 async def test_invalid_comparisons_are_user_errors(api, ws, board, case, services):
     from sqlalchemy import func
 
-    from ideaengine.models import Comparison
+    from ideaengine.platform.models import Comparison
 
     alice = ws.token("alice")
     a = await idea_id(api, alice, board, "Oat milk in every store")

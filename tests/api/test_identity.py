@@ -20,8 +20,8 @@ from jwt.warnings import InsecureKeyLengthWarning
 from sqlalchemy import func, select, text
 
 from ideaengine import identity
-from ideaengine.models import User
-from ideaengine.models import Workspace as WorkspaceRow
+from ideaengine.platform.models import User
+from ideaengine.platform.models import Workspace as WorkspaceRow
 from tests.api.conftest import Api, Workspace, make_workspace
 
 VIEWER = "{ viewer { role user { name externalId } } }"

@@ -177,7 +177,7 @@ async def test_merge_moves_votes_once_per_user_comments_and_followers(api, ws, b
 async def test_merge_drops_comparisons_that_would_pit_an_idea_against_itself(api, ws, board, services):
     from sqlalchemy import func, select
 
-    from ideaengine.models import Comparison
+    from ideaengine.platform.models import Comparison
 
     alice, bob = ws.token("alice"), ws.token("bob")
     a = await idea_id(api, alice, board, "Oat milk in every store")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from ideaengine.models import Comparison
+from ideaengine.platform.models import Comparison
 from tests.api.conftest import Api, Workspace, make_workspace
 
 ALLOWED = None

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import demo, identity
 from ideaengine.identity import ActorRole
-from ideaengine.models import (
+from ideaengine.platform.models import (
     Board,
     Comment,
     Comparison,

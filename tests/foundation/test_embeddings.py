@@ -1,4 +1,4 @@
-"""ideaengine.embeddings: real vectors with the `semantic` extra, None without it; no database needed.
+"""ideaengine.platform.embeddings: real vectors with the `semantic` extra, None without it; no database needed.
 
 The tests that need the extra skip where it is not installed, except under IDEAENGINE_TEST_REQUIRE_SERVICES=1
 (CI, whose `make test` installs everything), where a missing extra fails instead of skipping.
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import ranking
-from ideaengine import embeddings
+from ideaengine.platform import embeddings
 
 REQUIRE = os.environ.get("IDEAENGINE_TEST_REQUIRE_SERVICES") == "1"
 
@@ -88,7 +88,7 @@ def test_cluster_duplicates_with_vectors_joins_the_paraphrases_only() -> None:
 FORK_SCRIPT = """
 import os, sys, time
 import numpy as np
-from ideaengine.embeddings import embed
+from ideaengine.platform.embeddings import embed
 parent = embed(["Oat milk in every store"])
 pid = os.fork()
 if pid == 0:  # an rq work horse: embeds with its own session, leaves with os._exit

@@ -8,8 +8,8 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ideaengine import migrate
-from ideaengine.models import Base
+from ideaengine.platform import migrate
+from ideaengine.platform.models import Base
 
 
 def table_names(url: str) -> set[str]:

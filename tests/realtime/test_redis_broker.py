@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import redis
 
-from ideaengine.events import Event, RedisBroker
+from ideaengine.platform.events import Event, RedisBroker
 from tests.realtime.conftest import eventually
 from tests.workers.test_rq import PrivateRedis
 

@@ -25,7 +25,7 @@ MERGE = """mutation($i: MergeIdeasInput!) { mergeIdeas(input: $i) { target { id 
 
 @pytest.fixture
 def settings(database_url: str) -> Any:
-    from ideaengine.settings import Settings
+    from ideaengine.platform.settings import Settings
 
     return Settings(
         database_url=database_url,
@@ -202,7 +202,7 @@ async def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweep(api, ws, servi
     from datetime import timedelta
 
     from ideaengine import sweep
-    from ideaengine.models import utcnow
+    from ideaengine.platform.models import utcnow
 
     hook = receiver(200)
     await register(api, ws, hook.url, ["IDEA_SUBMITTED"])

@@ -21,7 +21,7 @@ def job_lines(caplog: pytest.LogCaptureFixture, job: str) -> list[dict]:
     lines = [
         json.loads(r.getMessage())
         for r in caplog.records
-        if r.name == "ideaengine.jobs" and r.getMessage().startswith("{")
+        if r.name == "ideaengine.platform.jobs" and r.getMessage().startswith("{")
     ]
     return [line for line in lines if line["job"] == job]
 
@@ -68,7 +68,7 @@ async def test_votes_and_comparisons_lead_to_fresh_exact_scores(api, ws, board, 
 
 
 async def test_a_burst_of_votes_folds_into_a_handful_of_refreshes(api, ws, board, services, caplog):
-    caplog.set_level(logging.INFO, logger="ideaengine.jobs")
+    caplog.set_level(logging.INFO, logger="ideaengine.platform.jobs")
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
     await services.queue.drain()
     caplog.clear()
@@ -131,9 +131,9 @@ async def test_similar_ideas_and_clusters_come_from_the_index(api, ws, board, se
 
 
 async def test_jobs_for_a_board_that_no_longer_exists_finish_quietly(services, caplog):
-    from ideaengine.jobs import run_job
+    from ideaengine.platform.jobs import run_job
 
-    caplog.set_level(logging.INFO, logger="ideaengine.jobs")
+    caplog.set_level(logging.INFO, logger="ideaengine.platform.jobs")
     assert await asyncio.to_thread(run_job, "workers.scores.refresh_board", [987654], None, services.settings) == {
         "skipped": "board no longer exists"
     }
@@ -144,7 +144,7 @@ async def test_jobs_for_a_board_that_no_longer_exists_finish_quietly(services, c
 
 
 async def test_a_malformed_job_payload_raises_a_clear_error(services):
-    from ideaengine.jobs import run_job
+    from ideaengine.platform.jobs import run_job
 
     with pytest.raises(TypeError, match="board_id must be an int"):
         await asyncio.to_thread(run_job, "workers.scores.refresh_board", ["not-a-board"], None, services.settings)
@@ -153,7 +153,7 @@ async def test_a_malformed_job_payload_raises_a_clear_error(services):
 
 
 async def test_scores_of_a_merged_pair_move_and_the_source_leaves_the_ranking(api, ws, board, services):
-    from ideaengine.models import IdeaScore
+    from ideaengine.platform.models import IdeaScore
 
     alice = ws.token("alice")
     a = await idea_id(api, alice, board, "Oat milk in every store")
@@ -191,7 +191,7 @@ async def test_with_embeddings_paraphrases_are_found(api, ws, board, services, s
     please = await idea_id(api, alice, board, "Please stock oat milk at all locations")
     await services.queue.drain()
     async with services.db.read() as session:
-        from ideaengine.models import Idea
+        from ideaengine.platform.models import Idea
 
         stored = (await session.execute(select(Idea.embedding))).scalars().all()
     assert len(stored) == 6 and all(v is not None and len(v) == 384 * 4 for v in stored)

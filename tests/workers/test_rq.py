@@ -92,7 +92,7 @@ def pg_url(templates: Any, tmp_path: Path) -> Iterator[str]:
 
 
 def settings_for(database_url: str, redis_url: str, queue: str, delay: float = 0.3) -> Any:
-    from ideaengine.settings import Settings
+    from ideaengine.platform.settings import Settings
 
     return Settings(
         database_url=database_url,
@@ -122,7 +122,7 @@ def env_for(settings: Any) -> dict[str, str]:
 @contextlib.asynccontextmanager
 async def system(settings: Any, logs: Path) -> AsyncIterator[tuple[Api, Any, Workers]]:
     from ideaengine.app import create_app
-    from ideaengine.services import Services
+    from ideaengine.platform.services import Services
 
     services = Services.create(settings)
     workers = Workers(env_for(settings), logs)
@@ -161,7 +161,7 @@ async def test_a_burst_of_1000_votes_runs_a_handful_of_refreshes(pg_url, redis_u
 
     from ideaengine import votes
     from ideaengine.identity import Actor, ActorRole
-    from ideaengine.models import Role, User
+    from ideaengine.platform.models import Role, User
 
     queue_name = f"ie-{uuid.uuid4().hex}"
     settings = settings_for(pg_url, redis_url, queue_name, delay=1.0)
@@ -305,7 +305,7 @@ async def test_redis_restarted_empty_while_votes_arrive_scores_converge(pg_url, 
 async def test_a_malformed_job_fails_into_the_failed_registry_and_the_worker_lives_on(pg_url, redis_url, tmp_path):
     from rq import Queue
 
-    from ideaengine.jobs import run_job
+    from ideaengine.platform.jobs import run_job
 
     queue_name = f"ie-{uuid.uuid4().hex}"
     settings = settings_for(pg_url, redis_url, queue_name)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from ideaengine.settings import Settings, SettingsError
+from ideaengine.platform.settings import Settings, SettingsError
 
 
 def key_file_for(settings: Settings) -> Path | None:

@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ideaengine.events import Broker
-from ideaengine.jobs import JobQueue
-from ideaengine.settings import Settings
+from ideaengine.platform.events import Broker
+from ideaengine.platform.jobs import JobQueue
+from ideaengine.platform.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 "How long a SQLite writer waits for the lock before 'database is locked' (RELIABILITY.md)."

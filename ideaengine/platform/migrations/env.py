@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ideaengine.models import Base
+from ideaengine.platform.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -39,7 +39,7 @@ async def _run_with_own_engine(url: str) -> None:
 def _database_url() -> str:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
     if not url:
-        from ideaengine.settings import get_settings
+        from ideaengine.platform.settings import get_settings
 
         url = get_settings().database_url
     return str(url)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ideaengine.db import Database
-from ideaengine.events import Broker, create_broker
-from ideaengine.jobs import JobQueue, create_queue
-from ideaengine.secrets_box import SecretBox, load_server_key
-from ideaengine.settings import Settings
+from ideaengine.platform.db import Database
+from ideaengine.platform.events import Broker, create_broker
+from ideaengine.platform.jobs import JobQueue, create_queue
+from ideaengine.platform.secrets_box import SecretBox, load_server_key
+from ideaengine.platform.settings import Settings
 
 
 @dataclass

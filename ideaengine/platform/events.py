@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine.settings import Settings
+from ideaengine.platform.settings import Settings
 
 if TYPE_CHECKING:
     from redis.asyncio.client import PubSub
 
-log = logging.getLogger("ideaengine.events")
+log = logging.getLogger("ideaengine.platform.events")
 
 QUEUE_SIZE = 100
 "Events a slow subscriber may fall behind by before it is dropped rather than slowing everyone."

@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import events
-from ideaengine.events import Broker
-from ideaengine.settings import Settings, get_settings
+from ideaengine.platform import events
+from ideaengine.platform.events import Broker
+from ideaengine.platform.settings import Settings, get_settings
 
-log = logging.getLogger("ideaengine.jobs")
+log = logging.getLogger("ideaengine.platform.jobs")
 
 PENDING_PREFIX = "ideaengine:pending:"
 PENDING_TTL_SECONDS = 120
