@@ -10,15 +10,19 @@ PORT ?= 8000
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,semantic]'
+	$(PY) -m pip install --quiet -e '.[dev,semantic]'
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(VENV)/bin/ideaengine demo
 	$(VENV)/bin/ideaengine serve --host $(HOST) --port $(PORT)
 
+# What the docs claim is checked here: lint, format, types (source and tests), the import direction, then the suite.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict ideaengine schema workers ranking tests
+	$(VENV)/bin/pytest -q tests/foundation/test_architecture.py
 	$(VENV)/bin/pytest
 
 lint: $(STAMP)

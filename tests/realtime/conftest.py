@@ -24,7 +24,6 @@ from tests.api.conftest import Api, api, client, other_ws, ws  # noqa: F401  (fi
 from tests.api.conftest import Workspace as WorkspaceKeys
 from tests.conftest import (
     TEST_SECRET_KEY,
-    eventually,  # noqa: F401  (re-exported for the realtime tests)
     new_database,
 )
 from tests.workers.test_rq import free_port

@@ -72,7 +72,7 @@ async def refused(ws: GraphQLWS, op_id: str) -> dict[str, Any]:
     return error  # type: ignore[no-any-return]
 
 
-async def test_a_subscriber_hears_new_ideas_status_changes_merges_and_score_refreshes(embedded):
+async def test_a_subscriber_hears_new_ideas_status_changes_merges_and_score_refreshes(embedded: Embedded) -> None:
     acme = embedded.acme
     async with http_api(embedded.server) as api:
         board = await create_board(api, acme.api_key, slug="lifecycle")
@@ -129,7 +129,9 @@ async def test_a_subscriber_hears_new_ideas_status_changes_merges_and_score_refr
 
 
 @pytest.mark.parametrize("who", ["anonymous", "other_workspace_member"])
-async def test_a_private_board_is_refused_to_who_cannot_read_it_and_the_socket_stays_usable(embedded, who):
+async def test_a_private_board_is_refused_to_who_cannot_read_it_and_the_socket_stays_usable(
+    embedded: Embedded, who: str
+) -> None:
     acme, globex = embedded.acme, embedded.globex
     async with http_api(embedded.server) as api:
         private = await create_board(api, acme.api_key, slug=f"inside-{who.replace('_', '-')}", visibility="PRIVATE")
@@ -161,7 +163,7 @@ async def test_a_private_board_is_refused_to_who_cannot_read_it_and_the_socket_s
             await insider.close()
 
 
-async def test_an_unknown_idea_ends_with_an_error_and_the_socket_closes_cleanly(embedded):
+async def test_an_unknown_idea_ends_with_an_error_and_the_socket_closes_cleanly(embedded: Embedded) -> None:
     ws = await GraphQLWS.open(embedded.server.ws_url, embedded.acme.token("carol"))
     await ws.subscribe("1", STATUS, {"id": "SWRlYTo5OTk5OTk"})  # Idea:999999
     error = await refused(ws, "1")
@@ -187,19 +189,19 @@ async def test_an_unknown_idea_ends_with_an_error_and_the_socket_closes_cleanly(
         pytest.param('{"id": "1", "type": "subscribe", "payload": {"query": "subscription {"}}', id="syntax_error"),
     ],
 )
-async def test_a_malformed_protocol_message_closes_the_socket_with_4400(embedded, raw):
+async def test_a_malformed_protocol_message_closes_the_socket_with_4400(embedded: Embedded, raw: str) -> None:
     ws = await GraphQLWS.open(embedded.server.ws_url, embedded.acme.token("carol"))
     await ws.socket.send(raw)
     assert await ws.close_code() == 4400
 
 
-async def test_subscribing_before_connection_init_closes_with_4401(embedded):
+async def test_subscribing_before_connection_init_closes_with_4401(embedded: Embedded) -> None:
     ws = await GraphQLWS.open(embedded.server.ws_url, init=False)
     await ws.subscribe("1", STATUS, {"id": "SWRlYTox"})
     assert await ws.close_code() == 4401
 
 
-async def test_a_subscription_ends_with_an_error_when_its_token_expires(embedded):
+async def test_a_subscription_ends_with_an_error_when_its_token_expires(embedded: Embedded) -> None:
     acme = embedded.acme
     async with http_api(embedded.server) as api:
         board = await create_board(api, acme.api_key, slug="expiry")
