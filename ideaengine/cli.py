@@ -91,7 +91,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from workers.runner import run_worker, worker_status
 
     if args.status:
-        print(json.dumps(worker_status(settings), indent=2))
+        from redis.exceptions import RedisError
+
+        try:
+            status = worker_status(settings)
+        except RedisError as exc:
+            raise CliError(f"cannot read the queue: Redis at IDEAENGINE_REDIS_URL is unreachable ({exc})") from None
+        print(json.dumps(status, indent=2))
         return 0
     run_worker(settings, burst=args.burst)
     return 0

@@ -89,6 +89,12 @@ def test_invalid_workspace_slug_exits_2(sqlite_env: dict[str, str]) -> None:
         ),
         pytest.param(["worker"], {}, "needs IDEAENGINE_REDIS_URL", id="worker_without_redis"),
         pytest.param(
+            ["worker", "--status"],
+            {"IDEAENGINE_REDIS_URL": "redis://127.0.0.1:1/0"},
+            "cannot read the queue: Redis at IDEAENGINE_REDIS_URL is unreachable",
+            id="worker_status_with_redis_down",
+        ),
+        pytest.param(
             ["workspace", "create", "acme"],
             {"IDEAENGINE_DATABASE_URL": "postgresql+asyncpg://root@127.0.0.1/test"},
             "IDEAENGINE_SECRET_KEY: required with PostgreSQL",

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import pytest
 import ranking
 from tests.api.conftest import Api, make_workspace
 from tests.api.ops import create_board, idea, idea_id, vote
-from tests.conftest import TEST_SECRET_KEY, eventually, new_database
+from tests.conftest import TEST_SECRET_KEY, eventually
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -82,13 +82,6 @@ def descendants(pid: int) -> list[int]:
             out.append(child)
             todo.append(child)
     return out
-
-
-@pytest.fixture
-def pg_url(templates: Any, tmp_path: Path) -> Iterator[str]:
-    url, drop = new_database(templates, "postgres", tmp_path)
-    yield url
-    drop()
 
 
 def settings_for(database_url: str, redis_url: str, queue: str, delay: float = 0.3) -> Any:
