@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from ideaengine.platform.db import Database
 from ideaengine.platform.jobs import current_settings
 
-log = logging.getLogger("ideaengine.platform.jobs")
+log = logging.getLogger("ideaengine.jobs")
 T = TypeVar("T")
 
 

@@ -25,7 +25,7 @@ def job_lines(caplog: pytest.LogCaptureFixture, job: str) -> list[dict[str, Any]
     lines = [
         json.loads(r.getMessage())
         for r in caplog.records
-        if r.name == "ideaengine.platform.jobs" and r.getMessage().startswith("{")
+        if r.name == "ideaengine.jobs" and r.getMessage().startswith("{")
     ]
     return [line for line in lines if line["job"] == job]
 
@@ -76,7 +76,7 @@ async def test_votes_and_comparisons_lead_to_fresh_exact_scores(
 async def test_a_burst_of_votes_folds_into_a_handful_of_refreshes(
     api: Api, ws: Workspace, board: str, services: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="ideaengine.platform.jobs")
+    caplog.set_level(logging.INFO, logger="ideaengine.jobs")
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
     await in_process(services).drain()
     caplog.clear()
@@ -147,7 +147,7 @@ async def test_jobs_for_a_board_that_no_longer_exists_finish_quietly(
 ) -> None:
     from ideaengine.platform.jobs import run_job
 
-    caplog.set_level(logging.INFO, logger="ideaengine.platform.jobs")
+    caplog.set_level(logging.INFO, logger="ideaengine.jobs")
     assert await asyncio.to_thread(run_job, "workers.scores.refresh_board", [987654], None, services.settings) == {
         "skipped": "board no longer exists"
     }
