@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -76,6 +77,12 @@ class Settings(BaseSettings):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _normalise_origins(cls, value: list[str]) -> list[str]:
+        """One spelling per origin, as browsers send it, so HTTP CORS and WebSocket checks agree."""
+        return [normalise_origin(origin) for origin in value]
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -89,6 +96,26 @@ class Settings(BaseSettings):
         if not database or database == ":memory:":
             return None
         return Path(database)
+
+
+def normalise_origin(origin: str) -> str:
+    """`scheme://host[:port]` in lower case, as a browser's Origin header has it (no path, no trailing slash)."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (
+        parts is None
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ValueError(f"{origin!r} is not an origin like https://app.example.com (scheme, host, optional port)")
+    return f"{parts.scheme.lower()}://{parts.hostname.lower()}" + (f":{port}" if port is not None else "")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -126,8 +126,10 @@ async def test_cors_preflight_allows_configured_origins_only(services: Services)
     import httpx
 
     from ideaengine.app import create_app
+    from ideaengine.platform.settings import load_settings
 
-    settings = services.settings.model_copy(update={"cors_origins": ["https://app.example.com"]})
+    # Configured with a trailing slash, as people paste it: the browser's Origin header has none.
+    settings = load_settings(database_url=services.settings.database_url, cors_origins="https://app.example.com/")
     app = create_app(settings, services)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         headers = {
