@@ -2,6 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+JS_STAMP := tests/js/node_modules/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -13,12 +14,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,semantic]'
 	touch $(STAMP)
 
+# The JavaScript clients the suite drives (npm graphql-ws under Node), exactly as the lock file pins them.
+$(JS_STAMP): tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $(JS_STAMP)
+
 run: $(STAMP)
 	$(VENV)/bin/ideaengine demo
 	$(VENV)/bin/ideaengine serve --host $(HOST) --port $(PORT)
 
 # What the docs claim is checked here: lint, format, types (source and tests), the import direction, then the suite.
-test: $(STAMP)
+test: $(STAMP) $(JS_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict ideaengine schema workers ranking tests

@@ -26,12 +26,15 @@ from ideaengine.identity import Actor
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings
 from schema import Context, build_schema
+from schema.websocket import TransportWSHandler
 
 log = logging.getLogger("ideaengine.app")
 
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, JSON for every error and token auth on WebSockets."""
+
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
@@ -61,8 +64,10 @@ class GraphQLApp(GraphQL[Context, None]):
             )
         await response(scope, receive, send)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # A str, not bytes: strawberry sends bytes over a WebSocket as binary frames, which graphql-ws
+        # clients in browsers and Node reject ("Message is missing the 'type' property").
+        return orjson.dumps(data).decode()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         authorization = request.headers.get("authorization")
