@@ -20,7 +20,7 @@ $(JS_STAMP): tests/js/package-lock.json
 	touch $(JS_STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/ideaengine demo
+	$(VENV)/bin/ideaengine demo --host $(HOST) --port $(PORT)
 	$(VENV)/bin/ideaengine serve --host $(HOST) --port $(PORT)
 
 # What the docs claim is checked here: lint, format, types (source and tests), the import direction, then the suite.
