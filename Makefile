@@ -3,6 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 JS_STAMP := tests/js/node_modules/.installed-stamp
+CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -19,12 +20,16 @@ $(JS_STAMP): tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 	touch $(JS_STAMP)
 
+# Browser tests use Debian's chromium: Playwright's own browser builds cannot be downloaded here.
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq chromium
+
 run: $(STAMP)
 	$(VENV)/bin/ideaengine demo --host $(HOST) --port $(PORT)
 	$(VENV)/bin/ideaengine serve --host $(HOST) --port $(PORT)
 
 # What the docs claim is checked here: lint, format, types (source and tests), the import direction, then the suite.
-test: $(STAMP) $(JS_STAMP)
+test: $(STAMP) $(JS_STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict ideaengine schema workers ranking tests

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,7 +16,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -30,11 +32,16 @@ from schema.websocket import TransportWSHandler
 
 log = logging.getLogger("ideaengine.app")
 
+GRAPHIQL = Path(__file__).parent / "static" / "graphiql"
+"GraphiQL, React and the explorer plugin, shipped with the package (versions, licences and hashes beside them)."
+
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, JSON for every error and token auth on WebSockets."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ide_html = (GRAPHIQL / "index.html").read_text()
+    "GraphiQL with its scripts served from /graphiql: the IDE works without internet (strawberry's loads a CDN)."
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
@@ -160,6 +167,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
+            Mount("/graphiql", StaticFiles(directory=GRAPHIQL), name="graphiql"),
         ],
         middleware=middleware,
         lifespan=lifespan,
