@@ -21,10 +21,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from ideaengine import identity, scores, sweep
 from ideaengine.identity import Actor
+from ideaengine.platform import media
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings
 from schema import Context, build_schema
@@ -61,6 +64,7 @@ class GraphQLApp(GraphQL[Context, None]):
         from cross_web import HTTPException
 
         request = Request(scope, receive=receive)
+        graphql_response = media.wants_graphql_response(request.headers.get("accept"))
         try:
             response = await self.run(request)
         except HTTPException as exc:
@@ -69,7 +73,20 @@ class GraphQLApp(GraphQL[Context, None]):
                 {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
                 status_code=exc.status_code,
             )
+        if graphql_response and response.media_type == media.JSON:
+            response.headers["content-type"] = f"{media.GRAPHQL_RESPONSE}; charset=utf-8"
+            if getattr(request.state, "request_error", False):
+                response.status_code = 400
         await response(scope, receive, send)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        if media.wants_graphql_response(request.headers.get("accept")) and media.is_request_error(
+            processed.get("data"), processed.get("errors")
+        ):
+            processed.pop("data", None)  # the spec's request error: nothing ran, so there is no data entry
+            request.state.request_error = True
+        return processed
 
     def encode_json(self, data: object) -> str:
         # A str, not bytes: strawberry sends bytes over a WebSocket as binary frames, which graphql-ws

@@ -184,3 +184,40 @@ async def test_a_repeated_document_is_validated_once(api: Api) -> None:
     assert validate_cache.cache_info().misses == validated.misses
     assert validate_cache.cache_info().hits == validated.hits + 3
     assert parse_cache.cache_info().misses == parsed.misses
+
+
+@pytest.mark.parametrize(
+    ("document", "variables", "error"),
+    [
+        pytest.param("{ viewer { role ", None, "Syntax Error", id="does_not_parse"),
+        pytest.param("{ nosuchfield }", None, "Cannot query field 'nosuchfield'", id="does_not_validate"),
+        pytest.param("query($id: ID!) { idea(id: $id) { title } }", {"id": []}, "Variable '$id'", id="bad_variables"),
+    ],
+)
+async def test_a_request_error_is_400_without_data_for_clients_that_ask_for_graphql_response_json(
+    client: httpx.AsyncClient, document: str, variables: dict[str, Any] | None, error: str
+) -> None:
+    body = {"query": document, "variables": variables}
+    modern = await client.post("/graphql", json=body, headers={"accept": "application/graphql-response+json"})
+    assert modern.status_code == 400
+    assert modern.headers["content-type"] == "application/graphql-response+json; charset=utf-8"
+    assert "data" not in modern.json() and error in modern.json()["errors"][0]["message"]
+    legacy = await client.post("/graphql", json=body, headers={"accept": "application/json"})
+    assert legacy.status_code == 200 and legacy.headers["content-type"] == "application/json"
+    assert legacy.json()["data"] is None and error in legacy.json()["errors"][0]["message"]
+    anything = await client.post("/graphql", json=body, headers={"accept": "*/*"})  # fetch()'s default
+    assert (anything.status_code, anything.headers["content-type"]) == (200, "application/json")
+
+
+async def test_an_execution_error_stays_200_with_its_data_under_graphql_response_json(
+    client: httpx.AsyncClient,
+) -> None:
+    """Only a request error (nothing ran) is a 400: an argument problem is reported with the data it nulled."""
+    modern = await client.post(
+        "/graphql",
+        json={"query": '{ board(workspace: "acme", slug: "ideas") { ideas(first: 101) { totalCount } } }'},
+        headers={"accept": "application/graphql-response+json, application/json;q=0.9"},
+    )
+    assert modern.status_code == 200
+    assert modern.headers["content-type"] == "application/graphql-response+json; charset=utf-8"
+    assert "data" in modern.json()

@@ -20,6 +20,15 @@ pytestmark = [pytest.mark.slow]
 JS = Path(__file__).resolve().parents[1] / "js"
 
 
+def node_and(package: str) -> str:
+    """The node binary, once the npm test clients are installed (fails under IDEAENGINE_TEST_REQUIRE_SERVICES)."""
+    node = shutil.which("node")
+    if node is None or not (JS / "node_modules" / package).is_dir():
+        unavailable("The npm test clients", "run `npm ci --prefix tests/js` (make test does)")
+    assert node is not None
+    return node
+
+
 class NodeSubscriber:
     """`node subscribe.mjs`: one JSON line per connection, event, completion or error."""
 
@@ -28,12 +37,8 @@ class NodeSubscriber:
 
     @classmethod
     async def start(cls, url: str, token: str | None, query: str, variables: dict[str, Any]) -> NodeSubscriber:
-        node = shutil.which("node")
-        if node is None or not (JS / "node_modules" / "graphql-ws").is_dir():
-            unavailable("The npm test clients", "run `npm ci --prefix tests/js` (make test does)")
-        assert node is not None
         proc = await asyncio.create_subprocess_exec(
-            node,
+            node_and("graphql-ws"),
             str(JS / "subscribe.mjs"),
             url,
             token or "",
@@ -108,3 +113,19 @@ async def test_graphql_ws_reports_an_expired_token_through_its_error_callback(em
         assert await asyncio.wait_for(node.proc.wait(), 10) == 0
     finally:
         await node.close()
+
+
+async def test_graphql_http_server_audit_passes_every_must_should_and_may(embedded: Embedded) -> None:
+    """graphql-http's audit is the GraphQL-over-HTTP spec's reference suite: 13 MUST, 23 SHOULD, 25 MAY."""
+    proc = await asyncio.create_subprocess_exec(
+        node_and("graphql-http"),
+        str(JS / "audit.mjs"),
+        embedded.server.url + "/graphql",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    audits = [json.loads(line) for line in out.decode().splitlines()]
+    assert len(audits) == 61
+    assert [a for a in audits if a["status"] != "ok"] == []
