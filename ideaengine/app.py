@@ -27,7 +27,7 @@ from strawberry.types import ExecutionResult
 
 from ideaengine import identity, scores, sweep
 from ideaengine.identity import Actor
-from ideaengine.platform import media
+from ideaengine.platform import logs, media
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings
 from schema import Context, build_schema
@@ -81,6 +81,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)
+        request.state.graphql_errors = len(processed.get("errors") or ())  # for the access log
         if media.wants_graphql_response(request.headers.get("accept")) and media.is_request_error(
             processed.get("data"), processed.get("errors")
         ):
@@ -168,7 +169,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         if own:
             await services.close()
 
-    middleware = []
+    middleware = [Middleware(logs.AccessLog)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

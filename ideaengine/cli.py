@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ideaengine.errors import DomainError
+from ideaengine.platform import logs
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings, SettingsError, get_settings
 
@@ -82,6 +83,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # logs.configure has set up every logger, uvicorn's included
+        access_log=False,  # AccessLog writes one richer line per request
         ws="websockets-sansio",
         lifespan="on",
     )
@@ -198,13 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     long_running = args.command in ("serve", "worker")
-    logging.basicConfig(
-        level=logging.INFO if long_running else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     run: Callable[[argparse.Namespace, Settings], int] = args.run
     try:
         settings = get_settings()
+        logs.configure(settings.log_level if long_running else "WARNING", settings.log_format)
         return run(args, settings)
     except (SettingsError, CliError) as exc:
         return _fail(str(exc))

@@ -18,6 +18,7 @@ from rq import Worker
 from rq.exceptions import StopRequested
 
 from ideaengine import sweep
+from ideaengine.platform import logs
 from ideaengine.platform.db import Database
 from ideaengine.platform.jobs import RqQueue
 from ideaengine.platform.settings import Settings
@@ -113,7 +114,7 @@ def _new_worker(settings: Settings) -> _Worker:
 
 def _sweep_loop(settings: Settings, parent: int) -> None:
     """Sweep every interval until the worker that started us is gone (even if it was SIGKILLed)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when we stop
     while os.getppid() == parent:
         try:

@@ -29,3 +29,8 @@ def test_a_malformed_cors_origin_is_one_line_naming_the_variable(monkeypatch: py
         f"IDEAENGINE_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com"
         " (scheme, host, optional port)"
     )
+
+
+def test_log_level_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IDEAENGINE_LOG_LEVEL", "debug")
+    assert load_settings().log_level == "DEBUG"

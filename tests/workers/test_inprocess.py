@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
@@ -22,12 +21,9 @@ SCORE = "score { wilsonLowerBound trending elo bradleyTerry bradleyTerryLow brad
 
 
 def job_lines(caplog: pytest.LogCaptureFixture, job: str) -> list[dict[str, Any]]:
-    lines = [
-        json.loads(r.getMessage())
-        for r in caplog.records
-        if r.name == "ideaengine.jobs" and r.getMessage().startswith("{")
-    ]
-    return [line for line in lines if line["job"] == job]
+    """The figures of each finished `job`, as its log line carries them (`fields`: text or JSON alike)."""
+    lines: list[dict[str, Any]] = [getattr(r, "fields", {}) for r in caplog.records if r.name == "ideaengine.jobs"]
+    return [line for line in lines if line.get("job") == job]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import time
 import uuid
@@ -21,6 +22,7 @@ from tests.workers.test_rq import Workers, descendants, env_for, settings_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) [\w.]+ \S")
 STOP_SECONDS = 10
 "An idle worker must be gone this soon after the signal (issue 11)."
 
@@ -73,6 +75,9 @@ async def test_an_idle_worker_stops_on_a_signal_and_leaves_no_child(
         assert time.monotonic() - started < STOP_SECONDS
         await no_child_left(children, workers.output())
         assert Worker.count(queue=queue) == 0  # it told rq it left
+        # Worker, rq and sweeper lines share the server's format (ideaengine.platform.logs).
+        lines = workers.output().splitlines()
+        assert lines and all(LOG_LINE.match(line) for line in lines), lines
     finally:
         workers.stop_all()
 
