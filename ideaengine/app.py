@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,6 +29,7 @@ from strawberry.types import ExecutionResult
 from ideaengine import identity, scores, sweep
 from ideaengine.identity import Actor
 from ideaengine.platform import logs, media
+from ideaengine.platform.body_limit import BodyLimit
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings
 from schema import Context, build_schema
@@ -56,13 +58,12 @@ class GraphQLApp(GraphQL[Context, None]):
             keep_alive_interval=15,
         )
         self.services = services
+        self.max_token_lifetime = settings.sso_max_token_lifetime_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        from cross_web import HTTPException
-
         request = Request(scope, receive=receive)
         graphql_response = media.wants_graphql_response(request.headers.get("accept"))
         try:
@@ -89,6 +90,17 @@ class GraphQLApp(GraphQL[Context, None]):
             request.state.request_error = True
         return processed
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """orjson refuses nesting past 1,024 levels at once (json.loads recursed until it crashed); anything
+        but a JSON object (a bare string, say) is the client's mistake, not a server error."""
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(400, f"The request is not valid JSON: {exc}.") from None
+        if not isinstance(parsed, dict):
+            raise HTTPException(400, "The request body, and `variables` and `extensions`, must be JSON objects.")
+        return parsed
+
     def encode_json(self, data: object) -> str:
         # A str, not bytes: strawberry sends bytes over a WebSocket as binary frames, which graphql-ws
         # clients in browsers and Node reject ("Message is missing the 'type' property").
@@ -112,11 +124,15 @@ class GraphQLApp(GraphQL[Context, None]):
         # A read first: most requests come from known users, and a write transaction takes SQLite's lock.
         async with self.services.db.read() as session:
             try:
-                return await identity.resolve_actor(session, authorization, self.services.box, write=False)
+                return await identity.resolve_actor(
+                    session, authorization, self.services.box, write=False, max_lifetime=self.max_token_lifetime
+                )
             except identity.WriteNeeded:
                 pass
         async with self.services.db.transaction() as session:  # a first SSO token provisions its user
-            return await identity.resolve_actor(session, authorization, self.services.box)
+            return await identity.resolve_actor(
+                session, authorization, self.services.box, max_lifetime=self.max_token_lifetime
+            )
 
 
 async def _sweep_forever(services: Services) -> None:
@@ -169,7 +185,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         if own:
             await services.close()
 
-    middleware = [Middleware(logs.AccessLog)]
+    middleware = [Middleware(logs.AccessLog), Middleware(BodyLimit, max_bytes=settings.max_request_bytes)]
     if settings.cors_origins:
         middleware.append(
             Middleware(

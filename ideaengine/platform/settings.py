@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     "Attempts of one delivery before it is given up as FAILED (6: retries after 10, 20, 40, 80, 160 s)."
     webhook_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
     "How long a webhook receiver has to answer one attempt."
+    sso_max_token_lifetime_seconds: Annotated[float, Field(gt=0)] = 24 * 3600
+    "An SSO token whose exp lies further than this past its iat (or now) is refused."
+    max_request_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    "Largest request body accepted (413 beyond it): a GraphQL document and its variables need far less."
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000

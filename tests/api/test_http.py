@@ -221,3 +221,46 @@ async def test_an_execution_error_stays_200_with_its_data_under_graphql_response
     assert modern.status_code == 200
     assert modern.headers["content-type"] == "application/graphql-response+json; charset=utf-8"
     assert "data" in modern.json()
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        pytest.param(b'"str"', "must be JSON objects", id="a_bare_string"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, "not valid JSON", id="nested_100000_deep"),
+        pytest.param(
+            b'{"query": "{ __typename }", "variables": "x"}', "`variables` must be an object", id="string_variables"
+        ),
+        pytest.param(b'{"query": "\\ud800"}', "not valid JSON", id="lone_surrogate_escape"),
+    ],
+)
+async def test_malformed_bodies_are_400_naming_the_problem(
+    client: httpx.AsyncClient, content: bytes, fragment: str
+) -> None:
+    response = await client.post("/graphql", content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert fragment in response.json()["errors"][0]["message"]
+
+
+async def test_a_body_over_the_limit_is_413_before_it_is_read(services: Services) -> None:
+    from ideaengine.app import create_app
+
+    app = create_app(services.settings, services)
+    limit = services.settings.max_request_bytes
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        padded = {"query": "{ __typename }" + " " * limit}
+        response = await client.post("/graphql", json=padded)
+        assert response.status_code == 413
+        assert response.json()["errors"][0]["extensions"] == {"code": "PAYLOAD_TOO_LARGE", "limit": limit}
+
+        async def chunks() -> Any:  # no Content-Length: cut off as the bytes arrive
+            yield b'{"query": "{ __typename }'
+            for _ in range(limit // 65536 + 2):
+                yield b" " * 65536
+            yield b'"}'
+
+        streamed = await client.post("/graphql", content=chunks(), headers={"content-type": "application/json"})
+        assert streamed.status_code == 413
+        ok = await client.post("/graphql", json={"query": "{ __typename }"})
+        assert ok.json() == {"data": {"__typename": "Query"}}

@@ -38,6 +38,21 @@ async def test_submit_trims_and_normalises(api: Api, ws: Workspace, board: str) 
         pytest.param({"tags": ["x" * 41]}, "tags", "A tag must be at most 40 characters.", id="tag_too_long"),
         pytest.param({"tags": ["  "]}, "tags", "A tag must not be empty.", id="empty_tag"),
         pytest.param({"boardId": "nonsense"}, "boardId", "Not a valid Board id.", id="malformed_board_id"),
+        pytest.param(
+            {"title": "\u200b\u200b\u200b"}, "title", "A title must contain visible characters.", id="invisible_title"
+        ),
+        pytest.param(
+            {"title": "Cheaper \u202eettal"},
+            "title",
+            "A title contains text-direction control characters.",
+            id="bidi_override_in_title",
+        ),
+        pytest.param(
+            {"tags": [f"t{n}" for n in range(30_000)]},
+            "tags",
+            "An idea has at most 10 tags.",
+            id="thirty_thousand_tags",
+        ),
     ],
 )
 async def test_invalid_submissions_name_the_field_and_write_nothing(
@@ -207,3 +222,14 @@ async def test_idea_score_is_stale_until_computed(api: Api, ws: Workspace, board
     target = await idea_id(api, ws.token("alice"), board, "Oat milk")
     score = (await idea(api, None, target, "score { rank computedAt stale wilsonLowerBound elo }"))["score"]
     assert score == {"rank": None, "computedAt": None, "stale": True, "wilsonLowerBound": 0.0, "elo": 1500.0}
+
+
+async def test_a_lone_surrogate_in_a_document_is_a_syntax_error(api: Api, ws: Workspace, board: str) -> None:
+    """No request can carry one into a title: JSON bodies refuse it (a 400), and so does GraphQL's own syntax."""
+    body = await api(
+        f'mutation {{ submitIdea(input: {{boardId: "{board}", title: "Oat \\ud800 milk"}}) {{ idea {{ id }} }} }}',
+        auth=ws.token("alice"),
+        expect_errors=True,
+    )
+    assert body["data"] is None
+    assert body["errors"][0]["message"] == "Syntax Error: Invalid Unicode escape sequence: '\\ud800'."
