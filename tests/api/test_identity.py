@@ -23,6 +23,7 @@ from ideaengine import identity
 from ideaengine.platform.models import User
 from ideaengine.platform.models import Workspace as WorkspaceRow
 from tests.api.conftest import Api, Workspace, make_workspace
+from tests.api.ops import create_board, idea_id, vote
 
 VIEWER = "{ viewer { role user { name externalId } } }"
 ANONYMOUS_VIEWER = {"viewer": {"role": "ANONYMOUS", "user": None}}
@@ -344,3 +345,31 @@ async def test_a_token_valid_for_a_day_is_accepted(api: Api, ws: Workspace) -> N
     now = int(time.time())
     token = jwt.encode(claims(ws, iat=now, exp=now + 24 * 3600), ws.sso_secret, algorithm="HS256")
     assert (await api(VIEWER, auth=token))["data"]["viewer"]["role"] == "MEMBER"
+
+
+async def test_a_user_is_readable_only_where_their_name_shows(api: Api, ws: Workspace, other_ws: Workspace) -> None:
+    """Anonymous callers could read every user's name by walking `node(id: "User:N")`, voters on private
+    boards of other workspaces included. A user is readable by their own workspace, and by anyone who can
+    read something they wrote."""
+    private = await create_board(api, ws.api_key, slug="inside", visibility="PRIVATE")
+    public = await create_board(api, ws.api_key, slug="open")
+    secret = await idea_id(api, ws.token("alice"), private, "Next year's flavours")
+    await vote(api, ws.token("bob"), secret, "UP")
+    await idea_id(api, ws.token("carol"), public, "Oat milk in every store")
+
+    async def user_id(token: str) -> str:
+        return str((await api("{ viewer { user { id } } }", auth=token))["data"]["viewer"]["user"]["id"])
+
+    alice, bob, carol = [await user_id(ws.token(name)) for name in ("alice", "bob", "carol")]
+    query = "query($id: ID!) { node(id: $id) { ... on User { name } } }"
+
+    async def seen_by(auth: str | None) -> list[str | None]:
+        found = []
+        for user in (alice, bob, carol):
+            node = (await api(query, {"id": user}, auth=auth))["data"]["node"]
+            found.append(None if node is None else node["name"])
+        return found
+
+    assert await seen_by(None) == [None, None, "Carol"]
+    assert await seen_by(other_ws.token("eve")) == [None, None, "Carol"]
+    assert await seen_by(ws.token("dave")) == ["Alice", "Bob", "Carol"]
