@@ -51,7 +51,13 @@ class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, services: Services) -> None:
         settings = services.settings
         super().__init__(
-            build_schema(settings.max_query_depth, settings.max_aliases, settings.max_tokens),
+            build_schema(
+                settings.max_query_depth,
+                settings.max_aliases,
+                settings.max_tokens,
+                settings.max_query_cost_anonymous,
+                settings.max_query_cost,
+            ),
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # never legacy graphql-ws (DECISIONS.md 3)
             allowed_origins=tuple(settings.cors_origins),
             keep_alive=True,

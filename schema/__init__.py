@@ -22,6 +22,7 @@ from schema import relay
 from schema.boards import BoardMutations, BoardNode, BoardQueries
 from schema.comments import CommentMutations, CommentNode
 from schema.context import Context, Info
+from schema.cost import QueryCost
 from schema.errors import should_mask_error
 from schema.follows import FollowMutations, NotificationNode
 from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
@@ -34,6 +35,8 @@ from schema.webhooks import WebhookMutations, WebhookQueries
 __all__ = ["Context", "build_schema", "export_sdl"]
 
 MAX_DEPTH, MAX_ALIASES, MAX_TOKENS = 12, 30, 2_000
+MAX_COST_ANONYMOUS, MAX_COST = 10_000, 25_000
+"Query cost limits (schema/cost.py): a 100-idea page with every field fits; thirty aliases of one do not."
 "Defaults of the query limits (README: Safety); settings may change them."
 
 
@@ -122,7 +125,11 @@ class QuietSchema(strawberry.Schema):
 
 
 def build_schema(
-    max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES, max_tokens: int = MAX_TOKENS
+    max_depth: int = MAX_DEPTH,
+    max_aliases: int = MAX_ALIASES,
+    max_tokens: int = MAX_TOKENS,
+    max_cost_anonymous: int = MAX_COST_ANONYMOUS,
+    max_cost: int = MAX_COST,
 ) -> strawberry.Schema:
     # The limit rules are built once: ValidationCache keys on the rule classes, and a limiter made per
     # request makes new classes each time, so no validation would ever be cached.
@@ -137,6 +144,7 @@ def build_schema(
             lambda: ValidationCache(maxsize=1000),
             lambda: AddValidationRules(limits),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: QueryCost(anonymous_limit=max_cost_anonymous, limit=max_cost),
             lambda: MaskErrors(should_mask_error=should_mask_error),
             AuthErrors,
             OperationName,

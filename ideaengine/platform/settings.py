@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
+    max_query_cost_anonymous: Annotated[int, Field(ge=1)] = 10_000
+    "Largest cost (schema/cost.py) of an anonymous caller's operation; QUERY_TOO_COMPLEX beyond."
+    max_query_cost: Annotated[int, Field(ge=1)] = 25_000
+    "Largest cost of a signed-in caller's operation."
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     "Any case (`info` is INFO)."
     log_format: Literal["text", "json"] = "text"
