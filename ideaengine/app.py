@@ -30,6 +30,7 @@ from ideaengine import identity, scores, sweep
 from ideaengine.identity import Actor
 from ideaengine.platform import logs, media
 from ideaengine.platform.body_limit import BodyLimit
+from ideaengine.platform.ratelimit import AnonymousReads
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings
 from schema import Context, build_schema
@@ -191,7 +192,11 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         if own:
             await services.close()
 
-    middleware = [Middleware(logs.AccessLog), Middleware(BodyLimit, max_bytes=settings.max_request_bytes)]
+    middleware = [
+        Middleware(logs.AccessLog),
+        Middleware(BodyLimit, max_bytes=settings.max_request_bytes),
+        Middleware(AnonymousReads, limits=services.limits),
+    ]
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -21,10 +21,19 @@ class ErrorCode(enum.Enum):
 class DomainError(Exception):
     """An expected failure a client can cause: a code, a message, and the input field at fault."""
 
-    def __init__(self, code: ErrorCode, message: str, field: str | Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        field: str | Sequence[str] | None = None,
+        *,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+        "With RATE_LIMITED: whole seconds until the caller may try again."
         if field is None:
             self.field: list[str] = []
         elif isinstance(field, str):

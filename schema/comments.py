@@ -87,7 +87,7 @@ class AddCommentPayload:
 @strawberry.type
 class CommentMutations:
     @strawberry.mutation(
-        extensions=[DomainErrors()],
+        extensions=[DomainErrors(rate="comment")],
         description=(
             "Comment on an idea. Members, moderators and admins; `official` answers (which notify followers) "
             "moderators and admins only. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (ideaId), INVALID (body)."

@@ -10,11 +10,15 @@ from typing import TYPE_CHECKING, Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor
 from ideaengine.platform.services import Services
 
 if TYPE_CHECKING:
     from schema.loaders import Loaders
+
+
+RATE_NOUNS = {"submit": "ideas", "comment": "comments", "vote": "votes", "compare": "comparisons", "read": "requests"}
 
 
 @dataclass
@@ -26,6 +30,22 @@ class Context:
     connection_params: dict[str, Any] | None = None
     "The graphql-transport-ws connection_init payload (browsers cannot set WebSocket headers)."
     _loaders: Loaders | None = field(default=None, repr=False)
+
+    @property
+    def client_ip(self) -> str | None:
+        client = getattr(self.request, "client", None)
+        return None if client is None else str(client.host)
+
+    async def spend(self, kind: str) -> None:
+        """One unit of the caller's `kind` budget (per user and per IP); RATE_LIMITED when none is left."""
+        user = None if self.actor.user_id is None else str(self.actor.user_id)
+        wait = await self.services.limits.hit(kind, user, self.client_ip)
+        if wait is not None:
+            raise DomainError(
+                ErrorCode.RATE_LIMITED,
+                f"Too many {RATE_NOUNS[kind]} for now: try again in {wait} second{'s' * (wait != 1)}.",
+                retry_after=wait,
+            )
 
     @property
     def loaders(self) -> Loaders:

@@ -22,15 +22,24 @@ class UserError:
     )
     message: str = strawberry.field(description="What went wrong, for people.")
     code: UserErrorCode = strawberry.field(description="What went wrong, for programs.")
+    retry_after_seconds: int | None = strawberry.field(
+        default=None, description="With RATE_LIMITED: seconds until the caller may try again; null otherwise."
+    )
 
 
 def user_errors(exc: DomainError, prefix: Sequence[str] = ("input",)) -> list[UserError]:
     path = [*prefix, *exc.field] if exc.field else []
-    return [UserError(field=path, message=exc.message, code=exc.code)]
+    return [UserError(field=path, message=exc.message, code=exc.code, retry_after_seconds=exc.retry_after)]
 
 
 class DomainErrors(FieldExtension):
-    """Turns a DomainError raised by a mutation into its payload with `userErrors`."""
+    """Turns a DomainError raised by a mutation into its payload with `userErrors`; with `rate`, first spends
+    one unit of the caller's budget for that kind (per user and per IP) and answers RATE_LIMITED when none is
+    left, before the mutation reads or writes anything."""
+
+    def __init__(self, rate: str | None = None) -> None:
+        super().__init__()
+        self.rate = rate
 
     def apply(self, field: StrawberryField) -> None:
         self.payload_type = _payload_class(field)
@@ -40,6 +49,8 @@ class DomainErrors(FieldExtension):
 
     async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Any, **kwargs: Any) -> Any:
         try:
+            if self.rate is not None:
+                await info.context.spend(self.rate)
             return await next_(source, info, **kwargs)
         except DomainError as exc:
             return self.payload_type(user_errors=user_errors(exc))

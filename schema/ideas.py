@@ -295,7 +295,7 @@ def _given(value: T | None) -> T | None:
 @strawberry.type
 class IdeaMutations:
     @strawberry.mutation(
-        extensions=[DomainErrors()],
+        extensions=[DomainErrors(rate="submit")],
         description=(
             "Submit an idea; the author follows it. Members, moderators and admins of the board's workspace. "
             "Codes: UNAUTHENTICATED, NOT_FOUND (boardId), INVALID (boardId, title, body, tags)."

@@ -68,7 +68,7 @@ class VoteQueries:
 @strawberry.type
 class VoteMutations:
     @strawberry.mutation(
-        extensions=[DomainErrors()],
+        extensions=[DomainErrors(rate="vote")],
         description=(
             "Vote UP or DOWN on an open idea, or withdraw with null. Members, moderators and admins. The tally in "
             "the answer is exact. Codes: UNAUTHENTICATED, NOT_FOUND (ideaId), INVALID (a closed idea)."
@@ -82,7 +82,7 @@ class VoteMutations:
         return VotePayload(idea=IdeaNode(model=idea))
 
     @strawberry.mutation(
-        extensions=[DomainErrors()],
+        extensions=[DomainErrors(rate="compare")],
         description=(
             "Say which of two open ideas on one board the viewer prefers; judging the same pair again replaces the "
             "earlier verdict. Members, moderators and admins. Codes: UNAUTHENTICATED, NOT_FOUND (winnerId, loserId), "

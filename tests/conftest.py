@@ -25,6 +25,10 @@ REQUIRE_SERVICES = os.environ.get("IDEAENGINE_TEST_REQUIRE_SERVICES") == "1"
 TEST_SECRET_KEY = "Ds7m6hE2yTqQ8mJ3fV0pZ9cR1xK4wN5bL6aS7dF8gH0="
 "A fixed Fernet key, so tests never write a key file beside a database."
 
+UNLIMITED: dict[str, Any] = {f"rate_{kind}": "1000000/minute" for kind in ("submit", "comment", "vote", "compare", "read")}
+"""Rate limits out of the way: tests send bursts from one address on purpose (test_rate_limits sets its own)."""
+UNLIMITED_ENV = {f"IDEAENGINE_{name.upper()}": value for name, value in UNLIMITED.items()}
+
 _counter = itertools.count()
 
 
@@ -122,7 +126,13 @@ def database_url(request: pytest.FixtureRequest, templates: Templates, tmp_path:
 def settings(database_url: str) -> Any:
     from ideaengine.platform.settings import Settings
 
-    return Settings(database_url=database_url, secret_key=TEST_SECRET_KEY, redis_url=None, refresh_delay_seconds=0.05)
+    return Settings(
+        database_url=database_url,
+        secret_key=TEST_SECRET_KEY,
+        redis_url=None,
+        refresh_delay_seconds=0.05,
+        **UNLIMITED,
+    )
 
 
 @pytest.fixture

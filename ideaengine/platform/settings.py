@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from ideaengine.platform.ratelimit import KINDS, parse_rate
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ideaengine.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
@@ -47,6 +49,15 @@ class Settings(BaseSettings):
     "How long a webhook receiver has to answer one attempt."
     sso_max_token_lifetime_seconds: Annotated[float, Field(gt=0)] = 24 * 3600
     "An SSO token whose exp lies further than this past its iat (or now) is refused."
+    rate_submit: str = "10/minute"
+    "Ideas one user may submit (per IP: that times rate_limit_ip_factor); RATE_LIMITED beyond, with a wait."
+    rate_comment: str = "30/minute"
+    rate_vote: str = "120/minute"
+    rate_compare: str = "120/minute"
+    rate_read: str = "600/minute"
+    "Anonymous requests per IP (HTTP 429 with Retry-After beyond)."
+    rate_limit_ip_factor: Annotated[int, Field(ge=1)] = 5
+    "An IP may do this many times what one user may: people share addresses (offices, mobile carriers)."
     max_request_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     "Largest request body accepted (413 beyond it): a GraphQL document and its variables need far less."
     max_query_depth: int = 12
@@ -103,6 +114,15 @@ class Settings(BaseSettings):
     def _normalise_origins(cls, value: list[str]) -> list[str]:
         """One spelling per origin, as browsers send it, so HTTP CORS and WebSocket checks agree."""
         return [normalise_origin(origin) for origin in value]
+
+    @field_validator("rate_submit", "rate_comment", "rate_vote", "rate_compare", "rate_read")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    def rate_limits(self) -> dict[str, str]:
+        return {kind: getattr(self, f"rate_{kind}") for kind in KINDS}
 
     @property
     def is_sqlite(self) -> bool:

@@ -24,6 +24,7 @@ from tests.api.conftest import Api, api, client, other_ws, ws  # noqa: F401  (fi
 from tests.api.conftest import Workspace as WorkspaceKeys
 from tests.conftest import (
     TEST_SECRET_KEY,
+    UNLIMITED_ENV,
     new_database,
 )
 from tests.workers.test_rq import free_port
@@ -51,6 +52,7 @@ def server_env(
             "IDEAENGINE_REFRESH_DELAY_SECONDS": "0.2",
             "IDEAENGINE_SWEEP_INTERVAL_SECONDS": "2",
             "IDEAENGINE_LOG_LEVEL": "WARNING",
+            **UNLIMITED_ENV,
         }
     )
     if redis_url is not None:

@@ -26,7 +26,7 @@ import pytest
 import ranking
 from tests.api.conftest import Api, make_workspace
 from tests.api.ops import create_board, idea, idea_id, vote
-from tests.conftest import TEST_SECRET_KEY, eventually
+from tests.conftest import TEST_SECRET_KEY, UNLIMITED, UNLIMITED_ENV, eventually
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -94,6 +94,7 @@ def settings_for(database_url: str, redis_url: str, queue: str, delay: float = 0
         secret_key=TEST_SECRET_KEY,
         refresh_delay_seconds=delay,
         sweep_interval_seconds=2,
+        **UNLIMITED,
     )
 
 
@@ -107,6 +108,7 @@ def env_for(settings: Any) -> dict[str, str]:
             "IDEAENGINE_SECRET_KEY": TEST_SECRET_KEY,
             "IDEAENGINE_REFRESH_DELAY_SECONDS": str(settings.refresh_delay_seconds),
             "IDEAENGINE_SWEEP_INTERVAL_SECONDS": str(settings.sweep_interval_seconds),
+            **UNLIMITED_ENV,
         }
     )
     return env

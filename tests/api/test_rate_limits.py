@@ -1,0 +1,96 @@
+"""Rate limits: per user and per IP for each mutation kind, per IP for anonymous reads; in memory or on Redis."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from ideaengine.platform.services import Services
+from tests.api.conftest import Api, Workspace
+from tests.api.ops import create_board, idea_id
+
+VOTE = """mutation($i: VoteInput!) { vote(input: $i) {
+  idea { votes { up } } userErrors { code field message retryAfterSeconds } } }"""
+
+
+@pytest.fixture
+async def limited(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with tight limits: 3 votes a minute per user (15 per IP), 20 anonymous requests a minute per IP."""
+    from ideaengine.app import create_app
+
+    settings = services.settings.model_copy(update={"rate_vote": "3/minute", "rate_read": "20/minute"})
+    tight = Services.create(settings)
+    app = create_app(settings, tight)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            yield client
+    finally:
+        await tight.close()
+
+
+async def test_a_fourth_vote_in_a_minute_is_rate_limited_and_changes_nothing(
+    limited: httpx.AsyncClient, api: Api, ws: Workspace
+) -> None:
+    board = await create_board(api, ws.api_key)
+    ideas = [await idea_id(api, ws.token("alice"), board, f"Idea number {n}") for n in range(4)]
+    bob = Api(limited)
+    for target in ideas[:3]:
+        answer = (await bob(VOTE, {"i": {"ideaId": target, "value": "UP"}}, auth=ws.token("bob")))["data"]["vote"]
+        assert answer == {"idea": {"votes": {"up": 1}}, "userErrors": []}
+    refused = (await bob(VOTE, {"i": {"ideaId": ideas[3], "value": "UP"}}, auth=ws.token("bob")))["data"]["vote"]
+    assert refused["idea"] is None
+    [error] = refused["userErrors"]
+    assert error["code"] == "RATE_LIMITED" and error["field"] == []
+    assert 1 <= error["retryAfterSeconds"] <= 60
+    assert error["message"] == f"Too many votes for now: try again in {error['retryAfterSeconds']} seconds."
+    fourth = await api("query($id: ID!) { idea(id: $id) { votes { up } } }", {"id": ideas[3]})
+    assert fourth["data"]["idea"]["votes"] == {"up": 0}
+    # Another user is not held back by bob's budget.
+    carol = (await bob(VOTE, {"i": {"ideaId": ideas[3], "value": "UP"}}, auth=ws.token("carol")))["data"]["vote"]
+    assert carol["userErrors"] == []
+
+
+async def test_one_address_is_limited_across_users(limited: httpx.AsyncClient, api: Api, ws: Workspace) -> None:
+    """Per IP, five times a user's budget: fresh accounts from one address cannot multiply it."""
+    board = await create_board(api, ws.api_key)
+    target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    client = Api(limited)
+    codes = []
+    for n in range(16):
+        answer = await client(VOTE, {"i": {"ideaId": target, "value": "UP"}}, auth=ws.token(f"sock{n}"))
+        codes.append([e["code"] for e in answer["data"]["vote"]["userErrors"]])
+    assert codes == [[]] * 15 + [["RATE_LIMITED"]]
+
+
+async def test_anonymous_reads_past_the_limit_get_429_with_retry_after(limited: httpx.AsyncClient) -> None:
+    answers = [await limited.post("/graphql", json={"query": "{ __typename }"}) for _ in range(21)]
+    assert [a.status_code for a in answers] == [200] * 20 + [429]
+    refused = answers[-1]
+    wait = int(refused.headers["retry-after"])
+    assert 1 <= wait <= 60
+    assert refused.json() == {
+        "errors": [
+            {
+                "message": f"Too many requests from this address: try again in {wait} seconds.",
+                "extensions": {"code": "RATE_LIMITED", "retryAfterSeconds": wait},
+            }
+        ]
+    }
+    assert (await limited.get("/healthz")).status_code == 200  # health checks are never limited
+
+
+async def test_limits_are_shared_through_redis(redis_url: str, services: Services) -> None:
+    """Two servers (two RateLimits) on one Redis spend one budget."""
+    from ideaengine.platform.ratelimit import RateLimits
+
+    namespace = uuid.uuid4().hex
+    one, two = (RateLimits({"vote": "2/minute"}, redis_url=redis_url, namespace=namespace) for _ in range(2))
+    spent: list[Any] = [await one.hit("vote", "7", None), await two.hit("vote", "7", None)]
+    assert spent == [None, None]
+    wait = await one.hit("vote", "7", None)
+    assert wait is not None and 1 <= wait <= 60
+    assert await two.hit("vote", "8", None) is None
