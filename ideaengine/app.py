@@ -34,7 +34,7 @@ from ideaengine.platform.ratelimit import AnonymousReads
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings
 from schema import Context, build_schema
-from schema.websocket import TransportWSHandler
+from schema.websocket import SubscriptionCaps, TransportWSHandler
 
 log = logging.getLogger("ideaengine.app")
 
@@ -63,6 +63,12 @@ class GraphQLApp(GraphQL[Context, None]):
             allowed_origins=tuple(settings.cors_origins),
             keep_alive=True,
             keep_alive_interval=15,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+        )
+        self.subscription_caps = SubscriptionCaps(
+            per_ip=settings.max_subscriptions_per_ip,
+            per_user=settings.max_subscriptions_per_user,
+            per_server=settings.max_subscriptions_per_server,
         )
         self.services = services
         self.max_token_lifetime = settings.sso_max_token_lifetime_seconds

@@ -78,10 +78,28 @@ class SubscriptionSafeParserCache(ParserCache):
 
 async def _until_expiry(stream: AsyncIterator[events.Event], actor: Actor) -> AsyncIterator[events.Event]:
     """The events, until the subscriber's SSO token expires: then an UNAUTHENTICATED error ends the stream
-    (rights are those of the token; a client subscribes again with a fresh one)."""
-    if actor.expires_at is None:
-        async for event in stream:
+    (rights are those of the token; a client subscribes again with a fresh one). A subscriber that fell so
+    far behind that the broker dropped it ends with FELL_BEHIND: it may have missed events, so it refetches."""
+    try:
+        while True:
+            remaining = None if actor.expires_at is None else actor.expires_at - time.time()
+            try:
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError
+                event = await asyncio.wait_for(anext(stream), remaining)
+            except TimeoutError:
+                raise GraphQLError(
+                    "The SSO token has expired: subscribe again with a fresh one.",
+                    extensions={"code": "UNAUTHENTICATED"},
+                ) from None
+            except StopAsyncIteration:
+                return
             yield event
+    except events.FellBehind:
+        raise GraphQLError(
+            "This subscription fell behind and was ended: fetch what you show again, then subscribe again.",
+            extensions={"code": "FELL_BEHIND"},
+        ) from None
         return
     while True:
         remaining = actor.expires_at - time.time()

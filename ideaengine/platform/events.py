@@ -29,6 +29,12 @@ log = logging.getLogger("ideaengine.events")
 
 QUEUE_SIZE = 100
 "Events a slow subscriber may fall behind by before it is dropped rather than slowing everyone."
+
+
+class FellBehind(Exception):
+    """A subscriber let more than QUEUE_SIZE events wait: its stream ends so it can subscribe afresh."""
+
+
 REDIS_PREFIX = "ideaengine:events:"
 "Redis channels are `ideaengine:events:{queue name}:{channel}`: deployments sharing a Redis never mix."
 RECONNECT_MAX_SECONDS = 5.0
@@ -46,6 +52,10 @@ SCORES_UPDATED = "scores_updated"
 class Event:
     channel: str
     payload: dict[str, Any]
+
+
+_FELL_BEHIND = Event("", {})
+"Put in a subscriber's emptied queue when it overflowed: its stream then ends with FellBehind."
 
 
 def idea_channel(idea_id: int) -> str:
@@ -103,12 +113,16 @@ class InProcessBroker:
             log.debug("dropping %d events: the subscribers' loop is closed", len(events))
 
     def deliver(self, events: Sequence[Event]) -> None:
+        """Never waits on a subscriber: one that cannot keep up is dropped (its stream ends with FellBehind)."""
         for event in events:
             for queue in list(self._queues.get(event.channel, ())):
                 try:
                     queue.put_nowait(event)
                 except asyncio.QueueFull:
-                    log.warning("dropping an event for a subscriber that fell behind on %s", event.channel)
+                    log.warning("dropping a subscriber that fell behind on %s", event.channel)
+                    while not queue.empty():
+                        queue.get_nowait()
+                    queue.put_nowait(_FELL_BEHIND)
 
     def channels(self) -> list[str]:
         return list(self._queues)
@@ -121,7 +135,10 @@ class InProcessBroker:
 
         async def stream() -> AsyncIterator[Event]:
             while True:
-                yield await queue.get()
+                event = await queue.get()
+                if event is _FELL_BEHIND:
+                    raise FellBehind(channel)
+                yield event
 
         try:
             yield stream()

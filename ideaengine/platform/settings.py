@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     rate_limit_ip_factor: Annotated[int, Field(ge=1)] = 5
     "An IP may do this many times what one user may: people share addresses (offices, mobile carriers)."
     max_request_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    max_subscriptions_per_connection: Annotated[int, Field(ge=1)] = 10
+    "A board page needs two or three (its activity, an idea's status); more is refused with an `error` message."
+    max_subscriptions_per_ip: Annotated[int, Field(ge=1)] = 100
+    max_subscriptions_per_user: Annotated[int, Field(ge=1)] = 30
+    max_subscriptions_per_server: Annotated[int, Field(ge=1)] = 10_000
     "Largest request body accepted (413 beyond it): a GraphQL document and its variables need far less."
     max_query_depth: int = 12
     max_aliases: int = 30

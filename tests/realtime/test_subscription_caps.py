@@ -1,0 +1,99 @@
+"""Subscriptions are bounded per connection, per IP and per user; a refusal is the protocol's error message."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.api.ops import create_board
+from tests.conftest import new_database
+from tests.realtime.conftest import Embedded, GraphQLWS, Server, create_workspace, http_api, server_env
+
+pytestmark = [pytest.mark.slow]
+
+BOARD = "subscription($id: ID!) { boardActivity(boardId: $id) { __typename } }"
+CAPS = {
+    "IDEAENGINE_MAX_SUBSCRIPTIONS_PER_CONNECTION": "3",
+    "IDEAENGINE_MAX_SUBSCRIPTIONS_PER_IP": "5",
+    "IDEAENGINE_MAX_SUBSCRIPTIONS_PER_USER": "2",
+}
+
+
+@pytest.fixture(scope="module")
+def capped(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
+    tmp = tmp_path_factory.mktemp("capped")
+    url, drop = new_database(templates, "sqlite", tmp)
+    env = server_env(url, **CAPS)
+    acme, globex = create_workspace(env, "acme"), create_workspace(env, "globex")
+    server = Server(env, tmp, "server")
+    try:
+        asyncio.run(server.ready())
+        yield Embedded(server, acme, globex)
+    finally:
+        server.stop()
+        drop()
+
+
+async def refusal(ws: GraphQLWS, op_id: str) -> str:
+    message = await ws.expect(op_id)
+    assert message["type"] == "error", message
+    [error] = message["payload"]
+    assert error["extensions"] == {"code": "TOO_MANY_SUBSCRIPTIONS"}
+    return str(error["message"])
+
+
+async def quiet(ws: GraphQLWS, op_ids: list[str]) -> None:
+    """Nothing came back for these operations: they are open (a refusal comes at once)."""
+    await ws.send({"type": "ping"})
+    assert await ws.receive() == {"type": "pong"}
+    assert all(not ws.pending.get(op_id) for op_id in op_ids), ws.pending
+
+
+async def test_caps_per_connection_and_per_address_and_a_closed_socket_gives_its_slots_back(capped: Embedded) -> None:
+    async with http_api(capped.server) as api:
+        board = await create_board(api, capped.acme.api_key, slug="caps")
+    first = await GraphQLWS.open(capped.server.ws_url)
+    second = await GraphQLWS.open(capped.server.ws_url)
+    try:
+        for n in range(3):
+            await first.subscribe(f"a{n}", BOARD, {"id": board})
+        await first.subscribe("a3", BOARD, {"id": board})
+        assert await refusal(first, "a3") == (
+            "Too many subscriptions: this connection holds 3 subscriptions already; close one first."
+        )
+        await quiet(first, ["a0", "a1", "a2"])
+        for n in range(2):
+            await second.subscribe(f"b{n}", BOARD, {"id": board})
+        await quiet(second, ["b0", "b1"])
+        await second.subscribe("b2", BOARD, {"id": board})  # the address holds 5
+        assert await refusal(second, "b2") == (
+            "Too many subscriptions: this address holds 5 subscriptions already; close one first."
+        )
+        await first.close()
+        await asyncio.sleep(0.5)  # the server notices the close and ends its operations
+        await second.subscribe("b3", BOARD, {"id": board})
+        await quiet(second, ["b3"])
+    finally:
+        await second.close()
+
+
+async def test_a_user_is_capped_across_connections(capped: Embedded) -> None:
+    async with http_api(capped.server) as api:
+        board = await create_board(api, capped.acme.api_key, slug="caps-user")
+    token = capped.acme.token("bob")
+    one, two = await GraphQLWS.open(capped.server.ws_url, token), await GraphQLWS.open(capped.server.ws_url, token)
+    try:
+        await one.subscribe("1", BOARD, {"id": board})
+        await two.subscribe("2", BOARD, {"id": board})
+        await quiet(one, ["1"])
+        await quiet(two, ["2"])
+        await two.subscribe("3", BOARD, {"id": board})
+        assert await refusal(two, "3") == (
+            "Too many subscriptions: this user holds 2 subscriptions already; close one first."
+        )
+    finally:
+        await one.close()
+        await two.close()
