@@ -81,11 +81,29 @@ def global_id(type_name: str, pk: int) -> str:
 # --- URLs --------------------------------------------------------------------------------------
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+"The well-known NAT64 prefix: 64:ff9b::7f00:1 reaches 127.0.0.1 through a translator (RFC 6052)."
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries (mapped, NAT64, 6to4, Teredo client), which is what it reaches."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    return None
+
+
 def refused_address(address: str) -> bool:
-    """Loopback, private, link-local, reserved, multicast: anything that is not a public unicast address."""
+    """Loopback, private, link-local, reserved, multicast: anything that is not a public unicast address,
+    including IPv6 forms that carry such an IPv4 address (mapped, NAT64, 6to4, Teredo)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := embedded_ipv4(ip)) is not None:
+        return not inner.is_global or inner.is_multicast
     return not ip.is_global or ip.is_multicast
 
 
@@ -99,8 +117,12 @@ def split_url(url: str) -> tuple[str, int]:
         port = parts.port
     except ValueError:
         raise invalid("Not a valid URL.", "url") from None
+    if port == 0:
+        raise invalid("A webhook URL's port must be between 1 and 65535.", "url")
     if parts.scheme not in ("http", "https"):
         raise invalid("A webhook URL must start with http:// or https://.", "url")
+    if any(ord(c) <= 0x20 or 0x7F <= ord(c) <= 0x9F for c in url):  # CR/LF would split the request line
+        raise invalid("A webhook URL must not contain spaces or control characters.", "url")
     if not parts.hostname:
         raise invalid("A webhook URL needs a host.", "url")
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
@@ -137,16 +159,41 @@ async def validate_url(url: str, allow_private: bool) -> str:
     return url.strip()
 
 
-def resolve_refusal(url: str) -> str | None:
-    """At delivery time (DNS may have changed since): why the URL may not be called now, or None."""
-    try:
-        host, port = split_url(url)
-        check_addresses(host, _addresses(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
-    except DomainError as exc:
-        return exc.message
-    except OSError as exc:
-        return f"cannot resolve the host: {exc}"
-    return None
+def resolve(host: str, port: int) -> list[str]:
+    """The host's addresses, as the delivery sees them now (a name module-level so a test can stand in)."""
+    return _addresses(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one delivery attempt connects: the address that passed the check, never a second lookup."""
+
+    url: str
+    "The URL with its host replaced by the checked address."
+    host_header: str
+    sni_hostname: str | None
+    "For https: the name the certificate must match, though the connection goes to an address."
+
+
+def pin(url: str, allow_private: bool) -> Target:
+    """Resolve the URL's host once, check every address, and aim at the first: a name that answers a public
+    address to the check and 127.0.0.1 to the connection (DNS rebinding) can no longer switch between them.
+    Raises DomainError (why it may not be called) or OSError (it does not resolve)."""
+    host, port = split_url(url)
+    addresses = resolve(host, port)
+    if not allow_private:
+        check_addresses(host, addresses)
+    elif not addresses:
+        raise invalid(f"The host {host!r} does not resolve.", "url")
+    parts = urlsplit(url.strip())
+    address = addresses[0]
+    netloc = (f"[{address}]" if ":" in address else address) + (f":{parts.port}" if parts.port else "")
+    host_header = parts.netloc.rpartition("@")[2]
+    return Target(
+        url=parts._replace(netloc=netloc).geturl(),
+        host_header=host_header,
+        sni_hostname=host if parts.scheme == "https" else None,
+    )
 
 
 def parse_events(names: Sequence[WebhookEvent]) -> list[str]:

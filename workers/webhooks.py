@@ -20,6 +20,7 @@ import httpx
 from sqlalchemy import select, update
 
 from ideaengine import webhooks
+from ideaengine.errors import DomainError
 from ideaengine.platform import jobs
 from ideaengine.platform.jobs import JOB_TIMEOUT_SECONDS, RETRY_INTERVALS, current_settings, run_job
 from ideaengine.platform.models import Webhook, WebhookDelivery, WebhookDeliveryStatus, utcnow
@@ -139,11 +140,14 @@ async def _send(settings: Settings, delivery: WebhookDelivery, hook: Webhook) ->
     """POST the stored body once: (HTTP status or None, error or None, whether to try again)."""
     if not hook.active:
         return None, "The webhook is inactive.", False
-    if not settings.webhook_allow_private:
-        # Checked again at each attempt: the host's DNS may point somewhere private since it was registered.
-        refusal = await asyncio.to_thread(webhooks.resolve_refusal, hook.url)
-        if refusal is not None:
-            return None, f"Refused: {refusal}", False
+    # Resolved and checked again at each attempt (DNS may point somewhere private since registration), and
+    # the connection goes to the address that passed, so a second lookup cannot differ (DNS rebinding).
+    try:
+        target = await asyncio.to_thread(webhooks.pin, hook.url, settings.webhook_allow_private)
+    except DomainError as exc:
+        return None, f"Refused: {exc.message}", False
+    except OSError as exc:
+        return None, _clip(f"Cannot resolve the host: {exc}"), True
     secret = SecretBox(load_server_key(settings)).open(hook.secret_encrypted)
     body = delivery.payload.encode()
     headers = {
@@ -152,10 +156,12 @@ async def _send(settings: Settings, delivery: WebhookDelivery, hook: Webhook) ->
         webhooks.SIGNATURE_HEADER: webhooks.sign(secret, body),
         webhooks.DELIVERY_HEADER: delivery.delivery_id,
         webhooks.EVENT_HEADER: delivery.event,
+        "Host": target.host_header,
     }
+    extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else {}
     try:
         async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds, follow_redirects=False) as client:
-            response = await client.post(hook.url, content=body, headers=headers)
+            response = await client.post(target.url, content=body, headers=headers, extensions=extensions)
     except httpx.TimeoutException as exc:
         return None, _clip(f"Timed out after {settings.webhook_timeout_seconds:g}s ({type(exc).__name__})."), True
     except httpx.HTTPError as exc:

@@ -61,6 +61,15 @@ async def test_an_admin_registers_a_webhook_and_sees_its_secret_once(api: Api, w
         pytest.param("http://169.254.169.254/latest/meta-data", "169.254.169.254", id="link_local_metadata"),
         pytest.param("http://[::ffff:127.0.0.1]/hooks", "127.0.0.1", id="ipv4_mapped_loopback"),
         pytest.param("http://0.0.0.0/hooks", "0.0.0.0", id="unspecified"),
+        pytest.param("http://[64:ff9b::7f00:1]/hooks", "64:ff9b::7f00:1", id="nat64_of_loopback"),
+        pytest.param("http://[64:ff9b::a01:203]/hooks", "64:ff9b::a01:203", id="nat64_of_private"),
+        pytest.param("http://[2002:7f00:1::]/hooks", "2002:7f00:1::", id="six_to_four_of_loopback"),
+        pytest.param("http://example.com:0/hooks", "A webhook URL's port must be between 1 and 65535.", id="port_zero"),
+        pytest.param(
+            "http://example.com/hooks\r\nX-Injected: 1",
+            "A webhook URL must not contain spaces or control characters.",
+            id="crlf",
+        ),
     ],
 )
 async def test_a_bad_or_private_url_is_invalid_and_nothing_is_written(
@@ -134,3 +143,29 @@ def test_webhook_bodies_use_the_apis_global_ids() -> None:
     for type_name in ("Idea", "Board", "Comment"):
         for pk in (1, 42, 10**12):
             assert webhooks.global_id(type_name, pk) == relay.encode_id(type_name, pk)
+
+
+def test_a_delivery_connects_to_the_address_it_checked_and_checks_again_next_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: a name that answers a public address to the check and 127.0.0.1 to the connection. The
+    attempt resolves once and aims at what passed; the next attempt resolves and checks afresh."""
+    from ideaengine import webhooks
+    from ideaengine.errors import DomainError
+
+    answers = iter([["93.184.216.34"], ["127.0.0.1"]])
+    asked: list[tuple[str, int]] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return next(answers)
+
+    monkeypatch.setattr(webhooks, "resolve", rebinding)
+    target = webhooks.pin("https://hooks.example.org/in?x=1", allow_private=False)
+    assert target == webhooks.Target(
+        url="https://93.184.216.34/in?x=1", host_header="hooks.example.org", sni_hostname="hooks.example.org"
+    )
+    assert asked == [("hooks.example.org", 443)]
+    with pytest.raises(DomainError) as refused:
+        webhooks.pin("https://hooks.example.org/in?x=1", allow_private=False)
+    assert "127.0.0.1" in refused.value.message

@@ -233,3 +233,18 @@ async def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweep(
     [log] = await eventually(settled(api, ws), 20, "the swept delivery")
     assert (log["status"], log["attempts"]) == ("DELIVERED", 1)
     assert [r.headers["x-ideaengine-delivery"] for r in hook.requests] == [pending["id"]]
+
+
+async def test_a_named_host_is_called_at_its_checked_address_with_its_own_host_header(
+    api: Api, ws: Workspace, services: Services, receiver: Any
+) -> None:
+    """The pinned connection goes to an address; the receiver still sees the name it was registered with."""
+    hook = receiver(200)
+    named = hook.url.replace("127.0.0.1", "localhost")
+    await register(api, ws, named, ["IDEA_SUBMITTED"])
+    board = await create_board(api, ws.api_key)
+    await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    [log] = await eventually(settled(api, ws), 20, "the delivery")
+    assert (log["status"], log["responseStatus"]) == ("DELIVERED", 200)
+    [request] = hook.requests
+    assert request.headers["host"] == named.split("/")[2]
