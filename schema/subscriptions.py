@@ -63,12 +63,21 @@ BOARD_EVENT_TYPES = (IdeaSubmittedEvent, IdeaStatusChangedEvent, IdeasMergedEven
 "Registered with the schema: they are reached only through the BoardEvent interface."
 
 
+CACHEABLE_QUERY_CHARS = 10_000
+"""Documents longer than this are parsed each time, never kept: 1,000 cached documents stay a few MB, where
+padded 5 MB queries once grew the server by 400 MB and never gave it back."""
+
+
 class SubscriptionSafeParserCache(ParserCache):
-    """ParserCache that lets strawberry report syntax errors itself. The stock hook raises them out of a
-    WebSocket operation, so the client got a bare `complete` instead of the protocol's close 4400."""
+    """ParserCache that lets strawberry report syntax errors itself (the stock hook raises them out of a
+    WebSocket operation, so the client got a bare `complete` instead of the protocol's close 4400), and that
+    keeps only documents of a size real clients send."""
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
+        if len(context.query or "") > CACHEABLE_QUERY_CHARS:
+            yield  # strawberry parses it, uncached
+            return
         try:
             context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
         except GraphQLError:

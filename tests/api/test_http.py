@@ -264,3 +264,16 @@ async def test_a_body_over_the_limit_is_413_before_it_is_read(services: Services
         assert streamed.status_code == 413
         ok = await client.post("/graphql", json={"query": "{ __typename }"})
         assert ok.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_a_long_document_is_parsed_but_never_cached(api: Api) -> None:
+    """The parse cache keeps 1,000 documents: padded ones must not make that 1,000 megabytes."""
+    from strawberry.extensions.parser_cache import _get_parse_cache
+
+    from schema.subscriptions import CACHEABLE_QUERY_CHARS
+
+    parse_cache: Any = _get_parse_cache(1000)  # a functools.lru_cache wrapper, typed as a plain callable
+    before = parse_cache.cache_info().currsize
+    padded = "{ __typename }" + " " * CACHEABLE_QUERY_CHARS
+    assert await api(padded) == {"data": {"__typename": "Query"}}
+    assert parse_cache.cache_info().currsize == before
