@@ -83,5 +83,7 @@ def tags(values: Sequence[str], field: str | Sequence[str] = "tags") -> list[str
 
 
 def search_form(value: str) -> str:
-    """Python's Unicode-aware lower case (SQLite's lower() is ASCII-only), accents kept, spaces squeezed."""
-    return " ".join(unicodedata.normalize("NFKC", value).casefold().split())
+    """Python's Unicode-aware lower case (SQLite's lower() is ASCII-only), accents kept, spaces squeezed;
+    control characters and lone surrogates dropped (PostgreSQL refuses a NUL in any string it is sent)."""
+    text = unicodedata.normalize("NFKC", value).casefold()
+    return " ".join("".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cs")).split())

@@ -7,6 +7,8 @@ from typing import Any
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
+from graphql import ExecutionResult as GraphQLExecutionResult
+from starlette.requests import Request
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -17,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from schema import relay
 from schema.boards import BoardMutations, BoardNode, BoardQueries
@@ -117,6 +120,22 @@ class OperationName(SchemaExtension):
             request.state.graphql_operation = self.execution_context.operation_name
 
 
+class SubscriptionsOverWebSocket(SchemaExtension):
+    """A subscription sent over HTTP would run as a query and fail on its stream: say where it is served."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.operation_type == OperationType.SUBSCRIPTION and isinstance(
+            getattr(context.context, "request", None), Request
+        ):
+            error = GraphQLError(
+                "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP.",
+                extensions={"code": "BAD_REQUEST"},
+            )
+            context.result = GraphQLExecutionResult(data=None, errors=[error])
+        yield
+
+
 class QuietSchema(strawberry.Schema):
     """Logs only unexpected errors: a wrong id or a missing right is the client's news, not the operator's."""
 
@@ -148,6 +167,7 @@ def build_schema(
             lambda: MaskErrors(should_mask_error=should_mask_error),
             AuthErrors,
             OperationName,
+            SubscriptionsOverWebSocket,
         ],
     )
 

@@ -277,3 +277,41 @@ async def test_a_long_document_is_parsed_but_never_cached(api: Api) -> None:
     padded = "{ __typename }" + " " * CACHEABLE_QUERY_CHARS
     assert await api(padded) == {"data": {"__typename": "Query"}}
     assert parse_cache.cache_info().currsize == before
+
+
+@pytest.mark.parametrize(
+    ("document", "variables", "message"),
+    [
+        pytest.param(
+            'query($s: IdeaSort) { board(workspace: "acme", slug: "ideas") { ideas(sort: $s) { totalCount } } }',
+            {"s": "NOPE"},
+            "Variable '$s' has invalid value: Value 'NOPE' does not exist in 'IdeaSort' enum.",
+            id="unknown_enum_value_as_a_variable",
+        ),
+        pytest.param(
+            'subscription { boardActivity(boardId: "QmFyZDox") { __typename } }',
+            None,
+            "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP.",
+            id="a_subscription_over_http",
+        ),
+    ],
+)
+async def test_ordinary_mistakes_name_themselves_instead_of_unexpected_error(
+    api: Api, document: str, variables: dict[str, Any] | None, message: str
+) -> None:
+    body = await api(document, variables, expect_errors=True)
+    assert body["data"] is None
+    assert body["errors"][0]["message"].startswith(message), body
+
+
+async def test_control_characters_in_a_search_find_nothing_instead_of_failing(api: Api, ws: Workspace) -> None:
+    """PostgreSQL refuses a NUL in any string it is sent: a search must never send one."""
+    from tests.api.ops import create_board, idea_id
+
+    board = await create_board(api, ws.api_key)
+    await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    body = await api(
+        'query($q: String) { board(workspace: "acme", slug: "ideas") { ideas(search: $q) { totalCount } } }',
+        {"q": "oat\u0000 milk"},
+    )
+    assert body["data"]["board"]["ideas"]["totalCount"] == 1
