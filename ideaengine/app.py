@@ -85,7 +85,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 return await identity.resolve_actor(session, authorization, self.services.box, write=False)
             except identity.WriteNeeded:
                 pass
-        async with self.services.db.transaction() as session:  # a first SSO token provisions its user
+        async with self.services.transaction() as session:  # a first SSO token provisions its user
             return await identity.resolve_actor(session, authorization, self.services.box)
 
 

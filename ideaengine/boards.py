@@ -12,8 +12,13 @@ from sqlalchemy.sql import ColumnElement
 from ideaengine import validation
 from ideaengine.errors import DomainError, ErrorCode, not_found
 from ideaengine.identity import Actor, ActorRole
+from ideaengine.platform import jobs
 from ideaengine.platform.models import Board, Idea, IdeaStatus, IdeaTag, Visibility, Workspace, utcnow
 from ideaengine.platform.upsert import insert_ignore
+
+REFRESH_SCORES = "workers.scores.refresh_board"
+"Dotted job names: resolved at run time, so the domain never imports workers."
+INDEX_TEXTS = "workers.duplicates.index_board"
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
@@ -118,13 +123,20 @@ async def tags(session: AsyncSession, board_id: int, limit: int = 100) -> list[s
     return [r.tag for r in rows]
 
 
-async def bump(
+async def changed(
     session: AsyncSession, board_id: int, *, scores: bool = True, texts: bool = False, at: datetime | None = None
 ) -> None:
-    """Mark the board's scores (and/or duplicate index) stale: every score-changing write calls this."""
+    """Say that a write changed what the board's scores (and/or duplicate index) are computed from.
+
+    The one way to say so: it bumps the sequence that makes staleness exact (DECISIONS.md 12) and queues
+    the coalesced refresh for after commit (DECISIONS.md 13). Call it last in a write: the rows it updates
+    are the last locks the write takes, so writes never wait on each other in opposite orders.
+    """
     values: dict[str, object] = {"last_activity_at": at or utcnow()}
     if scores:
         values["score_seq"] = Board.score_seq + 1
+        jobs.after_commit(session, REFRESH_SCORES, board_id, coalesce=True)
     if texts:
         values["text_seq"] = Board.text_seq + 1
+        jobs.after_commit(session, INDEX_TEXTS, board_id, coalesce=True)
     await session.execute(update(Board).where(Board.id == board_id).values(**values))

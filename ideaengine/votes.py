@@ -52,8 +52,7 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     # The new tally comes back with the UPDATE (one round trip less than a refresh).
     set_committed_value(idea, "up_count", tally.up_count)
     set_committed_value(idea, "down_count", tally.down_count)
-    await boards.bump(session, board.id, at=now)
-    ideas.scores_changed(session, board.id)
+    await boards.changed(session, board.id, at=now)
     return idea
 
 

@@ -34,7 +34,7 @@ async def _refresh(db: Database, board_id: int) -> dict[str, Any]:
         data = await _load(session, board_id)
     now = utcnow()
     rows = _compute(data, now)
-    async with db.transaction() as session:
+    async with db.write() as session:
         await _write(session, board_id, seq, now, rows)
     # Jobs run in other processes (rq) or threads (in-process): they publish through Redis or their server.
     channel = events.board_channel(board_id)

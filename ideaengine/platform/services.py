@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.platform.db import Database
 from ideaengine.platform.events import Broker, create_broker
 from ideaengine.platform.jobs import JobQueue, create_queue
 from ideaengine.platform.secrets_box import SecretBox, load_server_key
 from ideaengine.platform.settings import Settings
+from ideaengine.unit_of_work import UnitOfWork
 
 
 @dataclass
@@ -18,13 +23,22 @@ class Services:
     box: SecretBox
     queue: JobQueue
     broker: Broker
+    work: UnitOfWork
+    "Write transactions whose jobs and events reach this process's queue and broker after commit."
 
     @classmethod
     def create(cls, settings: Settings, *, pooled: bool = True) -> Services:
         db = Database(settings, pooled=pooled)
-        db.broker = create_broker(settings)  # Redis pub/sub when IDEAENGINE_REDIS_URL is set
-        db.queue = create_queue(settings, db.broker)
-        return cls(settings=settings, db=db, box=SecretBox(load_server_key(settings)), queue=db.queue, broker=db.broker)
+        broker = create_broker(settings)  # Redis pub/sub when IDEAENGINE_REDIS_URL is set
+        queue = create_queue(settings, broker)
+        box = SecretBox(load_server_key(settings))
+        return cls(settings, db, box, queue, broker, UnitOfWork(db, queue, broker))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One write; its effects are handed over after commit (see `ideaengine.unit_of_work`)."""
+        async with self.work.transaction() as session:
+            yield session
 
     async def close(self) -> None:
         await self.queue.close()
