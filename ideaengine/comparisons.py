@@ -54,7 +54,7 @@ async def compare(session: AsyncSession, actor: Actor, winner_id: int, loser_id:
             set_={"winner_id": winner.id, "loser_id": loser.id, "created_at": now},
         )
     )
-    await boards.changed(session, board.id, at=now)
+    await boards.changed(session, board.id, winner.id, at=now)
     return winner, loser
 
 

@@ -61,7 +61,7 @@ async def submit(
     await session.flush()
     events.board_event(session, board.id, events.IDEA_SUBMITTED, now, ideaId=idea.id)
     await webhooks.emit(session, board, webhooks.WebhookEvent.IDEA_SUBMITTED, {"idea": webhooks.idea_ref(idea, board)})
-    await boards.changed(session, board.id, texts=True, at=now)
+    await boards.changed(session, board.id, idea.id, texts=True, at=now)
     return idea
 
 
@@ -100,7 +100,7 @@ async def edit(
         idea.embedding = None
     await session.flush()
     if text_changed:
-        await boards.changed(session, board.id, texts=True)
+        await boards.changed(session, board.id, idea.id, texts=True)
     return idea
 
 

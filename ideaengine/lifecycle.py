@@ -72,7 +72,7 @@ async def change_status(
     )
     message = f"“{idea.title}” is now {_label(status)}." + (f" {note}" if note else "")
     await follows.notify_followers(session, actor, idea, NotificationKind.STATUS_CHANGED, message)
-    await boards.changed(session, board.id, texts=True, at=now)  # openness changes what is compared and indexed
+    await boards.changed(session, board.id, idea.id, texts=True, at=now)  # openness: what is compared and indexed
     return idea
 
 
@@ -128,7 +128,7 @@ async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, targe
         webhooks.WebhookEvent.IDEA_MERGED,
         {"source": webhooks.idea_ref(source, board), "target": webhooks.idea_ref(target, board)},
     )
-    await boards.changed(session, board.id, texts=True, at=now)
+    await boards.changed(session, board.id, target.id, texts=True, at=now)
     return source, target
 
 

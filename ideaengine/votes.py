@@ -52,7 +52,7 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     # The new tally comes back with the UPDATE (one round trip less than a refresh).
     set_committed_value(idea, "up_count", tally.up_count)
     set_committed_value(idea, "down_count", tally.down_count)
-    await boards.changed(session, board.id, at=now)
+    await boards.changed(session, board.id, idea.id, at=now)
     return idea
 
 
