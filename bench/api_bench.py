@@ -61,7 +61,7 @@ def serve(args: list[str], env: dict[str, str], cwd: str) -> tuple[subprocess.Po
         [*args, "--port", str(port)], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     url = f"http://127.0.0.1:{port}/graphql"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a shared, busy machine can take a while
     while time.monotonic() < deadline:
         try:
             httpx.post(url, json={"query": "{__typename}"}, timeout=1)

@@ -94,3 +94,26 @@ async def test_merges_racing_votes_and_score_refreshes_keep_tallies_exact(
     assert [await idea(api, None, target, "score { stale }") for _, target in pairs] == [
         {"score": {"stale": False}}
     ] * len(pairs)
+
+
+async def test_connections_the_server_closed_are_replaced_without_failing_a_request(
+    api: Api, ws: Workspace, board: str, services: Any, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to close connections")
+    from sqlalchemy import text
+
+    target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    voters = [ws.token(f"voter{n}") for n in range(8)]
+    await asyncio.gather(*(vote(api, token, target, "UP") for token in voters))  # several pooled connections
+    async with services.db.read() as session:  # as a restart does: the server ends every other connection
+        await session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    await asyncio.sleep(0.5)
+    answers = await asyncio.gather(*(vote(api, token, target, "DOWN") for token in voters))
+    assert [a["userErrors"] for a in answers] == [[]] * len(voters)
+    assert await idea(api, None, target, "votes { up down }") == {"votes": {"up": 0, "down": 8}}
