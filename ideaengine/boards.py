@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import ColumnElement
@@ -152,9 +153,10 @@ async def changed(
     scores alone (a vote, a comparison) leaves the board row alone: it touches one shard of the sequence.
     """
     if scores:
-        stmt = insert_for(session, BoardScoreSeq).values(board_id=board_id, shard=idea_id % SCORE_SEQ_SHARDS, seq=1)
+        shards = cast(Table, BoardScoreSeq.__table__)  # a Core statement: no ORM bulk machinery on every vote
+        stmt = insert_for(session, shards).values(board_id=board_id, shard=idea_id % SCORE_SEQ_SHARDS, seq=1)
         await session.execute(
-            stmt.on_conflict_do_update(index_elements=["board_id", "shard"], set_={"seq": BoardScoreSeq.seq + 1})
+            stmt.on_conflict_do_update(index_elements=["board_id", "shard"], set_={"seq": shards.c.seq + 1})
         )
         jobs.after_commit(session, REFRESH_SCORES, board_id, coalesce=True)
     if texts:
