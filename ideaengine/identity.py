@@ -5,13 +5,18 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import math
 import secrets
+import time
+import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ideaengine import validation
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.platform.models import ApiKey, Role, User, Workspace
 from ideaengine.platform.secrets_box import SecretBox
@@ -21,6 +26,8 @@ API_KEY_PREFIX = "iek_"
 SSO_ALGORITHM = "HS256"
 "The only algorithm accepted: `none` and asymmetric algorithms are refused (algorithm confusion)."
 SSO_LEEWAY_SECONDS = 30
+SSO_MAX_LIFETIME_SECONDS = 24 * 3600
+"Default longest life of an SSO token (exp past iat, or past now): a leaked token stops working within it."
 SUBJECT_MAX = 200
 "Width of `users.external_id`: a longer `sub` is refused, never cut (two ids sharing a prefix would merge)."
 
@@ -113,19 +120,30 @@ async def actor_for_api_key(session: AsyncSession, key: str) -> Actor:
     return Actor(workspace_id=row.workspace_id, user_id=row.user_id, role=ActorRole.ADMIN)
 
 
-async def actor_for_sso_token(session: AsyncSession, token: str, box: SecretBox, *, write: bool = True) -> Actor:
-    """Verify a host app's HS256 token and provision its user on first sight; any fault is anonymous."""
+async def actor_for_sso_token(
+    session: AsyncSession,
+    token: str,
+    box: SecretBox,
+    *,
+    write: bool = True,
+    max_lifetime: float = SSO_MAX_LIFETIME_SECONDS,
+) -> Actor:
+    """Verify a host app's HS256 token and provision its user on first sight; any fault is anonymous.
+
+    Claims are untrusted text until checked: `iss` must look like a slug before it reaches a query, `sub`
+    may hold no control characters, `exp` must be a number no further than `max_lifetime` past `iat` (or now).
+    """
     try:
         header = jwt.get_unverified_header(token)
         unverified = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, ValueError):  # UnicodeEncodeError (a lone surrogate) is a ValueError
         return Actor(auth_errors=("The token is not a JWT.",))
     if header.get("alg") != SSO_ALGORITHM:
         return Actor(auth_errors=(f"SSO tokens must be signed with {SSO_ALGORITHM}.",))
     slug = unverified.get("iss")
     workspace = (
-        (await session.execute(select(Workspace).where(Workspace.slug == str(slug)))).scalar_one_or_none()
-        if isinstance(slug, str)
+        (await session.execute(select(Workspace).where(Workspace.slug == slug))).scalar_one_or_none()
+        if isinstance(slug, str) and validation.SLUG.fullmatch(slug)
         else None
     )
     if workspace is None:
@@ -143,11 +161,13 @@ async def actor_for_sso_token(session: AsyncSession, token: str, box: SecretBox,
         return Actor(auth_errors=("The SSO token has expired.",))
     except (jwt.PyJWTError, ValueError) as exc:
         return Actor(auth_errors=(f"The SSO token is invalid: {exc}.",))
+    if (problem := _lifetime_problem(claims, max_lifetime)) is not None:
+        return Actor(auth_errors=(problem,))
     role_claim = claims.get("role", "member")
     if role_claim not in ("member", "moderator"):
         return Actor(auth_errors=("The token's role must be 'member' or 'moderator'.",))
-    sub, name, email = str(claims["sub"]), claims.get("name"), claims.get("email")
-    if not sub or len(sub) > SUBJECT_MAX or sub.startswith("apikey:"):
+    sub, name, email = str(claims["sub"]), _printable(claims.get("name")), _printable(claims.get("email"))
+    if not sub or len(sub) > SUBJECT_MAX or sub.startswith("apikey:") or _printable(sub) != sub:
         return Actor(auth_errors=("The token's subject (sub) is not a valid user id.",))
     user = await _provision(
         session,
@@ -161,6 +181,23 @@ async def actor_for_sso_token(session: AsyncSession, token: str, box: SecretBox,
     return Actor(
         workspace_id=workspace.id, user_id=user.id, role=_ROLE_OF_USER[user.role], expires_at=float(claims["exp"])
     )
+
+
+def _lifetime_problem(claims: dict[str, Any], max_lifetime: float) -> str | None:
+    exp, iat = claims["exp"], claims.get("iat")
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+        return "The SSO token's exp must be a number of seconds since 1970."
+    start = iat if isinstance(iat, int | float) and not isinstance(iat, bool) and math.isfinite(iat) else None
+    if exp - time.time() > max_lifetime or (start is not None and exp - start > max_lifetime):
+        return f"The SSO token lives too long: at most {max_lifetime / 3600:g} hours past iat (or now)."
+    return None
+
+
+def _printable(value: object) -> str | None:
+    """Claim text without control characters or lone surrogates (a NUL is refused by PostgreSQL)."""
+    if value is None:
+        return None
+    return "".join(c for c in str(value) if unicodedata.category(c) not in ("Cc", "Cs")) or None
 
 
 class WriteNeeded(Exception):
@@ -210,7 +247,12 @@ def authorization_token(header: str | None) -> str | None:
 
 
 async def resolve_actor(
-    session: AsyncSession, authorization: str | None, box: SecretBox, *, write: bool = True
+    session: AsyncSession,
+    authorization: str | None,
+    box: SecretBox,
+    *,
+    write: bool = True,
+    max_lifetime: float = SSO_MAX_LIFETIME_SECONDS,
 ) -> Actor:
     """The caller; with write=False nothing is written and WriteNeeded says a user must be provisioned."""
     token = authorization_token(authorization)
@@ -220,4 +262,4 @@ async def resolve_actor(
         return ANONYMOUS
     if token.startswith(API_KEY_PREFIX):
         return await actor_for_api_key(session, token)
-    return await actor_for_sso_token(session, token, box, write=write)
+    return await actor_for_sso_token(session, token, box, write=write, max_lifetime=max_lifetime)

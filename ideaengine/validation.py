@@ -23,8 +23,14 @@ def slug(value: str, field: str | Sequence[str] = "slug") -> str:
     return value
 
 
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Embeddings, overrides and isolates: they can make text display in another order than it reads (refused).
+The plain marks (LRM, RLM, ALM) that right-to-left writing needs stay allowed."""
+
+
 def text(value: str, field: str | Sequence[str], *, min_len: int = 0, max_len: int, label: str) -> str:
-    """Trimmed text within bounds; control characters other than newlines and tabs are refused."""
+    """Trimmed text within bounds. Refused: control characters other than newlines and tabs, text-direction
+    controls, lone surrogates (not valid Unicode), and required text that shows nothing (zero-width spaces)."""
     value = value.strip()
     if len(value) < min_len:
         raise invalid(
@@ -32,8 +38,15 @@ def text(value: str, field: str | Sequence[str], *, min_len: int = 0, max_len: i
         )
     if len(value) > max_len:
         raise invalid(f"{label} must be at most {max_len:,} characters.", field)
-    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value):
+    categories = [unicodedata.category(c) for c in value]
+    if any(cat == "Cs" for cat in categories):
+        raise invalid(f"{label} contains characters that are not valid Unicode.", field)
+    if any(cat == "Cc" and c not in "\n\r\t" for c, cat in zip(value, categories, strict=True)):
         raise invalid(f"{label} contains control characters.", field)
+    if not BIDI_CONTROLS.isdisjoint(value):
+        raise invalid(f"{label} contains text-direction control characters.", field)
+    if min_len and not any(cat[0] not in "CZ" for cat in categories):
+        raise invalid(f"{label} must contain visible characters.", field)
     return value
 
 
@@ -50,7 +63,9 @@ def note(value: str, field: str | Sequence[str], label: str = "A note") -> str:
 
 
 def tags(values: Sequence[str], field: str | Sequence[str] = "tags") -> list[str]:
-    """Trimmed, lower-cased, de-duplicated tags in the order given."""
+    """Trimmed, lower-cased, de-duplicated tags in the order given; too many is refused before any other work."""
+    if len(values) > TAGS_MAX:
+        raise invalid(f"An idea has at most {TAGS_MAX} tags.", field)
     out: list[str] = []
     for value in values:
         tag = unicodedata.normalize("NFKC", value).strip().casefold()
@@ -58,7 +73,7 @@ def tags(values: Sequence[str], field: str | Sequence[str] = "tags") -> list[str
             raise invalid("A tag must not be empty.", field)
         if len(tag) > TAG_MAX:
             raise invalid(f"A tag must be at most {TAG_MAX} characters.", field)
-        if any(unicodedata.category(c).startswith("C") for c in tag):
+        if any(unicodedata.category(c).startswith("C") for c in tag):  # text-direction controls are Cf
             raise invalid("A tag contains control characters.", field)
         if tag not in out:
             out.append(tag)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from ideaengine.platform.services import Services
+from tests.api.conftest import Api, Workspace
 from tests.api.ops import board_ideas, change_status, create_board, idea, idea_id, submit, vote
+from tests.conftest import in_process
 
 
 @pytest.fixture
-async def board(api, ws):
+async def board(api: Api, ws: Workspace) -> str:
     return await create_board(api, ws.api_key)
 
 
-async def test_submit_trims_and_normalises(api, ws, board):
+async def test_submit_trims_and_normalises(api: Api, ws: Workspace, board: str) -> None:
     payload = await submit(
         api, ws.token("alice"), board, "  Oat milk in every store  ", "More choice\n", ["Drinks", " drinks ", "VEGAN"]
     )
@@ -33,9 +38,26 @@ async def test_submit_trims_and_normalises(api, ws, board):
         pytest.param({"tags": ["x" * 41]}, "tags", "A tag must be at most 40 characters.", id="tag_too_long"),
         pytest.param({"tags": ["  "]}, "tags", "A tag must not be empty.", id="empty_tag"),
         pytest.param({"boardId": "nonsense"}, "boardId", "Not a valid Board id.", id="malformed_board_id"),
+        pytest.param(
+            {"title": "\u200b\u200b\u200b"}, "title", "A title must contain visible characters.", id="invisible_title"
+        ),
+        pytest.param(
+            {"title": "Cheaper \u202eettal"},
+            "title",
+            "A title contains text-direction control characters.",
+            id="bidi_override_in_title",
+        ),
+        pytest.param(
+            {"tags": [f"t{n}" for n in range(30_000)]},
+            "tags",
+            "An idea has at most 10 tags.",
+            id="thirty_thousand_tags",
+        ),
     ],
 )
-async def test_invalid_submissions_name_the_field_and_write_nothing(api, ws, board, overrides, field, message):
+async def test_invalid_submissions_name_the_field_and_write_nothing(
+    api: Api, ws: Workspace, board: str, overrides: dict[str, Any], field: str, message: str
+) -> None:
     values = {"boardId": board, "title": "Oat milk in every store", "body": "", "tags": []} | overrides
     body = await api(
         """mutation($i: SubmitIdeaInput!) { submitIdea(input: $i) {
@@ -50,7 +72,7 @@ async def test_invalid_submissions_name_the_field_and_write_nothing(api, ws, boa
     assert (await board_ideas(api, None, "first: 5"))["totalCount"] == 0
 
 
-async def test_edit_by_author_changes_only_what_is_given(api, ws, board):
+async def test_edit_by_author_changes_only_what_is_given(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     target = await idea_id(api, alice, board, "Oat milk", body="Please", tags=["drinks"])
     query = """mutation($i: EditIdeaInput!) { editIdea(input: $i) { idea { title body tags } userErrors { code } } }"""
@@ -63,7 +85,9 @@ async def test_edit_by_author_changes_only_what_is_given(api, ws, board):
     assert body["data"]["editIdea"]["idea"] == {"title": "Oat milk everywhere", "body": "Please", "tags": []}
 
 
-async def test_ideas_sorted_by_each_order_with_ties_newest_first(api, ws, board, services):
+async def test_ideas_sorted_by_each_order_with_ties_newest_first(
+    api: Api, ws: Workspace, board: str, services: Services
+) -> None:
     alice = ws.token("alice")
     ids = [await idea_id(api, alice, board, f"Idea number {n}") for n in range(4)]
     await vote(api, ws.token("bob"), ids[1], "UP")
@@ -73,7 +97,7 @@ async def test_ideas_sorted_by_each_order_with_ties_newest_first(api, ws, board,
     assert [e["node"]["id"] for e in newest["edges"]] == ids[::-1]
     most = await board_ideas(api, None, "sort: MOST_VOTES", "id")
     assert [e["node"]["id"] for e in most["edges"]] == [ids[1], ids[2], ids[3], ids[0]]
-    await services.queue.drain()  # the in-process runner computes the scores
+    await in_process(services).drain()  # the in-process runner computes the scores
     for sort in ("TOP", "TRENDING"):
         listed = await board_ideas(api, None, f"sort: {sort}", "id")
         assert [e["node"]["id"] for e in listed["edges"]] == [ids[1], ids[2], ids[3], ids[0]], sort
@@ -82,7 +106,7 @@ async def test_ideas_sorted_by_each_order_with_ties_newest_first(api, ws, board,
         assert [e["node"]["id"] for e in listed["edges"]] == ids[::-1], sort
 
 
-async def test_paging_visits_every_idea_once_under_every_sort(api, ws, board):
+async def test_paging_visits_every_idea_once_under_every_sort(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     ids = {await idea_id(api, alice, board, f"Idea number {n}") for n in range(7)}
     for sort in ("TOP", "TRENDING", "PAIRWISE", "ELO", "MOST_VOTES", "NEWEST"):
@@ -109,7 +133,9 @@ async def test_paging_visits_every_idea_once_under_every_sort(api, ws, board):
         pytest.param('after: "not-a-cursor"', ["after"], "not a cursor", id="bad_cursor"),
     ],
 )
-async def test_bad_paging_arguments_are_coded_top_level_errors(api, ws, board, args, field, fragment):
+async def test_bad_paging_arguments_are_coded_top_level_errors(
+    api: Api, ws: Workspace, board: str, args: str, field: list[str], fragment: str
+) -> None:
     body = await api(
         f'{{ board(workspace: "acme", slug: "ideas") {{ ideas({args}) {{ totalCount }} }} }}', expect_errors=True
     )
@@ -118,7 +144,7 @@ async def test_bad_paging_arguments_are_coded_top_level_errors(api, ws, board, a
     assert fragment in error["message"]
 
 
-async def test_without_statuses_every_status_but_merged_is_listed(api, ws, board):
+async def test_without_statuses_every_status_but_merged_is_listed(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     a = await idea_id(api, alice, board, "Oat milk in every store")
     b = await idea_id(api, alice, board, "Please stock oat milk at all locations")
@@ -138,7 +164,7 @@ async def test_without_statuses_every_status_but_merged_is_listed(api, ws, board
     assert [e["node"]["title"] for e in merged["edges"]] == ["Please stock oat milk at all locations"]
 
 
-async def test_search_is_case_insensitive_beyond_ascii_on_title_and_body(api, ws, board):
+async def test_search_is_case_insensitive_beyond_ascii_on_title_and_body(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     await submit(api, alice, board, "CRÈME BRÛLÉE latte", "seasonal")
     await submit(api, alice, board, "Straßenfest stand", "Ein STRASSE? no: Straße")
@@ -158,7 +184,7 @@ async def test_search_is_case_insensitive_beyond_ascii_on_title_and_body(api, ws
         assert sorted(e["node"]["title"] for e in found["edges"]) == expected, term
 
 
-async def test_tag_filter_and_board_tags_most_used_first(api, ws, board):
+async def test_tag_filter_and_board_tags_most_used_first(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     await submit(api, alice, board, "Oat milk", tags=["drinks", "vegan"])
     await submit(api, alice, board, "Iced tea", tags=["drinks"])
@@ -170,7 +196,7 @@ async def test_tag_filter_and_board_tags_most_used_first(api, ws, board):
     assert body["data"]["board"]["tags"] == ["drinks", "vegan", "food"]
 
 
-async def test_node_resolves_every_type_and_null_for_unknown(api, ws, board):
+async def test_node_resolves_every_type_and_null_for_unknown(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     target = await idea_id(api, alice, board, "Oat milk")
     body = await api(
@@ -192,7 +218,18 @@ async def test_node_resolves_every_type_and_null_for_unknown(api, ws, board):
     assert data["x"] is None
 
 
-async def test_idea_score_is_stale_until_computed(api, ws, board):
+async def test_idea_score_is_stale_until_computed(api: Api, ws: Workspace, board: str) -> None:
     target = await idea_id(api, ws.token("alice"), board, "Oat milk")
     score = (await idea(api, None, target, "score { rank computedAt stale wilsonLowerBound elo }"))["score"]
     assert score == {"rank": None, "computedAt": None, "stale": True, "wilsonLowerBound": 0.0, "elo": 1500.0}
+
+
+async def test_a_lone_surrogate_in_a_document_is_a_syntax_error(api: Api, ws: Workspace, board: str) -> None:
+    """No request can carry one into a title: JSON bodies refuse it (a 400), and so does GraphQL's own syntax."""
+    body = await api(
+        f'mutation {{ submitIdea(input: {{boardId: "{board}", title: "Oat \\ud800 milk"}}) {{ idea {{ id }} }} }}',
+        auth=ws.token("alice"),
+        expect_errors=True,
+    )
+    assert body["data"] is None
+    assert body["errors"][0]["message"] == "Syntax Error: Invalid Unicode escape sequence: '\\ud800'."

@@ -189,6 +189,38 @@ BAD_TOKENS = [
         id="api_key_service_user_subject_is_rejected",
     ),
     pytest.param(lambda ws: "not-a-jwt", "The token is not a JWT.", id="garbage_token_is_rejected"),
+    pytest.param(
+        lambda ws: jwt.encode(claims(ws, exp=str(int(time.time()) + 60)), ws.sso_secret, algorithm="HS256"),
+        "The SSO token's exp must be a number of seconds since 1970.",
+        id="exp_as_a_string_is_rejected",
+    ),
+    pytest.param(
+        lambda ws: jwt.encode(claims(ws, exp=1e30), ws.sso_secret, algorithm="HS256"),
+        "The SSO token lives too long: at most 24 hours past iat (or now).",
+        id="exp_in_the_far_future_is_rejected",
+    ),
+    pytest.param(
+        lambda ws: jwt.encode(
+            claims(ws, iat=int(time.time()) - 3600, exp=int(time.time()) + 23 * 3600 + 60), ws.sso_secret, "HS256"
+        ),
+        "The SSO token lives too long: at most 24 hours past iat (or now).",
+        id="exp_more_than_a_day_past_iat_is_rejected",
+    ),
+    pytest.param(
+        lambda ws: jwt.encode(claims(ws, iss="\ud800"), "a-secret-of-no-workspace-at-all-32b", algorithm="HS256"),
+        "The token's issuer (iss) names no workspace.",
+        id="lone_surrogate_in_iss_is_rejected",
+    ),
+    pytest.param(
+        lambda ws: jwt.encode(claims(ws, iss="acme\x00"), "a-secret-of-no-workspace-at-all-32b", algorithm="HS256"),
+        "The token's issuer (iss) names no workspace.",
+        id="nul_in_iss_is_rejected",
+    ),
+    pytest.param(
+        lambda ws: jwt.encode(claims(ws, sub="ali\x00ce"), ws.sso_secret, algorithm="HS256"),
+        "The token's subject (sub) is not a valid user id.",
+        id="nul_in_sub_is_rejected",
+    ),
 ]
 
 
@@ -300,3 +332,15 @@ async def test_external_id_visibility(
         }[viewer]
     body = await api("query($i: ID!) { idea(id: $i) { author { name externalId } } }", {"i": idea}, auth=auth)
     assert body["data"] == {"idea": {"author": {"name": "Alice", "externalId": expected}}}
+
+
+async def test_control_characters_in_a_tokens_name_are_dropped_not_stored(api: Api, ws: Workspace) -> None:
+    token = jwt.encode(claims(ws, name="Al\x00ice\ud800"), ws.sso_secret, algorithm="HS256")
+    body = await api(VIEWER, auth=token)
+    assert body["data"]["viewer"]["user"]["name"] == "Alice"
+
+
+async def test_a_token_valid_for_a_day_is_accepted(api: Api, ws: Workspace) -> None:
+    now = int(time.time())
+    token = jwt.encode(claims(ws, iat=now, exp=now + 24 * 3600), ws.sso_secret, algorithm="HS256")
+    assert (await api(VIEWER, auth=token))["data"]["viewer"]["role"] == "MEMBER"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import pytest
 from sqlalchemy import event
 
+from ideaengine.platform.services import Services
+from tests.api.conftest import Api, Workspace
 from tests.api.ops import create_board, idea_id, vote
 
 PAGE = """{ board(workspace: "acme", slug: "ideas") { ideas(first: 100) { totalCount edges { node {
@@ -14,10 +19,10 @@ PAGE = """{ board(workspace: "acme", slug: "ideas") { ideas(first: 100) { totalC
 
 
 @pytest.fixture
-def statements(services):
+def statements(services: Services) -> Iterator[list[str]]:
     seen: list[str] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         seen.append(statement)
 
     engine = services.db.engine.sync_engine
@@ -26,14 +31,16 @@ def statements(services):
     event.remove(engine, "before_cursor_execute", record)
 
 
-async def count_for_page(api, auth, statements) -> int:
+async def count_for_page(api: Api, auth: str, statements: list[str]) -> int:
     statements.clear()
     body = await api(PAGE, auth=auth)
     assert body["data"]["board"]["ideas"]["edges"]
     return len([s for s in statements if s.lstrip().upper().startswith("SELECT")])
 
 
-async def test_page_of_ideas_costs_the_same_queries_for_3_or_60_ideas(api, ws, statements):
+async def test_page_of_ideas_costs_the_same_queries_for_3_or_60_ideas(
+    api: Api, ws: Workspace, statements: list[str]
+) -> None:
     board = await create_board(api, ws.api_key)
     authors = [ws.token(f"author{n}") for n in range(6)]
     viewer = ws.token("viewer")
@@ -49,7 +56,9 @@ async def test_page_of_ideas_costs_the_same_queries_for_3_or_60_ideas(api, ws, s
     assert large <= 15, large
 
 
-async def test_a_known_users_read_takes_no_write_lock(api, ws, statements, database_url):
+async def test_a_known_users_read_takes_no_write_lock(
+    api: Api, ws: Workspace, statements: list[str], database_url: str
+) -> None:
     """Identity is read in a read session; only a first (or changed) token provisions in a write transaction."""
     alice = ws.token("alice")
     await api("{ viewer { role } }", auth=alice)  # provisions alice
