@@ -22,7 +22,7 @@ from ideaengine.platform.models import Board, Idea, IdeaStatus, Workspace
 from ideaengine.platform.secrets_box import SecretBox
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings, SettingsError
-from ideaengine.unit_of_work import UnitOfWork
+from ideaengine.platform.unit_of_work import UnitOfWork
 
 WORKSPACE_SLUG = "demo"
 BOARD_SLUG = "ideas"

@@ -85,7 +85,7 @@ def _check_on_checkout(sync_engine: Engine) -> None:
 
 class Database:
     """Storage only: the engine, short read sessions and write transactions. What a write queues for after
-    its commit (jobs, live events) is the unit of work's business (`ideaengine.unit_of_work`)."""
+    its commit (jobs, live events) is the unit of work's business (`ideaengine.platform.unit_of_work`)."""
 
     def __init__(self, settings: Settings, *, pooled: bool = True) -> None:
         self.settings = settings

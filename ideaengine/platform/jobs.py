@@ -1,7 +1,7 @@
 """Background jobs by dotted name, over rq (distributed) or an in-process runner (embedded).
 
 Domain code calls `after_commit(session, "workers.scores.refresh_board", board_id)`; the unit of work
-(`ideaengine.unit_of_work`) submits the job only once the transaction has committed. Both runners call
+(`ideaengine.platform.unit_of_work`) submits the job only once the transaction has committed. Both runners call
 the same plain functions through `run_job`, which clears the coalescing marker when the job *starts*
 (DECISIONS.md 13).
 """

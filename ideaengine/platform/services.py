@@ -13,7 +13,7 @@ from ideaengine.platform.events import Broker, create_broker
 from ideaengine.platform.jobs import JobQueue, create_queue
 from ideaengine.platform.secrets_box import SecretBox, load_server_key
 from ideaengine.platform.settings import Settings
-from ideaengine.unit_of_work import UnitOfWork
+from ideaengine.platform.unit_of_work import UnitOfWork
 
 
 @dataclass
@@ -36,7 +36,7 @@ class Services:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One write; its effects are handed over after commit (see `ideaengine.unit_of_work`)."""
+        """One write; its effects are handed over after commit (see `ideaengine.platform.unit_of_work`)."""
         async with self.work.transaction() as session:
             yield session
 
