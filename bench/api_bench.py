@@ -236,7 +236,7 @@ def database(kind: str, tmp: str) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp}/bench.db"
         return
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     admin = os.environ.get("IDEAENGINE_BENCH_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
     name = f"ie_bench_{os.getpid()}"
