@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ class GraphQLApp(GraphQL[Context, None]):
             per_server=settings.max_subscriptions_per_server,
         )
         self.services = services
+        self.actors = ActorCache()
         self.max_token_lifetime = settings.sso_max_token_lifetime_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -134,18 +136,59 @@ class GraphQLApp(GraphQL[Context, None]):
     async def _actor(self, authorization: str | None) -> Actor:
         if not authorization:
             return identity.ANONYMOUS
+        if (known := self.actors.get(authorization)) is not None:
+            return known
         # A read first: most requests come from known users, and a write transaction takes SQLite's lock.
         async with self.services.db.read() as session:
             try:
-                return await identity.resolve_actor(
+                actor = await identity.resolve_actor(
                     session, authorization, self.services.box, write=False, max_lifetime=self.max_token_lifetime
                 )
             except identity.WriteNeeded:
-                pass
-        async with self.services.db.transaction() as session:  # a first SSO token provisions its user
-            return await identity.resolve_actor(
-                session, authorization, self.services.box, max_lifetime=self.max_token_lifetime
-            )
+                actor = None
+        if actor is None:
+            async with self.services.transaction() as session:  # a first SSO token provisions its user
+                actor = await identity.resolve_actor(
+                    session, authorization, self.services.box, max_lifetime=self.max_token_lifetime
+                )
+        self.actors.put(authorization, actor)
+        return actor
+
+
+class ActorCache:
+    """Who a credential is, remembered for a few seconds: resolving it costs a database round trip (and for
+    SSO tokens a JWT check and a decryption) on every request, more than the vote it carries.
+
+    Safe because an actor is a function of the credential: an SSO token carries the user's role, name and
+    email, and an API key is its workspace's admin until it is deleted. A deleted key or workspace is
+    noticed within TTL_SECONDS; an SSO token is never served past its `exp`. Rejected credentials are not
+    kept (their errors are cheap to find again and must not pin memory).
+    """
+
+    TTL_SECONDS = 10.0
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Actor]] = {}
+
+    def get(self, authorization: str) -> Actor | None:
+        entry = self._entries.get(authorization)
+        if entry is None:
+            return None
+        if entry[0] <= time.time():
+            del self._entries[authorization]
+            return None
+        return entry[1]
+
+    def put(self, authorization: str, actor: Actor) -> None:
+        if actor.auth_errors or actor.user_id is None:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()  # a flood of distinct credentials: start over rather than grow
+        until = time.time() + self.TTL_SECONDS
+        if actor.expires_at is not None:
+            until = min(until, actor.expires_at)
+        self._entries[authorization] = (until, actor)
 
 
 async def _sweep_forever(services: Services) -> None:

@@ -4,16 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import ColumnElement
 
 from ideaengine import validation
 from ideaengine.errors import DomainError, ErrorCode, not_found
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.platform.models import Board, Idea, IdeaStatus, IdeaTag, Visibility, Workspace, utcnow
-from ideaengine.platform.upsert import insert_ignore
+from ideaengine.platform import jobs
+from ideaengine.platform.models import (
+    Board,
+    BoardScoreSeq,
+    Idea,
+    IdeaStatus,
+    IdeaTag,
+    Visibility,
+    Workspace,
+    utcnow,
+)
+from ideaengine.platform.upsert import insert_for, insert_ignore
+
+REFRESH_SCORES = "workers.scores.refresh_board"
+"Dotted job names: resolved at run time, so the domain never imports workers."
+INDEX_TEXTS = "workers.duplicates.index_board"
+SCORE_SEQ_SHARDS = 16
+"Rows a board's score sequence is spread over: votes on ideas in different shards never wait on each other."
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool]:
@@ -118,13 +136,42 @@ async def tags(session: AsyncSession, board_id: int, limit: int = 100) -> list[s
     return [r.tag for r in rows]
 
 
-async def bump(
-    session: AsyncSession, board_id: int, *, scores: bool = True, texts: bool = False, at: datetime | None = None
+async def changed(
+    session: AsyncSession,
+    board_id: int,
+    idea_id: int,
+    *,
+    scores: bool = True,
+    texts: bool = False,
+    at: datetime | None = None,
 ) -> None:
-    """Mark the board's scores (and/or duplicate index) stale: every score-changing write calls this."""
-    values: dict[str, object] = {"last_activity_at": at or utcnow()}
+    """Say that a write about `idea_id` changed what the board's scores (and/or duplicate index) come from.
+
+    The one way to say so: it bumps the sequence that makes staleness exact (DECISIONS.md 12) and queues
+    the coalesced refresh for after commit (DECISIONS.md 13). Call it last in a write: the rows it updates
+    are the last locks the write takes, so writes never wait on each other in opposite orders. A change of
+    scores alone (a vote, a comparison) leaves the board row alone: it touches one shard of the sequence.
+    """
     if scores:
-        values["score_seq"] = Board.score_seq + 1
+        shards = cast(Table, BoardScoreSeq.__table__)  # a Core statement: no ORM bulk machinery on every vote
+        stmt = insert_for(session, shards).values(board_id=board_id, shard=idea_id % SCORE_SEQ_SHARDS, seq=1)
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=["board_id", "shard"], set_={"seq": shards.c.seq + 1})
+        )
+        jobs.after_commit(session, REFRESH_SCORES, board_id, coalesce=True)
     if texts:
-        values["text_seq"] = Board.text_seq + 1
-    await session.execute(update(Board).where(Board.id == board_id).values(**values))
+        await session.execute(
+            update(Board)
+            .where(Board.id == board_id)
+            .values(text_seq=Board.text_seq + 1, last_activity_at=at or utcnow())
+        )
+        jobs.after_commit(session, INDEX_TEXTS, board_id, coalesce=True)
+
+
+def score_seq(board_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ColumnElement[int]:
+    """The board's current score sequence, as SQL: the sum of its shards (0 before any score-changing write)."""
+    return (
+        select(func.coalesce(func.sum(BoardScoreSeq.seq), 0))
+        .where(BoardScoreSeq.board_id == board_id)
+        .scalar_subquery()
+    )

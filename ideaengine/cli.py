@@ -115,7 +115,7 @@ def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> dict[str, str]:
         services = Services.create(settings)
         try:
-            async with services.db.transaction() as session:
+            async with services.transaction() as session:
                 created = await workspaces.create_workspace(session, services.box, args.slug, args.name)
             return {"workspace": created.workspace.slug, "apiKey": created.api_key, "ssoSecret": created.sso_secret}
         finally:

@@ -54,8 +54,7 @@ async def compare(session: AsyncSession, actor: Actor, winner_id: int, loser_id:
             set_={"winner_id": winner.id, "loser_id": loser.id, "created_at": now},
         )
     )
-    await boards.bump(session, board.id, at=now)
-    ideas.scores_changed(session, board.id)
+    await boards.changed(session, board.id, winner.id, at=now)
     return winner, loser
 
 

@@ -22,6 +22,7 @@ from ideaengine.platform.models import Board, Idea, IdeaStatus, Workspace
 from ideaengine.platform.secrets_box import SecretBox
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings, SettingsError
+from ideaengine.platform.unit_of_work import UnitOfWork
 
 WORKSPACE_SLUG = "demo"
 BOARD_SLUG = "ideas"
@@ -267,9 +268,9 @@ async def seed(settings: Settings, graphql_url: str = "http://127.0.0.1:8000/gra
     services = Services.create(settings)
     # No jobs: hundreds of writes would each ask for a score refresh and a reindex. The server's
     # periodic sweep refreshes boards whose scores are older than their last write.
-    services.db.queue = None
+    work = UnitOfWork(services.db, queue=None, broker=services.broker)
     try:
-        async with services.db.transaction() as session:
+        async with work.transaction() as session:
             return await _seed(session, services.box) | {"graphql": graphql_url}
     finally:
         await services.close()

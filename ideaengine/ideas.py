@@ -13,13 +13,9 @@ from sqlalchemy.sql import ColumnElement
 from ideaengine import boards, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.platform import events, jobs
+from ideaengine.platform import events
 from ideaengine.platform.models import OPEN_STATUSES, Board, Follow, Idea, IdeaScore, IdeaStatus, IdeaTag, utcnow
 from ideaengine.platform.queries import like_pattern
-
-REFRESH_SCORES = "workers.scores.refresh_board"
-"Dotted job names: resolved at run time, so the domain never imports workers."
-INDEX_TEXTS = "workers.duplicates.index_board"
 
 
 class IdeaSort(enum.Enum):
@@ -35,15 +31,6 @@ class IdeaSort(enum.Enum):
 
 def search_text(title: str, body: str) -> str:
     return validation.search_form(f"{title}\n{body}")
-
-
-def scores_changed(session: AsyncSession, board_id: int) -> None:
-    """After commit, a coalesced refresh of the board's scores."""
-    jobs.after_commit(session, REFRESH_SCORES, board_id, coalesce=True)
-
-
-def texts_changed(session: AsyncSession, board_id: int) -> None:
-    jobs.after_commit(session, INDEX_TEXTS, board_id, coalesce=True)
 
 
 async def submit(
@@ -71,12 +58,10 @@ async def submit(
     await session.flush()
     session.add_all([IdeaTag(idea_id=idea.id, tag=t, position=i) for i, t in enumerate(clean_tags)])
     session.add(Follow(idea_id=idea.id, user_id=user_id, created_at=now))
-    await boards.bump(session, board.id, scores=True, texts=True, at=now)
     await session.flush()
-    scores_changed(session, board.id)
-    texts_changed(session, board.id)
     events.board_event(session, board.id, events.IDEA_SUBMITTED, now, ideaId=idea.id)
     await webhooks.emit(session, board, webhooks.WebhookEvent.IDEA_SUBMITTED, {"idea": webhooks.idea_ref(idea, board)})
+    await boards.changed(session, board.id, idea.id, texts=True, at=now)
     return idea
 
 
@@ -113,10 +98,9 @@ async def edit(
         session.add_all([IdeaTag(idea_id=idea.id, tag=t, position=i) for i, t in enumerate(new_tags)])
     if text_changed:
         idea.embedding = None
-        await boards.bump(session, board.id, scores=True, texts=True)
-        scores_changed(session, board.id)
-        texts_changed(session, board.id)
     await session.flush()
+    if text_changed:
+        await boards.changed(session, board.id, idea.id, texts=True)
     return idea
 
 
@@ -124,18 +108,37 @@ async def get_for_write(
     session: AsyncSession, actor: Actor, idea_id: int, *, lock: bool = False, field: str = "ideaId"
 ) -> tuple[Idea, Board]:
     """An idea the actor can see, with its board; `lock` takes the row lock first (DECISIONS.md 8)."""
+    found = await (lock_many(session, actor, [idea_id]) if lock else _with_boards(session, actor, [idea_id]))
+    if idea_id not in found:
+        raise not_found("No such idea.", field)
+    return found[idea_id]
+
+
+async def lock_many(session: AsyncSession, actor: Actor, idea_ids: Sequence[int]) -> dict[int, tuple[Idea, Board]]:
+    """The ideas the actor can see, with their boards, row-locked in ascending id order.
+
+    Every write that locks ideas locks them here, in one order, so two writes on the same ideas (a merge
+    of A into B and one of B into A) queue behind each other instead of deadlocking.
+    """
+    # FOR NO KEY UPDATE: it serialises writers of the idea as FOR UPDATE does, but not the FK checks
+    # (FOR KEY SHARE) of rows that point at the idea, such as a score refresh's upsert; with FOR UPDATE a
+    # merge locking two ideas and a refresh writing both scores could deadlock. PostgreSQL locks the rows
+    # as the sorted result yields them, so ORDER BY id is the locking order.
+    return await _with_boards(session, actor, idea_ids, lock=True)
+
+
+async def _with_boards(
+    session: AsyncSession, actor: Actor, idea_ids: Sequence[int], *, lock: bool = False
+) -> dict[int, tuple[Idea, Board]]:
     stmt = (
-        select(Idea, Board).join(Board, Board.id == Idea.board_id).where(Idea.id == idea_id, boards.visible_to(actor))
+        select(Idea, Board)
+        .join(Board, Board.id == Idea.board_id)
+        .where(Idea.id.in_(sorted(set(idea_ids))), boards.visible_to(actor))
+        .order_by(Idea.id)
     )
     if lock:
-        # FOR NO KEY UPDATE: it serialises writers of the idea as FOR UPDATE does, but not the FK checks
-        # (FOR KEY SHARE) of rows that point at the idea, such as a score refresh's upsert; with FOR UPDATE a
-        # merge locking two ideas and a refresh writing both scores could deadlock.
         stmt = stmt.with_for_update(of=Idea, key_share=True)
-    row = (await session.execute(stmt)).first()
-    if row is None:
-        raise not_found("No such idea.", field)
-    return row[0], row[1]
+    return {idea.id: (idea, board) for idea, board in (await session.execute(stmt)).all()}
 
 
 def require_open(idea: Idea, field: str = "ideaId") -> None:

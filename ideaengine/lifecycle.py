@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from ideaengine import boards, follows, ideas, validation, webhooks
-from ideaengine.errors import DomainError, ErrorCode, invalid
+from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.platform import events
 from ideaengine.platform.models import (
@@ -72,20 +72,23 @@ async def change_status(
     )
     message = f"“{idea.title}” is now {_label(status)}." + (f" {note}" if note else "")
     await follows.notify_followers(session, actor, idea, NotificationKind.STATUS_CHANGED, message)
-    await boards.bump(session, board.id, texts=True, at=now)  # openness changes what is compared and indexed
-    ideas.scores_changed(session, board.id)
-    ideas.texts_changed(session, board.id)
+    await boards.changed(session, board.id, idea.id, texts=True, at=now)  # openness: what is compared and indexed
     return idea
 
 
 async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, target_id: int) -> tuple[Idea, Idea]:
     """Fold source into target in one transaction: votes (one per user, the target's wins), comparisons,
     comments and followers move; the source becomes MERGED."""
-    source, board = await ideas.get_for_write(session, actor, source_id, lock=True, field="sourceId")
+    locked = await ideas.lock_many(session, actor, [source_id, target_id])  # in id order, whichever is source
+    if source_id not in locked:
+        raise not_found("No such idea.", "sourceId")
+    source, board = locked[source_id]
     actor_id = actor.require(board.workspace_id, ActorRole.MODERATOR, "merge ideas")
     if source_id == target_id:
         raise invalid("An idea cannot be merged into itself.", "targetId")
-    target, _ = await ideas.get_for_write(session, actor, target_id, lock=True, field="targetId")
+    if target_id not in locked:
+        raise not_found("No such idea.", "targetId")
+    target, _ = locked[target_id]
     if target.board_id != source.board_id:
         raise invalid("Only ideas on the same board can be merged.", "targetId")
     if source.status == S.MERGED:
@@ -125,9 +128,7 @@ async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, targe
         webhooks.WebhookEvent.IDEA_MERGED,
         {"source": webhooks.idea_ref(source, board), "target": webhooks.idea_ref(target, board)},
     )
-    await boards.bump(session, board.id, texts=True, at=now)
-    ideas.scores_changed(session, board.id)
-    ideas.texts_changed(session, board.id)
+    await boards.changed(session, board.id, target.id, texts=True, at=now)
     return source, target
 
 

@@ -8,18 +8,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ideaengine import boards
 from ideaengine.platform.models import Board, BoardIndex, Idea, IdeaScore, utcnow
 
 
 async def scores_many(session: AsyncSession, idea_ids: Sequence[int]) -> dict[int, tuple[IdeaScore | None, int]]:
     """Per idea: its stored score (None until computed) and its board's current score sequence."""
     rows = await session.execute(
-        select(Idea.id, IdeaScore, Board.score_seq)
-        .join(Board, Board.id == Idea.board_id)
+        select(Idea.id, IdeaScore, boards.score_seq(Idea.board_id))
         .outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
         .where(Idea.id.in_(idea_ids))
     )
-    return {idea_id: (score, seq) for idea_id, score, seq in rows}
+    return {idea_id: (score, int(seq)) for idea_id, score, seq in rows}
 
 
 def is_stale(score: IdeaScore | None, board_seq: int) -> bool:
@@ -43,7 +43,9 @@ def _indexed_seq() -> Any:
 
 async def stale_boards(session: AsyncSession) -> tuple[list[int], list[int]]:
     """Boards whose scores, and boards whose duplicate index, miss a write (exact, by sequence)."""
-    scores = await session.execute(select(Board.id).where(Board.score_seq > _scored_seq()).order_by(Board.id))
+    scores = await session.execute(
+        select(Board.id).where(boards.score_seq(Board.id) > _scored_seq()).order_by(Board.id)
+    )
     texts = await session.execute(select(Board.id).where(Board.text_seq > _indexed_seq()).order_by(Board.id))
     return list(scores.scalars()), list(texts.scalars())
 
@@ -52,7 +54,7 @@ async def stalest_age_seconds(session: AsyncSession) -> float:
     """How long the longest-waiting board has had scores that miss a write (0 when all are fresh)."""
     computed = select(func.max(IdeaScore.computed_at)).where(IdeaScore.board_id == Board.id).scalar_subquery()
     rows = await session.execute(
-        select(func.coalesce(computed, Board.created_at)).where(Board.score_seq > _scored_seq())
+        select(func.coalesce(computed, Board.created_at)).where(boards.score_seq(Board.id) > _scored_seq())
     )
     oldest = min((r for (r,) in rows if r is not None), default=None)
     return 0.0 if oldest is None else max((utcnow() - oldest).total_seconds(), 0.0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ideaengine import ideas, scores, webhooks
+from ideaengine import boards, scores, webhooks
 from ideaengine.platform.db import Database
 from ideaengine.platform.jobs import JobQueue, JobRequest
 from ideaengine.platform.models import utcnow
@@ -30,8 +30,8 @@ async def sweep(db: Database, queue: JobQueue, period: str | None = None, now: d
             name, (pk,), coalesce=period is None, job_id=None if period is None else f"sweep-{kind}-{pk}-{period}"
         )
 
-    requests = [request(ideas.REFRESH_SCORES, "scores", b) for b in score_ids]
-    requests += [request(ideas.INDEX_TEXTS, "texts", b) for b in text_ids]
+    requests = [request(boards.REFRESH_SCORES, "scores", b) for b in score_ids]
+    requests += [request(boards.INDEX_TEXTS, "texts", b) for b in text_ids]
     requests += [request(webhooks.DELIVER, "delivery", d) for d in delivery_ids]
     if requests:
         await queue.submit(requests)

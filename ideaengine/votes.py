@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -14,6 +15,19 @@ from ideaengine.platform.models import Idea, Vote, utcnow
 from ideaengine.platform.upsert import insert_for
 
 UP, DOWN = 1, -1
+VOTES, IDEAS = cast(Table, Vote.__table__), cast(Table, Idea.__table__)
+"The vote's statements run on the tables: as ORM statements each would also pass through the ORM's bulk\n"
+"machinery (and match its WHERE against the session's objects), a fifth of a vote's Python time for nothing."
+_MINE = (VOTES.c.idea_id == bindparam("idea_id")) & (VOTES.c.user_id == bindparam("user_id"))
+_PREVIOUS = select(VOTES.c.value).where(_MINE)
+_WITHDRAW = delete(VOTES).where(_MINE)
+_TALLY = (
+    update(IDEAS)
+    .where(IDEAS.c.id == bindparam("idea_id"))
+    .values(up_count=IDEAS.c.up_count + bindparam("up"), down_count=IDEAS.c.down_count + bindparam("down"))
+    .returning(IDEAS.c.up_count, IDEAS.c.down_count)
+)
+"Built once with named parameters: building a statement costs more Python than executing a cached one."
 
 
 async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: int | None) -> Idea:
@@ -24,16 +38,15 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     ideas.require_open(idea)
     if value not in (UP, DOWN, None):
         raise ValueError(f"value must be 1, -1 or None, not {value!r}")
-    previous = (
-        await session.execute(select(Vote.value).where(Vote.idea_id == idea.id, Vote.user_id == user_id))
-    ).scalar_one_or_none()
+    mine = {"idea_id": idea.id, "user_id": user_id}
+    previous = (await session.execute(_PREVIOUS, mine)).scalar_one_or_none()
     if previous == value:
         return idea
     now = utcnow()
     if value is None:
-        await session.execute(delete(Vote).where(Vote.idea_id == idea.id, Vote.user_id == user_id))
+        await session.execute(_WITHDRAW, mine)
     else:
-        stmt = insert_for(session, Vote).values(
+        stmt = insert_for(session, VOTES).values(
             idea_id=idea.id, user_id=user_id, value=value, created_at=now, updated_at=now
         )
         await session.execute(
@@ -41,19 +54,11 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
         )
     up_delta = (value == UP) - (previous == UP)
     down_delta = (value == DOWN) - (previous == DOWN)
-    tally = (
-        await session.execute(
-            update(Idea)
-            .where(Idea.id == idea.id)
-            .values(up_count=Idea.up_count + up_delta, down_count=Idea.down_count + down_delta)
-            .returning(Idea.up_count, Idea.down_count)
-        )
-    ).one()
+    tally = (await session.execute(_TALLY, {"idea_id": idea.id, "up": up_delta, "down": down_delta})).one()
     # The new tally comes back with the UPDATE (one round trip less than a refresh).
     set_committed_value(idea, "up_count", tally.up_count)
     set_committed_value(idea, "down_count", tally.down_count)
-    await boards.bump(session, board.id, at=now)
-    ideas.scores_changed(session, board.id)
+    await boards.changed(session, board.id, idea.id, at=now)
     return idea
 
 

@@ -57,8 +57,8 @@ class Context:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One write transaction; after it commits the loaders forget what they cached."""
-        async with self.services.db.transaction() as session:
+        """One write (a unit of work: effects go out after commit); then the loaders forget what they cached."""
+        async with self.services.transaction() as session:
             yield session
         self._loaders = None
 

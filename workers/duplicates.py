@@ -45,7 +45,7 @@ async def _index(db: Database, board_id: int) -> dict[str, Any]:
     labels = ranking.cluster_index(index)  # the same index serves lookups and clustering: built once
     clusters = _clusters(index, labels, [r.id for r in rows])
     payload = pickle.dumps(StoredIndex(index, [r.id for r in rows]), protocol=pickle.HIGHEST_PROTOCOL)
-    async with db.transaction() as session:
+    async with db.write() as session:
         written = await _write_index(session, board_id, seq, max((r.id for r in rows), default=0), payload)
         if written:
             await _write_clusters(session, board_id, clusters)
@@ -70,7 +70,7 @@ async def _embed_missing(db: Database, board_id: int) -> int:
     vectors = embeddings.embed([idea_text(r.title, r.body) for r in missing])
     if vectors is None:
         return 0
-    async with db.transaction() as session:
+    async with db.write() as session:
         for row, vector in zip(missing, vectors, strict=True):
             # Only where the text is still the one embedded: an edit meanwhile cleared it and changed the text.
             await session.execute(

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
+from ideaengine import boards
 from ideaengine.platform import events
 from ideaengine.platform.db import Database
 from ideaengine.platform.models import Board, Comparison, Idea, IdeaScore, IdeaStatus, Vote, utcnow
@@ -28,13 +29,15 @@ async def _refresh(db: Database, board_id: int) -> dict[str, Any]:
     async with db.read() as session:
         # The sequence is read before the data: a write landing in between leaves these scores stale, never
         # wrongly fresh (DECISIONS.md 12).
-        seq = (await session.execute(select(Board.score_seq).where(Board.id == board_id))).scalar_one_or_none()
+        seq = (
+            await session.execute(select(boards.score_seq(Board.id)).where(Board.id == board_id))
+        ).scalar_one_or_none()
         if seq is None:
             return {"skipped": "board no longer exists"}
         data = await _load(session, board_id)
     now = utcnow()
     rows = _compute(data, now)
-    async with db.transaction() as session:
+    async with db.write() as session:
         await _write(session, board_id, seq, now, rows)
     # Jobs run in other processes (rq) or threads (in-process): they publish through Redis or their server.
     channel = events.board_channel(board_id)

@@ -115,7 +115,7 @@ async def _attempt(settings: Settings, delivery_id: int) -> Outcome:
             status, retry_in = WebhookDeliveryStatus.PENDING, backoff(settings, attempts)
         else:
             status, retry_in = WebhookDeliveryStatus.FAILED, None
-        async with db.transaction() as session:
+        async with db.write() as session:
             # Never undo a settled delivery (a duplicate run may have finished first).
             await session.execute(
                 update(WebhookDelivery)

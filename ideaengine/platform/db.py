@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ideaengine.platform.events import Broker
-from ideaengine.platform.jobs import JobQueue
+from ideaengine.platform.events import EVENTS_KEY
+from ideaengine.platform.jobs import JOBS_KEY
 from ideaengine.platform.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 "How long a SQLite writer waits for the lock before 'database is locked' (RELIABILITY.md)."
 WRITE_OPTION = "ideaengine_write"
 "Execution option marking a connection whose transaction will write (BEGIN IMMEDIATE on SQLite)."
+EFFECT_KEYS = (JOBS_KEY, EVENTS_KEY)
+POOL_SIZE = 20
+POOL_OVERFLOW = 20
+"PostgreSQL connections a process keeps open, and how many more it may open under a burst."
 
 
 def _configure_sqlite(sync_engine: Engine) -> None:
@@ -47,27 +54,46 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     if not pooled:
         kwargs["poolclass"] = NullPool
     elif not settings.is_sqlite:
-        # Short per-loader sessions: many brief checkouts rather than a few long ones.
-        kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+        # Short per-loader sessions: many brief checkouts rather than a few long ones. POOL_SIZE stay open, so
+        # 20 requests in flight (each one connection at a time) reuse connections instead of opening and
+        # closing overflow ones, which cost a connect and an authentication each.
+        kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=1800)
     if settings.is_sqlite:
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     engine = create_async_engine(settings.database_url, **kwargs)
     if settings.is_sqlite:
         _configure_sqlite(engine.sync_engine)
+    elif pooled:
+        _check_on_checkout(engine.sync_engine)
     return engine
 
 
+def _check_on_checkout(sync_engine: Engine) -> None:
+    """Never hand out a pooled PostgreSQL connection the server has closed (a restart, an idle timeout).
+
+    SQLAlchemy's pool_pre_ping does this with three round trips per checkout on asyncpg (BEGIN, an empty
+    query, ROLLBACK), as many as a vote's own statements after its first. asyncpg already knows: when the
+    server closes a connection, the event loop sees the socket close and marks it closed. The pool then
+    discards it and connects afresh, so after a restart no request fails for a stale connection.
+    """
+
+    @event.listens_for(sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
+
+
 class Database:
-    """Owns the engine and hands out sessions: short reads, and write transactions with after-commit hooks."""
+    """Storage only: the engine, short read sessions and write transactions. What a write queues for after
+    its commit (jobs, live events) is the unit of work's business (`ideaengine.platform.unit_of_work`)."""
 
     def __init__(self, settings: Settings, *, pooled: bool = True) -> None:
         self.settings = settings
         self.engine = create_engine(settings, pooled=pooled)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
-        self.queue: JobQueue | None = None
-        "Where after-commit jobs go; set by Services (None: jobs are dropped, e.g. in a job itself)."
-        self.broker: Broker | None = None
-        "Where after-commit live events go; set by Services."
+        self._writer = asyncio.Lock() if settings.is_sqlite else None
+        "SQLite has one writer at a time: this process's writers queue here, in order, rather than polling in\n"
+        "SQLite's busy handler, where a long queue outwaits busy_timeout and fails with 'database is locked'."
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -76,23 +102,27 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """Commit on success, then publish the events and submit the jobs the transaction queued; on error
-        roll back and drop them, so nothing runs for a write that did not happen."""
-        async with self.sessions() as session:
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction: commit on success, roll back on any error.
+
+        Jobs or events still queued on the session at commit are a mistake (nobody would hand them to their
+        transport): writes that queue effects go through the unit of work, which takes them off first.
+        """
+        async with self._writer or contextlib.nullcontext(), self.sessions() as session:
             await session.connection(execution_options={WRITE_OPTION: True})
             try:
                 yield session
+                if forgotten := queued_effects(session):
+                    raise RuntimeError(f"effects queued outside a unit of work would be lost: {forgotten}")
                 await session.commit()
             except BaseException:
                 await session.rollback()
-                session.info.pop("jobs", None)
-                session.info.pop("events", None)
                 raise
-        if (events := session.info.pop("events", None)) and self.broker is not None:
-            await self.broker.publish(events)
-        if (requests := session.info.pop("jobs", None)) and self.queue is not None:
-            await self.queue.submit(requests)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def queued_effects(session: AsyncSession) -> list[str]:
+    """The kinds of after-commit effects queued on the session (see `jobs.after_commit`, `events.after_commit`)."""
+    return [key for key in EFFECT_KEYS if session.info.get(key)]

@@ -66,9 +66,13 @@ def board_channel(board_id: int) -> str:
     return f"board:{board_id}"
 
 
+EVENTS_KEY = "ideaengine.events"
+"Where a session keeps the live events queued for after its commit."
+
+
 def after_commit(session: AsyncSession, channel: str, payload: dict[str, Any]) -> None:
-    """Publish once the transaction commits; never for a write that rolled back."""
-    session.info.setdefault("events", []).append(Event(channel, payload))
+    """Publish once the transaction commits (the unit of work does); never for a write that rolled back."""
+    session.info.setdefault(EVENTS_KEY, []).append(Event(channel, payload))
 
 
 def board_event(session: AsyncSession, board_id: int, kind: str, at: datetime, **ids: int) -> None:

@@ -1,8 +1,9 @@
 """Background jobs by dotted name, over rq (distributed) or an in-process runner (embedded).
 
-Domain code calls `after_commit(session, "workers.scores.refresh_board", board_id)`; the job
-runs only if the transaction commits. Both runners call the same plain functions through
-`run_job`, which clears the coalescing marker when the job *starts* (DECISIONS.md 13).
+Domain code calls `after_commit(session, "workers.scores.refresh_board", board_id)`; the unit of work
+(`ideaengine.platform.unit_of_work`) submits the job only once the transaction has committed. Both runners call
+the same plain functions through `run_job`, which clears the coalescing marker when the job *starts*
+(DECISIONS.md 13).
 """
 
 from __future__ import annotations
@@ -56,9 +57,13 @@ class JobRequest:
         return PENDING_PREFIX + self.name + ":" + ":".join(map(str, self.args))
 
 
+JOBS_KEY = "ideaengine.jobs"
+"Where a session keeps the jobs queued for after its commit."
+
+
 def after_commit(session: AsyncSession, name: str, *args: Any, coalesce: bool = False) -> None:
     """Queue a job to run once the session commits; `coalesce` folds repeats into one pending run."""
-    requests: list[JobRequest] = session.info.setdefault("jobs", [])
+    requests: list[JobRequest] = session.info.setdefault(JOBS_KEY, [])
     request = JobRequest(name, tuple(args), coalesce)
     if request not in requests:
         requests.append(request)

@@ -152,14 +152,29 @@ class Board(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     visibility: Mapped[Visibility] = mapped_column(_enum(Visibility, "board_visibility"), default=Visibility.PUBLIC)
-    score_seq: Mapped[int] = mapped_column(Integer, default=0)
-    "Bumped by every write that can change a score; scores computed at an older value are stale."
     text_seq: Mapped[int] = mapped_column(Integer, default=0)
     "Bumped by every write that changes an idea's text or openness; the duplicate index keeps its own."
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    "The last submission, edit, status change or merge (votes and comparisons leave the board row alone)."
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     workspace: Mapped[Workspace] = relationship(lazy="raise")
+
+
+class BoardScoreSeq(Base):
+    """A board's score sequence, kept in shards: the board's sequence is the sum of its rows.
+
+    Every write that can change a score adds one to one shard (chosen by the idea it touched), so votes on
+    different ideas of one board do not all queue for one row lock until they commit. The sum only grows,
+    so staleness stays exact (DECISIONS.md 12): figures computed at a sum older than the current one miss
+    a write.
+    """
+
+    __tablename__ = "board_score_seqs"
+
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Idea(Base):
@@ -308,7 +323,7 @@ class IdeaScore(Base):
     rank: Mapped[int | None] = mapped_column(Integer)
     computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     computed_seq: Mapped[int] = mapped_column(Integer, default=-1)
-    "The board's score_seq these figures include; older than the board's = stale."
+    "The board's score sequence these figures include; older than the board's = stale."
 
 
 class DuplicateCluster(Base):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def insert_for(session: AsyncSession, model: type[Any]) -> Any:
-    """The dialect's INSERT construct (both offer on_conflict_do_nothing/update)."""
+def insert_for(session: AsyncSession, model: type[Any] | Table) -> Any:
+    """The dialect's INSERT construct for a model or a table (both offer on_conflict_do_nothing/update)."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 

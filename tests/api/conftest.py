@@ -73,7 +73,7 @@ def api(client: httpx.AsyncClient) -> Api:
 async def make_workspace(services: Any, slug: str) -> Workspace:
     from ideaengine import workspaces
 
-    async with services.db.transaction() as session:
+    async with services.transaction() as session:
         created = await workspaces.create_workspace(session, services.box, slug)
     return Workspace(slug, created.api_key, created.sso_secret)
 

@@ -156,9 +156,9 @@ async def test_healthz_reports_queue_depth_and_the_stalest_score(
     from tests.api.ops import idea_id
 
     board = await create_board(api, ws.api_key)
-    queue, services.db.queue = services.db.queue, None  # the refresh of this submission is lost
+    queue, services.work.queue = services.work.queue, None  # the refresh of this submission is lost
     await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
-    services.db.queue = queue
+    services.work.queue = queue
     stale = (await client.get("/healthz")).json()
     assert stale["queueDepth"] == 0
     assert stale["stalestScoreAgeSeconds"] > 0

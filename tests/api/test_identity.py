@@ -82,7 +82,7 @@ async def test_api_key_acts_as_workspace_admin_through_its_service_user(api: Api
 
 
 async def test_each_api_key_has_its_own_service_user(api: Api, services: Any, ws: Workspace) -> None:
-    async with services.db.transaction() as session:
+    async with services.transaction() as session:
         row = (await session.execute(select(WorkspaceRow).where(WorkspaceRow.slug == ws.slug))).scalar_one()
         second = await identity.issue_api_key(session, row, name="zapier")
     query = "{ viewer { role user { id name } } }"

@@ -153,7 +153,7 @@ async def test_each_run_issues_a_new_admin_key_and_adds_no_data(settings: Any, s
 
     assert second["apiKey"] != first["apiKey"]
     assert second["ssoSecret"] == first["ssoSecret"]
-    async with services.db.transaction() as session:
+    async with services.transaction() as session:
         assert await _snapshot(session) == before
         assert before["counts"]["ideas"] == len(demo.IDEAS)
         workspace = (await session.execute(select(Workspace).where(Workspace.slug == "demo"))).scalar_one()

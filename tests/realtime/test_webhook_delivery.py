@@ -220,9 +220,9 @@ async def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweep(
     hook = receiver(200)
     await register(api, ws, hook.url, ["IDEA_SUBMITTED"])
     board = await create_board(api, ws.api_key)
-    queue, services.db.queue = services.db.queue, None  # the server dies before it enqueues the delivery
+    queue, services.work.queue = services.work.queue, None  # the server dies before it enqueues the delivery
     await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
-    services.db.queue = queue
+    services.work.queue = queue
     [pending] = await deliveries(api, ws)
     assert (pending["status"], pending["attempts"]) == ("PENDING", 0)
     assert await sweep.sweep(services.db, services.queue) == 2  # scores and index; the delivery is not due yet

@@ -94,9 +94,9 @@ async def test_sweep_refreshes_boards_whose_job_was_lost(
 
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
     await in_process(services).drain()
-    queue, services.db.queue = services.db.queue, None  # the job of the next vote is lost
+    queue, services.work.queue = services.work.queue, None  # the job of the next vote is lost
     await vote(api, ws.token("bob"), target, "UP")
-    services.db.queue = queue
+    services.work.queue = queue
     assert (await idea(api, None, target, SCORE))["score"]["stale"] is True
     async with services.db.read() as session:
         assert (await scores.stale_boards(session))[0] != []

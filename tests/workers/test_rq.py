@@ -165,7 +165,7 @@ async def test_a_burst_of_1000_votes_runs_a_handful_of_refreshes(pg_url: str, re
         board = await create_board(api, ws.api_key)
         target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
         workers.start()
-        async with services.db.transaction() as session:
+        async with services.transaction() as session:
             users = [
                 User(workspace_id=1, external_id=f"voter{n}", name=f"Voter {n}", role=Role.MEMBER) for n in range(1000)
             ]
@@ -175,7 +175,7 @@ async def test_a_burst_of_1000_votes_runs_a_handful_of_refreshes(pg_url: str, re
         target_pk = pk(target)
 
         async def cast(user: User) -> None:
-            async with services.db.transaction() as session:
+            async with services.transaction() as session:
                 await votes.cast_vote(session, Actor(1, user.id, ActorRole.MEMBER), target_pk, 1)
 
         started = time.monotonic()
