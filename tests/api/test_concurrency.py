@@ -96,11 +96,10 @@ async def test_merges_racing_votes_and_score_refreshes_keep_tallies_exact(
     ] * len(pairs)
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite has no server to close them
 async def test_connections_the_server_closed_are_replaced_without_failing_a_request(
-    api: Api, ws: Workspace, board: str, services: Any, database_url: str
+    api: Api, ws: Workspace, board: str, services: Any
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has no server to close connections")
     from sqlalchemy import text
 
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
