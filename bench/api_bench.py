@@ -196,6 +196,18 @@ def scratch_database(kind: str, tmp: str, postgres_url: str, base_env: dict[str,
         asyncio.run(_postgres(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def settle(url: str, timeout: float = 120.0) -> None:
+    """Wait for the jobs a fresh server runs at start (a score refresh and the duplicate index of the
+    seeded board, run in-process) to finish, so they do not run beside the measurements."""
+    health = url.removesuffix("/graphql") + "/healthz"
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while time.monotonic() < deadline and quiet < 3:
+        body = httpx.get(health, timeout=10).json()
+        quiet = quiet + 1 if body.get("queueDepth") == 0 and body.get("stalestScoreAgeSeconds") == 0 else 0
+        time.sleep(0.5)
+
+
 def sso_token(seeded: dict[str, str], sub: str = "bench-viewer") -> str:
     """A signed-in embedding-app user (HS256 with the workspace's SSO secret), valid for an hour."""
     claims = {"iss": seeded["workspace"], "sub": sub, "name": "Bench Viewer", "exp": int(time.time()) + 3600}
@@ -255,6 +267,7 @@ def main() -> None:
                     seeded = json.loads(ideaengine(env, "demo"))
                     ours, our_url = serve([*CLI, "serve"], env, tmp)
                     try:
+                        settle(our_url)
                         # The floor is measured beside each database's figures: the machine is shared.
                         floor = rate(ref_url, [{"query": "{__typename}"}], options.seconds)
                         figures = [

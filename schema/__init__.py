@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import strawberry
@@ -20,7 +21,7 @@ from strawberry.types import ExecutionContext
 from schema import relay
 from schema.boards import BoardMutations, BoardNode, BoardQueries
 from schema.comments import CommentMutations, CommentNode
-from schema.context import Context, Info
+from schema.context import Context, Info, SharedReads
 from schema.errors import should_mask_error
 from schema.follows import FollowMutations, NotificationNode
 from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
@@ -30,7 +31,7 @@ from schema.users import UserNode, Viewer
 from schema.votes import VoteMutations, VoteQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
 
-__all__ = ["Context", "build_schema", "export_sdl"]
+__all__ = ["Context", "SharedReads", "build_schema", "export_sdl"]
 
 MAX_DEPTH, MAX_ALIASES, MAX_TOKENS = 12, 30, 2_000
 "Defaults of the query limits (README: Safety); settings may change them."
@@ -103,6 +104,18 @@ class AuthErrors(SchemaExtension):
         return {"authentication": {"errors": list(errors)}} if errors else {}
 
 
+class ReleaseReads(SchemaExtension):
+    """Hands an HTTP request's read connection back to the pool as soon as its operation is done."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            reads = getattr(self.execution_context.context, "shared_reads", None)
+            if reads is not None:
+                await reads.close()
+
+
 class QuietSchema(strawberry.Schema):
     """Logs only unexpected errors: a wrong id or a missing right is the client's news, not the operator's."""
 
@@ -128,6 +141,7 @@ def build_schema(
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: MaskErrors(should_mask_error=should_mask_error),
             AuthErrors,
+            ReleaseReads,
         ],
     )
 

@@ -19,6 +19,8 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 "How long a SQLite writer waits for the lock before 'database is locked' (RELIABILITY.md)."
 WRITE_OPTION = "ideaengine_write"
 "Execution option marking a connection whose transaction will write (BEGIN IMMEDIATE on SQLite)."
+AUTOCOMMIT_OPTION = "ideaengine_autocommit"
+"Execution option of SQLite read connections that run each statement on its own (no BEGIN)."
 
 
 def _configure_sqlite(sync_engine: Engine) -> None:
@@ -37,18 +39,23 @@ def _configure_sqlite(sync_engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # A deferred read that later writes fails at once with "database is locked"
         # despite busy_timeout; writers take the lock up front (DECISIONS.md 18).
-        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(AUTOCOMMIT_OPTION, False):
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
 
-def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
-    """An engine for the configured database; `pooled=False` for jobs that run in a forked process."""
+def create_engine(settings: Settings, *, pooled: bool = True, autocommit: bool = False) -> AsyncEngine:
+    """An engine for the configured database; `pooled=False` for jobs that run in a forked process,
+    `autocommit` for PostgreSQL reads that need no transaction (see `Database.reader`)."""
     kwargs: dict[str, Any] = {}
     if not pooled:
         kwargs["poolclass"] = NullPool
     elif not settings.is_sqlite:
         # Short per-loader sessions: many brief checkouts rather than a few long ones.
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
+    if autocommit:
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     if settings.is_sqlite:
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     engine = create_async_engine(settings.database_url, **kwargs)
@@ -64,6 +71,14 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings, pooled=pooled)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        if settings.is_sqlite:
+            read_engine = self.engine.execution_options(**{AUTOCOMMIT_OPTION: True})
+        else:
+            # A pool of its own: a connection handed back to a shared pool is reset to READ COMMITTED, and
+            # the next checkout's pre-ping would then cost BEGIN, ping, ROLLBACK instead of one ping.
+            read_engine = create_engine(settings, pooled=pooled, autocommit=True)
+        self.read_engine = read_engine
+        self.reads = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False)
         self.queue: JobQueue | None = None
         "Where after-commit jobs go; set by Services (None: jobs are dropped, e.g. in a job itself)."
         self.broker: Broker | None = None
@@ -74,6 +89,13 @@ class Database:
         """A short read-only session (one per task: an AsyncSession must not be shared)."""
         async with self.sessions() as session:
             yield session
+
+    def reader(self) -> AsyncSession:
+        """A session for the API's reads that runs each statement on its own: no BEGIN and ROLLBACK round
+        trips, and no snapshot held open between the statements of a request. On PostgreSQL (READ COMMITTED)
+        each statement saw a snapshot of its own anyway; on SQLite a request's statements already ran in
+        separate sessions. The caller closes it; one task at a time uses it."""
+        return self.reads()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -95,4 +117,6 @@ class Database:
             await self.queue.submit(requests)
 
     async def dispose(self) -> None:
+        if self.read_engine.sync_engine.pool is not self.engine.sync_engine.pool:
+            await self.read_engine.dispose()
         await self.engine.dispose()
