@@ -4,26 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.identity import Actor
 from ideaengine.platform.models import Board, User, Visibility
 
+_VISIBLE = select(User).where(
+    User.id.in_(bindparam("ids", expanding=True)),
+    or_(
+        exists().where(Board.workspace_id == User.workspace_id, Board.visibility == Visibility.PUBLIC),
+        User.workspace_id == bindparam("reader_workspace"),
+    ),
+)
+"One statement, built once: a DataLoader batch runs it for every page that shows authors."
+
 
 async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, User]:
     """Users of the actor's workspace, and users of workspaces with a public board (their names show there)."""
-    rows = (await session.execute(select(User).where(User.id.in_(ids)))).scalars().all()
-    public = set(
-        (
-            await session.execute(
-                select(Board.workspace_id)
-                .where(Board.visibility == Visibility.PUBLIC, Board.workspace_id.in_({u.workspace_id for u in rows}))
-                .distinct()
-            )
-        ).scalars()
-    )
-    return {u.id: u for u in rows if u.workspace_id in public or actor.workspace_id == u.workspace_id}
+    rows = await session.execute(_VISIBLE, {"ids": list(ids), "reader_workspace": actor.workspace_id})
+    return {u.id: u for u in rows.scalars()}
 
 
 def can_see_external_id(actor: Actor, user: User) -> bool:
