@@ -24,26 +24,41 @@ class SharedReads:
 
     graphql-core resolves sibling fields concurrently and an AsyncSession must not be used by two tasks
     at once; a lock serialises them, so a request holds one pooled connection (one checkout, one pre-ping)
-    instead of one per DataLoader batch. The session is opened on first use and closed by `close`."""
+    instead of one per DataLoader batch. The session is opened on first use and handed back by `forget`
+    (after a commit) or `close` (when the operation ends)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
         self._lock = asyncio.Lock()
         self._session: AsyncSession | None = None
+        self._closed = False
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
-            if self._session is None:
-                self._session = self._db.reader()
-            yield self._session
+            if not self._closed:
+                if self._session is None:
+                    self._session = self._db.reader()
+                yield self._session
+                return
+        # A resolver graphql-core lets finish after the operation (a sibling of a failed non-null field)
+        # reads on a session of its own, so nothing reopens the shared one after it was closed.
+        session = self._db.reader()
+        try:
+            yield session
+        finally:
+            await session.close()
 
-    async def close(self) -> None:
+    async def forget(self) -> None:
         """Hand the connection back; objects read so far are forgotten, so a later read sees fresh rows."""
         async with self._lock:
             session, self._session = self._session, None
             if session is not None:
                 await session.close()
+
+    async def close(self) -> None:
+        self._closed = True
+        await self.forget()
 
 
 @dataclass
@@ -73,15 +88,15 @@ class Context:
             yield session
         self._loaders = None
         if self.shared_reads is not None:
-            await self.shared_reads.close()
+            await self.shared_reads.forget()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session to read with: the request's shared one, or else a short one of its own. Never hold it
         across a DataLoader load (the loader's batch reads through here too)."""
         if self.shared_reads is not None:
-            async with self.shared_reads.session() as session:
-                yield session
+            async with self.shared_reads.session() as shared:
+                yield shared
             return
         session = self.services.db.reader()
         try:
