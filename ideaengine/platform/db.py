@@ -52,7 +52,8 @@ def create_engine(settings: Settings, *, pooled: bool = True, autocommit: bool =
     if not pooled:
         kwargs["poolclass"] = NullPool
     elif not settings.is_sqlite:
-        # Short per-loader sessions: many brief checkouts rather than a few long ones.
+        # Writes: one short transaction per mutation; API reads (their own engine): one connection per
+        # request, held while it resolves. 10 + 20 covers the requests one process has in flight.
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True, pool_recycle=1800)
     if autocommit:
         kwargs["isolation_level"] = "AUTOCOMMIT"
