@@ -1,7 +1,8 @@
 """GraphQL request cost against a reference measured in the same run (PERFORMANCE.md).
 
 Serves, each in its own uvicorn process on 127.0.0.1:
-  reference: strawberry + Starlette answering `{__typename}`, no extensions (the GraphQL floor);
+  reference: strawberry + Starlette answering `{__typename}`, with the parser and validation caches (the
+  GraphQL floor issue 10 measures against);
   ideaengine: the real app seeded by `ideaengine demo`, on a scratch SQLite file (embedded default) and on
   a scratch PostgreSQL database (IDEAENGINE_BENCH_POSTGRES_URL, default postgresql://root@127.0.0.1:5432/test).
 Besides request rates it fires 1,050 votes from 200 signed-in users at once and checks the tallies are exact.
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 
 from ideaengine.platform.ratelimit import KINDS
 
@@ -40,15 +42,30 @@ import strawberry
 from starlette.applications import Starlette
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+from strawberry.extensions import ParserCache, ValidationCache
 
 @strawberry.type
 class Query:
     hello: str = "world"
 
-app = Starlette(routes=[Route("/graphql", GraphQL(strawberry.Schema(query=Query), graphql_ide=None))])
+schema = strawberry.Schema(
+    query=Query, extensions=[lambda: ParserCache(maxsize=100), lambda: ValidationCache(maxsize=100)]
+)
+app = Starlette(routes=[Route("/graphql", GraphQL(schema, graphql_ide=None))])
 """
 
 CONNECTIONS = 20
+
+TOP_PAGE = (
+    '{ board(workspace: "demo", slug: "ideas") { ideas(first: 20, sort: TOP) { edges { node { '
+    "id title status votes { up down } score { wilsonLowerBound rank } } } } } }"
+)
+"The read that issue 10 measures: a top-20 page with tallies and scores."
+TOP_PAGE_SIGNED_IN = (
+    '{ board(workspace: "demo", slug: "ideas") { ideas(first: 20, sort: TOP) { edges { node { '
+    "id title status votes { up down } score { wilsonLowerBound rank } author { name } tags viewerVote } } } } }"
+)
+"The same page as an embedding app shows it to a signed-in user: authors, tags and the viewer's own vote."
 
 
 def free_port() -> int:
@@ -257,6 +274,24 @@ def database(kind: str, tmp: str) -> Iterator[str]:
         asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def settle(url: str, timeout: float = 120.0) -> None:
+    """Wait for the jobs a fresh server runs at start (a score refresh and the duplicate index of the
+    seeded board, run in-process) to finish, so they do not run beside the measurements."""
+    health = url.removesuffix("/graphql") + "/healthz"
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while time.monotonic() < deadline and quiet < 3:
+        body = httpx.get(health, timeout=10).json()
+        quiet = quiet + 1 if body.get("queueDepth") == 0 and body.get("stalestScoreAgeSeconds") == 0 else 0
+        time.sleep(0.5)
+
+
+def sso_token(seeded: dict[str, str], sub: str = "bench-viewer") -> str:
+    """A signed-in embedding-app user (HS256 with the workspace's SSO secret), valid for an hour."""
+    claims = {"iss": seeded["workspace"], "sub": sub, "name": "Bench Viewer", "exp": int(time.time()) + 3600}
+    return jwt.encode(claims, seeded["ssoSecret"], algorithm="HS256")
+
+
 def show(name: str, value: float, floor: float | None) -> None:
     ratio = f"{value / floor:8.2f}x" if floor else f"{'':>9}"
     print(f"{name:<64} {value:8.0f} {ratio}", flush=True)
@@ -287,6 +322,7 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
         )
         ours, our_url = serve([cli, "serve"], env, tmp)
         try:
+            settle(our_url)
             typename = [{"query": "{__typename}"}]
             floor = rate(ref_url, typename, seconds)
             show("reference floor: {__typename}, strawberry+Starlette", floor, floor)
@@ -304,14 +340,17 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
                 {"query": VOTE, "variables": {"i": {"ideaId": i, "value": v}}} for i in idea_ids for v in ("UP", "DOWN")
             ]
             show("ideaengine: vote (API key, 20 connections)", rate(our_url, votes, seconds, auth), floor)
-            page = [
-                {
-                    "query": '{ board(workspace: "demo", slug: "ideas") { ideas(first: 20) { edges { node { '
-                    "title votes { up down } author { name } score { wilsonLowerBound stale } "
-                    "tags } } } } }"
-                }
-            ]
-            show("ideaengine: a page of 20 ideas with authors, scores, tags", rate(our_url, page, seconds), floor)
+            token = {"authorization": f"Bearer {sso_token(seeded)}"}
+            first = httpx.post(our_url, json={"query": TOP_PAGE_SIGNED_IN}, headers=token).json()  # provisions
+            if "errors" in first or len(first["data"]["board"]["ideas"]["edges"]) != 20:
+                raise SystemExit(f"{kind}: the signed-in page is not a page of 20 ideas: {first}")
+            show(
+                "ideaengine: top-20 page (id title status votes score)",
+                rate(our_url, [{"query": TOP_PAGE}], seconds),
+                floor,
+            )
+            signed_in = rate(our_url, [{"query": TOP_PAGE_SIGNED_IN}], seconds, token)
+            show("ideaengine: same + author tags viewerVote, signed in", signed_in, floor)
             plan, expected = burst_plan("demo", sso_secret, idea_ids)
             provision(our_url, plan)
             before = tallies(our_url, idea_ids)

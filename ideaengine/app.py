@@ -34,7 +34,7 @@ from ideaengine.platform.body_limit import BodyLimit
 from ideaengine.platform.ratelimit import AnonymousReads
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings
-from schema import Context, build_schema
+from schema import Context, SharedReads, build_schema
 from schema.websocket import SubscriptionCaps, TransportWSHandler
 
 log = logging.getLogger("ideaengine.app")
@@ -124,7 +124,9 @@ class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         authorization = request.headers.get("authorization")
         actor = await self._actor(authorization)
-        return Context(services=self.services, actor=actor, request=request, response=response)
+        # An HTTP request reads through one connection; a WebSocket's context lives as long as the socket.
+        reads = SharedReads(self.services.db) if isinstance(request, Request) else None
+        return Context(services=self.services, actor=actor, request=request, response=response, shared_reads=reads)
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}

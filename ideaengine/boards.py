@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy import Select, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.elements import BindParameter
 
 from ideaengine import validation
 from ideaengine.errors import DomainError, ErrorCode, not_found
@@ -34,12 +35,36 @@ SCORE_SEQ_SHARDS = 16
 "Rows a board's score sequence is spread over: votes on ideas in different shards never wait on each other."
 
 
+def _member_workspace(actor: Actor) -> int | None:
+    """The workspace whose every board the actor may read (members and above), if any."""
+    return actor.workspace_id if actor.workspace_id is not None and actor.role >= ActorRole.MEMBER else None
+
+
+def _visibility(member_of: int | BindParameter[int] | None) -> ColumnElement[bool]:
+    """Boards an actor may read: public ones, and every board of the workspace it is a member of (given as a
+    value, or as a bind parameter so that a statement built on it can be built once and reused)."""
+    clause: ColumnElement[bool] = Board.visibility == Visibility.PUBLIC
+    if member_of is not None:
+        clause = or_(clause, Board.workspace_id == member_of)
+    return clause
+
+
 def visible_to(actor: Actor) -> ColumnElement[bool]:
     """Boards the actor may read: public ones, and every board of its own workspace."""
-    clause: ColumnElement[bool] = Board.visibility == Visibility.PUBLIC
-    if actor.workspace_id is not None and actor.role >= ActorRole.MEMBER:
-        clause = or_(clause, Board.workspace_id == actor.workspace_id)
-    return clause
+    return _visibility(_member_workspace(actor))
+
+
+def _by_slug(member_of: BindParameter[int] | None) -> Select[Board]:
+    return (
+        select(Board)
+        .join(Workspace, Workspace.id == Board.workspace_id)
+        .where(Workspace.slug == bindparam("workspace"), Board.slug == bindparam("slug"), _visibility(member_of))
+    )
+
+
+_BY_SLUG = {False: _by_slug(None), True: _by_slug(bindparam("reader_workspace"))}
+"""Built once: building a select and its cache key anew cost about as much as running it (profile of a
+page of ideas), and a board lookup starts most reads."""
 
 
 def can_read(actor: Actor, board: Board) -> bool:
@@ -90,13 +115,11 @@ async def workspace_for_actor(session: AsyncSession, actor: Actor) -> int:
 
 
 async def get_visible(session: AsyncSession, actor: Actor, workspace_slug: str, slug: str) -> Board | None:
-    return (
-        await session.execute(
-            select(Board)
-            .join(Workspace, Workspace.id == Board.workspace_id)
-            .where(Workspace.slug == workspace_slug, Board.slug == slug, visible_to(actor))
-        )
-    ).scalar_one_or_none()
+    workspace = _member_workspace(actor)
+    params: dict[str, object] = {"workspace": workspace_slug, "slug": slug}
+    if workspace is not None:
+        params["reader_workspace"] = workspace
+    return (await session.execute(_BY_SLUG[workspace is not None], params)).scalar_one_or_none()
 
 
 async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Board]:

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, delete, exists, func, select
+from sqlalchemy import Select, and_, bindparam, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -155,13 +155,17 @@ async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[in
     return {i.id: i for i in rows}
 
 
+_TAGS = (
+    select(IdeaTag.idea_id, IdeaTag.tag)
+    .where(IdeaTag.idea_id.in_(bindparam("ids", expanding=True)))
+    .order_by(IdeaTag.idea_id, IdeaTag.position, IdeaTag.tag)
+)
+"Built once: a DataLoader batch runs it for every page that shows tags (see boards._BY_SLUG)."
+
+
 async def tags_many(session: AsyncSession, ids: Sequence[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {i: [] for i in ids}
-    rows = await session.execute(
-        select(IdeaTag.idea_id, IdeaTag.tag)
-        .where(IdeaTag.idea_id.in_(ids))
-        .order_by(IdeaTag.idea_id, IdeaTag.position, IdeaTag.tag)
-    )
+    rows = await session.execute(_TAGS, {"ids": list(ids)})
     for idea_id, tag in rows:
         out[idea_id].append(tag)
     return out

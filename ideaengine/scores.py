@@ -5,20 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import boards
 from ideaengine.platform.models import Board, BoardIndex, Idea, IdeaScore, utcnow
 
+_SCORES = (
+    select(Idea.id, IdeaScore, boards.score_seq(Idea.board_id))
+    .outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
+    .where(Idea.id.in_(bindparam("ids", expanding=True)))
+)
+"Built once (a DataLoader batch of every page of ideas runs it; see boards._BY_SLUG)."
+
 
 async def scores_many(session: AsyncSession, idea_ids: Sequence[int]) -> dict[int, tuple[IdeaScore | None, int]]:
     """Per idea: its stored score (None until computed) and its board's current score sequence."""
-    rows = await session.execute(
-        select(Idea.id, IdeaScore, boards.score_seq(Idea.board_id))
-        .outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
-        .where(Idea.id.in_(idea_ids))
-    )
+    rows = await session.execute(_SCORES, {"ids": list(idea_ids)})
     return {idea_id: (score, int(seq)) for idea_id, score, seq in rows}
 
 

@@ -62,8 +62,12 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     return idea
 
 
+_VIEWER_VOTES = select(Vote.idea_id, Vote.value).where(
+    Vote.user_id == bindparam("user_id"), Vote.idea_id.in_(bindparam("ids", expanding=True))
+)
+"Built once: a DataLoader batch runs it for every page a signed-in user sees (see boards._BY_SLUG)."
+
+
 async def viewer_votes(session: AsyncSession, user_id: int, idea_ids: Sequence[int]) -> dict[int, int]:
-    rows = await session.execute(
-        select(Vote.idea_id, Vote.value).where(Vote.user_id == user_id, Vote.idea_id.in_(idea_ids))
-    )
+    rows = await session.execute(_VIEWER_VOTES, {"user_id": user_id, "ids": list(idea_ids)})
     return {idea_id: value for idea_id, value in rows}

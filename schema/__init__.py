@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import strawberry
@@ -24,7 +24,7 @@ from strawberry.types.graphql import OperationType
 from schema import relay
 from schema.boards import BoardMutations, BoardNode, BoardQueries
 from schema.comments import CommentMutations, CommentNode
-from schema.context import Context, Info
+from schema.context import Context, Info, SharedReads
 from schema.cost import QueryCost
 from schema.errors import should_mask_error
 from schema.follows import FollowMutations, NotificationNode
@@ -35,7 +35,7 @@ from schema.users import UserNode, Viewer
 from schema.votes import VoteMutations, VoteQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
 
-__all__ = ["Context", "build_schema", "export_sdl"]
+__all__ = ["Context", "SharedReads", "build_schema", "export_sdl"]
 
 MAX_DEPTH, MAX_ALIASES, MAX_TOKENS = 12, 30, 2_000
 MAX_COST_ANONYMOUS, MAX_COST = 10_000, 25_000
@@ -136,6 +136,18 @@ class SubscriptionsOverWebSocket(SchemaExtension):
         yield
 
 
+class ReleaseReads(SchemaExtension):
+    """Hands an HTTP request's read connection back to the pool as soon as its operation is done."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            reads = getattr(self.execution_context.context, "shared_reads", None)
+            if reads is not None:
+                await reads.close()
+
+
 class QuietSchema(strawberry.Schema):
     """Logs only unexpected errors: a wrong id or a missing right is the client's news, not the operator's."""
 
@@ -168,6 +180,7 @@ def build_schema(
             AuthErrors,
             OperationName,
             SubscriptionsOverWebSocket,
+            ReleaseReads,
         ],
     )
 

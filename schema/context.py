@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor
+from ideaengine.platform.db import Database
 from ideaengine.platform.services import Services
 
 if TYPE_CHECKING:
@@ -19,6 +21,48 @@ if TYPE_CHECKING:
 
 
 RATE_NOUNS = {"submit": "ideas", "comment": "comments", "vote": "votes", "compare": "comparisons", "read": "requests"}
+
+
+class SharedReads:
+    """One read session for a whole request, lent to one task at a time.
+
+    graphql-core resolves sibling fields concurrently and an AsyncSession must not be used by two tasks
+    at once; a lock serialises them, so a request holds one pooled connection (one checkout, one pre-ping)
+    instead of one per DataLoader batch. The session is opened on first use and handed back by `forget`
+    (after a commit) or `close` (when the operation ends)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+        self._session: AsyncSession | None = None
+        self._closed = False
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            if not self._closed:
+                if self._session is None:
+                    self._session = self._db.reader()
+                yield self._session
+                return
+        # A resolver graphql-core lets finish after the operation (a sibling of a failed non-null field)
+        # reads on a session of its own, so nothing reopens the shared one after it was closed.
+        session = self._db.reader()
+        try:
+            yield session
+        finally:
+            await session.close()
+
+    async def forget(self) -> None:
+        """Hand the connection back; objects read so far are forgotten, so a later read sees fresh rows."""
+        async with self._lock:
+            session, self._session = self._session, None
+            if session is not None:
+                await session.close()
+
+    async def close(self) -> None:
+        self._closed = True
+        await self.forget()
 
 
 @dataclass
@@ -29,6 +73,8 @@ class Context:
     response: Any = None
     connection_params: dict[str, Any] | None = None
     "The graphql-transport-ws connection_init payload (browsers cannot set WebSocket headers)."
+    shared_reads: SharedReads | None = field(default=None, repr=False)
+    "Set for an HTTP request (closed when its operation ends); a WebSocket's context outlives any one read."
     _loaders: Loaders | None = field(default=None, repr=False)
 
     @property
@@ -52,7 +98,7 @@ class Context:
         if self._loaders is None:
             from schema.loaders import Loaders
 
-            self._loaders = Loaders(self.services.db, self.actor)
+            self._loaders = Loaders(self, self.actor)
         return self._loaders
 
     @asynccontextmanager
@@ -61,11 +107,22 @@ class Context:
         async with self.services.transaction() as session:
             yield session
         self._loaders = None
+        if self.shared_reads is not None:
+            await self.shared_reads.forget()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.services.db.read() as session:
+        """A session to read with: the request's shared one, or else a short one of its own. Never hold it
+        across a DataLoader load (the loader's batch reads through here too)."""
+        if self.shared_reads is not None:
+            async with self.shared_reads.session() as shared:
+                yield shared
+            return
+        session = self.services.db.reader()
+        try:
             yield session
+        finally:
+            await session.close()
 
 
 Info = strawberry.Info[Context, None]

@@ -1,25 +1,31 @@
-"""Per-request DataLoaders. Each batch opens its own short session (an AsyncSession is one task's)
-and calls a domain function that applies the actor's visibility."""
+"""Per-request DataLoaders. Each batch reads through the context's `read()` (the request's shared session,
+one task at a time) and calls a domain function that applies the actor's visibility."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from ideaengine import boards, comments, follows, ideas, lifecycle, scores, users, votes
 from ideaengine.identity import Actor
-from ideaengine.platform.db import Database
 from ideaengine.platform.models import Board, Comment, Idea, IdeaScore, StatusChange, User
 
 K = TypeVar("K")
 V = TypeVar("V")
 
 
+class Reads(Protocol):
+    """Where a batch gets its session: the request's `Context`."""
+
+    def read(self) -> AbstractAsyncContextManager[AsyncSession]: ...
+
+
 def _loader(
-    db: Database, fetch: Callable[[AsyncSession, Sequence[Any]], Awaitable[dict[Any, Any]]], default: Any = None
+    db: Reads, fetch: Callable[[AsyncSession, Sequence[Any]], Awaitable[dict[Any, Any]]], default: Any = None
 ) -> DataLoader[Any, Any]:
     async def batch(keys: list[Any]) -> list[Any]:
         async with db.read() as session:
@@ -30,7 +36,7 @@ def _loader(
 
 
 class Loaders:
-    def __init__(self, db: Database, actor: Actor) -> None:
+    def __init__(self, db: Reads, actor: Actor) -> None:
         self.idea: DataLoader[int, Idea | None] = _loader(db, lambda s, ids: ideas.get_visible_many(s, actor, ids))
         self.board: DataLoader[int, Board | None] = _loader(db, lambda s, ids: boards.get_visible_many(s, actor, ids))
         self.user: DataLoader[int, User | None] = _loader(db, lambda s, ids: users.get_visible_many(s, actor, ids))

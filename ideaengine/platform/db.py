@@ -25,7 +25,10 @@ WRITE_OPTION = "ideaengine_write"
 EFFECT_KEYS = (JOBS_KEY, EVENTS_KEY)
 POOL_SIZE = 20
 POOL_OVERFLOW = 20
-"PostgreSQL connections a process keeps open, and how many more it may open under a burst."
+READ_POOL_OVERFLOW = 10
+"PostgreSQL connections a process keeps open, and how many more it may open under a burst (writes, reads)."
+AUTOCOMMIT_OPTION = "ideaengine_autocommit"
+"Execution option of SQLite read connections that run each statement on its own (no BEGIN)."
 
 
 def _configure_sqlite(sync_engine: Engine) -> None:
@@ -44,20 +47,27 @@ def _configure_sqlite(sync_engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # A deferred read that later writes fails at once with "database is locked"
         # despite busy_timeout; writers take the lock up front (DECISIONS.md 18).
-        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(AUTOCOMMIT_OPTION, False):
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
 
-def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
-    """An engine for the configured database; `pooled=False` for jobs that run in a forked process."""
+def create_engine(settings: Settings, *, pooled: bool = True, autocommit: bool = False) -> AsyncEngine:
+    """An engine for the configured database; `pooled=False` for jobs that run in a forked process,
+    `autocommit` for PostgreSQL reads that need no transaction (see `Database.reader`)."""
     kwargs: dict[str, Any] = {}
     if not pooled:
         kwargs["poolclass"] = NullPool
     elif not settings.is_sqlite:
-        # Short per-loader sessions: many brief checkouts rather than a few long ones. POOL_SIZE stay open, so
-        # 20 requests in flight (each one connection at a time) reuse connections instead of opening and
-        # closing overflow ones, which cost a connect and an authentication each.
-        kwargs.update(pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_recycle=1800)
+        # Writes: one short transaction per mutation; API reads (an engine of their own, `autocommit`): one
+        # connection per request, held while it resolves. POOL_SIZE stay open, so requests in flight reuse
+        # connections instead of opening and closing overflow ones (a connect and an authentication each);
+        # the two pools together stay under PostgreSQL's default max_connections (100).
+        overflow = READ_POOL_OVERFLOW if autocommit else POOL_OVERFLOW
+        kwargs.update(pool_size=POOL_SIZE, max_overflow=overflow, pool_recycle=1800)
+    if autocommit:
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     if settings.is_sqlite:
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     engine = create_async_engine(settings.database_url, **kwargs)
@@ -94,12 +104,27 @@ class Database:
         self._writer = asyncio.Lock() if settings.is_sqlite else None
         "SQLite has one writer at a time: this process's writers queue here, in order, rather than polling in\n"
         "SQLite's busy handler, where a long queue outwaits busy_timeout and fails with 'database is locked'."
+        if settings.is_sqlite:
+            read_engine = self.engine.execution_options(**{AUTOCOMMIT_OPTION: True})
+        else:
+            # A pool of its own, in autocommit: handed back to a shared pool, each connection would be reset to
+            # READ COMMITTED, a round trip per request for nothing.
+            read_engine = create_engine(settings, pooled=pooled, autocommit=True)
+        self.read_engine = read_engine
+        self.reads = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A short read-only session (one per task: an AsyncSession must not be shared)."""
         async with self.sessions() as session:
             yield session
+
+    def reader(self) -> AsyncSession:
+        """A session for the API's reads that runs each statement on its own: no BEGIN and ROLLBACK round
+        trips, and no snapshot held open between the statements of a request. On PostgreSQL (READ COMMITTED)
+        each statement saw a snapshot of its own anyway; on SQLite a request's statements already ran in
+        separate sessions. The caller closes it; one task at a time uses it."""
+        return self.reads()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -120,6 +145,8 @@ class Database:
                 raise
 
     async def dispose(self) -> None:
+        if self.read_engine.sync_engine.pool is not self.engine.sync_engine.pool:
+            await self.read_engine.dispose()
         await self.engine.dispose()
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from ideaengine.platform.services import Services
 from tests.api.conftest import Api, Workspace
@@ -18,6 +19,12 @@ PAGE = """{ board(workspace: "acme", slug: "ideas") { ideas(first: 100) { totalC
     score { wilsonLowerBound rank stale } } } } } }"""
 
 
+def engines(services: Any) -> list[Engine]:
+    """Where statements run: the engine, and on PostgreSQL the read engine with its own pool."""
+    engine, reads = services.db.engine.sync_engine, services.db.read_engine.sync_engine
+    return [engine] if reads.pool is engine.pool else [engine, reads]
+
+
 @pytest.fixture
 def statements(services: Services) -> Iterator[list[str]]:
     seen: list[str] = []
@@ -25,13 +32,14 @@ def statements(services: Services) -> Iterator[list[str]]:
     def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         seen.append(statement)
 
-    engine = services.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    for engine in engines(services):
+        event.listen(engine, "before_cursor_execute", record)
     yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    for engine in engines(services):
+        event.remove(engine, "before_cursor_execute", record)
 
 
-async def count_for_page(api: Api, auth: str, statements: list[str]) -> int:
+async def count_for_page(api: Api, auth: str | None, statements: list[str]) -> int:
     statements.clear()
     body = await api(PAGE, auth=auth)
     assert body["data"]["board"]["ideas"]["edges"]
@@ -70,3 +78,30 @@ async def test_a_known_users_read_takes_no_write_lock(
     statements.clear()
     await api("{ viewer { role } }", auth=ws.token("alice", name="Alice Liddell"))  # a changed name is written
     assert any(s.lstrip().upper().startswith("UPDATE USERS") for s in statements)
+
+
+async def test_a_page_of_ideas_reads_through_one_pooled_connection_without_begin(
+    api: Api, ws: Workspace, services: Any, statements: list[str]
+) -> None:
+    """One checkout per request, not one per DataLoader batch; reads run in autocommit (no BEGIN/ROLLBACK)."""
+    board = await create_board(api, ws.api_key)
+    for n in range(3):
+        await idea_id(api, ws.token(f"author{n}"), board, f"Idea number {n}", tags=["x"])
+    pool = services.db.read_engine.sync_engine.pool
+    checkouts: list[object] = []
+
+    def checkout(*args: Any) -> None:
+        checkouts.append(args)
+
+    event.listen(pool, "checkout", checkout)
+    statements.clear()
+    try:
+        body = await api(PAGE)  # anonymous: no identity lookup before the page's reads
+    finally:
+        event.remove(pool, "checkout", checkout)
+    assert len(body["data"]["board"]["ideas"]["edges"]) == 3
+    assert len(checkouts) == 1
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    # board, count, page, then one batch each: scores, tags, authors, status history, boards
+    assert len(selects) == 8
+    assert [s for s in statements if s.strip().upper() in ("BEGIN", "ROLLBACK")] == []
