@@ -81,3 +81,11 @@ async def board_ideas(api: Any, auth: str | None, args: str, fields: str = "titl
         auth=auth,
     )
     return result["data"]["board"]["ideas"]  # type: ignore[no-any-return]
+
+
+async def drain(services: Any) -> None:
+    """Run the jobs the in-process queue holds (score refreshes, the duplicate index) to the end."""
+    from ideaengine.platform.jobs import InProcessQueue
+
+    assert isinstance(services.queue, InProcessQueue)
+    await services.queue.drain()

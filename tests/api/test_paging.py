@@ -9,7 +9,7 @@ import pytest
 
 from ideaengine.platform.services import Services
 from tests.api.conftest import Api, Workspace
-from tests.api.ops import board_ideas, create_board, idea_id, vote
+from tests.api.ops import board_ideas, create_board, drain, idea_id, vote
 
 
 @pytest.fixture
@@ -72,14 +72,14 @@ async def test_top_pages_forward_and_back_while_ideas_land_before_and_after_the_
     b = await upvoted(api, ws, board, "Two ups", 2)
     c = await upvoted(api, ws, board, "One up", 1)
     d, e, f = [await idea_id(api, ws.token("alice"), board, f"No votes {n}") for n in range(3)]
-    await services.queue.drain()  # scores computed: TOP is a, b, c, then the unvoted newest first
+    await drain(services)  # scores computed: TOP is a, b, c, then the unvoted newest first
     assert ids_of(await board_ideas(api, None, "sort: TOP", "id")) == [a, b, c, f, e, d]
 
     first = await board_ideas(api, None, "first: 2, sort: TOP", "id")
     assert ids_of(first) == [a, b]
     ahead_of_all = await upvoted(api, ws, board, "Four ups", 4)  # before the cursor: not seen going forward
     unscored = await idea_id(api, ws.token("alice"), board, "Unscored yet")  # neutral score, after the cursor
-    await services.queue.drain()
+    await drain(services)
     walked, after = ids_of(first), first["pageInfo"]["endCursor"]
     while after is not None:
         page = await board_ideas(api, None, f'first: 2, sort: TOP, after: "{after}"', "id")
@@ -93,7 +93,7 @@ async def test_top_pages_forward_and_back_while_ideas_land_before_and_after_the_
     assert ids_of(end) == [c, unscored, f, e, d]
     behind = await idea_id(api, ws.token("alice"), board, "Behind a backward cursor")  # sorts right after c
     top = await upvoted(api, ws, board, "Five ups", 5)  # ahead of the backward walk
-    await services.queue.drain()
+    await drain(services)
     rest = await board_ideas(api, None, f'last: 5, sort: TOP, before: "{end["pageInfo"]["startCursor"]}"', "id")
     assert ids_of(rest) == [top, ahead_of_all, a, b]
     assert rest["pageInfo"]["hasPreviousPage"] is False and rest["pageInfo"]["hasNextPage"] is True
