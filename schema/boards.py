@@ -57,8 +57,8 @@ class BoardNode(relay.Node):
         statuses: list[IdeaStatus] | None = None,
         tag: str | None = None,
         search: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> Annotated[IdeaConnection, strawberry.lazy("schema.ideas")]:
         from schema.ideas import IdeaConnection, IdeaNode
 
@@ -89,8 +89,8 @@ class BoardNode(relay.Node):
         info: Info,
         first: int | None = 20,
         after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> Annotated[DuplicateClusterConnection, strawberry.lazy("schema.lifecycle")] | None:
         from schema.lifecycle import DuplicateCluster, DuplicateClusterConnection
 
@@ -119,8 +119,8 @@ class BoardQueries:
         workspace: str,
         first: int | None = 20,
         after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> BoardConnection:
         scope = relay.scope("Query.boards", workspace)
         window = relay.window(info, scope, boards.ORDER, first, after, last, before)

@@ -156,8 +156,8 @@ class IdeaNode(relay.Node):
         info: Info,
         first: int | None = 20,
         after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> Annotated[CommentConnection, strawberry.lazy("schema.comments")]:
         from schema.comments import CommentConnection, CommentNode
 

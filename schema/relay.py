@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 from graphql import VariableNode
@@ -27,6 +27,12 @@ C = TypeVar("C", bound="Connection[Any]")
 
 NODE_TYPES = ("Board", "Idea", "User", "Comment", "Notification")
 "Types `node(id:)` resolves; other global ids (Webhook) are valid ids but not nodes."
+
+Last = Annotated[
+    int | None,
+    strawberry.argument(description="Page backwards: the last n items (before `before`), in place of `first`."),
+]
+Before = Annotated[str | None, strawberry.argument(description="A cursor of this list: items before it.")]
 
 PageInfo = strawberry_relay.PageInfo
 Edge = strawberry_relay.Edge

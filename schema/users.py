@@ -60,8 +60,8 @@ class Viewer:
         info: Info,
         first: int | None = 20,
         after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> Annotated[IdeaConnection, strawberry.lazy("schema.ideas")]:
         from schema.ideas import IdeaConnection, IdeaNode
 
@@ -80,8 +80,8 @@ class Viewer:
         first: int | None = 20,
         after: str | None = None,
         unread_only: bool | None = False,
-        last: int | None = None,
-        before: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> Annotated[NotificationConnection, strawberry.lazy("schema.follows")]:
         from schema.follows import NotificationConnection, NotificationNode
 

@@ -122,8 +122,8 @@ class WebhookNode:
         info: Info,
         first: int | None = 20,
         after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> WebhookDeliveryConnection:
         scope = relay.scope("Webhook.deliveries", self.model.id)
         window = relay.window(info, scope, webhooks.DELIVERIES_ORDER, first, after, last, before)
@@ -152,8 +152,8 @@ class WebhookQueries:
         info: Info,
         first: int | None = 20,
         after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> WebhookConnection | None:
         scope = relay.scope("Query.webhooks", info.context.actor.workspace_id)
         window = relay.window(info, scope, webhooks.WEBHOOKS_ORDER, first, after, last, before)
