@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,23 +16,35 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from ideaengine import identity, scores, sweep
 from ideaengine.identity import Actor
+from ideaengine.platform import logs, media
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings
 from schema import Context, build_schema
+from schema.websocket import TransportWSHandler
 
 log = logging.getLogger("ideaengine.app")
+
+GRAPHIQL = Path(__file__).parent / "static" / "graphiql"
+"GraphiQL, React and the explorer plugin, shipped with the package (versions, licences and hashes beside them)."
 
 
 class GraphQLApp(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, JSON for every error and token auth on WebSockets."""
+
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ide_html = (GRAPHIQL / "index.html").read_text()
+    "GraphiQL with its scripts served from /graphiql: the IDE works without internet (strawberry's loads a CDN)."
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
@@ -51,6 +64,7 @@ class GraphQLApp(GraphQL[Context, None]):
         from cross_web import HTTPException
 
         request = Request(scope, receive=receive)
+        graphql_response = media.wants_graphql_response(request.headers.get("accept"))
         try:
             response = await self.run(request)
         except HTTPException as exc:
@@ -59,10 +73,26 @@ class GraphQLApp(GraphQL[Context, None]):
                 {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
                 status_code=exc.status_code,
             )
+        if graphql_response and response.media_type == media.JSON:
+            response.headers["content-type"] = f"{media.GRAPHQL_RESPONSE}; charset=utf-8"
+            if getattr(request.state, "request_error", False):
+                response.status_code = 400
         await response(scope, receive, send)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        processed = await super().process_result(request, result)
+        request.state.graphql_errors = len(processed.get("errors") or ())  # for the access log
+        if media.wants_graphql_response(request.headers.get("accept")) and media.is_request_error(
+            processed.get("data"), processed.get("errors")
+        ):
+            processed.pop("data", None)  # the spec's request error: nothing ran, so there is no data entry
+            request.state.request_error = True
+        return processed
+
+    def encode_json(self, data: object) -> str:
+        # A str, not bytes: strawberry sends bytes over a WebSocket as binary frames, which graphql-ws
+        # clients in browsers and Node reject ("Message is missing the 'type' property").
+        return orjson.dumps(data).decode()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         authorization = request.headers.get("authorization")
@@ -139,7 +169,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         if own:
             await services.close()
 
-    middleware = []
+    middleware = [Middleware(logs.AccessLog)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -155,6 +185,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
+            Mount("/graphiql", StaticFiles(directory=GRAPHIQL), name="graphiql"),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ideaengine.errors import DomainError
+from ideaengine.platform import logs
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings, SettingsError, get_settings
 
@@ -36,14 +37,17 @@ def _database_problem(exc: BaseException, settings: Settings) -> str | None:
 
     text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
     if isinstance(exc, (OperationalError, DBAPIError, OSError, ConnectionError)) or "asyncpg" in type(exc).__module__:
-        return f"cannot use the database at {_safe_url(settings.database_url)}: {text}"
+        return f"cannot use {describe_database(settings)}: {text}"
     return None
 
 
-def _safe_url(url: str) -> str:
+def describe_database(settings: Settings) -> str:
+    """The database URL without its password, and with a SQLite file's absolute path."""
     from sqlalchemy.engine import make_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    if (path := settings.sqlite_path) is not None:
+        return f"the SQLite file {path.resolve()}"
+    return "the database at " + make_url(settings.database_url).render_as_string(hide_password=True)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -51,7 +55,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
     _ensure_sqlite_dir(settings)
     migrate.upgrade(settings.database_url)
-    print(f"migrated {_safe_url(settings.database_url)} to the latest schema")
+    print(f"migrated {describe_database(settings)} to the latest schema")
     return 0
 
 
@@ -70,15 +74,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if not 0 < args.port < 65536:
         raise CliError(f"--port must be between 1 and 65535, not {args.port}")
+    _ensure_sqlite_dir(settings)  # before anything writes beside the database file
     load_server_key(settings)  # a missing key on PostgreSQL fails here, before the loop starts
     if settings.is_sqlite:
-        _ensure_sqlite_dir(settings)
         migrate.upgrade(settings.database_url)  # the embedded default needs no setup step
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # logs.configure has set up every logger, uvicorn's included
+        access_log=False,  # AccessLog writes one richer line per request
         ws="websockets-sansio",
         lifespan="on",
     )
@@ -91,7 +97,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from workers.runner import run_worker, worker_status
 
     if args.status:
-        print(json.dumps(worker_status(settings), indent=2))
+        from redis.exceptions import RedisError
+
+        try:
+            status = worker_status(settings)
+        except RedisError as exc:
+            raise CliError(f"cannot read the queue: Redis at IDEAENGINE_REDIS_URL is unreachable ({exc})") from None
+        print(json.dumps(status, indent=2))
         return 0
     run_worker(settings, burst=args.burst)
     return 0
@@ -111,6 +123,7 @@ def cmd_workspace_create(args: argparse.Namespace, settings: Settings) -> int:
 
     _require_schema(settings)
     print(json.dumps(asyncio.run(run())))
+    _wrote_to(settings)
     return 0
 
 
@@ -119,20 +132,27 @@ def _require_schema(settings: Settings) -> None:
     from ideaengine.platform import migrate
     from ideaengine.platform.secrets_box import load_server_key
 
-    load_server_key(settings)
     _ensure_sqlite_dir(settings)
+    load_server_key(settings)
     if settings.is_sqlite:
         migrate.upgrade(settings.database_url)
     elif not asyncio.run(migrate.is_current(settings.database_url)):
         raise CliError("the database schema is not up to date: run `ideaengine migrate` first")
 
 
+def _wrote_to(settings: Settings) -> None:
+    """Run from another folder, the default SQLite file is another file: say which one a command wrote."""
+    print(f"ideaengine: wrote to {describe_database(settings)}", file=sys.stderr)
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ideaengine import demo
 
     _require_schema(settings)
-    result = asyncio.run(demo.seed(settings))
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    result = asyncio.run(demo.seed(settings, f"http://{host}:{args.port}/graphql"))
     print(json.dumps(result, indent=2))
+    _wrote_to(settings)
     return 0
 
 
@@ -170,9 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name")
     create.set_defaults(run=cmd_workspace_create)
 
-    commands.add_parser(
-        "demo", help="seed a demo workspace and board (idempotent); prints a fresh API key"
-    ).set_defaults(run=cmd_demo)
+    demo = commands.add_parser("demo", help="seed a demo workspace and board (idempotent); prints a fresh API key")
+    demo.add_argument("--host", default="127.0.0.1", help="where `serve` will listen, for the URL it prints")
+    demo.add_argument("--port", type=int, default=8000, help="where `serve` will listen, for the URL it prints")
+    demo.set_defaults(run=cmd_demo)
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
     return parser
 
@@ -180,13 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     long_running = args.command in ("serve", "worker")
-    logging.basicConfig(
-        level=logging.INFO if long_running else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     run: Callable[[argparse.Namespace, Settings], int] = args.run
     try:
         settings = get_settings()
+        logs.configure(settings.log_level if long_running else "WARNING", settings.log_format)
         return run(args, settings)
     except (SettingsError, CliError) as exc:
         return _fail(str(exc))

@@ -31,8 +31,6 @@ BOARD_DESCRIPTION = (
     f"What would make your visit to {BRAND} better? Share an idea, vote, compare ideas head to head, "
     "and follow along as we review, plan, build and launch them in our 42 stores and the app."
 )
-GRAPHQL_URL = "http://127.0.0.1:8000/graphql"
-"Where `ideaengine serve` answers with its defaults."
 SEED = 42
 "Fixes every random choice (who votes, how, which pairs are compared), so each fresh demo is the same."
 COMPARISONS_PER_MEMBER = 8
@@ -263,15 +261,16 @@ OFFICIAL_ANSWERS: tuple[tuple[str, str], ...] = (
 "(idea, text), posted by the moderator after the status changes."
 
 
-async def seed(settings: Settings) -> dict[str, str]:
-    """Seed (or top up) the demo workspace and board; returns a fresh API key and the SSO secret."""
+async def seed(settings: Settings, graphql_url: str = "http://127.0.0.1:8000/graphql") -> dict[str, str]:
+    """Seed (or top up) the demo workspace and board; returns a fresh API key, the SSO secret and where
+    `serve` will answer (`graphql_url`, which the CLI builds from the host and port it is given)."""
     services = Services.create(settings)
     # No jobs: hundreds of writes would each ask for a score refresh and a reindex. The server's
     # periodic sweep refreshes boards whose scores are older than their last write.
     services.db.queue = None
     try:
         async with services.db.transaction() as session:
-            return await _seed(session, services.box)
+            return await _seed(session, services.box) | {"graphql": graphql_url}
     finally:
         await services.close()
 
@@ -323,7 +322,6 @@ async def _seed(session: AsyncSession, box: SecretBox) -> dict[str, str]:
         "board": board.slug,
         "apiKey": api_key,
         "ssoSecret": sso_secret,
-        "graphql": GRAPHQL_URL,
     }
 
 

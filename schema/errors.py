@@ -14,8 +14,6 @@ from ideaengine.errors import DomainError, ErrorCode
 
 UserErrorCode = Annotated[ErrorCode, strawberry.enum(name="UserErrorCode", description="Why a mutation was refused.")]
 
-EXPECTED_CODES = frozenset({"BAD_USER_INPUT", "FORBIDDEN", "UNAUTHENTICATED", "GRAPHQL_VALIDATION_FAILED"})
-
 
 @strawberry.type(description="An expected failure of a mutation: nothing was written.")
 class UserError:
@@ -77,5 +75,7 @@ def should_mask_error(error: GraphQLError) -> bool:
     if original is None:
         return False  # validation, depth/alias/token limits, syntax: the client needs these
     if isinstance(original, GraphQLError):
-        return (original.extensions or {}).get("code") not in EXPECTED_CODES
+        # Ours carry an expected code; graphql-core's own (a variable that does not coerce) name the input
+        # at fault: either way the message is meant for the client.
+        return False
     return True

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from ideaengine.platform.jobs import InProcessQueue
+
 PG_ADMIN_URL = os.environ.get("IDEAENGINE_TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("IDEAENGINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 REQUIRE_SERVICES = os.environ.get("IDEAENGINE_TEST_REQUIRE_SERVICES") == "1"
@@ -150,6 +152,13 @@ def semantic() -> None:
 
     if not embeddings.available():
         unavailable("The `semantic` extra", "not installed")
+
+
+def in_process(services: Any) -> InProcessQueue:
+    """The tests' services run jobs in-process (no Redis URL): the runner, to wait for or tune."""
+    queue = services.queue
+    assert isinstance(queue, InProcessQueue), queue
+    return queue
 
 
 async def eventually(check: Any, seconds: float, what: str, output: Any = lambda: "") -> Any:

@@ -1,9 +1,8 @@
-"""What every job shares: its own engine (never across a fork or a loop) and one structured log line."""
+"""What every job shares: its own engine (never across a fork or a loop) and one log line with its figures."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,7 +12,7 @@ from typing import Any, TypeVar
 from ideaengine.platform.db import Database
 from ideaengine.platform.jobs import current_settings
 
-log = logging.getLogger("ideaengine.platform.jobs")
+log = logging.getLogger("ideaengine.jobs")
 T = TypeVar("T")
 
 
@@ -38,5 +37,6 @@ def run(job: str, board_id: int, body: Callable[[Database], Awaitable[dict[str, 
 
     started = time.monotonic()
     counts = asyncio.run(main())
-    log.info(json.dumps({"job": job, "board": board_id, "seconds": round(time.monotonic() - started, 4), **counts}))
+    fields = {"job": job, "board": board_id, "seconds": round(time.monotonic() - started, 4), **counts}
+    log.info("job %s done", job, extra={"fields": fields})
     return counts

@@ -7,13 +7,18 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
+from types import FrameType
 from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
+from rq import Worker
+from rq.exceptions import StopRequested
 
 from ideaengine import sweep
+from ideaengine.platform import logs
 from ideaengine.platform.db import Database
 from ideaengine.platform.jobs import RqQueue
 from ideaengine.platform.settings import Settings
@@ -28,8 +33,25 @@ MAINTENANCE_INTERVAL = 10
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
-    """Supervise an rq worker: restart it with backoff when Redis goes away, stop on SIGINT/SIGTERM."""
+    """Supervise an rq worker: restart it with backoff when Redis goes away, stop on SIGINT/SIGTERM.
+
+    A signal while idle ends the worker at once; while a job runs, after that job (a second signal kills
+    the job, as rq's cold shutdown does). Either way the scheduler and sweeper children end with it.
+    """
     assert settings.redis_url
+    stop = threading.Event()
+    running: list[_Worker] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # rq installs its own handlers just before its loop; until then (and between workers) this one stands
+        # in, and a worker that is starting up stops at its first dequeue.
+        log.info("worker: %s received, stopping", signal.Signals(signum).name)
+        stop.set()
+        if running:
+            running[0].stop_requested = True  # raising here could land anywhere; the worker checks at dequeue
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     # The sweeper is a spawned process, not a thread: rq forks a work-horse per job, and a fork taken
     # while another thread holds a lock (logging, the import lock, a driver's) leaves the child hung.
     sweeper = multiprocessing.get_context("spawn").Process(
@@ -38,29 +60,50 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     sweeper.start()  # sweeps at once, so a worker that starts re-enqueues every stale board
     backoff = 1.0
     try:
-        while True:
+        while not stop.is_set():
             worker = None
             try:
                 worker = _new_worker(settings)
+                running.append(worker)
                 worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
                 backoff = 1.0
             except RedisError as exc:
                 log.error("Redis is unavailable (%s); retrying in %.0fs", exc, backoff)
-            if burst or (worker is not None and worker._stop_requested):
+            finally:
+                running.clear()
+                # rq leaves its cold-shutdown handlers installed when work() returns: take the signals back.
+                signal.signal(signal.SIGINT, on_signal)
+                signal.signal(signal.SIGTERM, on_signal)
+            if burst or (worker is not None and worker.stop_requested):
                 return
-            time.sleep(backoff)
+            stop.wait(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
     finally:
         sweeper.terminate()
         sweeper.join(5)
 
 
-def _new_worker(settings: Settings) -> Any:
-    from rq import Queue, Worker
+class _Worker(Worker):
+    """rq's worker, remembering that a signal asked it to stop (rq ends an idle worker's loop without a flag)."""
+
+    stop_requested = False
+
+    def handle_warm_shutdown_request(self) -> None:
+        self.stop_requested = True
+        super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]  # rq leaves it unannotated
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        if self.stop_requested:  # asked before rq's own handlers were in place: leave through rq's loop
+            raise StopRequested()
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+
+def _new_worker(settings: Settings) -> _Worker:
+    from rq import Queue
 
     connection = Redis.from_url(settings.redis_url or "", socket_connect_timeout=5, health_check_interval=10)
     connection.ping()
-    return Worker(
+    return _Worker(
         [Queue(settings.queue_name, connection=connection)],
         connection=connection,
         worker_ttl=WORKER_TTL_SECONDS,
@@ -71,7 +114,7 @@ def _new_worker(settings: Settings) -> Any:
 
 def _sweep_loop(settings: Settings, parent: int) -> None:
     """Sweep every interval until the worker that started us is gone (even if it was SIGKILLed)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides when we stop
     while os.getppid() == parent:
         try:

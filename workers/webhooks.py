@@ -27,7 +27,7 @@ from ideaengine.platform.secrets_box import SecretBox, load_server_key
 from ideaengine.platform.settings import Settings
 from workers.base import job_database
 
-log = logging.getLogger("ideaengine.platform.jobs")
+log = logging.getLogger("ideaengine.jobs")
 
 ERROR_MAX = 500
 "Characters of an error (or of a receiver's answer) kept in the delivery log."

@@ -25,7 +25,7 @@ from ideaengine.platform.settings import Settings
 if TYPE_CHECKING:
     from redis.asyncio.client import PubSub
 
-log = logging.getLogger("ideaengine.platform.events")
+log = logging.getLogger("ideaengine.events")
 
 QUEUE_SIZE = 100
 "Events a slow subscriber may fall behind by before it is dropped rather than slowing everyone."

@@ -25,7 +25,7 @@ from ideaengine.platform import events
 from ideaengine.platform.events import Broker
 from ideaengine.platform.settings import Settings, get_settings
 
-log = logging.getLogger("ideaengine.platform.jobs")
+log = logging.getLogger("ideaengine.jobs")
 
 PENDING_PREFIX = "ideaengine:pending:"
 PENDING_TTL_SECONDS = 120

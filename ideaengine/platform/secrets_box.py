@@ -27,8 +27,7 @@ def load_server_key(settings: Settings) -> bytes:
     elif (path := key_file_for(settings)) is None:
         return Fernet.generate_key()  # in-memory database: its secrets die with it
     else:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():  # its folder is the database's, which the caller has checked exists
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
                 out.write(Fernet.generate_key())

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ideaengine.platform.db"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ideaengine.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
@@ -47,7 +48,10 @@ class Settings(BaseSettings):
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 2000
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    "Any case (`info` is INFO)."
+    log_format: Literal["text", "json"] = "text"
+    "One line per record in `serve` and `worker` alike: readable text, or a JSON object per line."
 
     @field_validator("database_url")
     @classmethod
@@ -69,12 +73,28 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_in_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str) and not value.lstrip().startswith("["):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _normalise_origins(cls, value: list[str]) -> list[str]:
+        """One spelling per origin, as browsers send it, so HTTP CORS and WebSocket checks agree."""
+        return [normalise_origin(origin) for origin in value]
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,6 +109,26 @@ class Settings(BaseSettings):
         if not database or database == ":memory:":
             return None
         return Path(database)
+
+
+def normalise_origin(origin: str) -> str:
+    """`scheme://host[:port]` in lower case, as a browser's Origin header has it (no path, no trailing slash)."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (
+        parts is None
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ValueError(f"{origin!r} is not an origin like https://app.example.com (scheme, host, optional port)")
+    return f"{parts.scheme.lower()}://{parts.hostname.lower()}" + (f":{port}" if port is not None else "")
 
 
 def load_settings(**overrides: object) -> Settings:

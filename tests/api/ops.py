@@ -68,9 +68,12 @@ async def compare(api: Any, auth: str, winner: str, loser: str) -> dict[str, Any
     return result["data"]["compareIdeas"]  # type: ignore[no-any-return]
 
 
-async def idea(api: Any, auth: str | None, idea_id: str, fields: str = IDEA_FIELDS) -> dict[str, Any] | None:
+async def idea(api: Any, auth: str | None, idea_id: str, fields: str = IDEA_FIELDS) -> dict[str, Any]:
+    """The idea as `auth` reads it; fails the test if it is not visible."""
     result = await api(f"query($id: ID!) {{ idea(id: $id) {{ {fields} }} }}", {"id": idea_id}, auth=auth)
-    return result["data"]["idea"]  # type: ignore[no-any-return]
+    found: dict[str, Any] | None = result["data"]["idea"]
+    assert found is not None, f"idea {idea_id} is not visible"
+    return found
 
 
 async def board_ideas(api: Any, auth: str | None, args: str, fields: str = "title") -> dict[str, Any]:
@@ -89,3 +92,12 @@ async def drain(services: Any) -> None:
 
     assert isinstance(services.queue, InProcessQueue)
     await services.queue.drain()
+
+
+def pk(global_id: str) -> int:
+    """The primary key behind one of the API's global ids."""
+    from schema.relay import parse_id
+
+    parsed = parse_id(global_id)
+    assert parsed is not None, global_id
+    return parsed[1]

@@ -5,17 +5,21 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from ideaengine.platform.services import Services
+from tests.api.conftest import Api, Workspace
 from tests.api.ops import change_status, compare, create_board, idea_id, submit
 
 MATCHUP = "query($b: ID!) { pairwiseMatchup(boardId: $b) { left { id status } right { id status } } }"
 
 
 @pytest.fixture
-async def board(api, ws):
+async def board(api: Api, ws: Workspace) -> str:
     return await create_board(api, ws.api_key)
 
 
-async def test_compare_records_one_verdict_and_offers_the_next_pair(api, ws, board, services):
+async def test_compare_records_one_verdict_and_offers_the_next_pair(
+    api: Api, ws: Workspace, board: str, services: Services
+) -> None:
     from ideaengine.platform.models import Comparison
 
     alice, bob = ws.token("alice"), ws.token("bob")
@@ -30,13 +34,15 @@ async def test_compare_records_one_verdict_and_offers_the_next_pair(api, ws, boa
     async with services.db.read() as session:
         rows = (await session.execute(select(Comparison.winner_id, Comparison.loser_id))).all()
     assert len(rows) == 1
-    from schema.relay import parse_id
+    from tests.api.ops import pk
 
-    assert rows[0] == (parse_id(b)[1], parse_id(a)[1])
+    assert rows[0] == (pk(b), pk(a))
 
 
 @pytest.mark.parametrize("case", ["itself", "other_board", "closed_winner", "closed_loser", "merged"])
-async def test_invalid_comparisons_are_user_errors(api, ws, board, case, services):
+async def test_invalid_comparisons_are_user_errors(
+    api: Api, ws: Workspace, board: str, case: str, services: Services
+) -> None:
     from sqlalchemy import func
 
     from ideaengine.platform.models import Comparison
@@ -69,7 +75,7 @@ async def test_invalid_comparisons_are_user_errors(api, ws, board, case, service
         assert (await session.execute(select(func.count()).select_from(Comparison))).scalar_one() == 0
 
 
-async def test_matchup_never_offers_closed_ideas_and_is_null_below_two(api, ws, board):
+async def test_matchup_never_offers_closed_ideas_and_is_null_below_two(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     a = await idea_id(api, alice, board, "Oat milk in every store")
     assert (await api(MATCHUP, {"b": board}))["data"]["pairwiseMatchup"] is None
@@ -86,7 +92,7 @@ async def test_matchup_never_offers_closed_ideas_and_is_null_below_two(api, ws, 
     assert (await api(MATCHUP, {"b": board}))["data"]["pairwiseMatchup"] is None
 
 
-async def test_matchup_of_a_private_board_is_null_for_outsiders(api, ws, other_ws):
+async def test_matchup_of_a_private_board_is_null_for_outsiders(api: Api, ws: Workspace, other_ws: Workspace) -> None:
     board = await create_board(api, ws.api_key, slug="secret", visibility="PRIVATE")
     alice = ws.token("alice")
     await idea_id(api, alice, board, "Oat milk in every store")
@@ -96,7 +102,7 @@ async def test_matchup_of_a_private_board_is_null_for_outsiders(api, ws, other_w
     assert (await api(MATCHUP, {"b": board}, auth=other_ws.token("eve")))["data"]["pairwiseMatchup"] is None
 
 
-async def test_matchup_with_an_idea_id_is_bad_user_input(api, ws, board):
+async def test_matchup_with_an_idea_id_is_bad_user_input(api: Api, ws: Workspace, board: str) -> None:
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
     body = await api(MATCHUP, {"b": target}, expect_errors=True)
     assert body["errors"][0]["extensions"] == {

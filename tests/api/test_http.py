@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 
+from ideaengine.platform.services import Services
+from tests.api.conftest import Api, Workspace
 from tests.api.ops import create_board
+from tests.conftest import in_process
 
 
-async def test_get_runs_queries_but_not_mutations(client):
+async def test_get_runs_queries_but_not_mutations(client: httpx.AsyncClient) -> None:
     ok = await client.get("/graphql", params={"query": "{ viewer { role } }"})
     assert ok.status_code == 200 and ok.json() == {"data": {"viewer": {"role": "ANONYMOUS"}}}
     refused = await client.get(
@@ -18,7 +24,7 @@ async def test_get_runs_queries_but_not_mutations(client):
     assert refused.json()["errors"][0]["message"] == "mutations are not allowed when using GET"
 
 
-async def test_browsers_get_graphiql(client):
+async def test_browsers_get_graphiql(client: httpx.AsyncClient) -> None:
     page = await client.get("/graphql", headers={"accept": "text/html"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
 
@@ -31,19 +37,21 @@ async def test_browsers_get_graphiql(client):
         pytest.param(b"<xml/>", "application/xml", id="unsupported_media_type"),
     ],
 )
-async def test_requests_that_are_not_graphql_get_400_with_a_json_error(client, content, content_type):
+async def test_requests_that_are_not_graphql_get_400_with_a_json_error(
+    client: httpx.AsyncClient, content: bytes, content_type: str
+) -> None:
     response = await client.post("/graphql", content=content, headers={"content-type": content_type})
     assert 400 <= response.status_code < 500
     assert response.headers["content-type"].startswith("application/json")
     assert response.json()["errors"][0]["message"]
 
 
-async def test_syntax_errors_are_reported_not_masked(api):
+async def test_syntax_errors_are_reported_not_masked(api: Api) -> None:
     body = await api("{ viewer { role ", expect_errors=True)
     assert "Syntax Error" in body["errors"][0]["message"]
 
 
-async def test_depth_limit_answers_with_its_message(api):
+async def test_depth_limit_answers_with_its_message(api: Api) -> None:
     inner = "totalCount"
     for _ in range(5):
         inner = f"ideas {{ edges {{ node {{ board {{ {inner} }} }} }} }}"
@@ -53,16 +61,16 @@ async def test_depth_limit_answers_with_its_message(api):
     assert body.get("data") is None
 
 
-async def test_alias_limit_answers_with_its_message(api):
+async def test_alias_limit_answers_with_its_message(api: Api) -> None:
     aliases = " ".join(f"a{n}: viewer {{ role }}" for n in range(31))
     body = await api(f"{{ {aliases} }}", expect_errors=True)
     assert "aliases" in body["errors"][0]["message"].lower()
 
 
-async def test_unexpected_errors_are_masked(api, services, monkeypatch):
+async def test_unexpected_errors_are_masked(api: Api, services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
     from ideaengine import boards
 
-    async def explode(*args, **kwargs):
+    async def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("SELECT secret FROM somewhere: connection string postgres://x:y@z")
 
     monkeypatch.setattr(boards, "list_visible", explode)
@@ -71,13 +79,13 @@ async def test_unexpected_errors_are_masked(api, services, monkeypatch):
     assert "SELECT" not in str(body)
 
 
-async def test_healthz_reports_the_database(client):
+async def test_healthz_reports_the_database(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["database"] == "ok"
 
 
-async def test_boards_lists_only_what_the_viewer_may_read(api, ws):
+async def test_boards_lists_only_what_the_viewer_may_read(api: Api, ws: Workspace) -> None:
     await create_board(api, ws.api_key, slug="open")
     await create_board(api, ws.api_key, slug="inside", visibility="PRIVATE")
     query = '{ boards(workspace: "acme") { totalCount edges { node { slug visibility } } } }'
@@ -87,7 +95,7 @@ async def test_boards_lists_only_what_the_viewer_may_read(api, ws):
     assert [e["node"]["slug"] for e in member["edges"]] == ["open", "inside"]
 
 
-async def test_create_board_with_a_taken_slug_is_a_conflict(api, ws):
+async def test_create_board_with_a_taken_slug_is_a_conflict(api: Api, ws: Workspace) -> None:
     await create_board(api, ws.api_key, slug="ideas")
     body = await api(
         """mutation { createBoard(input: {slug: "ideas", name: "Again"}) {
@@ -102,7 +110,7 @@ async def test_create_board_with_a_taken_slug_is_a_conflict(api, ws):
     }
 
 
-async def test_create_board_with_a_bad_slug_is_invalid(api, ws):
+async def test_create_board_with_a_bad_slug_is_invalid(api: Api, ws: Workspace) -> None:
     body = await api(
         """mutation { createBoard(input: {slug: "No Spaces!", name: "x"}) {
         board { id } userErrors { code field } } }""",
@@ -114,12 +122,14 @@ async def test_create_board_with_a_bad_slug_is_invalid(api, ws):
     }
 
 
-async def test_cors_preflight_allows_configured_origins_only(services):
+async def test_cors_preflight_allows_configured_origins_only(services: Services) -> None:
     import httpx
 
     from ideaengine.app import create_app
+    from ideaengine.platform.settings import load_settings
 
-    settings = services.settings.model_copy(update={"cors_origins": ["https://app.example.com"]})
+    # Configured with a trailing slash, as people paste it: the browser's Origin header has none.
+    settings = load_settings(database_url=services.settings.database_url, cors_origins="https://app.example.com/")
     app = create_app(settings, services)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         headers = {
@@ -134,13 +144,15 @@ async def test_cors_preflight_allows_configured_origins_only(services):
         assert "access-control-allow-origin" not in denied.headers
 
 
-async def test_token_limit_answers_with_its_message(api):
+async def test_token_limit_answers_with_its_message(api: Api) -> None:
     fields = " ".join("__typename" for _ in range(2100))
     body = await api(f"{{ {fields} }}", expect_errors=True)
     assert body["errors"][0]["message"] == "Syntax Error: Document contains more than 2000 tokens. Parsing aborted."
 
 
-async def test_healthz_reports_queue_depth_and_the_stalest_score(client, api, ws, services):
+async def test_healthz_reports_queue_depth_and_the_stalest_score(
+    client: httpx.AsyncClient, api: Api, ws: Workspace, services: Services
+) -> None:
     from tests.api.ops import idea_id
 
     board = await create_board(api, ws.api_key)
@@ -153,20 +165,59 @@ async def test_healthz_reports_queue_depth_and_the_stalest_score(client, api, ws
     from ideaengine import sweep
 
     await sweep.sweep(services.db, services.queue)
-    await services.queue.drain()
+    await in_process(services).drain()
     assert (await client.get("/healthz")).json()["stalestScoreAgeSeconds"] == 0.0
 
 
-async def test_a_repeated_document_is_validated_once(api):
+async def test_a_repeated_document_is_validated_once(api: Api) -> None:
     """Parsing and validation dominate the request path (PERFORMANCE.md): both must hit their caches."""
     from strawberry.extensions.parser_cache import _get_parse_cache
     from strawberry.extensions.validation_cache import _get_validate_cache
 
+    validate_cache: Any = _get_validate_cache(1000)  # functools.lru_cache wrappers, typed as plain callables
+    parse_cache: Any = _get_parse_cache(1000)
     query = "{ viewer { role unreadNotificationCount } }"
     await api(query)
-    validated, parsed = _get_validate_cache(1000).cache_info(), _get_parse_cache(1000).cache_info()
+    validated, parsed = validate_cache.cache_info(), parse_cache.cache_info()
     for _ in range(3):
         await api(query)
-    assert _get_validate_cache(1000).cache_info().misses == validated.misses
-    assert _get_validate_cache(1000).cache_info().hits == validated.hits + 3
-    assert _get_parse_cache(1000).cache_info().misses == parsed.misses
+    assert validate_cache.cache_info().misses == validated.misses
+    assert validate_cache.cache_info().hits == validated.hits + 3
+    assert parse_cache.cache_info().misses == parsed.misses
+
+
+@pytest.mark.parametrize(
+    ("document", "variables", "error"),
+    [
+        pytest.param("{ viewer { role ", None, "Syntax Error", id="does_not_parse"),
+        pytest.param("{ nosuchfield }", None, "Cannot query field 'nosuchfield'", id="does_not_validate"),
+        pytest.param("query($id: ID!) { idea(id: $id) { title } }", {"id": []}, "Variable '$id'", id="bad_variables"),
+    ],
+)
+async def test_a_request_error_is_400_without_data_for_clients_that_ask_for_graphql_response_json(
+    client: httpx.AsyncClient, document: str, variables: dict[str, Any] | None, error: str
+) -> None:
+    body = {"query": document, "variables": variables}
+    modern = await client.post("/graphql", json=body, headers={"accept": "application/graphql-response+json"})
+    assert modern.status_code == 400
+    assert modern.headers["content-type"] == "application/graphql-response+json; charset=utf-8"
+    assert "data" not in modern.json() and error in modern.json()["errors"][0]["message"]
+    legacy = await client.post("/graphql", json=body, headers={"accept": "application/json"})
+    assert legacy.status_code == 200 and legacy.headers["content-type"] == "application/json"
+    assert legacy.json()["data"] is None and error in legacy.json()["errors"][0]["message"]
+    anything = await client.post("/graphql", json=body, headers={"accept": "*/*"})  # fetch()'s default
+    assert (anything.status_code, anything.headers["content-type"]) == (200, "application/json")
+
+
+async def test_an_execution_error_stays_200_with_its_data_under_graphql_response_json(
+    client: httpx.AsyncClient,
+) -> None:
+    """Only a request error (nothing ran) is a 400: an argument problem is reported with the data it nulled."""
+    modern = await client.post(
+        "/graphql",
+        json={"query": '{ board(workspace: "acme", slug: "ideas") { ideas(first: 101) { totalCount } } }'},
+        headers={"accept": "application/graphql-response+json, application/json;q=0.9"},
+    )
+    assert modern.status_code == 200
+    assert modern.headers["content-type"] == "application/graphql-response+json; charset=utf-8"
+    assert "data" in modern.json()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from ideaengine.platform.services import Services
+from tests.api.conftest import Api, Workspace
 from tests.api.ops import board_ideas, change_status, create_board, idea, idea_id, submit, vote
+from tests.conftest import in_process
 
 
 @pytest.fixture
-async def board(api, ws):
+async def board(api: Api, ws: Workspace) -> str:
     return await create_board(api, ws.api_key)
 
 
-async def test_submit_trims_and_normalises(api, ws, board):
+async def test_submit_trims_and_normalises(api: Api, ws: Workspace, board: str) -> None:
     payload = await submit(
         api, ws.token("alice"), board, "  Oat milk in every store  ", "More choice\n", ["Drinks", " drinks ", "VEGAN"]
     )
@@ -35,7 +40,9 @@ async def test_submit_trims_and_normalises(api, ws, board):
         pytest.param({"boardId": "nonsense"}, "boardId", "Not a valid Board id.", id="malformed_board_id"),
     ],
 )
-async def test_invalid_submissions_name_the_field_and_write_nothing(api, ws, board, overrides, field, message):
+async def test_invalid_submissions_name_the_field_and_write_nothing(
+    api: Api, ws: Workspace, board: str, overrides: dict[str, Any], field: str, message: str
+) -> None:
     values = {"boardId": board, "title": "Oat milk in every store", "body": "", "tags": []} | overrides
     body = await api(
         """mutation($i: SubmitIdeaInput!) { submitIdea(input: $i) {
@@ -50,7 +57,7 @@ async def test_invalid_submissions_name_the_field_and_write_nothing(api, ws, boa
     assert (await board_ideas(api, None, "first: 5"))["totalCount"] == 0
 
 
-async def test_edit_by_author_changes_only_what_is_given(api, ws, board):
+async def test_edit_by_author_changes_only_what_is_given(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     target = await idea_id(api, alice, board, "Oat milk", body="Please", tags=["drinks"])
     query = """mutation($i: EditIdeaInput!) { editIdea(input: $i) { idea { title body tags } userErrors { code } } }"""
@@ -63,7 +70,9 @@ async def test_edit_by_author_changes_only_what_is_given(api, ws, board):
     assert body["data"]["editIdea"]["idea"] == {"title": "Oat milk everywhere", "body": "Please", "tags": []}
 
 
-async def test_ideas_sorted_by_each_order_with_ties_newest_first(api, ws, board, services):
+async def test_ideas_sorted_by_each_order_with_ties_newest_first(
+    api: Api, ws: Workspace, board: str, services: Services
+) -> None:
     alice = ws.token("alice")
     ids = [await idea_id(api, alice, board, f"Idea number {n}") for n in range(4)]
     await vote(api, ws.token("bob"), ids[1], "UP")
@@ -73,7 +82,7 @@ async def test_ideas_sorted_by_each_order_with_ties_newest_first(api, ws, board,
     assert [e["node"]["id"] for e in newest["edges"]] == ids[::-1]
     most = await board_ideas(api, None, "sort: MOST_VOTES", "id")
     assert [e["node"]["id"] for e in most["edges"]] == [ids[1], ids[2], ids[3], ids[0]]
-    await services.queue.drain()  # the in-process runner computes the scores
+    await in_process(services).drain()  # the in-process runner computes the scores
     for sort in ("TOP", "TRENDING"):
         listed = await board_ideas(api, None, f"sort: {sort}", "id")
         assert [e["node"]["id"] for e in listed["edges"]] == [ids[1], ids[2], ids[3], ids[0]], sort
@@ -82,7 +91,7 @@ async def test_ideas_sorted_by_each_order_with_ties_newest_first(api, ws, board,
         assert [e["node"]["id"] for e in listed["edges"]] == ids[::-1], sort
 
 
-async def test_paging_visits_every_idea_once_under_every_sort(api, ws, board):
+async def test_paging_visits_every_idea_once_under_every_sort(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     ids = {await idea_id(api, alice, board, f"Idea number {n}") for n in range(7)}
     for sort in ("TOP", "TRENDING", "PAIRWISE", "ELO", "MOST_VOTES", "NEWEST"):
@@ -109,7 +118,9 @@ async def test_paging_visits_every_idea_once_under_every_sort(api, ws, board):
         pytest.param('after: "not-a-cursor"', ["after"], "not a cursor", id="bad_cursor"),
     ],
 )
-async def test_bad_paging_arguments_are_coded_top_level_errors(api, ws, board, args, field, fragment):
+async def test_bad_paging_arguments_are_coded_top_level_errors(
+    api: Api, ws: Workspace, board: str, args: str, field: list[str], fragment: str
+) -> None:
     body = await api(
         f'{{ board(workspace: "acme", slug: "ideas") {{ ideas({args}) {{ totalCount }} }} }}', expect_errors=True
     )
@@ -118,7 +129,7 @@ async def test_bad_paging_arguments_are_coded_top_level_errors(api, ws, board, a
     assert fragment in error["message"]
 
 
-async def test_without_statuses_every_status_but_merged_is_listed(api, ws, board):
+async def test_without_statuses_every_status_but_merged_is_listed(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     a = await idea_id(api, alice, board, "Oat milk in every store")
     b = await idea_id(api, alice, board, "Please stock oat milk at all locations")
@@ -138,7 +149,7 @@ async def test_without_statuses_every_status_but_merged_is_listed(api, ws, board
     assert [e["node"]["title"] for e in merged["edges"]] == ["Please stock oat milk at all locations"]
 
 
-async def test_search_is_case_insensitive_beyond_ascii_on_title_and_body(api, ws, board):
+async def test_search_is_case_insensitive_beyond_ascii_on_title_and_body(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     await submit(api, alice, board, "CRÈME BRÛLÉE latte", "seasonal")
     await submit(api, alice, board, "Straßenfest stand", "Ein STRASSE? no: Straße")
@@ -158,7 +169,7 @@ async def test_search_is_case_insensitive_beyond_ascii_on_title_and_body(api, ws
         assert sorted(e["node"]["title"] for e in found["edges"]) == expected, term
 
 
-async def test_tag_filter_and_board_tags_most_used_first(api, ws, board):
+async def test_tag_filter_and_board_tags_most_used_first(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     await submit(api, alice, board, "Oat milk", tags=["drinks", "vegan"])
     await submit(api, alice, board, "Iced tea", tags=["drinks"])
@@ -170,7 +181,7 @@ async def test_tag_filter_and_board_tags_most_used_first(api, ws, board):
     assert body["data"]["board"]["tags"] == ["drinks", "vegan", "food"]
 
 
-async def test_node_resolves_every_type_and_null_for_unknown(api, ws, board):
+async def test_node_resolves_every_type_and_null_for_unknown(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     target = await idea_id(api, alice, board, "Oat milk")
     body = await api(
@@ -192,7 +203,7 @@ async def test_node_resolves_every_type_and_null_for_unknown(api, ws, board):
     assert data["x"] is None
 
 
-async def test_idea_score_is_stale_until_computed(api, ws, board):
+async def test_idea_score_is_stale_until_computed(api: Api, ws: Workspace, board: str) -> None:
     target = await idea_id(api, ws.token("alice"), board, "Oat milk")
     score = (await idea(api, None, target, "score { rank computedAt stale wilsonLowerBound elo }"))["score"]
     assert score == {"rank": None, "computedAt": None, "stale": True, "wilsonLowerBound": 0.0, "elo": 1500.0}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ideaengine.platform.services import Services
+from tests.api.conftest import Api, Workspace
 from tests.api.ops import change_status, compare, create_board, idea, idea_id, submit, vote
 
 NOTIFICATIONS = """{ viewer { unreadNotificationCount notifications(first: 10) { totalCount
@@ -11,7 +13,7 @@ NOTIFICATIONS = """{ viewer { unreadNotificationCount notifications(first: 10) {
 
 
 @pytest.fixture
-async def board(api, ws):
+async def board(api: Api, ws: Workspace) -> str:
     return await create_board(api, ws.api_key)
 
 
@@ -28,7 +30,7 @@ async def board(api, ws):
         pytest.param(["UNDER_REVIEW", "UNDER_REVIEW"], False, id="same_status_again"),
     ],
 )
-async def test_transitions(api, ws, board, path, ok):
+async def test_transitions(api: Api, ws: Workspace, board: str, path: list[str], ok: bool) -> None:
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
     results = [await change_status(api, ws.api_key, target, step) for step in path]
     *before, last = results
@@ -41,7 +43,7 @@ async def test_transitions(api, ws, board, path, ok):
         assert (await idea(api, None, target))["status"] == (path[-2] if len(path) > 1 else "SUBMITTED")
 
 
-async def test_every_change_is_recorded_with_note_and_actor(api, ws, board):
+async def test_every_change_is_recorded_with_note_and_actor(api: Api, ws: Workspace, board: str) -> None:
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
     mod = ws.token("mia", role="moderator", name="Mia")
     await change_status(api, mod, target, "UNDER_REVIEW", "Looking into suppliers")
@@ -52,7 +54,7 @@ async def test_every_change_is_recorded_with_note_and_actor(api, ws, board):
     ]
 
 
-async def test_note_too_long_is_invalid(api, ws, board):
+async def test_note_too_long_is_invalid(api: Api, ws: Workspace, board: str) -> None:
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
     payload = await change_status(api, ws.api_key, target, "UNDER_REVIEW", "x" * 5001)
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID", ["input", "note"])]
@@ -62,7 +64,7 @@ async def test_note_too_long_is_invalid(api, ws, board):
     }
 
 
-async def test_author_follows_and_hears_of_each_status_change(api, ws, board):
+async def test_author_follows_and_hears_of_each_status_change(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     target = await idea_id(api, alice, board, "Oat milk in every store")
     assert (await idea(api, alice, target))["viewerFollows"] is True
@@ -76,7 +78,7 @@ async def test_author_follows_and_hears_of_each_status_change(api, ws, board):
     assert edge["node"]["read"] is False
 
 
-async def test_follow_unfollow_and_follower_count(api, ws, board):
+async def test_follow_unfollow_and_follower_count(api: Api, ws: Workspace, board: str) -> None:
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
     query = """mutation($i: FollowIdeaInput!) { followIdea(input: $i) {
         idea { followerCount viewerFollows } userErrors { code } } }"""
@@ -89,7 +91,7 @@ async def test_follow_unfollow_and_follower_count(api, ws, board):
         }
 
 
-async def test_official_comment_notifies_followers_but_not_its_writer(api, ws, board):
+async def test_official_comment_notifies_followers_but_not_its_writer(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     target = await idea_id(api, alice, board, "Oat milk in every store")
     mod = ws.token("mia", role="moderator")
@@ -114,7 +116,7 @@ async def test_official_comment_notifies_followers_but_not_its_writer(api, ws, b
     assert (await api(NOTIFICATIONS, auth=mod))["data"]["viewer"]["notifications"]["totalCount"] == 0
 
 
-async def test_mark_notifications_read_some_then_all(api, ws, board):
+async def test_mark_notifications_read_some_then_all(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     target = await idea_id(api, alice, board, "Oat milk in every store")
     for step in ["UNDER_REVIEW", "PLANNED", "IN_PROGRESS"]:
@@ -130,7 +132,7 @@ async def test_mark_notifications_read_some_then_all(api, ws, board):
     assert everything["data"]["markNotificationsRead"] == {"unreadCount": 0, "userErrors": []}
 
 
-async def test_someone_elses_notification_ids_are_ignored(api, ws, board):
+async def test_someone_elses_notification_ids_are_ignored(api: Api, ws: Workspace, board: str) -> None:
     alice, bob = ws.token("alice"), ws.token("bob")
     target = await idea_id(api, alice, board, "Oat milk in every store")
     await change_status(api, ws.api_key, target, "UNDER_REVIEW")
@@ -148,7 +150,7 @@ MERGE = """mutation($i: MergeIdeasInput!) { mergeIdeas(input: $i) {
     userErrors { code field } } }"""
 
 
-async def test_merge_moves_votes_once_per_user_comments_and_followers(api, ws, board):
+async def test_merge_moves_votes_once_per_user_comments_and_followers(api: Api, ws: Workspace, board: str) -> None:
     alice, bob, carol, dan = (ws.token(n) for n in ("alice", "bob", "carol", "dan"))
     source = await idea_id(api, alice, board, "Please stock oat milk at all locations")
     target = await idea_id(api, bob, board, "Oat milk in every store")
@@ -174,7 +176,9 @@ async def test_merge_moves_votes_once_per_user_comments_and_followers(api, ws, b
     assert [k["node"]["kind"] for k in kinds] == ["MERGED"]
 
 
-async def test_merge_drops_comparisons_that_would_pit_an_idea_against_itself(api, ws, board, services):
+async def test_merge_drops_comparisons_that_would_pit_an_idea_against_itself(
+    api: Api, ws: Workspace, board: str, services: Services
+) -> None:
     from sqlalchemy import func, select
 
     from ideaengine.platform.models import Comparison
@@ -193,7 +197,9 @@ async def test_merge_drops_comparisons_that_would_pit_an_idea_against_itself(api
 
 
 @pytest.mark.parametrize("case", ["into_itself", "into_merged", "already_merged", "across_boards"])
-async def test_invalid_merges_are_user_errors_and_change_nothing(api, ws, board, case):
+async def test_invalid_merges_are_user_errors_and_change_nothing(
+    api: Api, ws: Workspace, board: str, case: str
+) -> None:
     alice = ws.token("alice")
     a = await idea_id(api, alice, board, "Oat milk in every store")
     b = await idea_id(api, alice, board, "Please stock oat milk at all locations")

@@ -8,6 +8,7 @@ in this one: DECISIONS.md 1). Every refusal also checks, as the admin, that noth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -51,7 +52,7 @@ class World:
         return self._other
 
     async def auth(self, actor: str) -> str | None:
-        tokens = {
+        tokens: dict[str, Callable[[], str | None]] = {
             "anonymous": lambda: None,
             "member": lambda: self.ws.token("bob"),
             "author": lambda: self.ws.token("alice"),

@@ -38,6 +38,30 @@ def test_workspace_create_prints_slug_key_and_secret_as_json(sqlite_env: dict[st
     assert (tmp_path / "ie.db.key").exists(), "the embedded default generates its server key beside the file"
 
 
+@pytest.mark.parametrize(
+    "command", [["serve", "--port", "8799"], ["migrate"], ["workspace", "create", "acme"], ["demo"]]
+)
+def test_a_missing_sqlite_folder_is_refused_and_not_created(command: list[str], tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "dir"
+    result = run(*command, env={"IDEAENGINE_DATABASE_URL": f"sqlite+aiosqlite:///{missing}/x.db"})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"ideaengine: the directory of the SQLite file {missing}/x.db does not exist\n"
+    assert not (tmp_path / "no").exists()
+
+
+def test_commands_that_write_say_which_database_they_used(tmp_path: Path) -> None:
+    """Run from another folder, the default SQLite file is another file: the command says which."""
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAENGINE_")}
+    result = subprocess.run(
+        [str(SCRIPT), "workspace", "create", "acme"], capture_output=True, text=True, env=env, timeout=60, cwd=other
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == f"ideaengine: wrote to the SQLite file {other / 'ideaengine.db'}\n"
+    assert json.loads(result.stdout)["workspace"] == "acme"
+
+
 def test_taken_workspace_slug_exits_2_with_one_line(sqlite_env: dict[str, str]) -> None:
     assert run("workspace", "create", "acme", env=sqlite_env).returncode == 0
     result = run("workspace", "create", "acme", env=sqlite_env)
@@ -88,6 +112,12 @@ def test_invalid_workspace_slug_exits_2(sqlite_env: dict[str, str]) -> None:
             id="missing_sqlite_dir",
         ),
         pytest.param(["worker"], {}, "needs IDEAENGINE_REDIS_URL", id="worker_without_redis"),
+        pytest.param(
+            ["worker", "--status"],
+            {"IDEAENGINE_REDIS_URL": "redis://127.0.0.1:1/0"},
+            "cannot read the queue: Redis at IDEAENGINE_REDIS_URL is unreachable",
+            id="worker_status_with_redis_down",
+        ),
         pytest.param(
             ["workspace", "create", "acme"],
             {"IDEAENGINE_DATABASE_URL": "postgresql+asyncpg://root@127.0.0.1/test"},

@@ -171,9 +171,9 @@ def test_cli_demo_prints_json_with_a_fresh_key_each_run(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAENGINE_")}
     env["IDEAENGINE_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
 
-    def run() -> dict[str, str]:
+    def run(*args: str) -> dict[str, str]:
         done = subprocess.run(
-            [sys.executable, "-m", "ideaengine.cli", "demo"],
+            [sys.executable, "-m", "ideaengine.cli", "demo", *args],
             cwd=tmp_path,
             env=env,
             capture_output=True,
@@ -184,9 +184,11 @@ def test_cli_demo_prints_json_with_a_fresh_key_each_run(tmp_path: Path) -> None:
         out: dict[str, str] = json.loads(done.stdout)
         return out
 
-    first, second = run(), run()
+    first, second = run(), run("--port", "8123")
 
     assert first["apiKey"].startswith("iek_") and second["apiKey"].startswith("iek_")
     assert first["apiKey"] != second["apiKey"]
     assert (first["workspace"], first["board"], first["ssoSecret"]) == ("demo", "ideas", second["ssoSecret"])
     assert (tmp_path / "x.db.key").exists()  # the embedded default made its own server key (DECISIONS.md 5)
+    # Where `serve` answers: the defaults, or the host and port it is told (`make run` passes its own).
+    assert (first["graphql"], second["graphql"]) == ("http://127.0.0.1:8000/graphql", "http://127.0.0.1:8123/graphql")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy.stats import kendalltau
@@ -116,6 +118,6 @@ def test_next_pair_recovers_the_true_order_better_than_random_pairs_for_the_same
         ({"strength": [], "stderr": [], "comparisons": []}, "exclude"),
     ],
 )
-def test_next_pair_rejects_bad_input_naming_the_argument(kwargs: dict, argument: str) -> None:
+def test_next_pair_rejects_bad_input_naming_the_argument(kwargs: dict[str, Any], argument: str) -> None:
     with pytest.raises(ValueError, match=argument):
         ranking.next_pair(**kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import choix
 import numpy as np
@@ -25,7 +26,8 @@ def simulate(n: int, m: int, seed: int, spread: float = 1.0) -> tuple[np.ndarray
 
 def choix_fit(n: int, winners: np.ndarray, losers: np.ndarray) -> np.ndarray:
     data = list(zip(winners.tolist(), losers.tolist(), strict=True))
-    return choix.opt_pairwise(n, data, alpha=ranking.BT_ALPHA)
+    fitted: np.ndarray = choix.opt_pairwise(n, data, alpha=ranking.BT_ALPHA)
+    return fitted
 
 
 def exact_stderr(n: int, winners: np.ndarray, losers: np.ndarray, theta: np.ndarray) -> np.ndarray:
@@ -151,7 +153,7 @@ def test_bradley_terry_of_no_comparisons() -> None:
     ],
 )
 def test_bradley_terry_rejects_bad_input_naming_the_argument(
-    n_items: int, winners: list, losers: list, alpha: float, argument: str
+    n_items: int, winners: list[Any], losers: list[Any], alpha: float, argument: str
 ) -> None:
     with pytest.raises(ValueError, match=argument):
         ranking.bradley_terry(n_items, winners, losers, alpha=alpha)

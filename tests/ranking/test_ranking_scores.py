@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -93,7 +95,7 @@ def test_wilson_of_empty_input_is_empty() -> None:
         ([1], [1], 0.0, "z"),
     ],
 )
-def test_wilson_rejects_bad_input_naming_the_argument(up: list, down: list, z: float, argument: str) -> None:
+def test_wilson_rejects_bad_input_naming_the_argument(up: list[Any], down: list[Any], z: float, argument: str) -> None:
     with pytest.raises(ValueError, match=argument):
         ranking.wilson_lower_bound(up, down, z=z)
 
@@ -131,7 +133,7 @@ def test_trending_of_no_votes_is_zero_for_every_idea() -> None:
         ({"idea_index": [0], "values": [1], "ages_hours": [0], "n_items": 1, "half_life_hours": 0}, "half_life"),
     ],
 )
-def test_trending_rejects_bad_input_naming_the_argument(kwargs: dict, argument: str) -> None:
+def test_trending_rejects_bad_input_naming_the_argument(kwargs: dict[str, Any], argument: str) -> None:
     with pytest.raises(ValueError, match=argument):
         ranking.decayed_votes(**kwargs)
 
@@ -192,6 +194,6 @@ def test_elo_uses_k_and_initial() -> None:
         ([0.5], [1], "winners"),
     ],
 )
-def test_elo_rejects_bad_input_naming_the_argument(winners: list, losers: list, argument: str) -> None:
+def test_elo_rejects_bad_input_naming_the_argument(winners: list[Any], losers: list[Any], argument: str) -> None:
     with pytest.raises(ValueError, match=argument):
         ranking.elo_ratings(3, winners, losers)

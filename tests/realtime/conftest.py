@@ -24,7 +24,6 @@ from tests.api.conftest import Api, api, client, other_ws, ws  # noqa: F401  (fi
 from tests.api.conftest import Workspace as WorkspaceKeys
 from tests.conftest import (
     TEST_SECRET_KEY,
-    eventually,  # noqa: F401  (re-exported for the realtime tests)
     new_database,
 )
 from tests.workers.test_rq import free_port
@@ -148,7 +147,10 @@ class GraphQLWS:
     async def receive(self, seconds: float = 10) -> dict[str, Any]:
         """The next message that is not a keep-alive ping (pings are answered)."""
         while True:
-            message: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), seconds))
+            frame = await asyncio.wait_for(self.socket.recv(), seconds)
+            # graphql-transport-ws sends JSON in text frames; browser and Node clients drop binary ones.
+            assert isinstance(frame, str), f"a binary frame: {frame[:80]!r}"
+            message: dict[str, Any] = json.loads(frame)
             if message["type"] == "ping":
                 await self.send({"type": "pong"})
                 continue
@@ -252,3 +254,27 @@ def receiver() -> Iterator[Any]:
     yield make
     for r in made:
         r.stop()
+
+
+@dataclass
+class Embedded:
+    """One real `ideaengine serve` on SQLite (the embedded default) with two workspaces, shared by a module."""
+
+    server: Server
+    acme: WorkspaceKeys
+    globex: WorkspaceKeys
+
+
+@pytest.fixture(scope="module")
+def embedded(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
+    tmp = tmp_path_factory.mktemp("embedded")
+    url, drop = new_database(templates, "sqlite", tmp)
+    env = server_env(url)
+    acme, globex = create_workspace(env, "acme"), create_workspace(env, "globex")
+    server = Server(env, tmp, "server")
+    try:
+        asyncio.run(server.ready())
+        yield Embedded(server, acme, globex)
+    finally:
+        server.stop()
+        drop()

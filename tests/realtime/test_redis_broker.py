@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
 from ideaengine.platform.events import Event, RedisBroker
-from tests.realtime.conftest import eventually
+from tests.conftest import eventually
 from tests.workers.test_rq import PrivateRedis
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -29,7 +30,7 @@ def listeners(url: str, channel: str) -> Any:
     return check
 
 
-async def test_a_stream_survives_a_redis_restart_and_publishing_never_raises(tmp_path):
+async def test_a_stream_survives_a_redis_restart_and_publishing_never_raises(tmp_path: Path) -> None:
     private = PrivateRedis(tmp_path)
     private.start()
     server, publisher, stranger = (RedisBroker(private.url, ns) for ns in ("blue", "blue", "green"))

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from schema.relay import parse_id
 from tests.api.ops import change_status, create_board, idea_id
-from tests.realtime.conftest import GraphQLWS, Server, create_workspace, eventually, http_api, server_env
+from tests.conftest import eventually
+from tests.realtime.conftest import GraphQLWS, Server, create_workspace, http_api, server_env
 from tests.realtime.test_subscriptions_embedded import BOARD, STATUS, next_event
 from tests.workers.test_rq import Workers
 
@@ -24,7 +26,9 @@ def pk(global_id: str) -> int:
     return parsed[1]
 
 
-async def test_a_status_change_through_one_server_reaches_a_subscriber_on_another(pg_url, redis_url, tmp_path):
+async def test_a_status_change_through_one_server_reaches_a_subscriber_on_another(
+    pg_url: str, redis_url: str, tmp_path: Path
+) -> None:
     import redis
 
     queue = f"ie-{uuid.uuid4().hex}"

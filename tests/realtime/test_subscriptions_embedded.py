@@ -4,16 +4,12 @@ in-process jobs publishing score refreshes through their server, and a real webs
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.api.conftest import Workspace
 from tests.api.ops import change_status, create_board, idea_id
-from tests.conftest import new_database
-from tests.realtime.conftest import GraphQLWS, Server, create_workspace, http_api, server_env
+from tests.realtime.conftest import Embedded, GraphQLWS, http_api
 
 pytestmark = [pytest.mark.slow]
 
@@ -26,28 +22,6 @@ BOARD = """subscription($id: ID!) { boardActivity(boardId: $id) { __typename at 
 MERGE = """mutation($i: MergeIdeasInput!) { mergeIdeas(input: $i) { target { id } userErrors { code } } }"""
 SETTLE = 0.5
 "Seconds for a just-sent subscribe to be listening (the protocol has no acknowledgement for it)."
-
-
-@dataclass
-class Embedded:
-    server: Server
-    acme: Workspace
-    globex: Workspace
-
-
-@pytest.fixture(scope="module")
-def embedded(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
-    tmp = tmp_path_factory.mktemp("embedded")
-    url, drop = new_database(templates, "sqlite", tmp)
-    env = server_env(url)
-    acme, globex = create_workspace(env, "acme"), create_workspace(env, "globex")
-    server = Server(env, tmp, "server")
-    try:
-        asyncio.run(server.ready())
-        yield Embedded(server, acme, globex)
-    finally:
-        server.stop()
-        drop()
 
 
 async def next_event(ws: GraphQLWS, op_id: str, typename: str, seen: list[str] | None = None) -> dict[str, Any]:
@@ -64,15 +38,18 @@ async def next_event(ws: GraphQLWS, op_id: str, typename: str, seen: list[str] |
 
 
 async def refused(ws: GraphQLWS, op_id: str) -> dict[str, Any]:
-    """A refused subscription ends at once: one `next` carrying the error, then `complete` (no hang)."""
+    """A refused subscription ends at once with the protocol's `error` message (clients call their `error`
+    callback), and nothing follows it for that operation: a ping answered proves no `complete` was queued."""
     message = await ws.expect(op_id)
-    assert message["type"] == "next" and message["payload"]["data"] is None, message
-    assert await ws.expect(op_id) == {"id": op_id, "type": "complete"}
-    [error] = message["payload"]["errors"]
+    assert message["type"] == "error", message
+    await ws.send({"type": "ping"})
+    assert await ws.receive() == {"type": "pong"}
+    assert ws.pending.get(op_id, []) == []
+    [error] = message["payload"]
     return error  # type: ignore[no-any-return]
 
 
-async def test_a_subscriber_hears_new_ideas_status_changes_merges_and_score_refreshes(embedded):
+async def test_a_subscriber_hears_new_ideas_status_changes_merges_and_score_refreshes(embedded: Embedded) -> None:
     acme = embedded.acme
     async with http_api(embedded.server) as api:
         board = await create_board(api, acme.api_key, slug="lifecycle")
@@ -129,7 +106,9 @@ async def test_a_subscriber_hears_new_ideas_status_changes_merges_and_score_refr
 
 
 @pytest.mark.parametrize("who", ["anonymous", "other_workspace_member"])
-async def test_a_private_board_is_refused_to_who_cannot_read_it_and_the_socket_stays_usable(embedded, who):
+async def test_a_private_board_is_refused_to_who_cannot_read_it_and_the_socket_stays_usable(
+    embedded: Embedded, who: str
+) -> None:
     acme, globex = embedded.acme, embedded.globex
     async with http_api(embedded.server) as api:
         private = await create_board(api, acme.api_key, slug=f"inside-{who.replace('_', '-')}", visibility="PRIVATE")
@@ -161,7 +140,7 @@ async def test_a_private_board_is_refused_to_who_cannot_read_it_and_the_socket_s
             await insider.close()
 
 
-async def test_an_unknown_idea_ends_with_an_error_and_the_socket_closes_cleanly(embedded):
+async def test_an_unknown_idea_ends_with_an_error_and_the_socket_closes_cleanly(embedded: Embedded) -> None:
     ws = await GraphQLWS.open(embedded.server.ws_url, embedded.acme.token("carol"))
     await ws.subscribe("1", STATUS, {"id": "SWRlYTo5OTk5OTk"})  # Idea:999999
     error = await refused(ws, "1")
@@ -187,19 +166,19 @@ async def test_an_unknown_idea_ends_with_an_error_and_the_socket_closes_cleanly(
         pytest.param('{"id": "1", "type": "subscribe", "payload": {"query": "subscription {"}}', id="syntax_error"),
     ],
 )
-async def test_a_malformed_protocol_message_closes_the_socket_with_4400(embedded, raw):
+async def test_a_malformed_protocol_message_closes_the_socket_with_4400(embedded: Embedded, raw: str) -> None:
     ws = await GraphQLWS.open(embedded.server.ws_url, embedded.acme.token("carol"))
     await ws.socket.send(raw)
     assert await ws.close_code() == 4400
 
 
-async def test_subscribing_before_connection_init_closes_with_4401(embedded):
+async def test_subscribing_before_connection_init_closes_with_4401(embedded: Embedded) -> None:
     ws = await GraphQLWS.open(embedded.server.ws_url, init=False)
     await ws.subscribe("1", STATUS, {"id": "SWRlYTox"})
     assert await ws.close_code() == 4401
 
 
-async def test_a_subscription_ends_with_an_error_when_its_token_expires(embedded):
+async def test_a_subscription_ends_with_an_error_when_its_token_expires(embedded: Embedded) -> None:
     acme = embedded.acme
     async with http_api(embedded.server) as api:
         board = await create_board(api, acme.api_key, slug="expiry")
@@ -208,10 +187,13 @@ async def test_a_subscription_ends_with_an_error_when_its_token_expires(embedded
     try:
         await ws.subscribe("1", STATUS, {"id": target})
         message = await ws.expect("1", seconds=15)  # at the token's exp, not when the next event comes
-        assert message["type"] == "next" and message["payload"]["data"] is None, message
-        [error] = message["payload"]["errors"]
+        assert message["type"] == "error", message  # the protocol's error path: clients call `error`
+        [error] = message["payload"]
         assert error["message"] == "The SSO token has expired: subscribe again with a fresh one."
         assert error["extensions"] == {"code": "UNAUTHENTICATED"}
-        assert await ws.expect("1") == {"id": "1", "type": "complete"}
+        # The operation is over: nothing more for it (no `complete` after an `error`), the socket stays usable.
+        await ws.send({"type": "ping"})
+        assert await ws.receive() == {"type": "pong"}
+        assert ws.pending.get("1", []) == []
     finally:
         await ws.close()

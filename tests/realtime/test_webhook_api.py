@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from ideaengine import webhooks
+from ideaengine.platform import models
 from schema import relay
+from tests.api.conftest import Api, Workspace
 
 CREATE = """mutation($i: CreateWebhookInput!) { createWebhook(input: $i) {
   webhook { id url events active deliveries { totalCount } } secret userErrors { code field message } } }"""
@@ -27,7 +29,7 @@ async def count(api: Any, ws: Any) -> int:
     return (await api(LIST, auth=ws.api_key))["data"]["webhooks"]["totalCount"]  # type: ignore[no-any-return]
 
 
-async def test_an_admin_registers_a_webhook_and_sees_its_secret_once(api, ws):
+async def test_an_admin_registers_a_webhook_and_sees_its_secret_once(api: Api, ws: Workspace) -> None:
     payload = await create(api, ws.api_key, PUBLIC_URL, ["IDEA_SUBMITTED", "IDEA_STATUS_CHANGED"])
     assert payload["userErrors"] == []
     assert payload["secret"].startswith("whsec_") and len(payload["secret"]) > 40
@@ -62,7 +64,9 @@ async def test_an_admin_registers_a_webhook_and_sees_its_secret_once(api, ws):
         pytest.param("http://0.0.0.0/hooks", "0.0.0.0", id="unspecified"),
     ],
 )
-async def test_a_bad_or_private_url_is_invalid_and_nothing_is_written(api, ws, url, message):
+async def test_a_bad_or_private_url_is_invalid_and_nothing_is_written(
+    api: Api, ws: Workspace, url: str, message: str
+) -> None:
     payload = await create(api, ws.api_key, url)
     assert payload["webhook"] is None and payload["secret"] is None
     [error] = payload["userErrors"]
@@ -71,7 +75,7 @@ async def test_a_bad_or_private_url_is_invalid_and_nothing_is_written(api, ws, u
     assert await count(api, ws) == 0
 
 
-async def test_no_events_is_invalid(api, ws):
+async def test_no_events_is_invalid(api: Api, ws: Workspace) -> None:
     payload = (await api(CREATE, {"i": {"url": PUBLIC_URL, "events": []}}, auth=ws.api_key))["data"]["createWebhook"]
     assert payload["userErrors"] == [
         {"code": "INVALID", "field": ["input", "events"], "message": "Choose at least one event."}
@@ -86,7 +90,7 @@ async def test_no_events_is_invalid(api, ws):
         pytest.param("moderator", "FORBIDDEN", id="moderator_creates"),
     ],
 )
-async def test_only_admins_create_webhooks(api, ws, who, code):
+async def test_only_admins_create_webhooks(api: Api, ws: Workspace, who: str, code: str) -> None:
     auth = None if who == "anonymous" else ws.token(who, role=who)
     payload = await create(api, auth, "ftp://also-invalid")  # permissions are checked before input
     assert [e["code"] for e in payload["userErrors"]] == [code]
@@ -100,7 +104,7 @@ async def test_only_admins_create_webhooks(api, ws, who, code):
         pytest.param("member", "FORBIDDEN", id="member_lists"),
     ],
 )
-async def test_only_admins_read_webhooks(api, ws, who, code):
+async def test_only_admins_read_webhooks(api: Api, ws: Workspace, who: str, code: str) -> None:
     await create(api, ws.api_key, PUBLIC_URL)
     auth = None if who == "anonymous" else ws.token("alice")
     body = await api(LIST, auth=auth, expect_errors=True)
@@ -108,7 +112,9 @@ async def test_only_admins_read_webhooks(api, ws, who, code):
     assert [e["extensions"]["code"] for e in body["errors"]] == [code]
 
 
-async def test_an_admin_deletes_a_webhook_of_their_own_workspace_only(api, ws, other_ws):
+async def test_an_admin_deletes_a_webhook_of_their_own_workspace_only(
+    api: Api, ws: Workspace, other_ws: Workspace
+) -> None:
     webhook_id = (await create(api, ws.api_key, PUBLIC_URL))["webhook"]["id"]
     foreign = (await api(DELETE, {"i": {"id": webhook_id}}, auth=other_ws.api_key))["data"]["deleteWebhook"]
     assert foreign["userErrors"] == [{"code": "NOT_FOUND", "field": ["input", "id"], "message": "No such webhook."}]
@@ -125,7 +131,11 @@ async def test_an_admin_deletes_a_webhook_of_their_own_workspace_only(api, ws, o
     assert [e["code"] for e in again["userErrors"]] == ["NOT_FOUND"]
 
 
-def test_webhook_bodies_use_the_apis_global_ids():
-    for type_name in ("Idea", "Board", "Comment"):
-        for pk in (1, 42, 10**12):
-            assert webhooks.global_id(type_name, pk) == relay.encode_id(type_name, pk)
+def test_webhook_bodies_use_the_apis_global_ids() -> None:
+    for pk in (1, 42, 10**12):
+        board = models.Board(id=pk + 1, slug="ideas")
+        idea = models.Idea(id=pk, title="Oat milk", status=models.IdeaStatus.SUBMITTED)
+        comment = models.Comment(id=pk + 2, body="Yes", official=True, created_at=models.utcnow())
+        ref = webhooks.idea_ref(idea, board)
+        assert (ref["id"], ref["board"]["id"]) == (relay.encode_id("Idea", pk), relay.encode_id("Board", pk + 1))
+        assert webhooks.comment_ref(comment)["id"] == relay.encode_id("Comment", pk + 2)

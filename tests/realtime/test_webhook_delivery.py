@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from ideaengine.platform.services import Services
+from tests.api.conftest import Api, Workspace
 from tests.api.ops import change_status, create_board, idea_id
-from tests.conftest import TEST_SECRET_KEY
-from tests.realtime.conftest import eventually
+from tests.conftest import TEST_SECRET_KEY, eventually, in_process
 
 CREATE = """mutation($i: CreateWebhookInput!) { createWebhook(input: $i) {
   webhook { id } secret userErrors { code field message } } }"""
@@ -63,7 +64,9 @@ def settled(api: Any, ws: Any, n: int = 1) -> Any:
     return check
 
 
-async def test_a_status_change_reaches_the_receiver_signed(api, ws, services, receiver):
+async def test_a_status_change_reaches_the_receiver_signed(
+    api: Api, ws: Workspace, services: Services, receiver: Any
+) -> None:
     hook = receiver(200)
     secret = await register(api, ws, hook.url, ["IDEA_STATUS_CHANGED"])
     board = await create_board(api, ws.api_key)
@@ -101,7 +104,9 @@ async def test_a_status_change_reaches_the_receiver_signed(api, ws, services, re
     assert log["body"].encode() == got.body and log["deliveredAt"] is not None and log["nextAttemptAt"] is None
 
 
-async def test_a_receiver_failing_twice_gets_the_same_delivery_once_more(api, ws, services, receiver):
+async def test_a_receiver_failing_twice_gets_the_same_delivery_once_more(
+    api: Api, ws: Workspace, services: Services, receiver: Any
+) -> None:
     hook = receiver(500, 500, 200)
     secret = await register(api, ws, hook.url, ["IDEA_SUBMITTED"])
     board = await create_board(api, ws.api_key)
@@ -118,11 +123,11 @@ async def test_a_receiver_failing_twice_gets_the_same_delivery_once_more(api, ws
         3,
     )
     assert (log["responseStatus"], log["lastError"]) == (200, None)
-    await services.queue.drain()
+    await in_process(services).drain()
     assert len(hook.requests) == 3  # delivered: never sent again
 
 
-async def test_a_4xx_answer_is_final(api, ws, services, receiver):
+async def test_a_4xx_answer_is_final(api: Api, ws: Workspace, services: Services, receiver: Any) -> None:
     hook = receiver(404)
     await register(api, ws, hook.url, ["IDEA_SUBMITTED"])
     board = await create_board(api, ws.api_key)
@@ -130,12 +135,14 @@ async def test_a_4xx_answer_is_final(api, ws, services, receiver):
     [log] = await eventually(settled(api, ws), 20, "the failed delivery")
     assert (log["status"], log["attempts"], log["responseStatus"]) == ("FAILED", 1, 404)
     assert log["lastError"] == "HTTP 404: receiver says no"
-    await services.queue.drain()
+    await in_process(services).drain()
     assert len(hook.requests) == 1
 
 
 @pytest.mark.parametrize("status", [503, 429])
-async def test_retries_stop_after_the_last_attempt(api, ws, services, receiver, status):
+async def test_retries_stop_after_the_last_attempt(
+    api: Api, ws: Workspace, services: Services, receiver: Any, status: int
+) -> None:
     hook = receiver(status)
     await register(api, ws, hook.url, ["IDEA_SUBMITTED"])
     board = await create_board(api, ws.api_key)
@@ -145,7 +152,7 @@ async def test_retries_stop_after_the_last_attempt(api, ws, services, receiver, 
     assert len(hook.requests) == 3
 
 
-async def test_an_unreachable_receiver_is_retried_then_failed(api, ws, services):
+async def test_an_unreachable_receiver_is_retried_then_failed(api: Api, ws: Workspace, services: Services) -> None:
     from tests.workers.test_rq import free_port
 
     await register(api, ws, f"http://127.0.0.1:{free_port()}/nobody", ["IDEA_SUBMITTED"])
@@ -156,7 +163,9 @@ async def test_an_unreachable_receiver_is_retried_then_failed(api, ws, services)
     assert log["lastError"].startswith("Connection failed:")
 
 
-async def test_each_event_goes_to_the_webhooks_that_hear_it(api, ws, services, receiver):
+async def test_each_event_goes_to_the_webhooks_that_hear_it(
+    api: Api, ws: Workspace, services: Services, receiver: Any
+) -> None:
     hook = receiver(200)
     await register(api, ws, hook.url, ["IDEA_SUBMITTED", "IDEA_MERGED", "COMMENT_OFFICIAL"])
     board = await create_board(api, ws.api_key)
@@ -176,7 +185,9 @@ async def test_each_event_goes_to_the_webhooks_that_hear_it(api, ws, services, r
     assert bodies["idea.merged"]["target"]["id"] == target
 
 
-async def test_deleting_a_webhook_drops_its_pending_deliveries(api, ws, services, receiver):
+async def test_deleting_a_webhook_drops_its_pending_deliveries(
+    api: Api, ws: Workspace, services: Services, receiver: Any
+) -> None:
     hook = receiver(500, 200)
     await register(api, ws, hook.url, ["IDEA_SUBMITTED"])
     board = await create_board(api, ws.api_key)
@@ -192,13 +203,15 @@ async def test_deleting_a_webhook_drops_its_pending_deliveries(api, ws, services
         {"i": {"id": node["node"]["id"]}},
         auth=ws.api_key,
     )
-    await services.queue.drain()
+    await in_process(services).drain()
     await asyncio.sleep(0.5)  # past the retry's due time
-    await services.queue.drain()
+    await in_process(services).drain()
     assert len(hook.requests) == 1
 
 
-async def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweep(api, ws, services, receiver):
+async def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweep(
+    api: Api, ws: Workspace, services: Services, receiver: Any
+) -> None:
     from datetime import timedelta
 
     from ideaengine import sweep
@@ -213,7 +226,7 @@ async def test_a_delivery_whose_job_was_lost_is_sent_by_the_sweep(api, ws, servi
     [pending] = await deliveries(api, ws)
     assert (pending["status"], pending["attempts"]) == ("PENDING", 0)
     assert await sweep.sweep(services.db, services.queue) == 2  # scores and index; the delivery is not due yet
-    await services.queue.drain()
+    await in_process(services).drain()
     assert hook.requests == []
     later = utcnow() + sweep.DELIVERY_GRACE + timedelta(seconds=1)
     assert await sweep.sweep(services.db, services.queue, now=later) == 1

@@ -4,19 +4,23 @@ that fails twice before it answers 200."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.api.conftest import make_workspace
 from tests.api.ops import create_board, idea_id
-from tests.realtime.conftest import eventually
+from tests.conftest import eventually
 from tests.realtime.test_webhook_delivery import deliveries, register, settled, verify
 from tests.workers.test_rq import settings_for, system
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
 
-async def test_an_rq_worker_retries_a_failing_receiver_with_one_delivery_id(pg_url, redis_url, tmp_path, receiver):
+async def test_an_rq_worker_retries_a_failing_receiver_with_one_delivery_id(
+    pg_url: str, redis_url: str, tmp_path: Path, receiver: Any
+) -> None:
     hook = receiver(500, 500, 200)
     settings = settings_for(pg_url, redis_url, f"ie-{uuid.uuid4().hex}").model_copy(
         update={"webhook_allow_private": True}

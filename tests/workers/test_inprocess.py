@@ -3,35 +3,37 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
+from typing import Any
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 
 import ranking
+from ideaengine.platform.services import Services
+from tests.api.conftest import Api, Workspace
 from tests.api.ops import create_board, idea, idea_id, submit, vote
+from tests.conftest import in_process
 
 SCORE = "score { wilsonLowerBound trending elo bradleyTerry bradleyTerryLow bradleyTerryHigh comparisons rank stale }"
 
 
-def job_lines(caplog: pytest.LogCaptureFixture, job: str) -> list[dict]:
-    lines = [
-        json.loads(r.getMessage())
-        for r in caplog.records
-        if r.name == "ideaengine.platform.jobs" and r.getMessage().startswith("{")
-    ]
-    return [line for line in lines if line["job"] == job]
+def job_lines(caplog: pytest.LogCaptureFixture, job: str) -> list[dict[str, Any]]:
+    """The figures of each finished `job`, as its log line carries them (`fields`: text or JSON alike)."""
+    lines: list[dict[str, Any]] = [getattr(r, "fields", {}) for r in caplog.records if r.name == "ideaengine.jobs"]
+    return [line for line in lines if line.get("job") == job]
 
 
 @pytest.fixture
-async def board(api, ws):
+async def board(api: Api, ws: Workspace) -> str:
     return await create_board(api, ws.api_key)
 
 
-async def test_votes_and_comparisons_lead_to_fresh_exact_scores(api, ws, board, services):
+async def test_votes_and_comparisons_lead_to_fresh_exact_scores(
+    api: Api, ws: Workspace, board: str, services: Services
+) -> None:
     alice = ws.token("alice")
     a = await idea_id(api, alice, board, "Oat milk in every store")
     b = await idea_id(api, alice, board, "Longer opening hours")
@@ -46,7 +48,7 @@ async def test_votes_and_comparisons_lead_to_fresh_exact_scores(api, ws, board, 
             {"i": {"winnerId": c, "loserId": a}},
             auth=ws.token(f"v{n}"),
         )
-    await services.queue.drain()
+    await in_process(services).drain()
     scores = {i: (await idea(api, None, i, SCORE))["score"] for i in (a, b, c)}
     assert all(not s["stale"] for s in scores.values())
     assert scores[a]["wilsonLowerBound"] == pytest.approx(ranking.wilson_lower_bound([6], [0])[0], abs=1e-12)
@@ -67,27 +69,31 @@ async def test_votes_and_comparisons_lead_to_fresh_exact_scores(api, ws, board, 
     assert pairwise["data"]["board"]["ideas"]["edges"][0]["node"]["id"] == c
 
 
-async def test_a_burst_of_votes_folds_into_a_handful_of_refreshes(api, ws, board, services, caplog):
-    caplog.set_level(logging.INFO, logger="ideaengine.platform.jobs")
+async def test_a_burst_of_votes_folds_into_a_handful_of_refreshes(
+    api: Api, ws: Workspace, board: str, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ideaengine.jobs")
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
-    await services.queue.drain()
+    await in_process(services).drain()
     caplog.clear()
-    services.queue.delay = 1.0  # the production default (DECISIONS.md 13)
+    in_process(services).delay = 1.0  # the production default (DECISIONS.md 13)
     tokens = [ws.token(f"v{n}") for n in range(60)]
     started = time.monotonic()
     await asyncio.gather(*(vote(api, t, target, "UP") for t in tokens))
     burst = time.monotonic() - started
-    await services.queue.drain()
+    await in_process(services).drain()
     refreshes = job_lines(caplog, "refresh_board")
-    assert 1 <= len(refreshes) <= burst / services.queue.delay + 2, (len(refreshes), burst)
+    assert 1 <= len(refreshes) <= burst / in_process(services).delay + 2, (len(refreshes), burst)
     assert (await idea(api, None, target, SCORE))["score"]["stale"] is False
 
 
-async def test_sweep_refreshes_boards_whose_job_was_lost(api, ws, board, services):
+async def test_sweep_refreshes_boards_whose_job_was_lost(
+    api: Api, ws: Workspace, board: str, services: Services
+) -> None:
     from ideaengine import scores, sweep
 
     target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
-    await services.queue.drain()
+    await in_process(services).drain()
     queue, services.db.queue = services.db.queue, None  # the job of the next vote is lost
     await vote(api, ws.token("bob"), target, "UP")
     services.db.queue = queue
@@ -95,23 +101,25 @@ async def test_sweep_refreshes_boards_whose_job_was_lost(api, ws, board, service
     async with services.db.read() as session:
         assert (await scores.stale_boards(session))[0] != []
     assert await sweep.sweep(services.db, services.queue) >= 1
-    await services.queue.drain()
+    await in_process(services).drain()
     score = (await idea(api, None, target, SCORE))["score"]
     assert score["stale"] is False and score["wilsonLowerBound"] > 0
 
 
-async def test_similar_ideas_and_clusters_come_from_the_index(api, ws, board, services):
+async def test_similar_ideas_and_clusters_come_from_the_index(
+    api: Api, ws: Workspace, board: str, services: Services
+) -> None:
     alice = ws.token("alice")
     oat = await idea_id(api, alice, board, "Oat milk in every store", body="Stock oat milk at every location")
     await idea_id(api, alice, board, "Longer opening hours on Sundays", body="Open until 8pm on Sundays")
     await idea_id(api, alice, board, "Recyclable coffee cups", body="Compostable cups and lids")
-    await services.queue.drain()
+    await in_process(services).drain()
     # Close enough to clear the clustering threshold chosen for precision (docs/ranking.md).
     payload = await submit(
         api, alice, board, "Oat milk in every store please", body="Stock oat milk at every one of your locations"
     )
     assert payload["similarIdeas"][0]["idea"]["id"] == oat
-    await services.queue.drain()
+    await in_process(services).drain()
     found = await api(
         """query($b: ID!) { similarIdeas(boardId: $b, text: "oat milk everywhere") {
         idea { id } similarity } }""",
@@ -130,10 +138,12 @@ async def test_similar_ideas_and_clusters_come_from_the_index(api, ws, board, se
     assert 0 < edge["node"]["cohesion"] <= 1
 
 
-async def test_jobs_for_a_board_that_no_longer_exists_finish_quietly(services, caplog):
+async def test_jobs_for_a_board_that_no_longer_exists_finish_quietly(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
     from ideaengine.platform.jobs import run_job
 
-    caplog.set_level(logging.INFO, logger="ideaengine.platform.jobs")
+    caplog.set_level(logging.INFO, logger="ideaengine.jobs")
     assert await asyncio.to_thread(run_job, "workers.scores.refresh_board", [987654], None, services.settings) == {
         "skipped": "board no longer exists"
     }
@@ -143,7 +153,7 @@ async def test_jobs_for_a_board_that_no_longer_exists_finish_quietly(services, c
     assert [line["board"] for line in job_lines(caplog, "refresh_board")] == [987654]
 
 
-async def test_a_malformed_job_payload_raises_a_clear_error(services):
+async def test_a_malformed_job_payload_raises_a_clear_error(services: Services) -> None:
     from ideaengine.platform.jobs import run_job
 
     with pytest.raises(TypeError, match="board_id must be an int"):
@@ -152,7 +162,9 @@ async def test_a_malformed_job_payload_raises_a_clear_error(services):
         await asyncio.to_thread(run_job, "workers.scores.no_such_job", [1], None, services.settings)
 
 
-async def test_scores_of_a_merged_pair_move_and_the_source_leaves_the_ranking(api, ws, board, services):
+async def test_scores_of_a_merged_pair_move_and_the_source_leaves_the_ranking(
+    api: Api, ws: Workspace, board: str, services: Services
+) -> None:
     from ideaengine.platform.models import IdeaScore
 
     alice = ws.token("alice")
@@ -165,7 +177,7 @@ async def test_scores_of_a_merged_pair_move_and_the_source_leaves_the_ranking(ap
         {"i": {"sourceId": b, "targetId": a}},
         auth=ws.api_key,
     )
-    await services.queue.drain()
+    await in_process(services).drain()
     target = (await idea(api, None, a, SCORE))["score"]
     assert target["rank"] == 1 and target["stale"] is False
     assert target["wilsonLowerBound"] == pytest.approx(float(ranking.wilson_lower_bound([3], [0])[0]))
@@ -175,7 +187,9 @@ async def test_scores_of_a_merged_pair_move_and_the_source_leaves_the_ranking(ap
     assert np.isclose((await idea(api, None, b, SCORE))["score"]["wilsonLowerBound"], 0.0)
 
 
-async def test_with_embeddings_paraphrases_are_found(api, ws, board, services, semantic):
+async def test_with_embeddings_paraphrases_are_found(
+    api: Api, ws: Workspace, board: str, services: Services, semantic: None
+) -> None:
     """Lexical similarity misses these (RANKING.md); the `semantic` extra's vectors find them."""
     alice = ws.token("alice")
     oat = await idea_id(api, alice, board, "Oat milk in every store")
@@ -189,7 +203,7 @@ async def test_with_embeddings_paraphrases_are_found(api, ws, board, services, s
         )
     ]
     please = await idea_id(api, alice, board, "Please stock oat milk at all locations")
-    await services.queue.drain()
+    await in_process(services).drain()
     async with services.db.read() as session:
         from ideaengine.platform.models import Idea
 

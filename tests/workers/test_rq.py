@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import pytest
 import ranking
 from tests.api.conftest import Api, make_workspace
 from tests.api.ops import create_board, idea, idea_id, vote
-from tests.conftest import TEST_SECRET_KEY, eventually, new_database
+from tests.conftest import TEST_SECRET_KEY, eventually
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -84,13 +84,6 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-@pytest.fixture
-def pg_url(templates: Any, tmp_path: Path) -> Iterator[str]:
-    url, drop = new_database(templates, "postgres", tmp_path)
-    yield url
-    drop()
-
-
 def settings_for(database_url: str, redis_url: str, queue: str, delay: float = 0.3) -> Any:
     from ideaengine.platform.settings import Settings
 
@@ -143,7 +136,7 @@ def fresh(api: Api, target: str, up: int) -> Any:
     return check
 
 
-async def test_a_vote_leads_to_a_fresh_score(pg_url, redis_url, tmp_path):
+async def test_a_vote_leads_to_a_fresh_score(pg_url: str, redis_url: str, tmp_path: Path) -> None:
     async with system(settings_for(pg_url, redis_url, f"ie-{uuid.uuid4().hex}"), tmp_path) as (api, services, workers):
         ws = await make_workspace(services, "acme")
         board = await create_board(api, ws.api_key)
@@ -155,7 +148,7 @@ async def test_a_vote_leads_to_a_fresh_score(pg_url, redis_url, tmp_path):
         assert found["score"]["wilsonLowerBound"] == pytest.approx(float(ranking.wilson_lower_bound([1], [0])[0]))
 
 
-async def test_a_burst_of_1000_votes_runs_a_handful_of_refreshes(pg_url, redis_url, tmp_path):
+async def test_a_burst_of_1000_votes_runs_a_handful_of_refreshes(pg_url: str, redis_url: str, tmp_path: Path) -> None:
     from rq import Queue
     from rq.job import Job
 
@@ -175,13 +168,13 @@ async def test_a_burst_of_1000_votes_runs_a_handful_of_refreshes(pg_url, redis_u
                 User(workspace_id=1, external_id=f"voter{n}", name=f"Voter {n}", role=Role.MEMBER) for n in range(1000)
             ]
             session.add_all(users)
-        from schema.relay import parse_id
+        from tests.api.ops import pk
 
-        pk = parse_id(target)[1]
+        target_pk = pk(target)
 
         async def cast(user: User) -> None:
             async with services.db.transaction() as session:
-                await votes.cast_vote(session, Actor(1, user.id, ActorRole.MEMBER), pk, 1)
+                await votes.cast_vote(session, Actor(1, user.id, ActorRole.MEMBER), target_pk, 1)
 
         started = time.monotonic()
         for batch in range(0, 1000, 20):
@@ -203,7 +196,9 @@ async def test_a_burst_of_1000_votes_runs_a_handful_of_refreshes(pg_url, redis_u
         assert len(swept) <= burst / settings.sweep_interval_seconds + 2, (len(swept), burst)
 
 
-async def test_a_worker_killed_mid_job_is_replaced_and_scores_converge(pg_url, redis_url, tmp_path):
+async def test_a_worker_killed_mid_job_is_replaced_and_scores_converge(
+    pg_url: str, redis_url: str, tmp_path: Path
+) -> None:
     import asyncpg
     from rq import Queue
 
@@ -224,7 +219,7 @@ async def test_a_worker_killed_mid_job_is_replaced_and_scores_converge(pg_url, r
             started = Queue(queue_name, connection=services.queue.redis).started_job_registry
 
             async def running() -> bool:
-                return started.count > 0
+                return bool(started.count > 0)
 
             await eventually(running, 30, "the refresh to start", workers.output)
             workers.crash(first)
@@ -249,7 +244,8 @@ class PrivateRedis:
     def __init__(self, logs: Path) -> None:
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server is not installed")
-        self.port, self.logs, self.proc = free_port(), logs, None  # type: ignore[var-annotated]
+        self.port, self.logs = free_port(), logs
+        self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
@@ -277,7 +273,9 @@ class PrivateRedis:
             self.proc = None
 
 
-async def test_redis_restarted_empty_while_votes_arrive_scores_converge(pg_url, redis_url, tmp_path):
+async def test_redis_restarted_empty_while_votes_arrive_scores_converge(
+    pg_url: str, redis_url: str, tmp_path: Path
+) -> None:
     private = PrivateRedis(tmp_path)
     private.start()
     try:
@@ -302,7 +300,9 @@ async def test_redis_restarted_empty_while_votes_arrive_scores_converge(pg_url, 
         private.kill()
 
 
-async def test_a_malformed_job_fails_into_the_failed_registry_and_the_worker_lives_on(pg_url, redis_url, tmp_path):
+async def test_a_malformed_job_fails_into_the_failed_registry_and_the_worker_lives_on(
+    pg_url: str, redis_url: str, tmp_path: Path
+) -> None:
     from rq import Queue
 
     from ideaengine.platform.jobs import run_job
@@ -318,7 +318,7 @@ async def test_a_malformed_job_fails_into_the_failed_registry_and_the_worker_liv
         queue.enqueue(run_job, "workers.scores.refresh_board", ["not-a-board"], None)
 
         async def failed() -> bool:
-            return queue.failed_job_registry.count == 1
+            return bool(queue.failed_job_registry.count == 1)
 
         await eventually(failed, 30, "the malformed job to fail", workers.output)
         status = await asyncio.to_thread(

@@ -1,0 +1,105 @@
+"""`ideaengine worker` stops cleanly on SIGTERM and SIGINT: real processes, real Redis, no child left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from rq import Queue, Worker
+from rq.job import Job, JobStatus
+
+from ideaengine.platform.jobs import run_job
+from tests.conftest import eventually
+from tests.workers.test_rq import Workers, descendants, env_for, settings_for
+
+pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) [\w.]+ \S")
+STOP_SECONDS = 10
+"An idle worker must be gone this soon after the signal (issue 11)."
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):  # a zombie is dead, waiting only to be reaped
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+async def no_child_left(children: list[int], output: str) -> None:
+    """Every child ends with the worker (multiprocessing's resource tracker a moment later, on its pipe's EOF)."""
+
+    async def gone() -> bool:
+        return not any(alive(c) for c in children)
+
+    await eventually(gone, 5, f"children {[c for c in children if alive(c)]} to end", lambda: output)
+
+
+async def started_worker(workers: Workers, queue: Queue) -> tuple[int, list[int]]:
+    """Start a worker; wait until rq has registered it and its scheduler and sweeper children run."""
+    proc = workers.start()
+
+    async def ready() -> list[int] | None:
+        children = descendants(proc.pid)
+        return children if Worker.count(queue=queue) == 1 and len(children) >= 2 else None
+
+    children = await eventually(ready, 30, "the worker, its scheduler and its sweeper", workers.output)
+    return proc.pid, children
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_an_idle_worker_stops_on_a_signal_and_leaves_no_child(
+    pg_url: str, redis_url: str, tmp_path: Path, signum: signal.Signals
+) -> None:
+    settings = settings_for(pg_url, redis_url, f"ie-{uuid.uuid4().hex}")
+    workers = Workers(env_for(settings), tmp_path)
+    queue = Queue(settings.queue_name, connection=Redis.from_url(redis_url))
+    try:
+        pid, children = await started_worker(workers, queue)
+        os.kill(pid, signum)
+        started = time.monotonic()
+        code = await asyncio.to_thread(workers.procs[0].wait, STOP_SECONDS)
+        assert code == 0, workers.output()
+        assert time.monotonic() - started < STOP_SECONDS
+        await no_child_left(children, workers.output())
+        assert Worker.count(queue=queue) == 0  # it told rq it left
+        # Worker, rq and sweeper lines share the server's format (ideaengine.platform.logs).
+        lines = workers.output().splitlines()
+        assert lines and all(LOG_LINE.match(line) for line in lines), lines
+    finally:
+        workers.stop_all()
+
+
+async def test_a_busy_worker_finishes_its_job_then_stops(pg_url: str, redis_url: str, tmp_path: Path) -> None:
+    settings = settings_for(pg_url, redis_url, f"ie-{uuid.uuid4().hex}")
+    workers = Workers(env_for(settings), tmp_path)
+    connection = Redis.from_url(redis_url)
+    queue = Queue(settings.queue_name, connection=connection)
+    try:
+        pid, children = await started_worker(workers, queue)
+        job = queue.enqueue(run_job, "time.sleep", [3], None)
+
+        async def running() -> bool:
+            return bool(job.get_status(refresh=True) == JobStatus.STARTED)
+
+        await eventually(running, 30, "the job to start", workers.output)
+        children = sorted({*children, *descendants(pid)})  # with the work-horse running the job
+        os.kill(pid, signal.SIGTERM)
+        code = await asyncio.to_thread(workers.procs[0].wait, 3 + STOP_SECONDS)
+        assert code == 0, workers.output()
+        assert Job.fetch(job.id, connection=connection).get_status() == JobStatus.FINISHED
+        await no_child_left(children, workers.output())
+    finally:
+        workers.stop_all()
