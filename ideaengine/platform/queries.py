@@ -7,6 +7,7 @@ many parents (the comments of a page of ideas) are read in one query with ROW_NU
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Hashable, Sequence
@@ -127,6 +128,7 @@ async def pages(
     return out
 
 
+@functools.lru_cache(maxsize=1024)
 def _binding(scope: str) -> str:
     """A short digest of what a cursor's list is (which list, parent, sort and filters)."""
     return hashlib.sha256(scope.encode()).hexdigest()[:12]
