@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
@@ -138,20 +138,29 @@ async def _similar(
     return _best(found, await _live(session, set(found)), k)
 
 
-async def _newer(session: AsyncSession, board_id: int, covered: int) -> Sequence[Row[int, str, str]]:
-    """The board's unmerged ideas newer than its stored index."""
-    return (
+@dataclass(frozen=True)
+class _Newer:
+    """The board's unmerged ideas newer than its stored index, indexed once per request."""
+
+    idea_ids: list[int]
+    index: ranking.TextIndex | None
+
+
+async def _newer(session: AsyncSession, board_id: int, covered: int) -> _Newer:
+    rows = (
         await session.execute(
             select(Idea.id, Idea.title, Idea.body)
             .where(Idea.board_id == board_id, Idea.id > covered, Idea.status != IdeaStatus.MERGED)
             .order_by(Idea.id)
         )
     ).all()
+    index = ranking.TextIndex([idea_text(r.title, r.body) for r in rows]) if rows else None
+    return _Newer([r.id for r in rows], index)
 
 
 def _candidates(
     stored: StoredIndex | None,
-    newer: Sequence[Row[int, str, str]],
+    newer: _Newer,
     text: str,
     k: int,
     exclude: int | None,
@@ -164,10 +173,10 @@ def _candidates(
             text, k=k + 1, vector=None if stored.index.vectors is None else vector
         ):
             found[stored.idea_ids[row]] = similarity
-    if newer:
-        fresh = ranking.TextIndex([idea_text(r.title, r.body) for r in newer])
-        for row, similarity in fresh.similar(text, k=k + 1):
-            found[newer[row].id] = max(similarity, found.get(newer[row].id, 0.0))
+    if newer.index is not None:
+        for row, similarity in newer.index.similar(text, k=k + 1):
+            idea_id = newer.idea_ids[row]
+            found[idea_id] = max(similarity, found.get(idea_id, 0.0))
     found.pop(exclude, None)  # type: ignore[arg-type]
     return found
 
