@@ -26,6 +26,7 @@ from ideaengine.platform.models import (
     Workspace,
     utcnow,
 )
+from ideaengine.platform.queries import Page, SortKey, Window, pages
 from ideaengine.platform.upsert import insert_for, insert_ignore
 
 REFRESH_SCORES = "workers.scores.refresh_board"
@@ -134,29 +135,37 @@ async def require_visible(session: AsyncSession, actor: Actor, board_id: int, fi
     return board
 
 
-async def list_visible(
-    session: AsyncSession, actor: Actor, workspace_slug: str, offset: int, limit: int
-) -> tuple[list[Board], int]:
-    """A workspace's readable boards, oldest first, and how many there are."""
-    where = (Workspace.slug == workspace_slug, visible_to(actor))
-    base = select(Board).join(Workspace, Workspace.id == Board.workspace_id).where(*where)
-    total = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
-    rows = (await session.execute(base.order_by(Board.created_at, Board.id).offset(offset).limit(limit))).scalars()
-    return list(rows), int(total)
+ORDER = (SortKey(Board.created_at), SortKey(Board.id))
+"Oldest first."
 
 
-async def tags(session: AsyncSession, board_id: int, limit: int = 100) -> list[str]:
-    """Tags on the board's non-merged ideas, most used first (ties alphabetical)."""
-    uses = func.count().label("uses")
-    rows = await session.execute(
-        select(IdeaTag.tag, uses)
+async def list_visible(session: AsyncSession, actor: Actor, workspace_slug: str, window: Window) -> Page[Board]:
+    """One window of a workspace's readable boards, and how many there are."""
+    stmt = select(Board).join(Workspace, Workspace.id == Board.workspace_id).where(visible_to(actor))
+    return (await pages(session, stmt, Workspace.slug, [workspace_slug], ORDER, window))[workspace_slug]
+
+
+async def tags_many(session: AsyncSession, board_ids: Sequence[int], limit: int = 100) -> dict[int, list[str]]:
+    """Tags on each board's non-merged ideas, most used first (ties alphabetical), in one query."""
+    uses = func.count()
+    ranked = (
+        select(
+            Idea.board_id,
+            IdeaTag.tag,
+            func.row_number().over(partition_by=Idea.board_id, order_by=(uses.desc(), IdeaTag.tag)).label("rank"),
+        )
         .join(Idea, Idea.id == IdeaTag.idea_id)
-        .where(Idea.board_id == board_id, Idea.status != IdeaStatus.MERGED)
-        .group_by(IdeaTag.tag)
-        .order_by(uses.desc(), IdeaTag.tag)
-        .limit(limit)
+        .where(Idea.board_id.in_(board_ids), Idea.status != IdeaStatus.MERGED)
+        .group_by(Idea.board_id, IdeaTag.tag)
+        .subquery()
     )
-    return [r.tag for r in rows]
+    out: dict[int, list[str]] = {b: [] for b in board_ids}
+    rows = await session.execute(
+        select(ranked.c.board_id, ranked.c.tag).where(ranked.c.rank <= limit).order_by(ranked.c.board_id, ranked.c.rank)
+    )
+    for board_id, tag in rows:
+        out[board_id].append(tag)
+    return out
 
 
 async def changed(

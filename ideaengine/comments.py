@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import follows, ideas, validation, webhooks
+from ideaengine import boards, follows, ideas, validation, webhooks
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.platform.models import Comment, NotificationKind, utcnow
+from ideaengine.platform.models import Board, Comment, Idea, NotificationKind, utcnow
+from ideaengine.platform.queries import Page, SortKey, Window, pages
 
 OFFICIAL_PREVIEW = 140
 "Characters of an official answer quoted in the followers' notification."
@@ -39,20 +40,29 @@ async def add_comment(session: AsyncSession, actor: Actor, idea_id: int, body: s
     return comment
 
 
-async def list_for_idea(session: AsyncSession, idea_id: int, offset: int, limit: int) -> tuple[list[Comment], int]:
-    """Oldest first, like a conversation (the caller has checked the idea is visible)."""
-    total = await session.execute(select(func.count()).select_from(Comment).where(Comment.idea_id == idea_id))
-    rows = (
-        await session.execute(
-            select(Comment)
-            .where(Comment.idea_id == idea_id)
-            .order_by(Comment.created_at, Comment.id)
-            .offset(offset)
-            .limit(limit)
-        )
-    ).scalars()
-    return list(rows), int(total.scalar_one())
+ORDER = (SortKey(Comment.created_at), SortKey(Comment.id))
+"Oldest first, like a conversation."
 
 
-async def get_many(session: AsyncSession, ids: Sequence[int]) -> dict[int, Comment]:
-    return {c.id: c for c in (await session.execute(select(Comment).where(Comment.id.in_(ids)))).scalars()}
+async def pages_for_ideas(
+    session: AsyncSession, actor: Actor, idea_ids: Sequence[int], window: Window
+) -> dict[int, Page[Comment]]:
+    """One window of the comments of each idea the actor can see, with each idea's total."""
+    stmt = (
+        select(Comment)
+        .join(Idea, Idea.id == Comment.idea_id)
+        .join(Board, Board.id == Idea.board_id)
+        .where(boards.visible_to(actor))
+    )
+    return await pages(session, stmt, Comment.idea_id, idea_ids, ORDER, window)
+
+
+async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Comment]:
+    """Comments on ideas the actor can see: a comment is as visible as its idea's board."""
+    rows = await session.execute(
+        select(Comment)
+        .join(Idea, Idea.id == Comment.idea_id)
+        .join(Board, Board.id == Idea.board_id)
+        .where(Comment.id.in_(ids), boards.visible_to(actor))
+    )
+    return {c.id: c for c in rows.scalars()}

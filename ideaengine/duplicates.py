@@ -13,15 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
-from ideaengine import boards
-from ideaengine.errors import not_found
+from ideaengine import boards, ideas
+from ideaengine.errors import DomainError, not_found
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.platform import embeddings
-from ideaengine.platform.models import Board, BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus
+from ideaengine.platform.models import BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus
+from ideaengine.platform.queries import Page, SortKey, Window, pages
 
 INDEX_CACHE_SIZE = 64
 "Unpickled board indexes kept per process, keyed by board and build."
@@ -84,77 +85,154 @@ async def similar_to_text(
     return await _similar(session, board_id, text, k, exclude)
 
 
-async def similar_to_idea(session: AsyncSession, idea: Idea, k: int) -> list[tuple[int, float]]:
-    if k == 0:
-        return []
-    vector = None if idea.embedding is None else np.frombuffer(idea.embedding, dtype=np.float32).astype(float)
-    return await _similar(session, idea.board_id, idea_text(idea.title, idea.body), k, idea.id, vector)
+async def similar_many(
+    session: AsyncSession, actor: Actor, idea_ids: Sequence[int], k: int
+) -> dict[int, list[tuple[int, float]]]:
+    """For each idea the actor can see, the open ideas of its board most like it, best first.
+
+    The board's index is read once per board, and the ideas without a stored embedding are embedded in
+    one call, whatever the number of ideas."""
+    found = list((await ideas.get_visible_many(session, actor, idea_ids)).values())
+    out: dict[int, list[tuple[int, float]]] = {i.id: [] for i in found}
+    if k == 0 or not found:
+        return out
+    by_board: dict[int, list[Idea]] = {}
+    for idea in found:
+        by_board.setdefault(idea.board_id, []).append(idea)
+    candidates: dict[int, dict[int, float]] = {}
+    for board_id, members in by_board.items():
+        stored, covered = await _stored(session, board_id)
+        vectors = await _vectors(stored, members)
+        newer = await _newer(session, board_id, covered)
+        for idea in members:
+            text = idea_text(idea.title, idea.body)
+            candidates[idea.id] = _candidates(stored, newer, text, k, idea.id, vectors.get(idea.id))
+    live = await _live(session, {i for c in candidates.values() for i in c})
+    return {idea_id: _best(c, live, k) for idea_id, c in candidates.items()}
+
+
+async def _vectors(stored: StoredIndex | None, members: Sequence[Idea]) -> dict[int, np.ndarray]:
+    """Each idea's embedding: the stored one, else (when the index has vectors) one computed now."""
+    if stored is None or stored.index.vectors is None:
+        return {}
+    out: dict[int, np.ndarray] = {
+        i.id: np.frombuffer(i.embedding, dtype=np.float32).astype(float) for i in members if i.embedding is not None
+    }
+    missing = [i for i in members if i.embedding is None]
+    computed = None
+    if missing and embeddings.available():
+        computed = await asyncio.to_thread(embeddings.embed, [idea_text(i.title, i.body) for i in missing])
+    if computed is not None:
+        out.update((idea.id, row) for idea, row in zip(missing, computed, strict=True))
+    return out
 
 
 async def _similar(
     session: AsyncSession, board_id: int, text: str, k: int, exclude: int | None, vector: np.ndarray | None = None
 ) -> list[tuple[int, float]]:
     stored, covered = await _stored(session, board_id)
-    found: dict[int, float] = {}
-    if stored is not None:
-        if stored.index.vectors is None:
-            vector = None
-        elif vector is None and embeddings.available():
-            # Meaning beats shared words (RANKING.md): the draft is embedded, off the event loop.
-            vector = (await asyncio.to_thread(embeddings.embed, [text]))[0]  # type: ignore[index]
-        for row, similarity in stored.index.similar(text, k=k + 1, vector=vector):
-            found[stored.idea_ids[row]] = similarity
-    newer = (
+    if stored is not None and stored.index.vectors is not None and vector is None and embeddings.available():
+        # Meaning beats shared words (RANKING.md): the draft is embedded, off the event loop.
+        vector = (await asyncio.to_thread(embeddings.embed, [text]))[0]  # type: ignore[index]
+    found = _candidates(stored, await _newer(session, board_id, covered), text, k, exclude, vector)
+    return _best(found, await _live(session, set(found)), k)
+
+
+@dataclass(frozen=True)
+class _Newer:
+    """The board's unmerged ideas newer than its stored index, indexed once per request."""
+
+    idea_ids: list[int]
+    index: ranking.TextIndex | None
+
+
+async def _newer(session: AsyncSession, board_id: int, covered: int) -> _Newer:
+    rows = (
         await session.execute(
             select(Idea.id, Idea.title, Idea.body)
             .where(Idea.board_id == board_id, Idea.id > covered, Idea.status != IdeaStatus.MERGED)
             .order_by(Idea.id)
         )
     ).all()
-    if newer:
-        fresh = ranking.TextIndex([idea_text(r.title, r.body) for r in newer])
-        for row, similarity in fresh.similar(text, k=k + 1):
-            found[newer[row].id] = max(similarity, found.get(newer[row].id, 0.0))
+    index = ranking.TextIndex([idea_text(r.title, r.body) for r in rows]) if rows else None
+    return _Newer([r.id for r in rows], index)
+
+
+def _candidates(
+    stored: StoredIndex | None,
+    newer: _Newer,
+    text: str,
+    k: int,
+    exclude: int | None,
+    vector: np.ndarray | None,
+) -> dict[int, float]:
+    """Ideas like `text` in the stored index and among the newer ideas, with their similarity."""
+    found: dict[int, float] = {}
+    if stored is not None:
+        for row, similarity in stored.index.similar(
+            text, k=k + 1, vector=None if stored.index.vectors is None else vector
+        ):
+            found[stored.idea_ids[row]] = similarity
+    if newer.index is not None:
+        for row, similarity in newer.index.similar(text, k=k + 1):
+            idea_id = newer.idea_ids[row]
+            found[idea_id] = max(similarity, found.get(idea_id, 0.0))
     found.pop(exclude, None)  # type: ignore[arg-type]
-    if not found:
-        return []
-    live = set(
-        (
-            await session.execute(select(Idea.id).where(Idea.id.in_(list(found)), Idea.status != IdeaStatus.MERGED))
-        ).scalars()
-    )
+    return found
+
+
+async def _live(session: AsyncSession, idea_ids: set[int]) -> set[int]:
+    """The ideas among `idea_ids` that are not merged (the index may predate a merge)."""
+    if not idea_ids:
+        return set()
+    rows = await session.execute(select(Idea.id).where(Idea.id.in_(idea_ids), Idea.status != IdeaStatus.MERGED))
+    return set(rows.scalars())
+
+
+def _best(found: dict[int, float], live: set[int], k: int) -> list[tuple[int, float]]:
     ranked = sorted(((i, s) for i, s in found.items() if i in live and s > 0), key=lambda p: (-p[1], -p[0]))
     return ranked[:k]
 
 
-async def clusters(
-    session: AsyncSession, actor: Actor, board: Board, offset: int, limit: int
-) -> tuple[list[Cluster], int]:
-    """The board's duplicate clusters, largest and tightest first. Moderators and admins only."""
-    if not boards.can_read(actor, board):
-        raise not_found("No such board.")
-    actor.require(board.workspace_id, ActorRole.MODERATOR, "see duplicate clusters")
-    where = (DuplicateCluster.board_id == board.id,)
-    total = (await session.execute(select(func.count()).select_from(DuplicateCluster).where(*where))).scalar_one()
-    rows = (
-        (
-            await session.execute(
-                select(DuplicateCluster)
-                .where(*where)
-                .order_by(DuplicateCluster.size.desc(), DuplicateCluster.cohesion.desc(), DuplicateCluster.id)
-                .offset(offset)
-                .limit(limit)
-            )
+CLUSTER_ORDER = (
+    SortKey(DuplicateCluster.size, descending=True),
+    SortKey(DuplicateCluster.cohesion, descending=True),
+    SortKey(DuplicateCluster.id),
+)
+"Largest and tightest first."
+
+
+async def clusters_many(
+    session: AsyncSession, actor: Actor, board_ids: Sequence[int], window: Window
+) -> dict[int, Page[Cluster] | DomainError]:
+    """One window of each board's duplicate clusters, or why the actor may not see them (moderators and
+    admins of the board's workspace only)."""
+    found = await boards.get_visible_many(session, actor, board_ids)
+    out: dict[int, Page[Cluster] | DomainError] = {}
+    allowed: list[int] = []
+    for board_id in board_ids:
+        board = found.get(board_id)
+        try:
+            if board is None:
+                raise not_found("No such board.")
+            actor.require(board.workspace_id, ActorRole.MODERATOR, "see duplicate clusters")
+        except DomainError as exc:
+            out[board_id] = exc
+        else:
+            allowed.append(board_id)
+    read = await pages(session, select(DuplicateCluster), DuplicateCluster.board_id, allowed, CLUSTER_ORDER, window)
+    members = await _members(session, [c.id for p in read.values() for c in p.rows])
+    for board_id, page in read.items():
+        out[board_id] = Page(
+            [Cluster(members.get(c.id, []), c.cohesion) for c in page.rows], page.keys, page.more, page.total
         )
-        .scalars()
-        .all()
-    )
-    members = await _members(session, [c.id for c in rows])
-    return [Cluster(members.get(c.id, []), c.cohesion) for c in rows], int(total)
+    return out
 
 
 async def _members(session: AsyncSession, cluster_ids: Sequence[int]) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {}
+    if not cluster_ids:
+        return out
     rows = await session.execute(
         select(DuplicateLink.cluster_id, DuplicateLink.idea_id)
         .where(DuplicateLink.cluster_id.in_(cluster_ids))

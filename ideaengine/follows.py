@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, delete, func, literal, select, update
+from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import ideas
+from ideaengine import boards, ideas
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.platform.models import Board, Follow, Idea, Notification, NotificationKind, utcnow
+from ideaengine.platform.queries import Page, SortKey, Window, pages
 from ideaengine.platform.upsert import insert_ignore
 
 
@@ -54,38 +55,47 @@ async def notify_followers(
     )
 
 
-async def following(session: AsyncSession, actor: Actor, offset: int, limit: int) -> tuple[list[Idea], int]:
-    """Ideas the viewer follows, most recently followed first."""
+FOLLOWING_ORDER = (SortKey(Follow.created_at, descending=True), SortKey(Idea.id, descending=True))
+"Most recently followed first."
+NOTIFICATIONS_ORDER = (SortKey(Notification.id, descending=True),)
+"Newest first."
+
+
+async def following(session: AsyncSession, actor: Actor, window: Window) -> Page[Idea]:
+    """One window of the ideas the viewer follows (on boards they can still read)."""
     if actor.user_id is None:
-        return [], 0
-    base: Select[Idea] = (
+        return Page()
+    stmt = (
         select(Idea)
         .join(Follow, Follow.idea_id == Idea.id)
         .join(Board, Board.id == Idea.board_id)
-        .where(Follow.user_id == actor.user_id)
+        .where(boards.visible_to(actor))
     )
-    total = (await session.execute(select(func.count()).select_from(base.subquery()))).scalar_one()
-    rows = (
-        await session.execute(base.order_by(Follow.created_at.desc(), Idea.id.desc()).offset(offset).limit(limit))
-    ).scalars()
-    return list(rows), int(total)
+    return (await pages(session, stmt, Follow.user_id, [actor.user_id], FOLLOWING_ORDER, window))[actor.user_id]
 
 
 async def notifications(
-    session: AsyncSession, actor: Actor, offset: int, limit: int, unread_only: bool = False
-) -> tuple[list[Notification], int]:
+    session: AsyncSession, actor: Actor, window: Window, unread_only: bool = False
+) -> Page[Notification]:
+    """One window of the viewer's own notifications."""
     if actor.user_id is None:
-        return [], 0
-    where = [Notification.user_id == actor.user_id]
+        return Page()
+    stmt = select(Notification)
     if unread_only:
-        where.append(Notification.read.is_(False))
-    total = (await session.execute(select(func.count()).select_from(Notification).where(*where))).scalar_one()
-    rows = (
-        await session.execute(
-            select(Notification).where(*where).order_by(Notification.id.desc()).offset(offset).limit(limit)
-        )
-    ).scalars()
-    return list(rows), int(total)
+        stmt = stmt.where(Notification.read.is_(False))
+    return (await pages(session, stmt, Notification.user_id, [actor.user_id], NOTIFICATIONS_ORDER, window))[
+        actor.user_id
+    ]
+
+
+async def notifications_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Notification]:
+    """The actor's own notifications among `ids`: anyone else's are never visible."""
+    if actor.user_id is None:
+        return {}
+    rows = await session.execute(
+        select(Notification).where(Notification.id.in_(ids), Notification.user_id == actor.user_id)
+    )
+    return {n.id: n for n in rows.scalars()}
 
 
 async def unread_count(session: AsyncSession, actor: Actor) -> int:

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, bindparam, delete, exists, func, select
+from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -15,7 +15,7 @@ from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.platform import events
 from ideaengine.platform.models import OPEN_STATUSES, Board, Follow, Idea, IdeaScore, IdeaStatus, IdeaTag, utcnow
-from ideaengine.platform.queries import like_pattern
+from ideaengine.platform.queries import Page, SortKey, Window, like_pattern, pages
 
 
 class IdeaSort(enum.Enum):
@@ -66,6 +66,11 @@ async def submit(
 
 
 def can_edit(actor: Actor, idea: Idea, board: Board) -> bool:
+    """Whether `edit` would accept the actor's change: permitted, and the idea is not MERGED (read-only)."""
+    return idea.status != IdeaStatus.MERGED and _may_edit(actor, idea, board)
+
+
+def _may_edit(actor: Actor, idea: Idea, board: Board) -> bool:
     if actor.is_moderator_of(board.workspace_id):
         return True
     return actor.is_member_of(board.workspace_id) and idea.author_id is not None and idea.author_id == actor.user_id
@@ -81,7 +86,7 @@ async def edit(
 ) -> Idea:
     """The author, moderators and admins; a MERGED idea is read-only."""
     idea, board = await get_for_write(session, actor, idea_id, lock=True)
-    if not can_edit(actor, idea, board):
+    if not _may_edit(actor, idea, board):
         actor.require(board.workspace_id, ActorRole.MEMBER, "edit ideas")
         raise DomainError(ErrorCode.FORBIDDEN, "Only the author, moderators and admins may edit this idea.")
     if idea.status == IdeaStatus.MERGED:
@@ -178,8 +183,8 @@ class IdeaFilter:
     search: str | None = None
 
 
-def _filtered(board_id: int, f: IdeaFilter) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [Idea.board_id == board_id]
+def _filtered(f: IdeaFilter) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
     if f.statuses is None:
         where.append(Idea.status != IdeaStatus.MERGED)  # DECISIONS.md 10
     else:
@@ -193,32 +198,35 @@ def _filtered(board_id: int, f: IdeaFilter) -> list[ColumnElement[bool]]:
     return where
 
 
-def _ordered(stmt: Select[Idea], sort: IdeaSort) -> Select[Idea]:
-    newest = (Idea.created_at.desc(), Idea.id.desc())
+NEUTRAL_SCORES = {
+    IdeaSort.TOP: (IdeaScore.wilson_lower_bound, 0.0),
+    IdeaSort.TRENDING: (IdeaScore.trending, 0.0),
+    IdeaSort.PAIRWISE: (IdeaScore.bradley_terry, 0.0),
+    IdeaSort.ELO: (IdeaScore.elo, 1500.0),
+}
+"Each scored sort's column and the value an idea never scored sorts as."
+
+
+def sort_keys(sort: IdeaSort) -> tuple[SortKey, ...]:
+    """A sort's order, ties broken by newest then id. Ideas never scored sort as the neutral value:
+    coalescing keeps keys non-NULL, so order and cursors agree on both databases (DECISIONS.md 18)."""
+    newest = (SortKey(Idea.created_at, descending=True), SortKey(Idea.id, descending=True))
     if sort == IdeaSort.NEWEST:
-        return stmt.order_by(*newest)
+        return newest
     if sort == IdeaSort.MOST_VOTES:
-        return stmt.order_by(Idea.up_count.desc(), *newest)
-    column = {
-        IdeaSort.TOP: func.coalesce(IdeaScore.wilson_lower_bound, 0.0),
-        IdeaSort.TRENDING: func.coalesce(IdeaScore.trending, 0.0),
-        IdeaSort.PAIRWISE: func.coalesce(IdeaScore.bradley_terry, 0.0),
-        IdeaSort.ELO: func.coalesce(IdeaScore.elo, 1500.0),
-    }[sort]
-    # Ideas never scored sort as the neutral value: coalesce keeps NULL placement identical on both databases.
-    return stmt.outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id).order_by(column.desc(), *newest)
+        return (SortKey(Idea.up_count, descending=True), *newest)
+    column, neutral = NEUTRAL_SCORES[sort]
+    return (SortKey(func.coalesce(column, neutral), descending=True), *newest)
 
 
-async def list_board(
-    session: AsyncSession, board: Board, sort: IdeaSort, f: IdeaFilter, offset: int, limit: int
-) -> tuple[list[Idea], int]:
-    """One page of a board's ideas (the caller has checked the board is visible) and the total."""
-    where = _filtered(board.id, f)
-    total = (await session.execute(select(func.count()).select_from(Idea).where(and_(*where)))).scalar_one()
-    if limit == 0:
-        return [], int(total)
-    rows = (await session.execute(_ordered(select(Idea).where(*where), sort).offset(offset).limit(limit))).scalars()
-    return list(rows), int(total)
+async def list_boards(
+    session: AsyncSession, actor: Actor, board_ids: Sequence[int], sort: IdeaSort, f: IdeaFilter, window: Window
+) -> dict[int, Page[Idea]]:
+    """One window of each visible board's ideas in `sort` order, with each list's total."""
+    stmt = select(Idea).join(Board, Board.id == Idea.board_id).where(boards.visible_to(actor), *_filtered(f))
+    if sort in NEUTRAL_SCORES:
+        stmt = stmt.outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
+    return await pages(session, stmt, Idea.board_id, board_ids, sort_keys(sort), window)
 
 
 async def open_ideas(session: AsyncSession, board_id: int) -> list[Idea]:

@@ -8,7 +8,6 @@ write that rolled back, and every attempt of a delivery sends the same bytes and
 from __future__ import annotations
 
 import asyncio
-import base64
 import enum
 import hashlib
 import hmac
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.platform import jobs
+from ideaengine.platform.ids import global_id
 from ideaengine.platform.models import (
     Board,
     Comment,
@@ -39,6 +39,7 @@ from ideaengine.platform.models import (
     Workspace,
     utcnow,
 )
+from ideaengine.platform.queries import Page, SortKey, Window, pages
 from ideaengine.platform.secrets_box import SecretBox
 
 DELIVER = "workers.webhooks.deliver"
@@ -71,11 +72,6 @@ class NewWebhook:
 def sign(secret: str, body: bytes) -> str:
     """The X-Ideaengine-Signature value of a body."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def global_id(type_name: str, pk: int) -> str:
-    """The API's opaque global id (the same encoding as `schema.relay.encode_id`), so bodies match queries."""
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
 
 
 # --- URLs --------------------------------------------------------------------------------------
@@ -256,28 +252,31 @@ async def _own(session: AsyncSession, actor: Actor, webhook_id: int) -> Webhook:
     return webhook
 
 
-async def list_webhooks(session: AsyncSession, actor: Actor, offset: int, limit: int) -> tuple[list[Webhook], int]:
-    """The actor's workspace's webhooks, oldest first. Admins only."""
-    where = Webhook.workspace_id == require_admin(actor, "read webhooks")
-    total = (await session.execute(select(func.count()).select_from(Webhook).where(where))).scalar_one()
-    rows = (
-        await session.execute(select(Webhook).where(where).order_by(Webhook.id).offset(offset).limit(limit))
-    ).scalars()
-    return list(rows), int(total)
+WEBHOOKS_ORDER = (SortKey(Webhook.id),)
+"Oldest first."
+DELIVERIES_ORDER = (SortKey(WebhookDelivery.id, descending=True),)
+"Newest first."
 
 
-async def deliveries(
-    session: AsyncSession, webhook_id: int, offset: int, limit: int
-) -> tuple[list[WebhookDelivery], int]:
-    """A webhook's delivery log, newest first (the caller has checked the webhook is the admin's)."""
-    where = WebhookDelivery.webhook_id == webhook_id
-    total = (await session.execute(select(func.count()).select_from(WebhookDelivery).where(where))).scalar_one()
-    rows = (
-        await session.execute(
-            select(WebhookDelivery).where(where).order_by(WebhookDelivery.id.desc()).offset(offset).limit(limit)
-        )
-    ).scalars()
-    return list(rows), int(total)
+async def list_webhooks(session: AsyncSession, actor: Actor, window: Window) -> Page[Webhook]:
+    """One window of the actor's workspace's webhooks. Admins only."""
+    workspace_id = require_admin(actor, "read webhooks")
+    return (await pages(session, select(Webhook), Webhook.workspace_id, [workspace_id], WEBHOOKS_ORDER, window))[
+        workspace_id
+    ]
+
+
+async def deliveries_many(
+    session: AsyncSession, actor: Actor, webhook_ids: Sequence[int], window: Window
+) -> dict[int, Page[WebhookDelivery]]:
+    """One window of each delivery log of the admin's own webhooks."""
+    workspace_id = require_admin(actor, "read webhooks")
+    stmt = (
+        select(WebhookDelivery)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(Webhook.workspace_id == workspace_id)
+    )
+    return await pages(session, stmt, WebhookDelivery.webhook_id, webhook_ids, DELIVERIES_ORDER, window)
 
 
 # --- Events --------------------------------------------------------------------------------------

@@ -63,24 +63,13 @@ class Query(BoardQueries, IdeaQueries, VoteQueries, WebhookQueries):
             return None if user is None else UserNode(model=user)
         if type_name == "Comment":
             comment = await loaders.comment.load(pk)
-            if comment is None or await loaders.idea.load(comment.idea_id) is None:
-                return None
-            return CommentNode(model=comment)
-        return await _own_notification(info, pk)
+            return None if comment is None else CommentNode(model=comment)
+        notification = await loaders.notification.load(pk)
+        return None if notification is None else NotificationNode(model=notification)
 
     @strawberry.field(description="The caller: role, user, follows and notifications.")
     def viewer(self) -> Viewer:
         return Viewer()
-
-
-async def _own_notification(info: Info, pk: int) -> NotificationNode | None:
-    from ideaengine.platform.models import Notification
-
-    async with info.context.read() as session:
-        found = await session.get(Notification, pk)
-    if found is None or found.user_id != info.context.actor.user_id:
-        return None
-    return NotificationNode(model=found)
 
 
 @strawberry.type

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -58,74 +57,78 @@ class BoardNode(relay.Node):
         statuses: list[IdeaStatus] | None = None,
         tag: str | None = None,
         search: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> Annotated[IdeaConnection, strawberry.lazy("schema.ideas")]:
-        from schema.ideas import IdeaConnection
+        from schema.ideas import IdeaConnection, IdeaNode
 
-        page = relay.page(first, after)
-        criteria = idea_service.IdeaFilter(statuses=statuses, tag=tag, search=search)
-        async with info.context.read() as session:
-            try:
-                rows, total = await idea_service.list_board(
-                    session, self.model, sort or idea_service.IdeaSort.TOP, criteria, page.offset, page.limit
-                )
-            except DomainError as exc:
-                raise query_error(exc) from None
-        for idea in rows:
+        order = sort or idea_service.IdeaSort.TOP
+        criteria = idea_service.IdeaFilter(
+            statuses=None if statuses is None else tuple(statuses), tag=tag, search=search
+        )
+        scope = relay.scope("Board.ideas", self.model.id, order, statuses, tag, search)
+        window = relay.window(info, scope, idea_service.sort_keys(order), first, after, last, before)
+        try:
+            page = await info.context.loaders.board_ideas.load((self.model.id, (order, criteria, window)))
+        except DomainError as exc:
+            raise query_error(exc) from None
+        for idea in page.rows:
             info.context.loaders.idea.prime(idea.id, idea)
-        return IdeaConnection.build(rows, page, total)
+        return relay.connection(IdeaConnection, scope, window, page, lambda row: IdeaNode(model=row))
 
     @strawberry.field(description="Tags used on this board, most used first.")
     async def tags(self, info: Info) -> list[str]:
-        async with info.context.read() as session:
-            return await boards.tags(session, self.model.id)
+        return await info.context.loaders.board_tags.load(self.model.id)
 
     @strawberry.field(
         description="Clusters of ideas that say the same thing, from the duplicate index. "
         "Moderators and admins only: null with a FORBIDDEN error for anyone else."
     )
     async def duplicate_clusters(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> Annotated[DuplicateClusterConnection, strawberry.lazy("schema.lifecycle")] | None:
-        from schema.lifecycle import DuplicateClusterConnection
+        from schema.lifecycle import DuplicateCluster, DuplicateClusterConnection
 
-        page = relay.page(first, after)
-        async with info.context.read() as session:
-            try:
-                rows, total = await duplicates.clusters(
-                    session, info.context.actor, self.model, page.offset, page.limit
-                )
-            except DomainError as exc:
-                raise query_error(exc) from None
-        return DuplicateClusterConnection.build(rows, page, total)
-
-
-@strawberry.type
-class BoardEdge:
-    node: BoardNode
-    cursor: str
+        scope = relay.scope("Board.duplicateClusters", self.model.id)
+        window = relay.window(info, scope, duplicates.CLUSTER_ORDER, first, after, last, before)
+        try:
+            page = await info.context.loaders.clusters.load((self.model.id, window))
+        except DomainError as exc:
+            raise query_error(exc) from None
+        return relay.connection(
+            DuplicateClusterConnection, scope, window, page, lambda row: DuplicateCluster(cluster=row)
+        )
 
 
-@strawberry.type
-class BoardConnection:
-    edges: list[BoardEdge]
-    page_info: relay.PageInfo
-    total_count: int
-
-    @classmethod
-    def build(cls, rows: Sequence[Board], page: relay.Page, total: int) -> BoardConnection:
-        return relay.connection(cls, BoardEdge, lambda row: BoardNode(model=row), rows, page, total)
+@strawberry.type(name="BoardConnection")
+class BoardConnection(relay.Connection[BoardNode]):
+    pass
 
 
 @strawberry.type
 class BoardQueries:
     @strawberry.field(description="The workspace's boards the viewer may read, oldest first.")
     async def boards(
-        self, info: Info, workspace: str, first: int | None = 20, after: str | None = None
+        self,
+        info: Info,
+        workspace: str,
+        first: int | None = 20,
+        after: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> BoardConnection:
-        page = relay.page(first, after)
+        scope = relay.scope("Query.boards", workspace)
+        window = relay.window(info, scope, boards.ORDER, first, after, last, before)
         async with info.context.read() as session:
-            rows, total = await boards.list_visible(session, info.context.actor, workspace, page.offset, page.limit)
-        return BoardConnection.build(rows, page, total)
+            page = await boards.list_visible(session, info.context.actor, workspace, window)
+        for board in page.rows:
+            info.context.loaders.board.prime(board.id, board)
+        return relay.connection(BoardConnection, scope, window, page, lambda row: BoardNode(model=row))
 
     @strawberry.field(description="One board by workspace and slug; null if unknown or not visible.")
     async def board(self, info: Info, workspace: str, slug: str) -> BoardNode | None:

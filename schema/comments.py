@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -52,21 +51,9 @@ class CommentNode(relay.Node):
         return self.model.created_at
 
 
-@strawberry.type
-class CommentEdge:
-    node: CommentNode
-    cursor: str
-
-
-@strawberry.type
-class CommentConnection:
-    edges: list[CommentEdge]
-    page_info: relay.PageInfo
-    total_count: int
-
-    @classmethod
-    def build(cls, rows: Sequence[Comment], page: relay.Page, total: int) -> CommentConnection:
-        return relay.connection(cls, CommentEdge, lambda row: CommentNode(model=row), rows, page, total)
+@strawberry.type(name="CommentConnection")
+class CommentConnection(relay.Connection[CommentNode]):
+    pass
 
 
 @strawberry.input

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
@@ -47,21 +46,9 @@ class NotificationNode(relay.Node):
         return self.model.read
 
 
-@strawberry.type
-class NotificationEdge:
-    node: NotificationNode
-    cursor: str
-
-
-@strawberry.type
-class NotificationConnection:
-    edges: list[NotificationEdge]
-    page_info: relay.PageInfo
-    total_count: int
-
-    @classmethod
-    def build(cls, rows: Sequence[Notification], page: relay.Page, total: int) -> NotificationConnection:
-        return relay.connection(cls, NotificationEdge, lambda row: NotificationNode(model=row), rows, page, total)
+@strawberry.type(name="NotificationConnection")
+class NotificationConnection(relay.Connection[NotificationNode]):
+    pass
 
 
 @strawberry.input

@@ -152,14 +152,19 @@ class IdeaNode(relay.Node):
 
     @strawberry.field(description="Comments, oldest first.")
     async def comments(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> Annotated[CommentConnection, strawberry.lazy("schema.comments")]:
-        from schema.comments import CommentConnection
+        from schema.comments import CommentConnection, CommentNode
 
-        page = relay.page(first, after)
-        async with info.context.read() as session:
-            rows, total = await comments.list_for_idea(session, self.model.id, page.offset, page.limit)
-        return CommentConnection.build(rows, page, total)
+        scope = relay.scope("Idea.comments", self.model.id)
+        window = relay.window(info, scope, comments.ORDER, first, after, last, before)
+        page = await info.context.loaders.comment_pages.load((self.model.id, window))
+        return relay.connection(CommentConnection, scope, window, page, lambda row: CommentNode(model=row))
 
     @strawberry.field
     def follower_count(self) -> int:
@@ -177,17 +182,11 @@ class IdeaNode(relay.Node):
     @strawberry.field(description="Whether the viewer may edit this idea (its author, a moderator or an admin).")
     async def viewer_can_edit(self, info: Info) -> bool:
         board = await info.context.loaders.board.load(self.model.board_id)
-        return (
-            board is not None
-            and self.model.status.value != "MERGED"
-            and ideas.can_edit(info.context.actor, self.model, board)
-        )
+        return board is not None and ideas.can_edit(info.context.actor, self.model, board)
 
     @strawberry.field(description="Open ideas on the same board that say much the same, most similar first.")
     async def similar(self, info: Info, first: int | None = 5) -> list[SimilarIdea]:
-        limit = _similar_limit(first)
-        async with info.context.read() as session:
-            found = await duplicates.similar_to_idea(session, self.model, limit)
+        found = await info.context.loaders.similar.load((self.model.id, _similar_limit(first)))
         return await similar_nodes(info, found)
 
 
@@ -199,12 +198,12 @@ def _similar_limit(first: int | None) -> int:
 
 
 async def similar_nodes(info: Info, found: Sequence[tuple[int, float]]) -> list[SimilarIdea]:
-    out = []
-    for idea_id, similarity in found:
-        idea = await info.context.loaders.idea.load(idea_id)
-        if idea is not None:
-            out.append(SimilarIdea(idea=IdeaNode(model=idea), similarity=round(similarity, 6)))
-    return out
+    loaded = await info.context.loaders.idea.load_many([idea_id for idea_id, _ in found])
+    return [
+        SimilarIdea(idea=IdeaNode(model=idea), similarity=round(similarity, 6))
+        for idea, (_, similarity) in zip(loaded, found, strict=True)
+        if idea is not None
+    ]
 
 
 async def load_idea(info: Info, idea_id: int | None) -> IdeaNode | None:
@@ -214,21 +213,9 @@ async def load_idea(info: Info, idea_id: int | None) -> IdeaNode | None:
     return None if idea is None else IdeaNode(model=idea)
 
 
-@strawberry.type
-class IdeaEdge:
-    node: IdeaNode
-    cursor: str
-
-
-@strawberry.type
-class IdeaConnection:
-    edges: list[IdeaEdge]
-    page_info: relay.PageInfo
-    total_count: int
-
-    @classmethod
-    def build(cls, rows: Sequence[Idea], page: relay.Page, total: int) -> IdeaConnection:
-        return relay.connection(cls, IdeaEdge, lambda row: IdeaNode(model=row), rows, page, total)
+@strawberry.type(name="IdeaConnection")
+class IdeaConnection(relay.Connection[IdeaNode]):
+    pass
 
 
 @strawberry.type

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
@@ -55,29 +54,17 @@ class DuplicateCluster:
 
     @strawberry.field(description="Members, most central first.")
     async def ideas(self, info: Info) -> list[IdeaNode]:
-        nodes = [await load_idea(info, i) for i in self.cluster.idea_ids]
-        return [n for n in nodes if n is not None]
+        loaded = await info.context.loaders.idea.load_many(self.cluster.idea_ids)
+        return [IdeaNode(model=idea) for idea in loaded if idea is not None]
 
     @strawberry.field(description="Lowest pairwise similarity inside the cluster.")
     def cohesion(self) -> float:
         return self.cluster.cohesion
 
 
-@strawberry.type
-class DuplicateClusterEdge:
-    node: DuplicateCluster
-    cursor: str
-
-
-@strawberry.type
-class DuplicateClusterConnection:
-    edges: list[DuplicateClusterEdge]
-    page_info: relay.PageInfo
-    total_count: int
-
-    @classmethod
-    def build(cls, rows: Sequence[Cluster], page: relay.Page, total: int) -> DuplicateClusterConnection:
-        return relay.connection(cls, DuplicateClusterEdge, lambda row: DuplicateCluster(cluster=row), rows, page, total)
+@strawberry.type(name="DuplicateClusterConnection")
+class DuplicateClusterConnection(relay.Connection[DuplicateCluster]):
+    pass
 
 
 @strawberry.input

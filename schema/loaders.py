@@ -3,19 +3,34 @@ one task at a time) and calls a domain function that applies the actor's visibil
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from ideaengine import boards, comments, follows, ideas, lifecycle, scores, users, votes
+from ideaengine import boards, comments, duplicates, follows, ideas, lifecycle, scores, users, votes, webhooks
+from ideaengine.duplicates import Cluster
+from ideaengine.errors import DomainError
 from ideaengine.identity import Actor
-from ideaengine.platform.models import Board, Comment, Idea, IdeaScore, StatusChange, User
+from ideaengine.platform.models import (
+    Board,
+    Comment,
+    Idea,
+    IdeaScore,
+    Notification,
+    StatusChange,
+    User,
+    WebhookDelivery,
+)
+from ideaengine.platform.queries import Page, Window
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+IdeaListing = tuple[ideas.IdeaSort, ideas.IdeaFilter, Window]
+"What a board's idea list is asked for: its sort, filters and window."
 
 
 class Reads(Protocol):
@@ -35,14 +50,45 @@ def _loader(
     return DataLoader(load_fn=batch)
 
 
+def _per_parent(
+    db: Reads, fetch: Callable[[AsyncSession, list[Any], Any], Awaitable[Mapping[Any, Any]]], default: Any = None
+) -> DataLoader[tuple[Any, Any], Any]:
+    """A loader keyed by (parent, arguments): one fetch per distinct arguments, for all their parents, so a
+    nested list of a page of parents costs the same few statements however long the page. A DomainError
+    (as a value, or raised for the whole group) is raised by each `load` it concerns."""
+
+    async def batch(keys: list[tuple[Any, Any]]) -> list[Any]:
+        groups: dict[Hashable, list[Any]] = {}
+        for parent, args in keys:
+            groups.setdefault(args, []).append(parent)
+        found: dict[tuple[Any, Any], Any] = {}
+        async with db.read() as session:
+            for args, parents in groups.items():
+                try:
+                    result: Mapping[Any, Any] = await fetch(session, parents, args)
+                except DomainError as exc:
+                    result = dict.fromkeys(parents, exc)
+                for parent in parents:
+                    found[parent, args] = result.get(parent, default() if callable(default) else default)
+        return [found[k] for k in keys]
+
+    return DataLoader(load_fn=batch)
+
+
 class Loaders:
     def __init__(self, db: Reads, actor: Actor) -> None:
         self.idea: DataLoader[int, Idea | None] = _loader(db, lambda s, ids: ideas.get_visible_many(s, actor, ids))
         self.board: DataLoader[int, Board | None] = _loader(db, lambda s, ids: boards.get_visible_many(s, actor, ids))
         self.user: DataLoader[int, User | None] = _loader(db, lambda s, ids: users.get_visible_many(s, actor, ids))
-        self.comment: DataLoader[int, Comment | None] = _loader(db, comments.get_many)
+        self.comment: DataLoader[int, Comment | None] = _loader(
+            db, lambda s, ids: comments.get_visible_many(s, actor, ids)
+        )
+        self.notification: DataLoader[int, Notification | None] = _loader(
+            db, lambda s, ids: follows.notifications_many(s, actor, ids)
+        )
         self.score: DataLoader[int, tuple[IdeaScore | None, int]] = _loader(db, scores.scores_many, (None, 0))
         self.tags: DataLoader[int, list[str]] = _loader(db, ideas.tags_many, list)
+        self.board_tags: DataLoader[int, list[str]] = _loader(db, boards.tags_many, list)
         self.history: DataLoader[int, list[StatusChange]] = _loader(db, lifecycle.history_many, list)
         user_id = actor.user_id
         self.viewer_vote: DataLoader[int, int | None] = _loader(
@@ -50,6 +96,21 @@ class Loaders:
         )
         self.viewer_follows: DataLoader[int, bool] = _loader(
             db, lambda s, ids: _as_flags(follows.follows_many(s, user_id, ids)) if user_id else _empty(), False
+        )
+        self.board_ideas: DataLoader[tuple[int, IdeaListing], Page[Idea]] = _per_parent(
+            db, lambda s, ids, a: ideas.list_boards(s, actor, ids, *a), Page
+        )
+        self.comment_pages: DataLoader[tuple[int, Window], Page[Comment]] = _per_parent(
+            db, lambda s, ids, w: comments.pages_for_ideas(s, actor, ids, w), Page
+        )
+        self.clusters: DataLoader[tuple[int, Window], Page[Cluster]] = _per_parent(
+            db, lambda s, ids, w: duplicates.clusters_many(s, actor, ids, w), Page
+        )
+        self.deliveries: DataLoader[tuple[int, Window], Page[WebhookDelivery]] = _per_parent(
+            db, lambda s, ids, w: webhooks.deliveries_many(s, actor, ids, w), Page
+        )
+        self.similar: DataLoader[tuple[int, int], list[tuple[int, float]]] = _per_parent(
+            db, lambda s, ids, k: duplicates.similar_many(s, actor, ids, k), list
         )
 
 

@@ -1,23 +1,41 @@
-"""Relay plumbing: opaque global IDs, the Node interface, PageInfo and offset cursors."""
+"""Relay plumbing: opaque global ids, the Node interface, and keyset connections in both directions.
+
+Connections are strawberry's generic `relay.Connection`/`Edge`/`PageInfo`, subclassed to keep the
+contract's `totalCount` and type names; global ids keep their own format (not strawberry's GlobalID).
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
+import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
+from graphql import VariableNode
+from strawberry import relay as strawberry_relay
 
 from ideaengine.errors import DomainError, ErrorCode
-from ideaengine.platform.queries import MAX_PAGE_SIZE
+from ideaengine.platform import ids
+from ideaengine.platform.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, SortKey, Window, decode_cursor
+from ideaengine.platform.queries import encode_cursor as _encode_cursor
+from schema.context import Info
 from schema.errors import bad_input
 
-C = TypeVar("C")
+NodeT = TypeVar("NodeT")
 R = TypeVar("R")
+C = TypeVar("C", bound="Connection[Any]")
 
 NODE_TYPES = ("Board", "Idea", "User", "Comment", "Notification")
+"Types `node(id:)` resolves; other global ids (Webhook) are valid ids but not nodes."
+
+Last = Annotated[
+    int | None,
+    strawberry.argument(description="Page backwards: the last n items (before `before`), in place of `first`."),
+]
+Before = Annotated[str | None, strawberry.argument(description="A cursor of this list: items before it.")]
+
+PageInfo = strawberry_relay.PageInfo
+Edge = strawberry_relay.Edge
 
 
 @strawberry.interface(description="An object with a globally unique, opaque id.")
@@ -27,33 +45,36 @@ class Node:
         raise NotImplementedError  # every node type resolves its own
 
 
-@strawberry.type(description="Where a page sits in its connection.")
-class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+if TYPE_CHECKING:
+    # strawberry's Connection binds its node type to strawberry's own Node (with GlobalID ids), which ours
+    # deliberately is not (ids keep their format); the checker sees the same fields without that bound.
+    class Connection(Generic[NodeT]):
+        edges: list[Edge[Any]]
+        page_info: PageInfo
+        total_count: int
+
+        def __init__(self, *, edges: list[Edge[Any]], page_info: PageInfo, total_count: int) -> None: ...
+
+else:
+
+    @strawberry.type(description="A page of a list, with where it sits and the list's size.")
+    class Connection(strawberry_relay.Connection[NodeT]):
+        total_count: int = strawberry.field(description="Items in the whole list, whatever the page.")
 
 
 def encode_id(type_name: str, pk: int) -> strawberry.ID:
-    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("="))
+    return strawberry.ID(ids.global_id(type_name, pk))
 
 
 def parse_id(value: str) -> tuple[str, int] | None:
-    """(type, pk) of a global id, or None when it is not one of ours."""
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    type_name, _, pk = raw.partition(":")
-    if type_name not in NODE_TYPES or not pk.isdigit() or len(pk) > 18:
-        return None
-    return type_name, int(pk)
+    """(type, pk) of a node's global id, or None when it is not one of ours."""
+    parsed = ids.parse_global_id(value)
+    return parsed if parsed is not None and parsed[0] in NODE_TYPES else None
 
 
 def decode_id(value: str, type_name: str, field: str | Sequence[str]) -> int:
     """The primary key behind a global id of `type_name`; a wrong or malformed id is INVALID."""
-    parsed = parse_id(value)
+    parsed = ids.parse_global_id(value)
     if parsed is None or parsed[0] != type_name:
         raise DomainError(ErrorCode.INVALID, f"Not a valid {type_name} id.", field)
     return parsed[1]
@@ -67,48 +88,72 @@ def query_id(value: str, type_name: str, argument: str) -> int:
         raise bad_input(exc.message, [argument]) from None
 
 
-@dataclass(frozen=True)
-class Page:
-    offset: int
-    limit: int
+def window(
+    info: Info,
+    scope: str,
+    order: Sequence[SortKey],
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Window:
+    """Validate a connection's `first`/`after`/`last`/`before` (DECISIONS.md 6) into the window to read.
 
-
-def page(first: int | None, after: str | None) -> Page:
-    """Validate `first`/`after` (DECISIONS.md 6): a bad value is a top-level BAD_USER_INPUT error."""
-    limit = 20 if first is None else first
-    if limit < 0 or limit > MAX_PAGE_SIZE:
-        raise bad_input(f"`first` must be between 0 and {MAX_PAGE_SIZE}.", ["first"])
-    offset = 0 if after is None else decode_cursor(after) + 1
-    return Page(offset, limit)
-
-
-def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"cursor:{position}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raw = ""
-    prefix, _, position = raw.partition(":")
-    if prefix != "cursor" or not position.isdigit() or len(position) > 9:
-        raise bad_input("`after` is not a cursor from this connection.", ["after"])
-    return int(position)
-
-
-def page_info(p: Page, count: int, total: int) -> PageInfo:
-    return PageInfo(
-        has_next_page=p.offset + count < total,
-        has_previous_page=p.offset > 0,
-        start_cursor=encode_cursor(p.offset) if count else None,
-        end_cursor=encode_cursor(p.offset + count - 1) if count else None,
+    `scope` names the list (its parent, sort and filters): a cursor from any other list is refused.
+    `last` pages backwards and replaces `first`'s default; giving both explicitly is refused."""
+    if last is not None:
+        if first is not None and _given(info, "first"):
+            raise bad_input("Pass `first` or `last`, not both.", ["last"])
+        size, argument = last, "last"
+    else:
+        size, argument = (DEFAULT_PAGE_SIZE if first is None else first), "first"
+    if not 0 <= size <= MAX_PAGE_SIZE:
+        raise bad_input(f"`{argument}` must be between 0 and {MAX_PAGE_SIZE}.", [argument])
+    return Window(
+        size=size,
+        backward=last is not None,
+        after=_key(after, "after", scope, order),
+        before=_key(before, "before", scope, order),
     )
 
 
-def connection(
-    cls: Callable[..., C], edge: Callable[..., Any], node: Callable[[R], Any], rows: Sequence[R], p: Page, total: int
-) -> C:
-    """A connection of one page: each row wrapped as a node, its cursor its position in the whole list."""
-    edges = [edge(node=node(row), cursor=encode_cursor(p.offset + i)) for i, row in enumerate(rows)]
-    return cls(edges=edges, page_info=page_info(p, len(rows), total), total_count=total)
+def _key(cursor: str | None, argument: str, scope: str, order: Sequence[SortKey]) -> tuple[Any, ...] | None:
+    if cursor is None:
+        return None
+    key = decode_cursor(cursor, scope, order)
+    if key is None:
+        raise bad_input(
+            f"`{argument}` is not a cursor of this list (a cursor is only valid for the list, sort and "
+            "filters it came from).",
+            [argument],
+        )
+    return key
+
+
+def _given(info: Info, argument: str) -> bool:
+    """Whether the query itself set `argument`, rather than the schema's default."""
+    for node in info._raw_info.field_nodes:
+        for arg in node.arguments or ():
+            if arg.name.value == argument:
+                if isinstance(arg.value, VariableNode):
+                    return arg.value.name.value in info.variable_values
+                return True
+    return False
+
+
+def connection(cls: type[C], scope: str, window: Window, page: Page[R], node: Callable[[R], Any]) -> C:
+    """A connection of one window: each row wrapped as a node, its cursor its key in the list."""
+    cursors = [_encode_cursor(scope, key) for key in page.keys]
+    edges = [Edge(node=node(row), cursor=cursor) for row, cursor in zip(page.rows, cursors, strict=True)]
+    info = PageInfo(
+        has_next_page=window.before is not None if window.backward else page.more,
+        has_previous_page=page.more if window.backward else window.after is not None,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+    return cls(edges=edges, page_info=info, total_count=page.total)
+
+
+def scope(*parts: object) -> str:
+    """What a list is (its field, parent, sort and filters), to bind its cursors to it."""
+    return json.dumps(parts, default=str, separators=(",", ":"))

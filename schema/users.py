@@ -56,27 +56,40 @@ class Viewer:
 
     @strawberry.field(description="Ideas the viewer follows, most recently followed first.")
     async def following(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> Annotated[IdeaConnection, strawberry.lazy("schema.ideas")]:
-        from schema.ideas import IdeaConnection
+        from schema.ideas import IdeaConnection, IdeaNode
 
-        page = relay.page(first, after)
+        scope = relay.scope("Viewer.following", info.context.actor.user_id)
+        window = relay.window(info, scope, follows.FOLLOWING_ORDER, first, after, last, before)
         async with info.context.read() as session:
-            rows, total = await follows.following(session, info.context.actor, page.offset, page.limit)
-        return IdeaConnection.build(rows, page, total)
+            page = await follows.following(session, info.context.actor, window)
+        for idea in page.rows:
+            info.context.loaders.idea.prime(idea.id, idea)
+        return relay.connection(IdeaConnection, scope, window, page, lambda row: IdeaNode(model=row))
 
     @strawberry.field(description="The viewer's notifications, newest first.")
     async def notifications(
-        self, info: Info, first: int | None = 20, after: str | None = None, unread_only: bool | None = False
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        unread_only: bool | None = False,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> Annotated[NotificationConnection, strawberry.lazy("schema.follows")]:
-        from schema.follows import NotificationConnection
+        from schema.follows import NotificationConnection, NotificationNode
 
-        page = relay.page(first, after)
+        scope = relay.scope("Viewer.notifications", info.context.actor.user_id, bool(unread_only))
+        window = relay.window(info, scope, follows.NOTIFICATIONS_ORDER, first, after, last, before)
         async with info.context.read() as session:
-            rows, total = await follows.notifications(
-                session, info.context.actor, page.offset, page.limit, bool(unread_only)
-            )
-        return NotificationConnection.build(rows, page, total)
+            page = await follows.notifications(session, info.context.actor, window, bool(unread_only))
+        return relay.connection(NotificationConnection, scope, window, page, lambda row: NotificationNode(model=row))
 
     @strawberry.field(description="How many of the viewer's notifications are unread.")
     async def unread_notification_count(self, info: Info) -> int:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
 import strawberry
 
 from ideaengine import webhooks
-from ideaengine.errors import DomainError, invalid
+from ideaengine.errors import DomainError
 from ideaengine.platform import models
 from schema import relay
 from schema.context import Info
@@ -38,14 +35,7 @@ WebhookDeliveryStatus = Annotated[
 
 def decode_webhook_id(value: str, field: str = "id") -> int:
     """Webhook ids are global ids of type Webhook (not resolvable through `node`: admins only)."""
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raw = ""
-    type_name, _, pk = raw.partition(":")
-    if type_name != "Webhook" or not pk.isdigit() or len(pk) > 18:
-        raise invalid("Not a valid Webhook id.", field)
-    return int(pk)
+    return relay.decode_id(value, "Webhook", field)
 
 
 @strawberry.type(name="WebhookDelivery", description="One event sent (or being sent) to a webhook.")
@@ -97,21 +87,9 @@ class WebhookDeliveryType:
         return self.model.delivered_at
 
 
-@strawberry.type
-class WebhookDeliveryEdge:
-    node: WebhookDeliveryType
-    cursor: str
-
-
-@strawberry.type
-class WebhookDeliveryConnection:
-    edges: list[WebhookDeliveryEdge]
-    page_info: relay.PageInfo
-    total_count: int
-
-    @classmethod
-    def build(cls, rows: Sequence[models.WebhookDelivery], page: relay.Page, total: int) -> WebhookDeliveryConnection:
-        return relay.connection(cls, WebhookDeliveryEdge, lambda row: WebhookDeliveryType(model=row), rows, page, total)
+@strawberry.type(name="WebhookDeliveryConnection")
+class WebhookDeliveryConnection(relay.Connection[WebhookDeliveryType]):
+    pass
 
 
 @strawberry.type(name="Webhook", description="An endpoint that hears a workspace's events, signed with its secret.")
@@ -140,25 +118,27 @@ class WebhookNode:
 
     @strawberry.field(description="The delivery log, newest first.")
     async def deliveries(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
     ) -> WebhookDeliveryConnection:
-        page = relay.page(first, after)
-        async with info.context.read() as session:
-            rows, total = await webhooks.deliveries(session, self.model.id, page.offset, page.limit)
-        return WebhookDeliveryConnection.build(rows, page, total)
+        scope = relay.scope("Webhook.deliveries", self.model.id)
+        window = relay.window(info, scope, webhooks.DELIVERIES_ORDER, first, after, last, before)
+        try:
+            page = await info.context.loaders.deliveries.load((self.model.id, window))
+        except DomainError as exc:
+            raise query_error(exc) from None
+        return relay.connection(
+            WebhookDeliveryConnection, scope, window, page, lambda row: WebhookDeliveryType(model=row)
+        )
 
 
-@strawberry.type
-class WebhookEdge:
-    node: WebhookNode
-    cursor: str
-
-
-@strawberry.type
-class WebhookConnection:
-    edges: list[WebhookEdge]
-    page_info: relay.PageInfo
-    total_count: int
+@strawberry.type(name="WebhookConnection")
+class WebhookConnection(relay.Connection[WebhookNode]):
+    pass
 
 
 @strawberry.type
@@ -167,18 +147,22 @@ class WebhookQueries:
         description="The caller's workspace's webhooks, oldest first, with their delivery logs. Admins (API keys) "
         "only: null with a FORBIDDEN or UNAUTHENTICATED error for anyone else."
     )
-    async def webhooks(self, info: Info, first: int | None = 20, after: str | None = None) -> WebhookConnection | None:
-        page = relay.page(first, after)
+    async def webhooks(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
+    ) -> WebhookConnection | None:
+        scope = relay.scope("Query.webhooks", info.context.actor.workspace_id)
+        window = relay.window(info, scope, webhooks.WEBHOOKS_ORDER, first, after, last, before)
         async with info.context.read() as session:
             try:
-                rows, total = await webhooks.list_webhooks(session, info.context.actor, page.offset, page.limit)
+                page = await webhooks.list_webhooks(session, info.context.actor, window)
             except DomainError as exc:
                 raise query_error(exc) from None
-        edges = [
-            WebhookEdge(node=WebhookNode(model=w), cursor=relay.encode_cursor(page.offset + i))
-            for i, w in enumerate(rows)
-        ]
-        return WebhookConnection(edges=edges, page_info=relay.page_info(page, len(rows), total), total_count=total)
+        return relay.connection(WebhookConnection, scope, window, page, lambda row: WebhookNode(model=row))
 
 
 @strawberry.input

@@ -86,6 +86,14 @@ async def board_ideas(api: Any, auth: str | None, args: str, fields: str = "titl
     return result["data"]["board"]["ideas"]  # type: ignore[no-any-return]
 
 
+async def drain(services: Any) -> None:
+    """Run the jobs the in-process queue holds (score refreshes, the duplicate index) to the end."""
+    from ideaengine.platform.jobs import InProcessQueue
+
+    assert isinstance(services.queue, InProcessQueue)
+    await services.queue.drain()
+
+
 def pk(global_id: str) -> int:
     """The primary key behind one of the API's global ids."""
     from schema.relay import parse_id

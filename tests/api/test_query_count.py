@@ -1,4 +1,4 @@
-"""A page of ideas with authors, tallies, scores, viewer votes and follows costs a constant number of queries."""
+"""Every list costs a constant number of statements, however long its page (N+1 stays out)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from ideaengine.platform.services import Services
 from tests.api.conftest import Api, Workspace
-from tests.api.ops import create_board, idea_id, vote
+from tests.api.ops import change_status, create_board, drain, idea_id, vote
 
 PAGE = """{ board(workspace: "acme", slug: "ideas") { ideas(first: 100) { totalCount edges { node {
     id title tags author { name externalId } votes { up down } viewerVote viewerFollows viewerCanEdit
@@ -105,3 +105,82 @@ async def test_a_page_of_ideas_reads_through_one_pooled_connection_without_begin
     # board, count, page, then one batch each: scores, tags, authors, status history, boards
     assert len(selects) == 8
     assert [s for s in statements if s.strip().upper() in ("BEGIN", "ROLLBACK")] == []
+
+
+IDEA_FIELDS = """id board { id slug name } title body tags author { id name externalId } status
+    statusHistory { from to note at actor { name } idea { id } } mergedInto { id title }
+    createdAt updatedAt votes { up down }
+    score { wilsonLowerBound trending elo bradleyTerry bradleyTerryLow bradleyTerryHigh comparisons rank
+        computedAt stale }
+    comments(first: 5) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { cursor node { id body official createdAt author { id name } idea { id } } } }
+    followerCount viewerVote viewerFollows viewerCanEdit similar(first: 3) { similarity idea { id title } }"""
+PAGE_INFO = "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
+
+# One request per list: sibling root fields race each other to the shared loaders (which batch merges
+# depends on which I/O finishes first), so a request per list keeps the count a property of the list.
+LISTS = {
+    "board ideas": f"""{{ board(workspace: "acme", slug: "ideas") {{
+        ideas(first: 100, statuses: [SUBMITTED, UNDER_REVIEW, MERGED]) {{ {PAGE_INFO}
+        edges {{ cursor node {{ {IDEA_FIELDS} }} }} }} }} }}""",
+    "following": f"""{{ viewer {{ role user {{ id name externalId }} unreadNotificationCount
+        following(first: 100) {{ {PAGE_INFO} edges {{ cursor node {{ {IDEA_FIELDS} }} }} }} }} }}""",
+    "notifications": f"""{{ viewer {{ notifications(first: 100) {{ {PAGE_INFO} edges {{ cursor node {{
+        id kind message createdAt read idea {{ id title viewerFollows author {{ name }} }} }} }} }} }} }}""",
+    "duplicate clusters": """{ board(workspace: "acme", slug: "ideas") { duplicateClusters(first: 100) {
+        totalCount edges { cursor node { cohesion ideas { id title author { name } } } } } } }""",
+    "boards": f"""{{ boards(workspace: "acme", first: 100) {{ {PAGE_INFO} edges {{ cursor node {{
+        id slug name description visibility tags
+        ideas(first: 5, sort: NEWEST) {{ {PAGE_INFO} edges {{ node {{ id title author {{ name }}
+            comments(last: 2) {{ totalCount edges {{ node {{ body author {{ name }} }} }} }} }} }} }} }} }} }} }}""",
+}
+
+COMMENT = """mutation($i: AddCommentInput!) { addComment(input: $i) { userErrors { code } } }"""
+MERGE = """mutation($i: MergeIdeasInput!) { mergeIdeas(input: $i) { userErrors { code } } }"""
+WRITES = ("INSERT", "UPDATE", "DELETE", "BEGIN IMMEDIATE")
+
+
+async def test_every_list_costs_the_same_statements_for_3_30_or_100_ideas(
+    api: Api, ws: Workspace, services: Services, statements: list[str]
+) -> None:
+    """Each idea has tags, an author, a comment and a follow; some have votes and status changes (so the viewer
+    has notifications) and one is merged: every nested list and field is batched, so no count grows."""
+    await create_board(api, ws.api_key, slug="early")
+    board = await create_board(api, ws.api_key, slug="ideas")
+    await create_board(api, ws.api_key, slug="more")
+    mia, max_ = ws.token("mia", role="moderator"), ws.token("max", role="moderator")
+    ideas: list[str] = []
+
+    async def grow(size: int) -> dict[str, int]:
+        while len(ideas) < size:
+            n = len(ideas)
+            ideas.append(await idea_id(api, mia, board, f"Idea number {n}", body=f"Body {n}", tags=["x", f"t{n % 5}"]))
+            await api(COMMENT, {"i": {"ideaId": ideas[n], "body": f"Comment on {n}"}}, auth=max_)
+            if n % 2 == 0:
+                await vote(api, mia, ideas[n], "UP")
+            if n % 3 == 0:
+                assert (await change_status(api, max_, ideas[n], "UNDER_REVIEW", "Looking"))["userErrors"] == []
+            if n == 1:
+                await api(MERGE, {"i": {"sourceId": ideas[1], "targetId": ideas[0]}}, auth=max_)
+        await drain(services)  # scores and the duplicate index are built
+        counts: dict[str, int] = {}
+        for name, query in LISTS.items():
+            await api(query, auth=mia)  # warms the duplicate index cache, as any earlier request would
+            runs = []
+            for _ in range(3):
+                statements.clear()
+                await api(query, auth=mia)
+                assert [s for s in statements if s.lstrip().upper().startswith(WRITES)] == [], name
+                runs.append(len(statements))  # SELECTs, and the BEGIN of each short read session
+            assert len(set(runs)) == 1, (name, runs)
+            counts[name] = runs[0]
+        body = await api(LISTS["board ideas"], auth=mia)
+        assert len(body["data"]["board"]["ideas"]["edges"]) == size
+        body = await api(LISTS["following"], auth=mia)
+        assert body["data"]["viewer"]["following"]["totalCount"] == size - 1  # the merged idea's follow moved
+        body = await api(LISTS["notifications"], auth=mia)
+        assert body["data"]["viewer"]["notifications"]["totalCount"] == (size + 2) // 3 + 1  # statuses, the merge
+        return counts
+
+    small, medium, large = await grow(3), await grow(30), await grow(100)
+    assert small == medium == large

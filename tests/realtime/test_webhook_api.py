@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from ideaengine import webhooks
+from ideaengine.platform import models
 from schema import relay
 from tests.api.conftest import Api, Workspace
 
@@ -140,9 +141,13 @@ async def test_an_admin_deletes_a_webhook_of_their_own_workspace_only(
 
 
 def test_webhook_bodies_use_the_apis_global_ids() -> None:
-    for type_name in ("Idea", "Board", "Comment"):
-        for pk in (1, 42, 10**12):
-            assert webhooks.global_id(type_name, pk) == relay.encode_id(type_name, pk)
+    for pk in (1, 42, 10**12):
+        board = models.Board(id=pk + 1, slug="ideas")
+        idea = models.Idea(id=pk, title="Oat milk", status=models.IdeaStatus.SUBMITTED)
+        comment = models.Comment(id=pk + 2, body="Yes", official=True, created_at=models.utcnow())
+        ref = webhooks.idea_ref(idea, board)
+        assert (ref["id"], ref["board"]["id"]) == (relay.encode_id("Idea", pk), relay.encode_id("Board", pk + 1))
+        assert webhooks.comment_ref(comment)["id"] == relay.encode_id("Comment", pk + 2)
 
 
 def test_a_delivery_connects_to_the_address_it_checked_and_checks_again_next_time(

@@ -1,0 +1,39 @@
+"""The one codec for opaque ids and cursors: URL-safe base64 of text, without padding.
+
+Global ids are `Type:pk`; the API, webhook bodies and cursors all go through here, so they agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+PK_MAX_DIGITS = 18
+"A primary key longer than this is not one of ours (and would overflow a BIGINT)."
+
+
+def encode_text(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_text(value: str) -> str | None:
+    """The text behind an opaque value, or None when it is not one."""
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def global_id(type_name: str, pk: int) -> str:
+    return encode_text(f"{type_name}:{pk}")
+
+
+def parse_global_id(value: str) -> tuple[str, int] | None:
+    """(type, pk) of a global id, or None when it is not one."""
+    raw = decode_text(value)
+    if raw is None:
+        return None
+    type_name, _, pk = raw.partition(":")
+    if not type_name.isidentifier() or not (pk.isascii() and pk.isdigit()) or len(pk) > PK_MAX_DIGITS:
+        return None
+    return type_name, int(pk)
