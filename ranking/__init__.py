@@ -6,6 +6,7 @@ Definitions of every number: design/RANKING.md. Nothing here imports the rest of
 from ranking.duplicates import (
     DUPLICATE_THRESHOLD,
     DUPLICATE_THRESHOLD_VECTORS,
+    INDEX_FORMAT,
     TextIndex,
     cluster_duplicates,
     cluster_index,
@@ -35,6 +36,7 @@ __all__ = [
     "ELO_INITIAL",
     "ELO_K",
     "EXACT_STDERR_MAX_ITEMS",
+    "INDEX_FORMAT",
     "TRENDING_HALF_LIFE_HOURS",
     "Z95",
     "BradleyTerryResult",

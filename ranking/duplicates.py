@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
 
+from ranking import _arrays
 from ranking import _validate as v
 from ranking.text import char_ngrams, content_words, normalise_text, word_features
 
@@ -38,6 +39,9 @@ BLOCK_MAX_DF = 200
 EXACT_CLUSTER_MAX = 200
 """Largest group average linkage runs on exactly; bigger groups are split at a stricter threshold first."""
 
+INDEX_FORMAT = 1
+"""Version of `TextIndex.to_arrays`: bumped whenever the arrays change meaning, so an old stored index is refused."""
+
 _LSH_TABLES = 8
 _LSH_WINDOW = 4
 _PAIR_CHUNK = 200_000
@@ -47,17 +51,20 @@ _ROW_CHUNK = 4096
 class TextIndex:
     """An index of texts (and optional unit embedding rows) answering "which indexed texts are similar?".
 
-    Indices are positions in insertion order. `add` appends; picklable (caches are rebuilt on demand).
+    Indices are positions in insertion order. `add` appends. `to_arrays` and `from_arrays` store it as
+    plain numeric arrays (no pickle); it is picklable too (caches are rebuilt on demand).
     """
 
     def __init__(self, texts: Iterable[str] = (), vectors: ArrayLike | None = None) -> None:
         self._texts: list[str] = []
         self._word_vocab: dict[str, int] = {}
         self._char_vocab: dict[str, int] = {}
-        self._word_ids: list[int] = []
-        self._word_ptr: list[int] = [0]
-        self._char_ids: list[int] = []
-        self._char_ptr: list[int] = [0]
+        # Feature ids of every text end to end, and n + 1 offsets: arrays, not lists of Python ints (8 bytes
+        # an id instead of about 36, which matters for the boards an API process keeps loaded).
+        self._word_ids = np.zeros(0, dtype=np.int64)
+        self._word_ptr = np.zeros(1, dtype=np.int64)
+        self._char_ids = np.zeros(0, dtype=np.int64)
+        self._char_ptr = np.zeros(1, dtype=np.int64)
         self._vectors: np.ndarray | None = None
         self._has_vectors = vectors is not None
         self._char_cache: dict[str, list[int]] = {}
@@ -89,17 +96,59 @@ class TextIndex:
             if self._has_vectors:
                 raise ValueError("vectors: this index holds embeddings, give one row per added text")
             raise ValueError("vectors: this index was built without embeddings")
+        word_ids: list[int] = []
+        char_ids: list[int] = []
+        word_ends, char_ends = [], []
         for text in new:
             words, chars = self._features(text)
-            self._word_ids.extend(words)
-            self._word_ptr.append(len(self._word_ids))
-            self._char_ids.extend(chars)
-            self._char_ptr.append(len(self._char_ids))
+            word_ids.extend(words)
+            word_ends.append(len(word_ids))
+            char_ids.extend(chars)
+            char_ends.append(len(char_ids))
+        self._word_ids, self._word_ptr = _append(self._word_ids, self._word_ptr, word_ids, word_ends)
+        self._char_ids, self._char_ptr = _append(self._char_ids, self._char_ptr, char_ids, char_ends)
         self._texts.extend(new)
         if rows is not None:
             self._vectors = rows if self._vectors is None else np.vstack([self._vectors, rows])
         self._matrix = None
         self._idf = None
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The index as named numeric arrays (for `numpy.savez`, loadable with allow_pickle=False).
+
+        "format" is INDEX_FORMAT; "vectors" is there only when the index holds embeddings.
+        """
+        arrays = {"format": np.asarray(INDEX_FORMAT, dtype=np.int64)}
+        arrays["texts"], arrays["texts_ptr"] = _arrays.pack_strings(self._texts)
+        for name, vocab, ids, ptr in (
+            ("word", self._word_vocab, self._word_ids, self._word_ptr),
+            ("char", self._char_vocab, self._char_ids, self._char_ptr),
+        ):
+            arrays[f"{name}_vocab"], arrays[f"{name}_vocab_ptr"] = _arrays.pack_strings(list(vocab))  # in id order
+            arrays[f"{name}_ids"], arrays[f"{name}_ptr"] = ids.astype(np.int32), ptr
+        if self._vectors is not None:
+            arrays["vectors"] = self._vectors
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, ArrayLike]) -> TextIndex:
+        """The index `to_arrays` gave; ValueError naming the array at fault for anything else.
+
+        Checked so that stored arrays can at worst give wrong similarities, never an error at query time:
+        every id within its vocabulary, offsets in range, unit embedding rows, and the current INDEX_FORMAT.
+        """
+        _arrays.names(arrays, _ARRAY_NAMES, optional=("vectors",))
+        version = np.asarray(arrays["format"])
+        if version.shape != () or version.dtype.kind not in "iu" or int(version) != INDEX_FORMAT:
+            raise ValueError(f"format {version.tolist()!r} is not {INDEX_FORMAT}, the one this version reads")
+        index = cls()
+        index._texts = v.texts("texts", _arrays.unpack_strings(arrays, "texts"))
+        n = len(index._texts)
+        index._word_vocab, index._word_ids, index._word_ptr = _arrays.features(arrays, "word", n)
+        index._char_vocab, index._char_ids, index._char_ptr = _arrays.features(arrays, "char", n)
+        if "vectors" in arrays:
+            index._has_vectors, index._vectors = True, _arrays.unit_rows(arrays, "vectors", n)
+        return index
 
     def similar(self, text: str, k: int = 5, vector: ArrayLike | None = None) -> list[tuple[int, float]]:
         """The k indexed texts most similar to `text`, best first, as (index, similarity > 0)."""
@@ -236,14 +285,11 @@ class TextIndex:
         return matrix
 
     def _block(
-        self, ids: list[int], ptr: list[int], n_cols: int, weight: float
+        self, ids: np.ndarray, ptr: np.ndarray, n_cols: int, weight: float
     ) -> tuple[scipy.sparse.csr_array, np.ndarray]:
         """Rows of (1 + log tf) · idf, idf = ln((1 + n) / (1 + df)) + 1, scaled to norm sqrt(weight)."""
-        n = len(ptr) - 1
-        indices = np.asarray(ids, dtype=np.int64)
-        counts = scipy.sparse.csr_array(
-            (np.ones(indices.size), indices, np.asarray(ptr, dtype=np.int64)), shape=(n, n_cols)
-        )
+        n = ptr.size - 1
+        counts = scipy.sparse.csr_array((np.ones(ids.size), ids, ptr), shape=(n, n_cols))
         counts.sum_duplicates()
         df = np.bincount(counts.indices, minlength=n_cols)
         idf = np.log((1 + n) / (1 + df)) + 1
@@ -254,8 +300,22 @@ class TextIndex:
         return scipy.sparse.csr_array((data, counts.indices, counts.indptr), shape=(n, n_cols)), idf
 
 
+_ARRAY_NAMES = (
+    "format",
+    *(f"{name}{part}" for name in ("texts", "word_vocab", "char_vocab") for part in ("", "_ptr")),
+    *(f"{name}_{part}" for name in ("word", "char") for part in ("ids", "ptr")),
+)
+"""The arrays of `TextIndex.to_arrays` ("vectors" aside, which only an index with embeddings has)."""
+
+
 def _lookup(vocab: dict[str, int], features: list[str]) -> list[int]:
     return [vocab.setdefault(f, len(vocab)) for f in features]
+
+
+def _append(ids: np.ndarray, ptr: np.ndarray, new_ids: list[int], new_ends: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Flat ids and offsets with the rows of newly added texts after the existing ones."""
+    ends = np.asarray(new_ends, dtype=np.int64) + ids.size
+    return np.concatenate([ids, np.asarray(new_ids, dtype=np.int64)]), np.concatenate([ptr, ends])
 
 
 def _lsh_pairs(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
