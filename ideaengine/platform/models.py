@@ -334,7 +334,7 @@ class DuplicateLink(Base):
 
 
 class BoardIndex(Base):
-    """A board's pickled similar-idea index, built by `workers.duplicates.index_board`."""
+    """A board's similar-idea index, built by `workers.duplicates.index_board` (numeric arrays, never a pickle)."""
 
     __tablename__ = "board_indexes"
 
@@ -343,7 +343,10 @@ class BoardIndex(Base):
     "The board's text_seq the index includes."
     max_idea_id: Mapped[int] = mapped_column(Integer)
     "Ideas above this id are newer than the index and are scored per request."
+    format_version: Mapped[int] = mapped_column(Integer)
+    "`ranking.INDEX_FORMAT` of the payload: an index of any other format counts as missing, and is rebuilt."
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    "`ideaengine.duplicates.StoredIndex.to_bytes`: the index's arrays and idea ids, in numpy's npz format."
     built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
