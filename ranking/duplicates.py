@@ -289,7 +289,8 @@ class TextIndex:
     ) -> tuple[scipy.sparse.csr_array, np.ndarray]:
         """Rows of (1 + log tf) · idf, idf = ln((1 + n) / (1 + df)) + 1, scaled to norm sqrt(weight)."""
         n = ptr.size - 1
-        counts = scipy.sparse.csr_array((np.ones(ids.size), ids, ptr), shape=(n, n_cols))
+        # Copies: sum_duplicates works in place, and these are the index's own arrays.
+        counts = scipy.sparse.csr_array((np.ones(ids.size), ids, ptr), shape=(n, n_cols), copy=True)
         counts.sum_duplicates()
         df = np.bincount(counts.indices, minlength=n_cols)
         idf = np.log((1 + n) / (1 + df)) + 1
