@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -33,7 +34,7 @@ def unpack_strings(arrays: Mapping[str, ArrayLike], name: str) -> list[str]:
     ptr = offsets(arrays, f"{name}_ptr", data.size)
     raw = data.tobytes()
     try:
-        return [raw[a:b].decode() for a, b in zip(ptr[:-1].tolist(), ptr[1:].tolist(), strict=True)]
+        return [raw[a:b].decode() for a, b in itertools.pairwise(ptr.tolist())]
     except UnicodeDecodeError:
         raise ValueError(f"{name} is not valid UTF-8") from None
 

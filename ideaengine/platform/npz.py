@@ -47,12 +47,17 @@ def _check_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
     if not name.endswith(".npy"):
         raise ValueError(f"payload member {name!r} is not an array")
     with archive.open(member) as fp:
-        version = npy.read_magic(fp)
-        if version not in ((1, 0), (2, 0)):
-            raise ValueError(f"payload member {name!r} has npy format {version}, not one numpy.savez writes")
-        read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-        shape, _, dtype = read_header(fp)
+        try:
+            version = npy.read_magic(fp)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"npy format {version} is not one numpy.savez writes")
+            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _, dtype = read_header(fp)
+        except Exception as exc:  # a malformed header raises ValueError, SyntaxError or tokenize.TokenError
+            raise ValueError(f"payload member {name!r} is not an array ({exc})") from None
         if dtype.hasobject:
             raise ValueError(f"payload member {name!r} holds Python objects")
+        if any(d < 0 for d in shape):
+            raise ValueError(f"payload member {name!r} has a negative dimension")
         if int(np.prod(shape, dtype=object)) * dtype.itemsize > member.file_size - fp.tell():
             raise ValueError(f"payload member {name!r} claims more data than it holds")
