@@ -23,7 +23,12 @@ def pack_strings(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     encoded = [s.encode() for s in strings]
     ptr = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(e) for e in encoded], out=ptr[1:])
-    return np.frombuffer(b"".join(encoded), dtype=np.uint8), ptr
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), narrow(ptr, int(ptr[-1]))
+
+
+def narrow(values: np.ndarray, largest: int) -> np.ndarray:
+    """Non-negative integers up to `largest` in the smallest unsigned type that holds them (uint8 to uint64)."""
+    return values.astype(np.min_scalar_type(largest))
 
 
 def unpack_strings(arrays: Mapping[str, ArrayLike], name: str) -> list[str]:

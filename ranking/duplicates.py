@@ -125,7 +125,8 @@ class TextIndex:
             ("char", self._char_vocab, self._char_ids, self._char_ptr),
         ):
             arrays[f"{name}_vocab"], arrays[f"{name}_vocab_ptr"] = _arrays.pack_strings(list(vocab))  # in id order
-            arrays[f"{name}_ids"], arrays[f"{name}_ptr"] = ids.astype(np.int32), ptr
+            arrays[f"{name}_ids"] = _arrays.narrow(ids, max(len(vocab) - 1, 0))  # about 30,000 n-grams: uint16
+            arrays[f"{name}_ptr"] = _arrays.narrow(ptr, ids.size)
         if self._vectors is not None:
             arrays["vectors"] = self._vectors
         return arrays

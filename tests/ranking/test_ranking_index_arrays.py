@@ -122,6 +122,7 @@ def test_the_arrays_are_numbers_only_and_carry_the_format() -> None:
         "word_vocab_ptr",
     ]
     assert {name: a.dtype.kind for name, a in arrays.items() if a.dtype.kind not in "iu"} == {"vectors": "f"}
+    assert (arrays["texts"].dtype, arrays["char_ids"].dtype) == (np.uint8, np.uint8)  # the smallest that holds them
     assert arrays["format"].shape == () and int(arrays["format"]) == ranking.INDEX_FORMAT == 1
     assert bytes(arrays["texts"]).decode() == "".join(TEXTS)
     assert "vectors" not in ranking.TextIndex(TEXTS).to_arrays()
@@ -189,7 +190,11 @@ N_WORDS = len(ranking.TextIndex(TEXTS).to_arrays()["word_vocab_ptr"]) - 1
         pytest.param(
             _set("word_ids", 0, N_WORDS), f"word_ids has ids outside 0..{N_WORDS - 1}", id="an id past the vocabulary"
         ),
-        pytest.param(_set("word_ids", -1, -1), f"word_ids has ids outside 0..{N_WORDS - 1}", id="a negative id"),
+        pytest.param(
+            _replace("word_ids", lambda a: a.astype(np.int64) - 1),
+            f"word_ids has ids outside 0..{N_WORDS - 1}",
+            id="a negative id",
+        ),
         pytest.param(
             _replace("char_ids", lambda a: a.astype(float)),
             "char_ids must hold integers, got dtype float64",
