@@ -5,11 +5,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, select
+from sqlalchemy import Select, SQLColumnExpression, and_, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
+import ranking
 from ideaengine import boards, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole
@@ -171,10 +173,36 @@ class IdeaFilter:
     search: str | None = None
 
 
+def listed_by_default() -> ColumnElement[bool]:
+    """Without a status filter a board lists every idea but the MERGED ones (DECISIONS.md 10)."""
+    return Idea.status != IdeaStatus.MERGED
+
+
+def sort_keys(sort: IdeaSort) -> tuple[SQLColumnExpression[Any], ...]:
+    """What a board's ideas are ordered by, every key descending: the figure, then newest, then highest id.
+
+    Written once for the listing and for the TOP rank the score worker stores, so the two always agree.
+    Scored sorts read IdeaScore (outer-joined): an idea not scored yet counts as the figure's neutral value,
+    which also keeps NULLs out of the order on both databases.
+    """
+    newest = (Idea.created_at, Idea.id)
+    if sort == IdeaSort.NEWEST:
+        return newest
+    if sort == IdeaSort.MOST_VOTES:
+        return (Idea.up_count, *newest)
+    figure, neutral = {
+        IdeaSort.TOP: (IdeaScore.wilson_lower_bound, 0.0),
+        IdeaSort.TRENDING: (IdeaScore.trending, 0.0),
+        IdeaSort.PAIRWISE: (IdeaScore.bradley_terry, 0.0),
+        IdeaSort.ELO: (IdeaScore.elo, ranking.ELO_INITIAL),
+    }[sort]
+    return (func.coalesce(figure, neutral), *newest)
+
+
 def _filtered(board_id: int, f: IdeaFilter) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [Idea.board_id == board_id]
     if f.statuses is None:
-        where.append(Idea.status != IdeaStatus.MERGED)  # DECISIONS.md 10
+        where.append(listed_by_default())
     else:
         where.append(Idea.status.in_(list(f.statuses)))
     if f.tag is not None:
@@ -187,19 +215,9 @@ def _filtered(board_id: int, f: IdeaFilter) -> list[ColumnElement[bool]]:
 
 
 def _ordered(stmt: Select[Idea], sort: IdeaSort) -> Select[Idea]:
-    newest = (Idea.created_at.desc(), Idea.id.desc())
-    if sort == IdeaSort.NEWEST:
-        return stmt.order_by(*newest)
-    if sort == IdeaSort.MOST_VOTES:
-        return stmt.order_by(Idea.up_count.desc(), *newest)
-    column = {
-        IdeaSort.TOP: func.coalesce(IdeaScore.wilson_lower_bound, 0.0),
-        IdeaSort.TRENDING: func.coalesce(IdeaScore.trending, 0.0),
-        IdeaSort.PAIRWISE: func.coalesce(IdeaScore.bradley_terry, 0.0),
-        IdeaSort.ELO: func.coalesce(IdeaScore.elo, 1500.0),
-    }[sort]
-    # Ideas never scored sort as the neutral value: coalesce keeps NULL placement identical on both databases.
-    return stmt.outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id).order_by(column.desc(), *newest)
+    if sort not in (IdeaSort.NEWEST, IdeaSort.MOST_VOTES):
+        stmt = stmt.outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
+    return stmt.order_by(*(key.desc() for key in sort_keys(sort)))
 
 
 async def list_board(
