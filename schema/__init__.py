@@ -17,6 +17,7 @@ from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionContext
 
+from ideaengine.platform.settings import MAX_ALIASES, MAX_QUERY_DEPTH, MAX_TOKENS
 from schema import relay
 from schema.boards import BoardMutations, BoardNode, BoardQueries
 from schema.comments import CommentMutations, CommentNode
@@ -31,9 +32,6 @@ from schema.votes import VoteMutations, VoteQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
 
 __all__ = ["Context", "build_schema", "export_sdl"]
-
-MAX_DEPTH, MAX_ALIASES, MAX_TOKENS = 12, 30, 2_000
-"Defaults of the query limits (README: Safety); settings may change them."
 
 
 @strawberry.type
@@ -111,7 +109,7 @@ class QuietSchema(strawberry.Schema):
 
 
 def build_schema(
-    max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES, max_tokens: int = MAX_TOKENS
+    max_depth: int = MAX_QUERY_DEPTH, max_aliases: int = MAX_ALIASES, max_tokens: int = MAX_TOKENS
 ) -> strawberry.Schema:
     # The limit rules are built once: ValidationCache keys on the rule classes, and a limiter made per
     # request makes new classes each time, so no validation would ever be cached.

@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ranking import ELO_INITIAL
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -300,7 +302,7 @@ class IdeaScore(Base):
     down: Mapped[int] = mapped_column(Integer, default=0)
     wilson_lower_bound: Mapped[float] = mapped_column(Float, default=0.0)
     trending: Mapped[float] = mapped_column(Float, default=0.0)
-    elo: Mapped[float] = mapped_column(Float, default=1500.0)
+    elo: Mapped[float] = mapped_column(Float, default=ELO_INITIAL)
     bradley_terry: Mapped[float] = mapped_column(Float, default=0.0)
     bt_low: Mapped[float] = mapped_column(Float, default=0.0)
     bt_high: Mapped[float] = mapped_column(Float, default=0.0)

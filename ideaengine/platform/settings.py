@@ -13,6 +13,8 @@ from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ideaengine.platform.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+MAX_QUERY_DEPTH, MAX_ALIASES, MAX_TOKENS = 12, 30, 2_000
+"Defaults of the GraphQL query limits (README: Safety), for the server and `build_schema` alike."
 
 
 class SettingsError(ValueError):
@@ -44,9 +46,12 @@ class Settings(BaseSettings):
     "Attempts of one delivery before it is given up as FAILED (6: retries after 10, 20, 40, 80, 160 s)."
     webhook_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
     "How long a webhook receiver has to answer one attempt."
-    max_query_depth: int = 12
-    max_aliases: int = 30
-    max_tokens: int = 2000
+    max_query_depth: int = MAX_QUERY_DEPTH
+    "Deepest nesting of selections a query may have."
+    max_aliases: int = MAX_ALIASES
+    "Most aliases in one operation."
+    max_tokens: int = MAX_TOKENS
+    "Most tokens in one document."
     log_level: str = "INFO"
 
     @field_validator("database_url")
