@@ -53,6 +53,8 @@ def _check_header(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
                 raise ValueError(f"npy format {version} is not one numpy.savez writes")
             read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
             shape, _, dtype = read_header(fp)
+        except zipfile.BadZipFile:  # a damaged archive (a CRC mismatch on a small member), not a bad header
+            raise
         except Exception as exc:  # a malformed header raises ValueError, SyntaxError or tokenize.TokenError
             raise ValueError(f"payload member {name!r} is not an array ({exc})") from None
         if dtype.hasobject:

@@ -158,7 +158,7 @@ def flip_a_data_byte(payload: bytes, member: str) -> bytes:
             id="arrays of another format under the current column",
         ),
         pytest.param(
-            lambda good: npz.dumps({**npz.loads(good), "word_ids": npz.loads(good)["word_ids"] + 10**6}),
+            lambda good: npz.dumps({**npz.loads(good), "word_ids": npz.loads(good)["word_ids"] + np.int64(10**6)}),
             "word_ids has ids outside 0..{}",
             id="ids past the vocabulary",
         ),
