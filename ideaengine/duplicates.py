@@ -1,40 +1,70 @@
 """Similar ideas ("did you mean") and duplicate clusters, read from the index `index_board` builds.
 
 Ideas newer than the stored index are matched per request against a small index of their own, so
-a fresh idea is found at once without scanning the board.
+a fresh idea is found at once without scanning the board. The index is stored as numeric arrays
+(`ranking.TextIndex.to_arrays` in an npz blob, never a pickle): a blob that is not one this version
+wrote is ignored, so the board is answered as if it had no index yet.
 """
 
 from __future__ import annotations
 
 import asyncio
-import pickle
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
 from ideaengine import boards, ideas
 from ideaengine.errors import DomainError, not_found
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.platform import embeddings
+from ideaengine.platform import embeddings, npz
 from ideaengine.platform.models import BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus
 from ideaengine.platform.queries import Page, SortKey, Window, pages
 
 INDEX_CACHE_SIZE = 64
-"Unpickled board indexes kept per process, keyed by board and build."
+"Board indexes kept loaded per process, keyed by board and build (a refused blob too, so it is logged once)."
 QUERY_MAX_CHARS = 2_000
+EMBEDDING_DTYPE = np.float32
+"How embeddings are computed and stored (Idea.embedding, and the vectors of a stored index)."
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class StoredIndex:
-    """What `workers.duplicates.index_board` pickles: the index and the idea id of each of its rows."""
+    """What `workers.duplicates.index_board` stores: the index and the idea id of each of its rows."""
 
     index: ranking.TextIndex
     idea_ids: list[int]
+
+    def to_bytes(self) -> bytes:
+        arrays = self.index.to_arrays()
+        if "vectors" in arrays:  # float32, as computed: half the size, and no precision the model had
+            arrays["vectors"] = arrays["vectors"].astype(EMBEDDING_DTYPE)
+        return npz.dumps({**arrays, "idea_ids": np.asarray(self.idea_ids, dtype=np.int64)})
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> StoredIndex:
+        """The index `to_bytes` wrote; ValueError for any other blob (garbage, a pickle, another format)."""
+        arrays = npz.loads(payload)
+        idea_ids = arrays.pop("idea_ids", None)
+        if idea_ids is None:
+            raise ValueError("idea_ids is missing")
+        index = ranking.TextIndex.from_arrays(arrays)
+        if idea_ids.dtype.kind not in "iu" or idea_ids.shape != (len(index),):
+            raise ValueError(f"idea_ids must be {len(index)} integers, one per indexed text")
+        return cls(index, idea_ids.tolist())
+
+
+def readable() -> ColumnElement[bool]:
+    """Stored indexes of the format this version reads; the sweep rebuilds boards that have none."""
+    return BoardIndex.format_version == ranking.INDEX_FORMAT
 
 
 @dataclass(frozen=True)
@@ -43,7 +73,7 @@ class Cluster:
     cohesion: float
 
 
-_cache: OrderedDict[tuple[str, int, int, object], StoredIndex] = OrderedDict()
+_cache: OrderedDict[tuple[str, int, int, object], StoredIndex | None] = OrderedDict()
 
 
 def idea_text(title: str, body: str) -> str:
@@ -51,12 +81,16 @@ def idea_text(title: str, body: str) -> str:
 
 
 async def _stored(session: AsyncSession, board_id: int) -> tuple[StoredIndex | None, int]:
-    """The board's index (cached) and the highest idea id it covers (0 without one)."""
+    """The board's index (cached) and the highest idea id it covers; (None, 0) without a usable one."""
     row = (
         await session.execute(
-            select(BoardIndex.text_seq, BoardIndex.max_idea_id, BoardIndex.built_at).where(
-                BoardIndex.board_id == board_id
-            )
+            select(
+                BoardIndex.text_seq,
+                BoardIndex.max_idea_id,
+                BoardIndex.built_at,
+                BoardIndex.format_version,
+                readable().label("readable"),
+            ).where(BoardIndex.board_id == board_id)
         )
     ).first()
     if row is None:
@@ -64,14 +98,30 @@ async def _stored(session: AsyncSession, board_id: int) -> tuple[StoredIndex | N
     # The database is part of the key: one process may serve several (tests do, one per test).
     key = (str(session.get_bind().engine.url), board_id, row.text_seq, row.built_at)
     if key not in _cache:
-        payload = (await session.execute(select(BoardIndex.payload).where(BoardIndex.board_id == board_id))).scalar()
-        if payload is None:
-            return None, 0
-        _cache[key] = pickle.loads(payload)
+        _cache[key] = await _load(session, board_id, row)
         while len(_cache) > INDEX_CACHE_SIZE:
             _cache.popitem(last=False)
     _cache.move_to_end(key)
-    return _cache[key], int(row.max_idea_id)
+    stored = _cache[key]
+    return (None, 0) if stored is None else (stored, int(row.max_idea_id))
+
+
+async def _load(session: AsyncSession, board_id: int, row: Row[int, int, datetime, int, bool]) -> StoredIndex | None:
+    """None, with a log line, for an index this version cannot use: the board is then served as if it had none."""
+    if not row.readable:
+        why = f"format {row.format_version} is not {ranking.INDEX_FORMAT} (the sweep rebuilds it)"
+    else:
+        payload = (
+            await session.execute(select(BoardIndex.payload).where(BoardIndex.board_id == board_id))
+        ).scalar_one_or_none()
+        if payload is None:  # deleted since the row was read
+            return None
+        try:
+            return StoredIndex.from_bytes(payload)
+        except ValueError as exc:
+            why = f"{exc} (rebuilt at the board's next text change)"
+    log.warning("board %s: stored duplicate index (text_seq %s) ignored: %s", board_id, row.text_seq, why)
+    return None
 
 
 async def similar_to_text(
@@ -116,7 +166,9 @@ async def _vectors(stored: StoredIndex | None, members: Sequence[Idea]) -> dict[
     if stored is None or stored.index.vectors is None:
         return {}
     out: dict[int, np.ndarray] = {
-        i.id: np.frombuffer(i.embedding, dtype=np.float32).astype(float) for i in members if i.embedding is not None
+        i.id: np.frombuffer(i.embedding, dtype=EMBEDDING_DTYPE).astype(float)
+        for i in members
+        if i.embedding is not None
     }
     missing = [i for i in members if i.embedding is None]
     computed = None

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
+import ranking
 from ideaengine import boards, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole
@@ -183,10 +184,15 @@ class IdeaFilter:
     search: str | None = None
 
 
+def listed_by_default() -> ColumnElement[bool]:
+    """Without a status filter a board lists every idea but the MERGED ones (DECISIONS.md 10)."""
+    return Idea.status != IdeaStatus.MERGED
+
+
 def _filtered(f: IdeaFilter) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if f.statuses is None:
-        where.append(Idea.status != IdeaStatus.MERGED)  # DECISIONS.md 10
+        where.append(listed_by_default())
     else:
         where.append(Idea.status.in_(list(f.statuses)))
     if f.tag is not None:
@@ -202,7 +208,7 @@ NEUTRAL_SCORES = {
     IdeaSort.TOP: (IdeaScore.wilson_lower_bound, 0.0),
     IdeaSort.TRENDING: (IdeaScore.trending, 0.0),
     IdeaSort.PAIRWISE: (IdeaScore.bradley_terry, 0.0),
-    IdeaSort.ELO: (IdeaScore.elo, 1500.0),
+    IdeaSort.ELO: (IdeaScore.elo, ranking.ELO_INITIAL),
 }
 "Each scored sort's column and the value an idea never scored sorts as."
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import boards
+from ideaengine import boards, duplicates
 from ideaengine.platform.models import Board, BoardIndex, Idea, IdeaScore, utcnow
 
 _SCORES = (
@@ -39,8 +39,11 @@ def _scored_seq() -> Any:
 
 
 def _indexed_seq() -> Any:
+    """The text_seq a board's index includes; 0 without one, or with one of a format this version cannot read."""
     return (
-        select(func.coalesce(func.max(BoardIndex.text_seq), 0)).where(BoardIndex.board_id == Board.id).scalar_subquery()
+        select(func.coalesce(func.max(BoardIndex.text_seq), 0))
+        .where(BoardIndex.board_id == Board.id, duplicates.readable())
+        .scalar_subquery()
     )
 
 

@@ -3,13 +3,8 @@
 Definitions of every number: design/RANKING.md. Nothing here imports the rest of the project.
 """
 
-from ranking.duplicates import (
-    DUPLICATE_THRESHOLD,
-    DUPLICATE_THRESHOLD_VECTORS,
-    TextIndex,
-    cluster_duplicates,
-    cluster_index,
-)
+from ranking.duplicates import DUPLICATE_THRESHOLD, DUPLICATE_THRESHOLD_VECTORS, cluster_duplicates, cluster_index
+from ranking.index import INDEX_FORMAT, TextIndex
 from ranking.pairwise import (
     BT_ALPHA,
     EXACT_STDERR_MAX_ITEMS,
@@ -35,6 +30,7 @@ __all__ = [
     "ELO_INITIAL",
     "ELO_K",
     "EXACT_STDERR_MAX_ITEMS",
+    "INDEX_FORMAT",
     "TRENDING_HALF_LIFE_HOURS",
     "Z95",
     "BradleyTerryResult",

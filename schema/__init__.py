@@ -21,6 +21,13 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from ideaengine.platform.settings import (
+    MAX_ALIASES,
+    MAX_QUERY_COST,
+    MAX_QUERY_COST_ANONYMOUS,
+    MAX_QUERY_DEPTH,
+    MAX_TOKENS,
+)
 from schema import relay
 from schema.boards import BoardMutations, BoardNode, BoardQueries
 from schema.comments import CommentMutations, CommentNode
@@ -36,11 +43,6 @@ from schema.votes import VoteMutations, VoteQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
 
 __all__ = ["Context", "SharedReads", "build_schema", "export_sdl"]
-
-MAX_DEPTH, MAX_ALIASES, MAX_TOKENS = 12, 30, 2_000
-MAX_COST_ANONYMOUS, MAX_COST = 10_000, 25_000
-"Query cost limits (schema/cost.py): a 100-idea page with every field fits; thirty aliases of one do not."
-"Defaults of the query limits (README: Safety); settings may change them."
 
 
 @strawberry.type
@@ -145,11 +147,11 @@ class QuietSchema(strawberry.Schema):
 
 
 def build_schema(
-    max_depth: int = MAX_DEPTH,
+    max_depth: int = MAX_QUERY_DEPTH,
     max_aliases: int = MAX_ALIASES,
     max_tokens: int = MAX_TOKENS,
-    max_cost_anonymous: int = MAX_COST_ANONYMOUS,
-    max_cost: int = MAX_COST,
+    max_cost_anonymous: int = MAX_QUERY_COST_ANONYMOUS,
+    max_cost: int = MAX_QUERY_COST,
 ) -> strawberry.Schema:
     # The limit rules are built once: ValidationCache keys on the rule classes, and a limiter made per
     # request makes new classes each time, so no validation would ever be cached.

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
 
+import ranking
 from ideaengine import comments, duplicates, ideas, scores
 from ideaengine.errors import DomainError
 from ideaengine.platform.models import Idea
@@ -40,7 +41,9 @@ class IdeaScoreType:
         description="Sum of +1/-1 votes, each halved every 72 hours of age, as of computedAt (a board's ideas "
         "decay alike, so their TRENDING order holds between refreshes)."
     )
-    elo: float = strawberry.field(description="Elo rating from comparisons replayed in order (starts at 1500).")
+    elo: float = strawberry.field(
+        description=f"Elo rating from comparisons replayed in order (starts at {ranking.ELO_INITIAL:g})."
+    )
     bradley_terry: float = strawberry.field(description="Bradley-Terry log-strength, and its 95% interval.")
     bradley_terry_low: float
     bradley_terry_high: float
@@ -128,7 +131,7 @@ class IdeaNode(relay.Node):
             return IdeaScoreType(
                 wilson_lower_bound=0.0,
                 trending=0.0,
-                elo=1500.0,
+                elo=ranking.ELO_INITIAL,
                 bradley_terry=0.0,
                 bradley_terry_low=0.0,
                 bradley_terry_high=0.0,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,14 +10,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
-from ideaengine.duplicates import StoredIndex, idea_text
+from ideaengine.duplicates import EMBEDDING_DTYPE, StoredIndex, idea_text
 from ideaengine.platform import embeddings
 from ideaengine.platform.db import Database
 from ideaengine.platform.models import Board, BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus, utcnow
 from ideaengine.platform.upsert import insert_for
 from workers.base import run
-
-EMBEDDING_DTYPE = np.float32
 
 
 def index_board(board_id: int) -> dict[str, Any]:
@@ -44,7 +41,7 @@ async def _index(db: Database, board_id: int) -> dict[str, Any]:
     index = ranking.TextIndex(texts, vectors)
     labels = ranking.cluster_index(index)  # the same index serves lookups and clustering: built once
     clusters = _clusters(index, labels, [r.id for r in rows])
-    payload = pickle.dumps(StoredIndex(index, [r.id for r in rows]), protocol=pickle.HIGHEST_PROTOCOL)
+    payload = StoredIndex(index, [r.id for r in rows]).to_bytes()
     async with db.write() as session:
         written = await _write_index(session, board_id, seq, max((r.id for r in rows), default=0), payload)
         if written:
@@ -107,16 +104,17 @@ def _clusters(
 async def _write_index(session: AsyncSession, board_id: int, seq: int, max_idea_id: int, payload: bytes) -> bool:
     """Store the index unless a newer one is there already; True when written."""
     stmt = insert_for(session, BoardIndex).values(
-        board_id=board_id, text_seq=seq, max_idea_id=max_idea_id, payload=payload, built_at=utcnow()
+        board_id=board_id,
+        text_seq=seq,
+        max_idea_id=max_idea_id,
+        format_version=ranking.INDEX_FORMAT,
+        payload=payload,
+        built_at=utcnow(),
     )
+    columns = ("text_seq", "max_idea_id", "format_version", "payload", "built_at")
     stmt = stmt.on_conflict_do_update(
         index_elements=["board_id"],
-        set_={
-            "text_seq": stmt.excluded.text_seq,
-            "max_idea_id": stmt.excluded.max_idea_id,
-            "payload": stmt.excluded.payload,
-            "built_at": stmt.excluded.built_at,
-        },
+        set_={c: stmt.excluded[c] for c in columns},
         where=BoardIndex.text_seq <= stmt.excluded.text_seq,
     )
     result = await session.execute(stmt)

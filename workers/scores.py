@@ -6,14 +6,15 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
 from ideaengine import boards
+from ideaengine.ideas import IdeaSort, listed_by_default, sort_keys
 from ideaengine.platform import events
 from ideaengine.platform.db import Database
-from ideaengine.platform.models import Board, Comparison, Idea, IdeaScore, IdeaStatus, Vote, utcnow
+from ideaengine.platform.models import Board, Comparison, Idea, IdeaScore, Vote, utcnow
 from ideaengine.platform.upsert import insert_for
 from workers.base import run
 
@@ -50,9 +51,7 @@ async def _load(session: AsyncSession, board_id: int) -> dict[str, Any]:
     """Three bulk reads per board, never one per idea (PERFORMANCE.md)."""
     ideas = (
         await session.execute(
-            select(Idea.id, Idea.status, Idea.created_at, Idea.up_count, Idea.down_count)
-            .where(Idea.board_id == board_id)
-            .order_by(Idea.id)
+            select(Idea.id, Idea.up_count, Idea.down_count).where(Idea.board_id == board_id).order_by(Idea.id)
         )
     ).all()
     votes = (
@@ -96,7 +95,6 @@ def _compute(data: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     elo = ranking.elo_ratings(n, winners, losers)
     bt = ranking.bradley_terry(n, winners, losers)
     compared = np.bincount(np.concatenate([winners, losers]), minlength=n)
-    ranks = _top_ranks(ideas, wilson)
     return [
         {
             "idea_id": row.id,
@@ -109,23 +107,32 @@ def _compute(data: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
             "bt_low": float(bt.low[i]),
             "bt_high": float(bt.high[i]),
             "comparisons": int(compared[i]),
-            "rank": ranks.get(row.id),
         }
         for i, row in enumerate(ideas)
     ]
 
 
-def _top_ranks(ideas: list[Any], wilson: np.ndarray) -> dict[int, int]:
-    """1-based positions under TOP among the ideas the board lists (all but MERGED); ties newest, then id."""
-    listed = [
-        (float(wilson[i]), row.created_at, row.id) for i, row in enumerate(ideas) if row.status != IdeaStatus.MERGED
-    ]
-    listed.sort(key=lambda t: (-t[0], -t[1].timestamp(), -t[2]))
-    return {idea_id: rank for rank, (_, _, idea_id) in enumerate(listed, start=1)}
+async def _rank(session: AsyncSession, board_id: int) -> None:
+    """TOP rank: the 1-based position in the board's TOP listing, by the listing's own order and filter
+    (`sort_keys`, `listed_by_default` in ideaengine.ideas) over the figures just written; unlisted ideas have none."""
+    order = [key.order() for key in sort_keys(IdeaSort.TOP)]
+    listed = (
+        select(Idea.id, func.row_number().over(order_by=order).label("rank"))
+        .outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
+        .where(Idea.board_id == board_id, listed_by_default())
+        .subquery()
+    )
+    unlisted = select(Idea.id).where(Idea.board_id == board_id, not_(listed_by_default()))
+    for stmt in (
+        update(IdeaScore).where(IdeaScore.idea_id == listed.c.id).values(rank=listed.c.rank),
+        update(IdeaScore).where(IdeaScore.board_id == board_id, IdeaScore.idea_id.in_(unlisted)).values(rank=None),
+    ):
+        await session.execute(stmt, execution_options={"synchronize_session": False})
 
 
 async def _write(session: AsyncSession, board_id: int, seq: int, now: datetime, rows: list[dict[str, Any]]) -> None:
-    """One upsert for the whole board; a row computed at a newer sequence is never overwritten by an older one."""
+    """One upsert for the whole board, then the ranks; a row computed at a newer sequence is never overwritten by
+    an older one."""
     if not rows:
         return
     stmt = insert_for(session, IdeaScore)
@@ -139,7 +146,6 @@ async def _write(session: AsyncSession, board_id: int, seq: int, now: datetime, 
         "bt_low",
         "bt_high",
         "comparisons",
-        "rank",
         "computed_at",
         "computed_seq",
     )
@@ -149,3 +155,4 @@ async def _write(session: AsyncSession, board_id: int, seq: int, now: datetime, 
         where=IdeaScore.computed_seq <= stmt.excluded.computed_seq,
     )
     await session.execute(stmt, [{**r, "board_id": board_id, "computed_at": now, "computed_seq": seq} for r in rows])
+    await _rank(session, board_id)

@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ranking import ELO_INITIAL
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -315,7 +317,7 @@ class IdeaScore(Base):
     down: Mapped[int] = mapped_column(Integer, default=0)
     wilson_lower_bound: Mapped[float] = mapped_column(Float, default=0.0)
     trending: Mapped[float] = mapped_column(Float, default=0.0)
-    elo: Mapped[float] = mapped_column(Float, default=1500.0)
+    elo: Mapped[float] = mapped_column(Float, default=ELO_INITIAL)
     bradley_terry: Mapped[float] = mapped_column(Float, default=0.0)
     bt_low: Mapped[float] = mapped_column(Float, default=0.0)
     bt_high: Mapped[float] = mapped_column(Float, default=0.0)
@@ -349,7 +351,7 @@ class DuplicateLink(Base):
 
 
 class BoardIndex(Base):
-    """A board's pickled similar-idea index, built by `workers.duplicates.index_board`."""
+    """A board's similar-idea index, built by `workers.duplicates.index_board` (numeric arrays, never a pickle)."""
 
     __tablename__ = "board_indexes"
 
@@ -358,7 +360,10 @@ class BoardIndex(Base):
     "The board's text_seq the index includes."
     max_idea_id: Mapped[int] = mapped_column(Integer)
     "Ideas above this id are newer than the index and are scored per request."
+    format_version: Mapped[int] = mapped_column(Integer)
+    "`ranking.INDEX_FORMAT` of the payload: an index of any other format counts as missing, and is rebuilt."
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    "`ideaengine.duplicates.StoredIndex.to_bytes`: the index's arrays and idea ids, in numpy's npz format."
     built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -41,6 +41,10 @@ class SortKey:
     column: Column
     descending: bool = False
 
+    def order(self, reverse: bool = False) -> ColumnElement[Any]:
+        """Its ORDER BY term; `reverse` reads the list from the other end (a backward page)."""
+        return self.column.desc() if self.descending != reverse else self.column.asc()
+
 
 @dataclass(frozen=True)
 class Window:
@@ -100,7 +104,7 @@ async def pages(
         bounded = bounded.where(_beyond(order, window.after, later=True))
     if window.before is not None:
         bounded = bounded.where(_beyond(order, window.before, later=False))
-    ordering = [s.column.desc() if s.descending != window.backward else s.column.asc() for s in order]
+    ordering = [s.order(window.backward) for s in order]
     keys = [s.column.label(f"sort_key_{n}") for n, s in enumerate(order)]
     n_keys = len(keys)
     if len(parents) == 1:

@@ -16,6 +16,10 @@ from ideaengine.platform.ratelimit import KINDS, parse_rate
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./ideaengine.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+MAX_QUERY_DEPTH, MAX_ALIASES, MAX_TOKENS = 12, 30, 2_000
+MAX_QUERY_COST_ANONYMOUS, MAX_QUERY_COST = 10_000, 25_000
+"""Defaults of the GraphQL query limits (README: Safety), for the server and `build_schema` alike. Costs
+(schema/cost.py): a 100-idea page with every field fits; thirty aliases of one do not."""
 
 
 class SettingsError(ValueError):
@@ -59,18 +63,21 @@ class Settings(BaseSettings):
     rate_limit_ip_factor: Annotated[int, Field(ge=1)] = 5
     "An IP may do this many times what one user may: people share addresses (offices, mobile carriers)."
     max_request_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    "Largest request body accepted (413 beyond it): a GraphQL document and its variables need far less."
     max_subscriptions_per_connection: Annotated[int, Field(ge=1)] = 10
     "A board page needs two or three (its activity, an idea's status); more is refused with an `error` message."
     max_subscriptions_per_ip: Annotated[int, Field(ge=1)] = 100
     max_subscriptions_per_user: Annotated[int, Field(ge=1)] = 30
     max_subscriptions_per_server: Annotated[int, Field(ge=1)] = 10_000
-    "Largest request body accepted (413 beyond it): a GraphQL document and its variables need far less."
-    max_query_depth: int = 12
-    max_aliases: int = 30
-    max_tokens: int = 2000
-    max_query_cost_anonymous: Annotated[int, Field(ge=1)] = 10_000
+    max_query_depth: int = MAX_QUERY_DEPTH
+    "Deepest nesting of selections a query may have."
+    max_aliases: int = MAX_ALIASES
+    "Most aliases in one operation."
+    max_tokens: int = MAX_TOKENS
+    "Most tokens in one document."
+    max_query_cost_anonymous: Annotated[int, Field(ge=1)] = MAX_QUERY_COST_ANONYMOUS
     "Largest cost (schema/cost.py) of an anonymous caller's operation; QUERY_TOO_COMPLEX beyond."
-    max_query_cost: Annotated[int, Field(ge=1)] = 25_000
+    max_query_cost: Annotated[int, Field(ge=1)] = MAX_QUERY_COST
     "Largest cost of a signed-in caller's operation."
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     "Any case (`info` is INFO)."

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import column, inspect, select, table, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+import ranking
+from ideaengine import scores, sweep
+from ideaengine.duplicates import StoredIndex
 from ideaengine.platform import migrate
-from ideaengine.platform.models import Base
+from ideaengine.platform.models import Base, Board, BoardIndex
+from tests.api.conftest import Api, Workspace
+from tests.api.ops import create_board, idea_id
+from tests.conftest import in_process
+
+OLD_INDEX_COLUMNS = ["board_id", "text_seq", "max_idea_id", "payload", "built_at"]
+"board_indexes before revision 0004, which stored a pickle in `payload`."
 
 
 def table_names(url: str) -> set[str]:
@@ -52,3 +64,55 @@ def test_models_and_migrations_agree(database_url: str) -> None:
             await engine.dispose()
 
     assert asyncio.run(diff()) == []
+
+
+async def _index_table(url: str, *statements: Any) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run statements, then read board_indexes' columns and rows, on an engine of its own (no models)."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            for statement in statements:
+                await conn.execute(statement)
+            columns = await conn.run_sync(lambda c: [col["name"] for col in inspect(c).get_columns("board_indexes")])
+            rows = (await conn.execute(text("SELECT board_id, text_seq FROM board_indexes"))).all()
+    finally:
+        await engine.dispose()
+    return columns, [tuple(r) for r in rows]
+
+
+async def test_revision_0004_empties_board_indexes_both_ways_and_the_sweep_rebuilds_them(
+    api: Api, ws: Workspace, services: Any, database_url: str
+) -> None:
+    """No pickle is loaded after the upgrade, and the code before it never meets the arrays it cannot read."""
+    board = await create_board(api, ws.api_key)
+    await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    await in_process(services).drain()
+    async with services.db.read() as session:
+        board_pk = (await session.execute(select(Board.id))).scalar_one()
+    columns, rows = await _index_table(database_url)
+    assert (columns, rows) == ([*OLD_INDEX_COLUMNS[:3], "format_version", *OLD_INDEX_COLUMNS[3:]], [(board_pk, 1)])
+    await services.db.dispose()  # no pooled connection in the way of the DDL
+
+    await asyncio.to_thread(migrate.downgrade, database_url, "0003_score_seqs")
+    assert await _index_table(database_url) == (OLD_INDEX_COLUMNS, [])
+    old = table("board_indexes", *(column(name) for name in OLD_INDEX_COLUMNS))
+    pickled = old.insert().values(
+        board_id=board_pk,
+        text_seq=1,
+        max_idea_id=1,
+        payload=pickle.dumps({"as": "0002 stored it"}),
+        built_at=datetime(2026, 11, 30),
+    )
+    assert await _index_table(database_url, pickled) == (OLD_INDEX_COLUMNS, [(board_pk, 1)])
+
+    await asyncio.to_thread(migrate.upgrade, database_url, "head")
+    columns, rows = await _index_table(database_url)
+    assert "format_version" in columns and rows == []
+    async with services.db.read() as session:
+        assert await scores.stale_boards(session) == ([], [board_pk])
+    assert await sweep.sweep(services.db, services.queue) == 1
+    await in_process(services).drain()
+    async with services.db.read() as session:
+        row = (await session.execute(select(BoardIndex))).scalar_one()
+    assert (row.board_id, row.text_seq, row.format_version) == (board_pk, 1, ranking.INDEX_FORMAT)
+    assert [len(StoredIndex.from_bytes(row.payload).idea_ids)] == [1]

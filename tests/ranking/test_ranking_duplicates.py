@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ranking
-from ranking import duplicates
+from ranking import index as text_index
 
 UNRELATED = [
     "Longer opening hours on Sundays",
@@ -120,7 +120,7 @@ def test_candidate_pairs_grow_linearly_not_as_all_pairs() -> None:
     texts = [" ".join(rng.choice(words, 6)) for _ in range(4000)]
     i, j = ranking.TextIndex(texts).candidate_pairs()
     assert np.all(i < j)
-    assert i.size <= 4000 * duplicates.CANDIDATES_PER_TEXT
+    assert i.size <= 4000 * text_index.CANDIDATES_PER_TEXT
 
 
 def test_clusters_are_labelled_by_their_earliest_text() -> None:
@@ -137,7 +137,7 @@ def test_empty_and_single_inputs() -> None:
     ("call", "argument"),
     [
         (lambda: ranking.TextIndex(["fine", "  "]), "texts"),
-        (lambda: ranking.TextIndex(["fine", 3]), "texts"),  # type: ignore[list-item]
+        (lambda: ranking.TextIndex(["fine", 3]), "texts"),  # type: ignore[list-item]  # what the check is for
         (lambda: ranking.TextIndex("a single string"), "texts"),
         (lambda: ranking.TextIndex(["a", "b"], vectors=np.ones((3, 2))), "vectors"),
         (lambda: ranking.TextIndex(["a"], vectors=[[np.nan, 1.0]]), "vectors"),

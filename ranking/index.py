@@ -1,0 +1,332 @@
+"""TextIndex: which indexed texts are similar to a text ("did you mean"), from texts and optional embeddings.
+
+Lexical similarity is the cosine of TF-IDF vectors, mixed half and half from two blocks: stemmed words and
+word pairs without stopwords, and character 3-5-grams inside words (spelling variants, compounds). With
+embeddings, similarity = mean(lexical, max(0, cosine of the embeddings)). Every similarity is in [0, 1].
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+from numpy.typing import ArrayLike
+
+from ranking import _arrays
+from ranking import _validate as v
+from ranking.text import char_ngrams, content_words, normalise_text, word_features
+
+WORD_WEIGHT = 0.5
+"""Share of the word block in the lexical similarity; the character n-gram block has the rest."""
+
+CANDIDATES_PER_TEXT = 10
+"""Nearest candidates kept per text from the blocking index before exact similarities are computed."""
+
+BLOCK_MAX_DF = 200
+"""Word features shared by more texts than this are too common to propose candidates (blocking)."""
+
+INDEX_FORMAT = 1
+"""Version of `TextIndex.to_arrays`: bumped whenever the arrays change meaning, so an old stored index is refused."""
+
+_LSH_TABLES = 8
+_LSH_WINDOW = 4
+_PAIR_CHUNK = 200_000
+_ROW_CHUNK = 4096
+
+
+class TextIndex:
+    """An index of texts (and optional unit embedding rows) answering "which indexed texts are similar?".
+
+    Indices are positions in insertion order. `add` appends. `to_arrays` and `from_arrays` store it as
+    plain numeric arrays (no pickle); it is picklable too (caches are rebuilt on demand).
+    """
+
+    def __init__(self, texts: Iterable[str] = (), vectors: ArrayLike | None = None) -> None:
+        self._texts: list[str] = []
+        self._word_vocab: dict[str, int] = {}
+        self._char_vocab: dict[str, int] = {}
+        # Feature ids of every text end to end, and n + 1 offsets: arrays, not lists of Python ints (8 bytes
+        # an id instead of about 36, which matters for the boards an API process keeps loaded).
+        self._word_ids = np.zeros(0, dtype=np.int64)
+        self._word_ptr = np.zeros(1, dtype=np.int64)
+        self._char_ids = np.zeros(0, dtype=np.int64)
+        self._char_ptr = np.zeros(1, dtype=np.int64)
+        self._vectors: np.ndarray | None = None
+        self._has_vectors = vectors is not None
+        self._char_cache: dict[str, list[int]] = {}
+        self._matrix: Any = None
+        self._idf: tuple[np.ndarray, np.ndarray] | None = None
+        self.add(texts, vectors)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    @property
+    def texts(self) -> list[str]:
+        return list(self._texts)
+
+    @property
+    def vectors(self) -> np.ndarray | None:
+        return self._vectors
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.update(_char_cache={}, _matrix=None, _idf=None)
+        return state
+
+    def add(self, texts: Iterable[str], vectors: ArrayLike | None = None) -> None:
+        """Append texts (with one embedding row each when the index has vectors)."""
+        new = v.texts("texts", texts)
+        rows = v.unit_rows("vectors", vectors, len(new))
+        if self._has_vectors != (rows is not None) and (new or rows is not None):
+            if self._has_vectors:
+                raise ValueError("vectors: this index holds embeddings, give one row per added text")
+            raise ValueError("vectors: this index was built without embeddings")
+        word_ids: list[int] = []
+        char_ids: list[int] = []
+        word_ends, char_ends = [], []
+        for text in new:
+            words, chars = self._features(text)
+            word_ids.extend(words)
+            word_ends.append(len(word_ids))
+            char_ids.extend(chars)
+            char_ends.append(len(char_ids))
+        self._word_ids, self._word_ptr = _append(self._word_ids, self._word_ptr, word_ids, word_ends)
+        self._char_ids, self._char_ptr = _append(self._char_ids, self._char_ptr, char_ids, char_ends)
+        self._texts.extend(new)
+        if rows is not None:
+            self._vectors = rows if self._vectors is None else np.vstack([self._vectors, rows])
+        self._matrix = None
+        self._idf = None
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The index as named numeric arrays (for `numpy.savez`, loadable with allow_pickle=False).
+
+        "format" is INDEX_FORMAT; "vectors" is there only when the index holds embeddings.
+        """
+        arrays = {"format": np.asarray(INDEX_FORMAT, dtype=np.int64)}
+        arrays["texts"], arrays["texts_ptr"] = _arrays.pack_strings(self._texts)
+        for name, vocab, ids, ptr in (
+            ("word", self._word_vocab, self._word_ids, self._word_ptr),
+            ("char", self._char_vocab, self._char_ids, self._char_ptr),
+        ):
+            arrays[f"{name}_vocab"], arrays[f"{name}_vocab_ptr"] = _arrays.pack_strings(list(vocab))  # in id order
+            arrays[f"{name}_ids"] = _arrays.narrow(ids, max(len(vocab) - 1, 0))  # n-gram ids fit uint16
+            arrays[f"{name}_ptr"] = _arrays.narrow(ptr, ids.size)
+        if self._vectors is not None:
+            arrays["vectors"] = self._vectors
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, ArrayLike]) -> TextIndex:
+        """The index `to_arrays` gave; ValueError naming the array at fault for anything else.
+
+        Checked so that stored arrays can at worst give wrong similarities, never an error at query time:
+        every id within its vocabulary, offsets in range, unit embedding rows, and the current INDEX_FORMAT.
+        """
+        _arrays.names(arrays, _ARRAY_NAMES, optional=("vectors",))
+        version = np.asarray(arrays["format"])
+        if version.shape != () or version.dtype.kind not in "iu" or int(version) != INDEX_FORMAT:
+            raise ValueError(f"format {version.tolist()!r} is not {INDEX_FORMAT}, the one this version reads")
+        index = cls()
+        index._texts = v.texts("texts", _arrays.unpack_strings(arrays, "texts"))
+        n = len(index._texts)
+        index._word_vocab, index._word_ids, index._word_ptr = _arrays.features(arrays, "word", n)
+        index._char_vocab, index._char_ids, index._char_ptr = _arrays.features(arrays, "char", n)
+        if "vectors" in arrays:
+            index._has_vectors, index._vectors = True, _arrays.unit_rows(arrays, "vectors", n)
+        return index
+
+    def similar(self, text: str, k: int = 5, vector: ArrayLike | None = None) -> list[tuple[int, float]]:
+        """The k indexed texts most similar to `text`, best first, as (index, similarity > 0)."""
+        v.text("text", text)
+        if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        query_vector = None
+        if vector is not None:
+            if not self._has_vectors:
+                raise ValueError("vector: this index was built without embeddings")
+            dim = 0 if self._vectors is None else self._vectors.shape[1]
+            rows = v.unit_rows("vector", np.atleast_2d(np.asarray(vector, dtype=float)), 1)
+            assert rows is not None
+            if dim and rows.shape[1] != dim:
+                raise ValueError(f"vector has {rows.shape[1]} dimensions, the index has {dim}")
+            query_vector = rows
+        if not self._texts or k == 0:
+            return []
+        scores = self._matrix_() @ self._query(text)
+        if query_vector is not None and self._vectors is not None:
+            scores = (scores + np.maximum(self._vectors @ query_vector[0], 0.0)) / 2
+        scores = np.clip(scores, 0.0, 1.0)
+        top = np.argpartition(-scores, min(k, scores.size) - 1)[:k]
+        top = top[np.lexsort((top, -scores[top]))]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+    def pair_similarity(self, first: ArrayLike, second: ArrayLike) -> np.ndarray:
+        """Similarity of texts first[p] and second[p] for every p."""
+        i = v.ids("first", first, len(self))
+        j = v.ids("second", second, len(self), like=i)
+        x = self._matrix_()
+        out = np.empty(i.size)
+        for start in range(0, i.size, _PAIR_CHUNK):
+            a, b = i[start : start + _PAIR_CHUNK], j[start : start + _PAIR_CHUNK]
+            out[start : start + a.size] = np.asarray(x[a].multiply(x[b]).sum(axis=1)).ravel()
+        if self._vectors is not None:
+            cos = np.einsum("ij,ij->i", self._vectors[i], self._vectors[j])
+            out = (out + np.maximum(cos, 0.0)) / 2
+        return np.clip(out, 0.0, 1.0)
+
+    def similarity_matrix(self, members: ArrayLike) -> np.ndarray:
+        """Dense similarities among a few indexed texts (a cluster's members)."""
+        idx = v.ids("members", members, len(self))
+        sub = self._matrix_()[idx]
+        sims = (sub @ sub.T).toarray()
+        if self._vectors is not None:
+            vecs = self._vectors[idx]
+            sims = (sims + np.maximum(vecs @ vecs.T, 0.0)) / 2
+        return np.asarray(np.clip(sims, 0.0, 1.0), dtype=float)
+
+    def candidate_pairs(self, per_text: int = CANDIDATES_PER_TEXT) -> tuple[np.ndarray, np.ndarray]:
+        """Likely-similar pairs (i < j) from blocking on uncommon words (plus LSH on embeddings).
+
+        Each text keeps its `per_text` best partners by the cosine over word features shared by at
+        most BLOCK_MAX_DF texts, so the work grows linearly with the number of texts, never as n².
+        """
+        n = len(self)
+        if n < 2:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        words = self._weighted_words()
+        df = np.bincount(words.indices, minlength=words.shape[1])
+        keep = scipy.sparse.diags_array((df <= BLOCK_MAX_DF).astype(float))
+        block = scipy.sparse.csr_array(words @ keep)
+        block.eliminate_zeros()
+        block_t = scipy.sparse.csr_array(block.T)
+        firsts, seconds = [], []
+        for start in range(0, n, _ROW_CHUNK):
+            prod = scipy.sparse.coo_array(block[start : start + _ROW_CHUNK] @ block_t)
+            rows, cols, vals = prod.row + start, prod.col, prod.data
+            off_diag = rows != cols
+            rows, cols, vals = rows[off_diag], cols[off_diag], vals[off_diag]
+            order = np.argsort(rows * 4.0 + (2.0 - vals), kind="stable")  # by row, best first
+            rows, cols = rows[order], cols[order]
+            first_of_row = np.searchsorted(rows, rows, side="left")
+            best = (np.arange(rows.size) - first_of_row) < per_text
+            firsts.append(rows[best])
+            seconds.append(cols[best])
+        if self._vectors is not None:
+            vi, vj = _lsh_pairs(self._vectors)
+            firsts.append(vi)
+            seconds.append(vj)
+        a = np.concatenate(firsts).astype(np.int64)
+        b = np.concatenate(seconds).astype(np.int64)
+        keys = np.unique(np.minimum(a, b) * n + np.maximum(a, b))
+        return keys // n, keys % n
+
+    def _features(self, text: str) -> tuple[list[int], list[int]]:
+        """Feature ids of a text being indexed; new features join the vocabularies."""
+        words = content_words(normalise_text(text))
+        word_ids = _lookup(self._word_vocab, word_features(words))
+        char_ids: list[int] = []
+        for word in words:
+            cached = self._char_cache.get(word)
+            if cached is None:
+                cached = self._char_cache[word] = _lookup(self._char_vocab, char_ngrams(word))
+            char_ids.extend(cached)
+        return word_ids, char_ids
+
+    def _query(self, text: str) -> np.ndarray:
+        """The query's weighted feature vector over the index's columns; unseen features count in its norm."""
+        self._matrix_()
+        assert self._idf is not None
+        idf_words, idf_chars = self._idf
+        words = content_words(normalise_text(text))
+        parts = []
+        unseen_idf = math.log(len(self) + 1) + 1
+        for features, vocab, idf, weight in (
+            (word_features(words), self._word_vocab, idf_words, WORD_WEIGHT),
+            ([g for w in words for g in char_ngrams(w)], self._char_vocab, idf_chars, 1 - WORD_WEIGHT),
+        ):
+            dense = np.zeros(idf.size)
+            norm2 = 0.0
+            for feature, count in Counter(features).items():
+                tf = 1 + math.log(count)
+                col = vocab.get(feature)
+                if col is None:
+                    norm2 += (tf * unseen_idf) ** 2
+                else:
+                    dense[col] = tf * idf[col]
+                    norm2 += dense[col] ** 2
+            parts.append(dense * (math.sqrt(weight / norm2) if norm2 else 0.0))
+        return np.concatenate(parts)
+
+    def _weighted_words(self) -> scipy.sparse.csr_array:
+        return self._block(self._word_ids, self._word_ptr, len(self._word_vocab), 1.0)[0]
+
+    def _matrix_(self) -> scipy.sparse.csr_array:
+        if self._matrix is None:
+            words, idf_w = self._block(self._word_ids, self._word_ptr, len(self._word_vocab), WORD_WEIGHT)
+            chars, idf_c = self._block(self._char_ids, self._char_ptr, len(self._char_vocab), 1 - WORD_WEIGHT)
+            self._matrix = scipy.sparse.csr_array(scipy.sparse.hstack([words, chars], format="csr"))
+            self._idf = (idf_w, idf_c)
+        matrix: scipy.sparse.csr_array = self._matrix
+        return matrix
+
+    def _block(
+        self, ids: np.ndarray, ptr: np.ndarray, n_cols: int, weight: float
+    ) -> tuple[scipy.sparse.csr_array, np.ndarray]:
+        """Rows of (1 + log tf) · idf, idf = ln((1 + n) / (1 + df)) + 1, scaled to norm sqrt(weight)."""
+        n = ptr.size - 1
+        # Copies: sum_duplicates works in place, and these are the index's own arrays.
+        counts = scipy.sparse.csr_array((np.ones(ids.size), ids, ptr), shape=(n, n_cols), copy=True)
+        counts.sum_duplicates()
+        df = np.bincount(counts.indices, minlength=n_cols)
+        idf = np.log((1 + n) / (1 + df)) + 1
+        data = (1 + np.log(counts.data)) * idf[counts.indices]
+        row_of = np.repeat(np.arange(n), np.diff(counts.indptr))
+        norms = np.sqrt(np.bincount(row_of, data * data, minlength=n))
+        data *= np.sqrt(weight) / norms[row_of]
+        return scipy.sparse.csr_array((data, counts.indices, counts.indptr), shape=(n, n_cols)), idf
+
+
+_ARRAY_NAMES = (
+    "format",
+    *(f"{name}{part}" for name in ("texts", "word_vocab", "char_vocab") for part in ("", "_ptr")),
+    *(f"{name}_{part}" for name in ("word", "char") for part in ("ids", "ptr")),
+)
+"""The arrays of `TextIndex.to_arrays` ("vectors" aside, which only an index with embeddings has)."""
+
+
+def _lookup(vocab: dict[str, int], features: list[str]) -> list[int]:
+    return [vocab.setdefault(f, len(vocab)) for f in features]
+
+
+def _append(ids: np.ndarray, ptr: np.ndarray, new_ids: list[int], new_ends: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Flat ids and offsets with the rows of newly added texts after the existing ones."""
+    ends = np.asarray(new_ends, dtype=np.int64) + ids.size
+    return np.concatenate([ids, np.asarray(new_ids, dtype=np.int64)]), np.concatenate([ptr, ends])
+
+
+def _lsh_pairs(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Random-hyperplane LSH: texts whose embedding signs agree on every bit of a table, near in its order.
+
+    Bits per table grow as log2(n), so buckets stay small; neighbours within a window of the sorted
+    codes bound the pairs to n · tables · window.
+    """
+    n, dim = vectors.shape
+    bits = max(4, min(62, math.ceil(math.log2(max(n, 2) / 8))))
+    planes = np.random.default_rng(0).standard_normal((dim, _LSH_TABLES * bits))
+    signs = (vectors @ planes > 0).reshape(n, _LSH_TABLES, bits)
+    codes = signs.astype(np.int64) @ (1 << np.arange(bits, dtype=np.int64))
+    firsts, seconds = [], []
+    for table in range(_LSH_TABLES):
+        order = np.argsort(codes[:, table], kind="stable")
+        sorted_codes = codes[order, table]
+        for offset in range(1, _LSH_WINDOW + 1):
+            same = sorted_codes[:-offset] == sorted_codes[offset:]
+            firsts.append(order[:-offset][same])
+            seconds.append(order[offset:][same])
+    return np.concatenate(firsts), np.concatenate(seconds)
