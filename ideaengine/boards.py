@@ -116,6 +116,10 @@ async def workspace_for_actor(session: AsyncSession, actor: Actor) -> int:
 
 
 async def get_visible(session: AsyncSession, actor: Actor, workspace_slug: str, slug: str) -> Board | None:
+    """None for anything that is not a pair of slugs: it names no board, and a NUL would not even reach
+    PostgreSQL as a string."""
+    if not (validation.SLUG.fullmatch(workspace_slug) and validation.SLUG.fullmatch(slug)):
+        return None
     workspace = _member_workspace(actor)
     params: dict[str, object] = {"workspace": workspace_slug, "slug": slug}
     if workspace is not None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import base64
 import binascii
 
-PK_MAX_DIGITS = 18
-"A primary key longer than this is not one of ours (and would overflow a BIGINT)."
+PK_MAX = 2**31 - 1
+"Primary keys are 32-bit integers: a larger one is not one of ours, and PostgreSQL would refuse to compare it."
 
 
 def encode_text(text: str) -> str:
@@ -34,6 +34,6 @@ def parse_global_id(value: str) -> tuple[str, int] | None:
     if raw is None:
         return None
     type_name, _, pk = raw.partition(":")
-    if not type_name.isidentifier() or not (pk.isascii() and pk.isdigit()) or len(pk) > PK_MAX_DIGITS:
+    if not type_name.isidentifier() or not (pk.isascii() and pk.isdigit()) or len(pk) > len(str(PK_MAX)):
         return None
-    return type_name, int(pk)
+    return (type_name, int(pk)) if int(pk) <= PK_MAX else None

@@ -315,3 +315,21 @@ async def test_control_characters_in_a_search_find_nothing_instead_of_failing(ap
         {"q": "oat\u0000 milk"},
     )
     assert body["data"]["board"]["ideas"]["totalCount"] == 1
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        pytest.param('{ idea(id: "SWRlYTrCsg") { id } }', {"idea": None}, id="unicode_digit_in_an_id"),  # Idea:²
+        pytest.param('{ idea(id: "SWRlYTo0Mjk0OTY3Mjk2") { id } }', {"idea": None}, id="id_above_2_to_the_31"),
+        pytest.param(
+            '{ board(workspace: "ac\\u0000me", slug: "ideas") { id } }', {"board": None}, id="nul_in_a_workspace"
+        ),
+    ],
+)
+async def test_odd_ids_and_names_find_nothing_instead_of_failing(
+    api: Api, document: str, expected: dict[str, Any]
+) -> None:
+    """Each answered "Unexpected error." (a Unicode digit crashed int(); PostgreSQL refuses 2**32 for an int4
+    column and a NUL in any string)."""
+    assert await api(document) == {"data": expected}
