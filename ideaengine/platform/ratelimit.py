@@ -12,10 +12,12 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import ConnectionPool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("ideaengine.ratelimit")
@@ -42,17 +44,24 @@ class RateLimits:
     def __init__(
         self, rates: Mapping[str, str], *, per_ip_factor: int = 5, redis_url: str | None = None, namespace: str = ""
     ) -> None:
-        storage: Storage = (
-            RedisStorage("async+" + redis_url, implementation="redispy", key_prefix=f"ideaengine:limits:{namespace}")
-            if redis_url
-            else MemoryStorage()
-        )
+        self._pool: ConnectionPool | None = None
+        storage: Storage = MemoryStorage()
+        if redis_url:
+            self._pool = ConnectionPool.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+            ours: dict[str, Any] = {"connection_pool": self._pool}  # so that close() can close it
+            storage = RedisStorage(
+                "async+" + redis_url, implementation="redispy", key_prefix=f"ideaengine:limits:{namespace}", **ours
+            )
         self.limiter = MovingWindowRateLimiter(storage)
         self.per_user = {kind: parse_rate(rate) for kind, rate in rates.items()}
         self.per_ip = {kind: _times(item, per_ip_factor) for kind, item in self.per_user.items() if kind != "read"}
         if "read" in self.per_user:  # reads are anonymous: their rate is an address's own
             self.per_ip["read"] = self.per_user["read"]
         self._failing = False
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.disconnect()
 
     async def hit(self, kind: str, user: str | None, ip: str | None) -> int | None:
         """None if allowed, else whole seconds until the spent budget has room again (at least 1)."""

@@ -49,6 +49,7 @@ class Services:
             yield session
 
     async def close(self) -> None:
+        await self.limits.close()
         await self.queue.close()
         await self.broker.close()
         await self.db.dispose()

@@ -89,8 +89,12 @@ async def test_limits_are_shared_through_redis(redis_url: str, services: Service
 
     namespace = uuid.uuid4().hex
     one, two = (RateLimits({"vote": "2/minute"}, redis_url=redis_url, namespace=namespace) for _ in range(2))
-    spent: list[Any] = [await one.hit("vote", "7", None), await two.hit("vote", "7", None)]
-    assert spent == [None, None]
-    wait = await one.hit("vote", "7", None)
-    assert wait is not None and 1 <= wait <= 60
-    assert await two.hit("vote", "8", None) is None
+    try:
+        spent: list[Any] = [await one.hit("vote", "7", None), await two.hit("vote", "7", None)]
+        assert spent == [None, None]
+        wait = await one.hit("vote", "7", None)
+        assert wait is not None and 1 <= wait <= 60
+        assert await two.hit("vote", "8", None) is None
+    finally:
+        await one.close()
+        await two.close()
