@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from ideaengine.platform.jobs import InProcessQueue
-from ideaengine.platform.ratelimit import KINDS
 
 PG_ADMIN_URL = os.environ.get("IDEAENGINE_TEST_POSTGRES_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("IDEAENGINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -26,9 +25,9 @@ REQUIRE_SERVICES = os.environ.get("IDEAENGINE_TEST_REQUIRE_SERVICES") == "1"
 TEST_SECRET_KEY = "Ds7m6hE2yTqQ8mJ3fV0pZ9cR1xK4wN5bL6aS7dF8gH0="
 "A fixed Fernet key, so tests never write a key file beside a database."
 
-UNLIMITED: dict[str, Any] = {f"rate_{kind}": "1000000/minute" for kind in KINDS}
-"""Rate limits out of the way: tests send bursts from one address on purpose (test_rate_limits sets its own)."""
-UNLIMITED_ENV = {f"IDEAENGINE_{name.upper()}": value for name, value in UNLIMITED.items()}
+UNLIMITED: dict[str, Any] = {"rate_limits_enabled": False}
+"""Rate limits off: tests send bursts from one address on purpose (test_rate_limits turns them on)."""
+UNLIMITED_ENV = {"IDEAENGINE_RATE_LIMITS_ENABLED": "false"}
 
 _counter = itertools.count()
 

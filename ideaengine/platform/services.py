@@ -39,6 +39,7 @@ class Services:
             per_ip_factor=settings.rate_limit_ip_factor,
             redis_url=settings.redis_url,
             namespace=settings.queue_name,
+            enabled=settings.rate_limits_enabled,
         )
         return cls(settings, db, box, queue, broker, UnitOfWork(db, queue, broker), limits)
 

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     "How long a webhook receiver has to answer one attempt."
     sso_max_token_lifetime_seconds: Annotated[float, Field(gt=0)] = 24 * 3600
     "An SSO token whose exp lies further than this past its iat (or now) is refused."
+    rate_limits_enabled: bool = True
+    "False turns every rate limit off: for benchmarks, or behind a proxy that limits already."
     rate_submit: str = "10/minute"
     "Ideas one user may submit (per IP: that times rate_limit_ip_factor); RATE_LIMITED beyond, with a wait."
     rate_comment: str = "30/minute"

@@ -22,7 +22,9 @@ async def limited(services: Services) -> AsyncIterator[httpx.AsyncClient]:
     """The app with tight limits: 3 votes a minute per user (15 per IP), 20 anonymous requests a minute per IP."""
     from ideaengine.app import create_app
 
-    settings = services.settings.model_copy(update={"rate_vote": "3/minute", "rate_read": "20/minute"})
+    settings = services.settings.model_copy(
+        update={"rate_limits_enabled": True, "rate_vote": "3/minute", "rate_read": "20/minute"}
+    )
     tight = Services.create(settings)
     app = create_app(settings, tight)
     try:
