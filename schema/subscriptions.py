@@ -109,21 +109,6 @@ async def _until_expiry(stream: AsyncIterator[events.Event], actor: Actor) -> As
             "This subscription fell behind and was ended: fetch what you show again, then subscribe again.",
             extensions={"code": "FELL_BEHIND"},
         ) from None
-        return
-    while True:
-        remaining = actor.expires_at - time.time()
-        try:
-            if remaining <= 0:
-                raise TimeoutError
-            event = await asyncio.wait_for(anext(stream), remaining)
-        except TimeoutError:
-            raise GraphQLError(
-                "The SSO token has expired: subscribe again with a fresh one.",
-                extensions={"code": "UNAUTHENTICATED"},
-            ) from None
-        except StopAsyncIteration:
-            return
-        yield event
 
 
 def _fresh_loaders(info: Info) -> None:
