@@ -80,7 +80,7 @@ class GraphQLApp(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive=receive)
-        graphql_response = media.wants_graphql_response(request.headers.get("accept"))
+        graphql_response = request.state.graphql_response = media.wants_graphql_response(request.headers.get("accept"))
         try:
             response = await self.run(request)
         except HTTPException as exc:
@@ -98,7 +98,7 @@ class GraphQLApp(GraphQL[Context, None]):
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)
         request.state.graphql_errors = len(processed.get("errors") or ())  # for the access log
-        if media.wants_graphql_response(request.headers.get("accept")) and media.is_request_error(
+        if getattr(request.state, "graphql_response", False) and media.is_request_error(
             processed.get("data"), processed.get("errors")
         ):
             processed.pop("data", None)  # the spec's request error: nothing ran, so there is no data entry
