@@ -8,12 +8,11 @@ import strawberry
 
 from ideaengine import boards, duplicates
 from ideaengine import ideas as idea_service
-from ideaengine.errors import DomainError
 from ideaengine.platform.models import Board, Visibility
 from schema import relay
 from schema.context import Info
 from schema.enums import BoardVisibility, IdeaSort, IdeaStatus
-from schema.errors import DomainErrors, UserError, query_error
+from schema.errors import DomainErrors, UserError
 
 if TYPE_CHECKING:
     from schema.ideas import IdeaConnection
@@ -68,10 +67,7 @@ class BoardNode(relay.Node):
         )
         scope = relay.scope("Board.ideas", self.model.id, order, statuses, tag, search)
         window = relay.window(info, scope, idea_service.sort_keys(order), first, after, last, before)
-        try:
-            page = await info.context.loaders.board_ideas.load((self.model.id, (order, criteria, window)))
-        except DomainError as exc:
-            raise query_error(exc) from None
+        page = await relay.load_page(info.context.loaders.board_ideas, (self.model.id, (order, criteria, window)))
         for idea in page.rows:
             info.context.loaders.idea.prime(idea.id, idea)
         return relay.connection(IdeaConnection, scope, window, page, lambda row: IdeaNode(model=row))
@@ -96,10 +92,7 @@ class BoardNode(relay.Node):
 
         scope = relay.scope("Board.duplicateClusters", self.model.id)
         window = relay.window(info, scope, duplicates.CLUSTER_ORDER, first, after, last, before)
-        try:
-            page = await info.context.loaders.clusters.load((self.model.id, window))
-        except DomainError as exc:
-            raise query_error(exc) from None
+        page = await relay.load_page(info.context.loaders.clusters, (self.model.id, window))
         return relay.connection(
             DuplicateClusterConnection, scope, window, page, lambda row: DuplicateCluster(cluster=row)
         )

@@ -13,16 +13,18 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 import strawberry
 from graphql import VariableNode
 from strawberry import relay as strawberry_relay
+from strawberry.dataloader import DataLoader
 
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.platform import ids
 from ideaengine.platform.queries import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, SortKey, Window, decode_cursor
 from ideaengine.platform.queries import encode_cursor as _encode_cursor
 from schema.context import Info
-from schema.errors import bad_input
+from schema.errors import bad_input, query_error
 
 NodeT = TypeVar("NodeT")
 R = TypeVar("R")
+K = TypeVar("K")
 C = TypeVar("C", bound="Connection[Any]")
 
 NODE_TYPES = ("Board", "Idea", "User", "Comment", "Notification")
@@ -139,6 +141,14 @@ def _given(info: Info, argument: str) -> bool:
                     return arg.value.name.value in info.variable_values
                 return True
     return False
+
+
+async def load_page(loader: DataLoader[K, Page[R]], key: K) -> Page[R]:
+    """A nested list's page from its per-parent loader; a DomainError (a bad filter) is a top-level error."""
+    try:
+        return await loader.load(key)
+    except DomainError as exc:
+        raise query_error(exc) from None
 
 
 def connection(cls: type[C], scope: str, window: Window, page: Page[R], node: Callable[[R], Any]) -> C:

@@ -127,10 +127,7 @@ class WebhookNode:
     ) -> WebhookDeliveryConnection:
         scope = relay.scope("Webhook.deliveries", self.model.id)
         window = relay.window(info, scope, webhooks.DELIVERIES_ORDER, first, after, last, before)
-        try:
-            page = await info.context.loaders.deliveries.load((self.model.id, window))
-        except DomainError as exc:
-            raise query_error(exc) from None
+        page = await relay.load_page(info.context.loaders.deliveries, (self.model.id, window))
         return relay.connection(
             WebhookDeliveryConnection, scope, window, page, lambda row: WebhookDeliveryType(model=row)
         )
