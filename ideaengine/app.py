@@ -26,12 +26,14 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from ideaengine import identity, scores, sweep
 from ideaengine.identity import Actor
 from ideaengine.platform import logs, media
 from ideaengine.platform.body_limit import BodyLimit
 from ideaengine.platform.ratelimit import AnonymousReads
+from ideaengine.platform.response_cache import Cached, ResponseCache
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings
 from schema import Context, SharedReads, build_schema
@@ -41,6 +43,9 @@ log = logging.getLogger("ideaengine.app")
 
 GRAPHIQL = Path(__file__).parent / "static" / "graphiql"
 "GraphiQL, React and the explorer plugin, shipped with the package (versions, licences and hashes beside them)."
+
+CACHE_HEADER = "x-ideaengine-cache"
+"Set to `hit` on an answer served from the response cache (ideaengine/platform/response_cache.py)."
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -73,6 +78,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.services = services
         self.actors = ActorCache()
+        self.responses = ResponseCache(settings.response_cache_bytes)
         self.max_token_lifetime = settings.sso_max_token_lifetime_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,19 +87,59 @@ class GraphQLApp(GraphQL[Context, None]):
             return
         request = Request(scope, receive=receive)
         graphql_response = request.state.graphql_response = media.wants_graphql_response(request.headers.get("accept"))
+        reads = request.state.shared_reads = SharedReads(self.services.db)
         try:
-            response = await self.run(request)
-        except HTTPException as exc:
-            # DECISIONS.md 6: a 400 carries a JSON body, never text/plain.
-            response = JSONResponse(
-                {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
-                status_code=exc.status_code,
-            )
+            key = await self._cache_key(request, graphql_response)
+            version = None if key is None else await self._data_version(reads)
+            if key is not None and version is not None and (hit := self.responses.get(key, version)) is not None:
+                await reads.close()
+                request.state.graphql_operation, request.state.graphql_errors = hit.operation, 0
+                headers = {"content-type": hit.media_type, CACHE_HEADER: "hit"}
+                await Response(hit.body, headers=headers)(scope, receive, send)
+                return
+            try:
+                response = await self.run(request)
+            except HTTPException as exc:
+                # DECISIONS.md 6: a 400 carries a JSON body, never text/plain.
+                response = JSONResponse(
+                    {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
+                    status_code=exc.status_code,
+                )
+        finally:
+            await reads.close()  # the operation released it already, unless it never ran
         if graphql_response and response.media_type == media.JSON:
             response.headers["content-type"] = f"{media.GRAPHQL_RESPONSE}; charset=utf-8"
             if getattr(request.state, "request_error", False):
                 response.status_code = 400
+        if key is not None and version is not None and _cacheable(request, response):
+            operation = request.state.graphql_operation
+            self.responses.put(key, Cached(version, bytes(response.body), response.headers["content-type"], operation))
         await response(scope, receive, send)
+
+    async def _cache_key(self, request: Request, graphql_response: bool) -> bytes | None:
+        """What an anonymous answer depends on besides the data: the request as sent and the media type asked
+        for. None for requests no other caller's answer may serve (a credential) or that are too long."""
+        if not self.responses.enabled or "authorization" in request.headers:
+            return None
+        if request.method == "GET":
+            sent = request.scope.get("query_string", b"")
+        elif request.method == "POST":
+            if int(request.headers.get("content-length") or 0) > self.responses.MAX_KEY_BYTES:
+                return None
+            sent = await request.body()
+        else:
+            return None
+        kind = request.headers.get("content-type", "").encode("latin-1")
+        key = b"\0".join((request.method.encode(), kind, b"1" if graphql_response else b"0", sent))
+        return key if self.responses.keeps(key) else None
+
+    @staticmethod
+    async def _data_version(reads: SharedReads) -> str | None:
+        try:
+            return await reads.data_version()
+        except Exception as exc:  # the database is down: the operation will say so, uncached
+            log.debug("no data version, answering uncached: %s", exc)
+            return None
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         processed = await super().process_result(request, result)
@@ -125,7 +171,7 @@ class GraphQLApp(GraphQL[Context, None]):
         authorization = request.headers.get("authorization")
         actor = await self._actor(authorization)
         # An HTTP request reads through one connection; a WebSocket's context lives as long as the socket.
-        reads = SharedReads(self.services.db) if isinstance(request, Request) else None
+        reads = request.state.shared_reads if isinstance(request, Request) else None
         return Context(services=self.services, actor=actor, request=request, response=response, shared_reads=reads)
 
     async def on_ws_connect(self, context: Context) -> Any:
@@ -155,6 +201,15 @@ class GraphQLApp(GraphQL[Context, None]):
                 )
         self.actors.put(authorization, actor)
         return actor
+
+
+def _cacheable(request: Request, response: Response) -> bool:
+    """A query that ran and answered without errors: never a mutation, a refusal or a failure."""
+    return (
+        response.status_code == 200
+        and getattr(request.state, "graphql_errors", None) == 0
+        and getattr(request.state, "graphql_operation_type", None) == OperationType.QUERY
+    )
 
 
 class ActorCache:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +53,18 @@ def _visibility(member_of: int | BindParameter[int] | None) -> ColumnElement[boo
 def visible_to(actor: Actor) -> ColumnElement[bool]:
     """Boards the actor may read: public ones, and every board of its own workspace."""
     return _visibility(_member_workspace(actor))
+
+
+def visible_to_reader(bound: bool) -> ColumnElement[bool]:
+    """`visible_to` for a statement built once: with `bound`, the reader's workspace is the bind parameter
+    `reader_workspace` that `reader_params` supplies; without it, only public boards."""
+    return _visibility(bindparam("reader_workspace") if bound else None)
+
+
+def reader_params(actor: Actor) -> dict[str, int]:
+    """The parameters of a statement built on `visible_to_reader(bound=...)`: empty when `bound` is False."""
+    workspace = _member_workspace(actor)
+    return {} if workspace is None else {"reader_workspace": workspace}
 
 
 def _by_slug(member_of: BindParameter[int] | None) -> Select[Board]:
@@ -120,11 +132,9 @@ async def get_visible(session: AsyncSession, actor: Actor, workspace_slug: str, 
     PostgreSQL as a string."""
     if not (validation.SLUG.fullmatch(workspace_slug) and validation.SLUG.fullmatch(slug)):
         return None
-    workspace = _member_workspace(actor)
-    params: dict[str, object] = {"workspace": workspace_slug, "slug": slug}
-    if workspace is not None:
-        params["reader_workspace"] = workspace
-    return (await session.execute(_BY_SLUG[workspace is not None], params)).scalar_one_or_none()
+    reader = reader_params(actor)
+    params = {"workspace": workspace_slug, "slug": slug, **reader}
+    return (await session.execute(_BY_SLUG[bool(reader)], params)).scalar_one_or_none()
 
 
 async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Board]:
@@ -172,6 +182,10 @@ async def tags_many(session: AsyncSession, board_ids: Sequence[int], limit: int 
     return out
 
 
+_BUMP: dict[str, Any] = {}
+"The score sequence's upsert, built once per dialect: every vote and comparison runs it."
+
+
 async def changed(
     session: AsyncSession,
     board_id: int,
@@ -189,11 +203,14 @@ async def changed(
     scores alone (a vote, a comparison) leaves the board row alone: it touches one shard of the sequence.
     """
     if scores:
-        shards = cast(Table, BoardScoreSeq.__table__)  # a Core statement: no ORM bulk machinery on every vote
-        stmt = insert_for(session, shards).values(board_id=board_id, shard=idea_id % SCORE_SEQ_SHARDS, seq=1)
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=["board_id", "shard"], set_={"seq": shards.c.seq + 1})
-        )
+        dialect = session.get_bind().dialect.name
+        if (bump := _BUMP.get(dialect)) is None:
+            shards = cast(Table, BoardScoreSeq.__table__)  # a Core statement: no ORM bulk machinery on every vote
+            stmt = insert_for(session, shards).values(board_id=bindparam("board_id"), shard=bindparam("shard"), seq=1)
+            bump = _BUMP[dialect] = stmt.on_conflict_do_update(
+                index_elements=["board_id", "shard"], set_={"seq": shards.c.seq + 1}
+            )
+        await session.execute(bump, {"board_id": board_id, "shard": idea_id % SCORE_SEQ_SHARDS})
         jobs.after_commit(session, REFRESH_SCORES, board_id, coalesce=True)
     if texts:
         await session.execute(

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, delete, exists, func, select
+from sqlalchemy import Select, bindparam, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -133,18 +133,27 @@ async def lock_many(session: AsyncSession, actor: Actor, idea_ids: Sequence[int]
     return await _with_boards(session, actor, idea_ids, lock=True)
 
 
-async def _with_boards(
-    session: AsyncSession, actor: Actor, idea_ids: Sequence[int], *, lock: bool = False
-) -> dict[int, tuple[Idea, Board]]:
+def _with_boards_stmt(lock: bool, bound: bool) -> Select[Idea, Board]:
     stmt = (
         select(Idea, Board)
         .join(Board, Board.id == Idea.board_id)
-        .where(Idea.id.in_(sorted(set(idea_ids))), boards.visible_to(actor))
+        .where(Idea.id.in_(bindparam("ids", expanding=True)), boards.visible_to_reader(bound))
         .order_by(Idea.id)
     )
-    if lock:
-        stmt = stmt.with_for_update(of=Idea, key_share=True)
-    return {idea.id: (idea, board) for idea, board in (await session.execute(stmt)).all()}
+    return stmt.with_for_update(of=Idea, key_share=True) if lock else stmt
+
+
+_WITH_BOARDS = {(lock, bound): _with_boards_stmt(lock, bound) for lock in (False, True) for bound in (False, True)}
+"Built once: every write on an idea starts here, and building the select cost more than running it."
+
+
+async def _with_boards(
+    session: AsyncSession, actor: Actor, idea_ids: Sequence[int], *, lock: bool = False
+) -> dict[int, tuple[Idea, Board]]:
+    reader = boards.reader_params(actor)
+    stmt = _WITH_BOARDS[lock, bool(reader)]
+    rows = await session.execute(stmt, {"ids": sorted(set(idea_ids)), **reader})
+    return {idea.id: (idea, board) for idea, board in rows.all()}
 
 
 def require_open(idea: Idea, field: str = "ideaId") -> None:

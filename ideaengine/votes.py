@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Integer, Row, Table, bindparam, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ideaengine import boards, ideas
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.platform.models import Idea, Vote, utcnow
+from ideaengine.platform.models import Idea, UTCDateTime, Vote, utcnow
 from ideaengine.platform.upsert import insert_for
 
 UP, DOWN = 1, -1
@@ -29,6 +29,39 @@ _TALLY = (
 )
 "Built once with named parameters: building a statement costs more Python than executing a cached one."
 
+_CAST_POSTGRES = (
+    text(
+        """
+WITH previous AS (
+    SELECT value FROM votes WHERE idea_id = :idea_id AND user_id = :user_id
+), chosen AS (
+    INSERT INTO votes (idea_id, user_id, value, created_at, updated_at)
+    SELECT :idea_id, :user_id, CAST(:value AS INTEGER), :now, :now
+    WHERE CAST(:value AS INTEGER) IS NOT NULL
+      AND CAST(:value AS INTEGER) IS DISTINCT FROM (SELECT value FROM previous)
+    ON CONFLICT (idea_id, user_id) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at
+), withdrawn AS (
+    DELETE FROM votes WHERE CAST(:value AS INTEGER) IS NULL AND idea_id = :idea_id AND user_id = :user_id
+)
+UPDATE ideas SET
+    up_count = up_count + (CAST(:value AS INTEGER) IS NOT DISTINCT FROM 1)::int
+                        - ((SELECT value FROM previous) IS NOT DISTINCT FROM 1)::int,
+    down_count = down_count + (CAST(:value AS INTEGER) IS NOT DISTINCT FROM -1)::int
+                            - ((SELECT value FROM previous) IS NOT DISTINCT FROM -1)::int
+WHERE id = :idea_id AND CAST(:value AS INTEGER) IS DISTINCT FROM (SELECT value FROM previous)
+RETURNING up_count, down_count
+"""
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime()), bindparam("value", type_=Integer()))
+    .columns(up_count=Integer(), down_count=Integer())
+)
+"""On PostgreSQL the whole vote after the lock is one statement: read the previous vote, write or withdraw
+the new one, and move the tally by the difference, returning it (no row when the vote was already this).
+Its snapshot is taken after the idea's row lock, which every writer of the idea's votes holds, so the
+previous vote it reads is the latest; the vote row is written after the idea row is updated, the order of
+every other writer's locks (ideas first). SQLite cannot write in a WITH, and its statements cost no round
+trips: it runs the same steps one by one (`_cast_in_steps`); tests hold both to the same answers."""
+
 
 async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: int | None) -> Idea:
     """Record the actor's one vote on an idea (None withdraws it); the tally changes in the same transaction."""
@@ -38,28 +71,38 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     ideas.require_open(idea)
     if value not in (UP, DOWN, None):
         raise ValueError(f"value must be 1, -1 or None, not {value!r}")
-    mine = {"idea_id": idea.id, "user_id": user_id}
-    previous = (await session.execute(_PREVIOUS, mine)).scalar_one_or_none()
-    if previous == value:
-        return idea
     now = utcnow()
-    if value is None:
-        await session.execute(_WITHDRAW, mine)
+    params = {"idea_id": idea.id, "user_id": user_id, "value": value, "now": now}
+    if session.get_bind().dialect.name == "postgresql":
+        tally = (await session.execute(_CAST_POSTGRES, params)).one_or_none()
     else:
-        stmt = insert_for(session, VOTES).values(
-            idea_id=idea.id, user_id=user_id, value=value, created_at=now, updated_at=now
-        )
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=["idea_id", "user_id"], set_={"value": value, "updated_at": now})
-        )
-    up_delta = (value == UP) - (previous == UP)
-    down_delta = (value == DOWN) - (previous == DOWN)
-    tally = (await session.execute(_TALLY, {"idea_id": idea.id, "up": up_delta, "down": down_delta})).one()
+        tally = await _cast_in_steps(session, params)
+    if tally is None:  # the vote was already this
+        return idea
     # The new tally comes back with the UPDATE (one round trip less than a refresh).
     set_committed_value(idea, "up_count", tally.up_count)
     set_committed_value(idea, "down_count", tally.down_count)
     await boards.changed(session, board.id, idea.id, at=now)
     return idea
+
+
+async def _cast_in_steps(session: AsyncSession, params: dict[str, Any]) -> Row[Any] | None:
+    mine = {"idea_id": params["idea_id"], "user_id": params["user_id"]}
+    value = params["value"]
+    previous = (await session.execute(_PREVIOUS, mine)).scalar_one_or_none()
+    if previous == value:
+        return None
+    if value is None:
+        await session.execute(_WITHDRAW, mine)
+    else:
+        now = params["now"]
+        stmt = insert_for(session, VOTES).values(**mine, value=value, created_at=now, updated_at=now)
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=["idea_id", "user_id"], set_={"value": value, "updated_at": now})
+        )
+    up_delta = (value == UP) - (previous == UP)
+    down_delta = (value == DOWN) - (previous == DOWN)
+    return (await session.execute(_TALLY, {**mine, "up": up_delta, "down": down_delta})).one()
 
 
 _VIEWER_VOTES = select(Vote.idea_id, Vote.value).where(

@@ -102,13 +102,14 @@ class AuthErrors(SchemaExtension):
 
 
 class OperationName(SchemaExtension):
-    """Leaves the executed operation's name where the HTTP access log finds it (the request's state)."""
+    """Leaves the executed operation's name and type where the access log and the response cache find them."""
 
     def on_execute(self) -> Iterator[None]:
         yield
         request = getattr(self.execution_context.context, "request", None)
         if request is not None:
             request.state.graphql_operation = self.execution_context.operation_name
+            request.state.graphql_operation_type = self.execution_context.operation_type
 
 
 class SubscriptionsOverWebSocket(SchemaExtension):

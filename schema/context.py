@@ -53,6 +53,11 @@ class SharedReads:
         finally:
             await session.close()
 
+    async def data_version(self) -> str:
+        """The database's data version as this request's connection sees it (see `Database.data_version`)."""
+        async with self.session() as session:
+            return await self._db.data_version(session)
+
     async def forget(self) -> None:
         """Hand the connection back; objects read so far are forgotten, so a later read sees fresh rows."""
         async with self._lock:

@@ -135,7 +135,21 @@ async def _write(session: AsyncSession, board_id: int, seq: int, now: datetime, 
     an older one."""
     if not rows:
         return
+    dialect = session.get_bind().dialect.name
+    if (stmt := _UPSERT.get(dialect)) is None:
+        stmt = _UPSERT[dialect] = _upsert(session)
+    await session.execute(stmt, [{**r, "board_id": board_id, "computed_at": now, "computed_seq": seq} for r in rows])
+    await _rank(session, board_id)
+
+
+_UPSERT: dict[str, Any] = {}
+"""The scores' upsert, built once per dialect: `excluded` builds a column collection on every access, and
+building this statement cost more than a board refresh's numbers (profile of a vote burst)."""
+
+
+def _upsert(session: AsyncSession) -> Any:
     stmt = insert_for(session, IdeaScore)
+    excluded = stmt.excluded
     columns = (
         "up",
         "down",
@@ -149,10 +163,8 @@ async def _write(session: AsyncSession, board_id: int, seq: int, now: datetime, 
         "computed_at",
         "computed_seq",
     )
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=["idea_id"],
-        set_={c: stmt.excluded[c] for c in columns},
-        where=IdeaScore.computed_seq <= stmt.excluded.computed_seq,
+        set_={c: excluded[c] for c in columns},
+        where=IdeaScore.computed_seq <= excluded.computed_seq,
     )
-    await session.execute(stmt, [{**r, "board_id": board_id, "computed_at": now, "computed_seq": seq} for r in rows])
-    await _rank(session, board_id)

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     "An IP may do this many times what one user may: people share addresses (offices, mobile carriers)."
     max_request_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     "Largest request body accepted (413 beyond it): a GraphQL document and its variables need far less."
+    response_cache_bytes: Annotated[int, Field(ge=0)] = 32 * 1024 * 1024
+    "Memory for whole answers to anonymous queries, kept until the data changes (0 turns the cache off)."
     max_subscriptions_per_connection: Annotated[int, Field(ge=1)] = 10
     "A board page needs two or three (its activity, an idea's status); more is refused with an `error` message."
     max_subscriptions_per_ip: Annotated[int, Field(ge=1)] = 100

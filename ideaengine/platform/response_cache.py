@@ -1,0 +1,65 @@
+"""Whole answers to anonymous queries, kept until the data they were read from changes.
+
+A board's embed shows the same page to every anonymous visitor, and answering it means resolving a few
+hundred fields: far more work than telling whether anything was written since the last visitor. Each
+entry is stored under the database's data version read before the query ran (`Database.data_version`);
+a request whose data version still equals it gets the stored bytes. The data version changes with every
+commit that could have changed an answer, whoever made it (this server, another server, a worker, the
+CLI), so an entry is never served after a write it does not include; it is never served early either,
+because the reads behind it ran after the version was taken (a write landing in between only makes the
+entry unreachable). Bounded in bytes, least recently used first out.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cached:
+    version: str
+    body: bytes
+    media_type: str
+    operation: str | None
+    "The operation name, for the access log of a request answered from here."
+
+
+class ResponseCache:
+    MAX_KEY_BYTES = 10_000
+    "Longer requests are not kept: a board page's query is a few hundred bytes, and keys cost memory too."
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[bytes, Cached] = OrderedDict()
+        self._bytes = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_bytes > 0
+
+    def keeps(self, key: bytes) -> bool:
+        return self.enabled and len(key) <= self.MAX_KEY_BYTES
+
+    def get(self, key: bytes, version: str) -> Cached | None:
+        entry = self._entries.get(key)
+        if entry is None or entry.version != version:
+            return None
+        self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: bytes, entry: Cached) -> None:
+        size = len(key) + len(entry.body)
+        if not self.keeps(key) or size > self.max_bytes // 4:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= len(key) + len(old.body)
+        self._entries[key] = entry
+        self._bytes += size
+        while self._bytes > self.max_bytes:
+            evicted_key, evicted = self._entries.popitem(last=False)
+            self._bytes -= len(evicted_key) + len(evicted.body)
+
+    def __len__(self) -> int:
+        return len(self._entries)
