@@ -3,6 +3,7 @@
 A delivery row (with the exact JSON body) is written in the transaction of the write that caused
 it, and `workers.webhooks.deliver(delivery_id)` is enqueued after commit: no event is sent for a
 write that rolled back, and every attempt of a delivery sends the same bytes and the same id.
+Operations on a registered webhook (update, ping, redeliver, rotate the secret) are in `webhook_admin`.
 """
 
 from __future__ import annotations
