@@ -3,6 +3,7 @@
 A delivery row (with the exact JSON body) is written in the transaction of the write that caused
 it, and `workers.webhooks.deliver(delivery_id)` is enqueued after commit: no event is sent for a
 write that rolled back, and every attempt of a delivery sends the same bytes and the same id.
+Operations on a registered webhook (update, ping, redeliver, rotate the secret) are in `webhook_admin`.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class WebhookEvent(enum.Enum):
     IDEA_STATUS_CHANGED = "idea.status_changed"
     IDEA_MERGED = "idea.merged"
     COMMENT_OFFICIAL = "comment.official"
+    PING = "webhook.ping"
+    "A test event sent on request (pingWebhook), never subscribed to."
 
 
 @dataclass(frozen=True)
@@ -193,9 +196,17 @@ def pin(url: str, allow_private: bool) -> Target:
 
 
 def parse_events(names: Sequence[WebhookEvent]) -> list[str]:
+    """The stored event names of a subscription: at least one, and no PING (it is sent on request only)."""
     if not names:
         raise invalid("Choose at least one event.", "events")
+    if WebhookEvent.PING in names:
+        raise invalid("PING is not an event to subscribe to: pingWebhook sends it on request.", "events")
     return sorted({e.value for e in names})
+
+
+def new_secret() -> str:
+    """A signing secret: 256 random bits, prefixed so that people recognise it."""
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
 # --- Admin operations ----------------------------------------------------------------------------
@@ -222,7 +233,7 @@ async def create_webhook(
     workspace_id = require_admin(actor)
     names = parse_events(events)
     clean = await validate_url(url, allow_private)
-    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    secret = new_secret()
     webhook = Webhook(
         workspace_id=workspace_id,
         url=clean,
@@ -238,13 +249,14 @@ async def create_webhook(
 
 async def delete_webhook(session: AsyncSession, actor: Actor, webhook_id: int) -> Webhook:
     """Admins; its pending deliveries go with it (their jobs then find nothing to send)."""
-    webhook = await _own(session, actor, webhook_id)
+    webhook = await get_own(session, actor, webhook_id)
     await session.delete(webhook)
     await session.flush()
     return webhook
 
 
-async def _own(session: AsyncSession, actor: Actor, webhook_id: int) -> Webhook:
+async def get_own(session: AsyncSession, actor: Actor, webhook_id: int) -> Webhook:
+    """One of the admin's own webhooks; another workspace's is NOT_FOUND like an unknown one (field id)."""
     workspace_id = require_admin(actor)
     webhook = await session.get(Webhook, webhook_id)
     if webhook is None or webhook.workspace_id != workspace_id:
@@ -322,33 +334,36 @@ async def emit(session: AsyncSession, board: Board, event: WebhookEvent, data: d
         return 0
     workspace = await session.get(Workspace, board.workspace_id)
     now = utcnow()
-    rows = []
-    for hook in hooks:
-        delivery_id = str(uuid.uuid4())
-        body = {
-            "id": delivery_id,
-            "event": event.value,
-            "createdAt": _iso(now),
-            "workspace": workspace.slug if workspace is not None else None,
-            "data": data,
-        }
-        rows.append(
-            WebhookDelivery(
-                webhook_id=hook.id,
-                delivery_id=delivery_id,
-                event=event.value,
-                payload=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
-                status=WebhookDeliveryStatus.PENDING,
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+    rows = [new_delivery(hook, workspace.slug if workspace is not None else None, event, data, now) for hook in hooks]
     session.add_all(rows)
     await session.flush()
     for row in rows:
         jobs.after_commit(session, DELIVER, row.id)
     return len(rows)
+
+
+def new_delivery(
+    hook: Webhook, workspace_slug: str | None, event: WebhookEvent, data: dict[str, Any], now: datetime
+) -> WebhookDelivery:
+    """A pending delivery with its body serialised once: every attempt sends these bytes and this id."""
+    delivery_id = str(uuid.uuid4())
+    body = {
+        "id": delivery_id,
+        "event": event.value,
+        "createdAt": _iso(now),
+        "workspace": workspace_slug,
+        "data": data,
+    }
+    return WebhookDelivery(
+        webhook_id=hook.id,
+        delivery_id=delivery_id,
+        event=event.value,
+        payload=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status=WebhookDeliveryStatus.PENDING,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+    )
 
 
 async def overdue_deliveries(session: AsyncSession, due: datetime, limit: int = 1000) -> list[int]:

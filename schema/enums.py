@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+from collections.abc import Mapping
 from typing import Annotated
 
 import strawberry
+from strawberry.types.enum import EnumAnnotation, EnumType
 
 from ideaengine import ideas
 from ideaengine.identity import ActorRole
@@ -43,3 +46,26 @@ Role = Annotated[ActorRole, strawberry.enum(name="Role", description="What the v
 class VoteValue(enum.Enum):
     UP = 1
     DOWN = -1
+
+
+@dataclasses.dataclass(frozen=True)
+class DescribedEnum(EnumAnnotation):
+    """`strawberry.enum` for a domain enum with a description for each value (the domain never imports
+    strawberry, so the descriptions live here); a value left undescribed stops the schema from building."""
+
+    values: tuple[tuple[str, str], ...] = ()
+
+    def __call__(self, cls: EnumType) -> EnumType:
+        processed = super().__call__(cls)
+        described = dict(self.values)
+        definition = processed.__strawberry_definition__  # type: ignore[attr-defined]
+        missing = [value.name for value in definition.values if value.name not in described]
+        if missing:
+            raise ValueError(f"{definition.name}: describe {', '.join(missing)}")
+        for value in definition.values:
+            value.description = described[value.name]
+        return processed
+
+
+def described_enum(name: str, description: str, values: Mapping[str, str]) -> DescribedEnum:
+    return DescribedEnum(name=name, description=description, values=tuple(values.items()))

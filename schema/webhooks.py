@@ -1,25 +1,37 @@
-"""Webhooks: createWebhook, deleteWebhook, and the webhooks query with each delivery log. Admins only."""
+"""Webhooks: create, update (pause, resume), ping, redeliver, rotate the secret, delete; the webhooks query with
+each delivery log, and one delivery by id. Admins only."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import strawberry
 
-from ideaengine import webhooks
+from ideaengine import webhook_admin, webhooks
 from ideaengine.errors import DomainError
 from ideaengine.platform import models
 from schema import relay
 from schema.context import Info
+from schema.enums import described_enum
 from schema.errors import DomainErrors, UserError, query_error
+
+T = TypeVar("T")
 
 WebhookEvent = Annotated[
     webhooks.WebhookEvent,
-    strawberry.enum(
+    described_enum(
         name="WebhookEvent",
-        description="What a webhook hears; the body's `event` and the X-Ideaengine-Event header say it as "
-        "idea.submitted, idea.status_changed, idea.merged, comment.official.",
+        description="What a webhook hears; the body's `event` and the X-Ideaengine-Event header name it in "
+        "lower case (the value's description says how).",
+        values={
+            "IDEA_SUBMITTED": "idea.submitted: an idea was submitted; data: {idea}.",
+            "IDEA_STATUS_CHANGED": "idea.status_changed: an idea moved in its lifecycle; data: {idea, from, to, note}.",
+            "IDEA_MERGED": "idea.merged: a duplicate was merged into another idea; data: {source, target}.",
+            "COMMENT_OFFICIAL": "comment.official: an official answer was posted on an idea; data: {idea, comment}.",
+            "PING": "webhook.ping: a test event sent by pingWebhook, never by what happens on boards; data: "
+            "{webhook: {id, url, events}}. Not an event to subscribe to (INVALID in createWebhook and updateWebhook).",
+        },
     ),
 ]
 
@@ -42,7 +54,10 @@ def decode_webhook_id(value: str, field: str = "id") -> int:
 class WebhookDeliveryType:
     model: strawberry.Private[models.WebhookDelivery]
 
-    @strawberry.field(description="The X-Ideaengine-Delivery id: the same on every attempt (for idempotency).")
+    @strawberry.field(
+        description="The X-Ideaengine-Delivery id: the same on every attempt, redeliveries included (for "
+        "idempotency); pass it to redeliverWebhookDelivery or webhookDelivery."
+    )
     def id(self) -> strawberry.ID:
         return strawberry.ID(self.model.delivery_id)
 
@@ -54,7 +69,7 @@ class WebhookDeliveryType:
     def status(self) -> WebhookDeliveryStatus:
         return self.model.status
 
-    @strawberry.field(description="Attempts made so far.")
+    @strawberry.field(description="Attempts made so far, redeliveries included.")
     def attempts(self) -> int:
         return self.model.attempts
 
@@ -96,7 +111,9 @@ class WebhookDeliveryConnection(relay.Connection[WebhookDeliveryType]):
 class WebhookNode:
     model: strawberry.Private[models.Webhook]
 
-    @strawberry.field(description="Opaque id; pass it to deleteWebhook.")
+    @strawberry.field(
+        description="Opaque id; pass it to updateWebhook, pingWebhook, rotateWebhookSecret or deleteWebhook."
+    )
     def id(self) -> strawberry.ID:
         return relay.encode_id("Webhook", self.model.id)
 
@@ -108,7 +125,7 @@ class WebhookNode:
     def events(self) -> list[WebhookEvent]:
         return [webhooks.WebhookEvent(e) for e in self.model.events]
 
-    @strawberry.field
+    @strawberry.field(description="False while paused (updateWebhook): no deliveries are made, none are recorded.")
     def active(self) -> bool:
         return self.model.active
 
@@ -161,6 +178,19 @@ class WebhookQueries:
                 raise query_error(exc) from None
         return relay.connection(WebhookConnection, scope, window, page, lambda row: WebhookNode(model=row))
 
+    @strawberry.field(
+        description="One delivery of the caller's workspace's webhooks by its id (WebhookDelivery.id), e.g. to "
+        "read the outcome of pingWebhook or redeliverWebhookDelivery; null if unknown. Admins (API keys) only: "
+        "null with a FORBIDDEN or UNAUTHENTICATED error for anyone else; a malformed id is BAD_USER_INPUT."
+    )
+    async def webhook_delivery(self, info: Info, id: strawberry.ID) -> WebhookDeliveryType | None:
+        async with info.context.read() as session:
+            try:
+                delivery = await webhook_admin.get_delivery(session, info.context.actor, id)
+            except DomainError as exc:
+                raise query_error(exc) from None
+        return None if delivery is None else WebhookDeliveryType(model=delivery)
+
 
 @strawberry.input
 class CreateWebhookInput:
@@ -190,6 +220,74 @@ class DeleteWebhookInput:
 class DeleteWebhookPayload:
     deleted_webhook_id: strawberry.ID | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="The webhook to change, and what to change: omitted or null fields stay as they are.")
+class UpdateWebhookInput:
+    id: strawberry.ID
+    url: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Checked like createWebhook's; deliveries still pending go to it."
+    )
+    events: list[WebhookEvent] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces the list; at least one, PING excluded."
+    )
+    active: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="false pauses: events are no longer recorded for it and pending retries end FAILED. true "
+        "resumes with what happens from then on (nothing missed while paused is replayed).",
+    )
+
+
+@strawberry.type
+class UpdateWebhookPayload:
+    webhook: WebhookNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class PingWebhookInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PingWebhookPayload:
+    delivery: WebhookDeliveryType | None = strawberry.field(
+        default=None, description="The PING delivery, PENDING until its one attempt: read it with webhookDelivery."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RedeliverWebhookDeliveryInput:
+    id: strawberry.ID = strawberry.field(description="WebhookDelivery.id (the X-Ideaengine-Delivery id).")
+
+
+@strawberry.type
+class RedeliverWebhookDeliveryPayload:
+    delivery: WebhookDeliveryType | None = strawberry.field(
+        default=None,
+        description="The same delivery, PENDING again until its new attempt: read it with webhookDelivery.",
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RotateWebhookSecretInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class RotateWebhookSecretPayload:
+    webhook: WebhookNode | None = None
+    secret: str | None = strawberry.field(
+        default=None, description="The new signing secret, shown this once; the old one signs nothing from now on."
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _given(value: T | None) -> T | None:
+    """Omitted and explicit null both mean 'leave as is' (as in editIdea)."""
+    return None if value is strawberry.UNSET else value
 
 
 @strawberry.type
@@ -228,3 +326,75 @@ class WebhookMutations:
         async with info.context.transaction() as session:
             await webhooks.delete_webhook(session, info.context.actor, webhook_id)
         return DeleteWebhookPayload(deleted_webhook_id=input.id)
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Change a webhook's url, events or active (false pauses it, true resumes it); omitted or null fields "
+            "stay. Admins (API keys) only. Codes: UNAUTHENTICATED, FORBIDDEN, INVALID (id; url: as in "
+            "createWebhook; events: empty or PING), NOT_FOUND (id: unknown or another workspace's)."
+        ),
+    )
+    async def update_webhook(self, info: Info, input: UpdateWebhookInput) -> UpdateWebhookPayload:
+        webhooks.require_admin(info.context.actor)  # permissions before input rules
+        webhook_id = decode_webhook_id(input.id)
+        async with info.context.transaction() as session:
+            webhook = await webhook_admin.update_webhook(
+                session,
+                info.context.actor,
+                webhook_id,
+                url=_given(input.url),
+                events=_given(input.events),
+                active=_given(input.active),
+                allow_private=info.context.services.settings.webhook_allow_private,
+            )
+        return UpdateWebhookPayload(webhook=WebhookNode(model=webhook))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Send a signed PING event to a webhook now, through its delivery log: one attempt, not retried. "
+            "Returns the delivery (PENDING); read its outcome with webhookDelivery. Admins (API keys) only. "
+            "Codes: UNAUTHENTICATED, FORBIDDEN, INVALID (id), NOT_FOUND (id), CONFLICT (id: the webhook is paused)."
+        ),
+    )
+    async def ping_webhook(self, info: Info, input: PingWebhookInput) -> PingWebhookPayload:
+        webhooks.require_admin(info.context.actor)
+        webhook_id = decode_webhook_id(input.id)
+        async with info.context.transaction() as session:
+            delivery = await webhook_admin.ping(session, info.context.actor, webhook_id)
+        return PingWebhookPayload(delivery=WebhookDeliveryType(model=delivery))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Send a DELIVERED or FAILED delivery again, now: the same X-Ideaengine-Delivery id and body (receivers "
+            "that drop repeats drop it if they handled it), to the webhook's current url, signed with its current "
+            "secret; one more attempt on the same delivery, not retried. Admins (API keys) only. Codes: "
+            "UNAUTHENTICATED, FORBIDDEN, INVALID (id), NOT_FOUND (id), CONFLICT (id: still PENDING, or the "
+            "webhook is paused)."
+        ),
+    )
+    async def redeliver_webhook_delivery(
+        self, info: Info, input: RedeliverWebhookDeliveryInput
+    ) -> RedeliverWebhookDeliveryPayload:
+        async with info.context.transaction() as session:
+            delivery = await webhook_admin.redeliver(session, info.context.actor, input.id)
+        return RedeliverWebhookDeliveryPayload(delivery=WebhookDeliveryType(model=delivery))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Replace a webhook's signing secret; the payload carries the new one, shown once, and every attempt "
+            "from now on (retries and redeliveries included) is signed with it. Rotated fully or not at all. "
+            "Admins (API keys) only. Codes: UNAUTHENTICATED, FORBIDDEN, INVALID (id), NOT_FOUND (id)."
+        ),
+    )
+    async def rotate_webhook_secret(self, info: Info, input: RotateWebhookSecretInput) -> RotateWebhookSecretPayload:
+        webhooks.require_admin(info.context.actor)
+        webhook_id = decode_webhook_id(input.id)
+        async with info.context.transaction() as session:
+            rotated = await webhook_admin.rotate_secret(
+                session, info.context.actor, info.context.services.box, webhook_id
+            )
+        return RotateWebhookSecretPayload(webhook=WebhookNode(model=rotated.webhook), secret=rotated.secret)

@@ -4,6 +4,8 @@ Timeouts, connection errors, 5xx, 408 and 429 are retried with exponential backo
 (`webhook_retry_base_seconds`, doubling, at most `webhook_max_attempts` attempts in all); any
 other answer is final. A retry is a new run of this job scheduled for later: through rq's
 scheduler under rq, on the server's event loop in-process, so no worker or thread waits idle.
+Sends an admin asks for (a ping, a redelivery) are one attempt, never retried: the admin reads the
+outcome and may ask again.
 """
 
 from __future__ import annotations
@@ -42,15 +44,17 @@ class Outcome:
     "Seconds until the next attempt; None when the delivery is settled (delivered, failed or gone)."
 
 
-def deliver(delivery_id: int) -> dict[str, Any]:
-    """Attempt one delivery once; on a retryable failure, schedule the next attempt. Idempotent: a settled
-    delivery is not sent again."""
+def deliver(delivery_id: int, retries: bool = True) -> dict[str, Any]:
+    """Attempt one delivery once; on a retryable failure, schedule the next attempt (unless `retries` is False:
+    then that failure is final). Idempotent: a settled delivery is not sent again."""
     if isinstance(delivery_id, bool) or not isinstance(delivery_id, int):
         raise TypeError(f"deliver: delivery_id must be an int, not {delivery_id!r}")
+    if not isinstance(retries, bool):
+        raise TypeError(f"deliver: retries must be a bool, not {retries!r}")
     settings = current_settings()
     while True:
         started = time.monotonic()
-        outcome = asyncio.run(_attempt(settings, delivery_id))
+        outcome = asyncio.run(_attempt(settings, delivery_id, retries))
         log.info(
             json.dumps(
                 {
@@ -91,7 +95,7 @@ def backoff(settings: Settings, attempts: int) -> float:
     return float(settings.webhook_retry_base_seconds * 2 ** (attempts - 1))
 
 
-async def _attempt(settings: Settings, delivery_id: int) -> Outcome:
+async def _attempt(settings: Settings, delivery_id: int, retries: bool) -> Outcome:
     async with job_database() as db:
         async with db.read() as session:
             row = (
@@ -111,7 +115,7 @@ async def _attempt(settings: Settings, delivery_id: int) -> Outcome:
         now = utcnow()
         if error is None:
             status, retry_in = WebhookDeliveryStatus.DELIVERED, None
-        elif retryable and attempts < settings.webhook_max_attempts:
+        elif retryable and retries and attempts < settings.webhook_max_attempts:
             status, retry_in = WebhookDeliveryStatus.PENDING, backoff(settings, attempts)
         else:
             status, retry_in = WebhookDeliveryStatus.FAILED, None
@@ -139,7 +143,7 @@ async def _attempt(settings: Settings, delivery_id: int) -> Outcome:
 async def _send(settings: Settings, delivery: WebhookDelivery, hook: Webhook) -> tuple[int | None, str | None, bool]:
     """POST the stored body once: (HTTP status or None, error or None, whether to try again)."""
     if not hook.active:
-        return None, "The webhook is inactive.", False
+        return None, "The webhook is paused.", False
     # Resolved and checked again at each attempt (DNS may point somewhere private since registration), and
     # the connection goes to the address that passed, so a second lookup cannot differ (DNS rebinding).
     try:

@@ -16,6 +16,13 @@ CREATE = """mutation($i: CreateWebhookInput!) { createWebhook(input: $i) {
 DELETE = """mutation($i: DeleteWebhookInput!) { deleteWebhook(input: $i) {
   deletedWebhookId userErrors { code field message } } }"""
 LIST = "{ webhooks { totalCount edges { node { id url events } } } }"
+LIST_FULL = "{ webhooks { edges { node { id url events active } } } }"
+UPDATE = """mutation($i: UpdateWebhookInput!) { updateWebhook(input: $i) {
+  webhook { id } userErrors { code field message } } }"""
+PING = """mutation($i: PingWebhookInput!) { pingWebhook(input: $i) {
+  delivery { id } userErrors { code field message } } }"""
+ROTATE = """mutation($i: RotateWebhookSecretInput!) { rotateWebhookSecret(input: $i) {
+  secret userErrors { code field message } } }"""
 PUBLIC_URL = "https://93.184.215.14/hooks/ideas"
 "A public address literal: no DNS needed, and nothing is sent at registration."
 
@@ -46,33 +53,34 @@ async def test_an_admin_registers_a_webhook_and_sees_its_secret_once(api: Api, w
     assert "secret" not in {f["name"] for f in fields["data"]["__type"]["fields"]}
 
 
-@pytest.mark.parametrize(
-    ("url", "message"),
-    [
-        pytest.param("ftp://example.com/hooks", "A webhook URL must start with http:// or https://.", id="ftp"),
-        pytest.param("javascript:alert(1)", "A webhook URL must start with http:// or https://.", id="javascript"),
-        pytest.param("not a url", "A webhook URL must start with http:// or https://.", id="no_scheme"),
-        pytest.param("https:///hooks", "A webhook URL needs a host.", id="no_host"),
-        pytest.param("http://example.com:99999/", "Not a valid URL.", id="bad_port"),
-        pytest.param("http://127.0.0.1:8080/hooks", "127.0.0.1", id="loopback"),
-        pytest.param("http://localhost/hooks", "127.0.0.1", id="localhost_resolves_to_loopback"),
-        pytest.param("http://[::1]/hooks", "::1", id="ipv6_loopback"),
-        pytest.param("http://10.1.2.3/hooks", "10.1.2.3", id="private"),
-        pytest.param("http://192.168.0.10/hooks", "192.168.0.10", id="private_192"),
-        pytest.param("http://169.254.169.254/latest/meta-data", "169.254.169.254", id="link_local_metadata"),
-        pytest.param("http://[::ffff:127.0.0.1]/hooks", "127.0.0.1", id="ipv4_mapped_loopback"),
-        pytest.param("http://0.0.0.0/hooks", "0.0.0.0", id="unspecified"),
-        pytest.param("http://[64:ff9b::7f00:1]/hooks", "64:ff9b::7f00:1", id="nat64_of_loopback"),
-        pytest.param("http://[64:ff9b::a01:203]/hooks", "64:ff9b::a01:203", id="nat64_of_private"),
-        pytest.param("http://[2002:7f00:1::]/hooks", "2002:7f00:1::", id="six_to_four_of_loopback"),
-        pytest.param("http://example.com:0/hooks", "A webhook URL's port must be between 1 and 65535.", id="port_zero"),
-        pytest.param(
-            "http://example.com/hooks\r\nX-Injected: 1",
-            "A webhook URL must not contain spaces or control characters.",
-            id="crlf",
-        ),
-    ],
-)
+BAD_URLS = [
+    pytest.param("ftp://example.com/hooks", "A webhook URL must start with http:// or https://.", id="ftp"),
+    pytest.param("javascript:alert(1)", "A webhook URL must start with http:// or https://.", id="javascript"),
+    pytest.param("not a url", "A webhook URL must start with http:// or https://.", id="no_scheme"),
+    pytest.param("https:///hooks", "A webhook URL needs a host.", id="no_host"),
+    pytest.param("http://example.com:99999/", "Not a valid URL.", id="bad_port"),
+    pytest.param("http://127.0.0.1:8080/hooks", "127.0.0.1", id="loopback"),
+    pytest.param("http://localhost/hooks", "127.0.0.1", id="localhost_resolves_to_loopback"),
+    pytest.param("http://[::1]/hooks", "::1", id="ipv6_loopback"),
+    pytest.param("http://10.1.2.3/hooks", "10.1.2.3", id="private"),
+    pytest.param("http://192.168.0.10/hooks", "192.168.0.10", id="private_192"),
+    pytest.param("http://169.254.169.254/latest/meta-data", "169.254.169.254", id="link_local_metadata"),
+    pytest.param("http://[::ffff:127.0.0.1]/hooks", "127.0.0.1", id="ipv4_mapped_loopback"),
+    pytest.param("http://0.0.0.0/hooks", "0.0.0.0", id="unspecified"),
+    pytest.param("http://[64:ff9b::7f00:1]/hooks", "64:ff9b::7f00:1", id="nat64_of_loopback"),
+    pytest.param("http://[64:ff9b::a01:203]/hooks", "64:ff9b::a01:203", id="nat64_of_private"),
+    pytest.param("http://[2002:7f00:1::]/hooks", "2002:7f00:1::", id="six_to_four_of_loopback"),
+    pytest.param("http://example.com:0/hooks", "A webhook URL's port must be between 1 and 65535.", id="port_zero"),
+    pytest.param(
+        "http://example.com/hooks\r\nX-Injected: 1",
+        "A webhook URL must not contain spaces or control characters.",
+        id="crlf",
+    ),
+]
+"URLs no webhook may have, and a part of the message that says why."
+
+
+@pytest.mark.parametrize(("url", "message"), BAD_URLS)
 async def test_a_bad_or_private_url_is_invalid_and_nothing_is_written(
     api: Api, ws: Workspace, url: str, message: str
 ) -> None:
@@ -138,6 +146,60 @@ async def test_an_admin_deletes_a_webhook_of_their_own_workspace_only(
     assert await count(api, ws) == 0
     again = (await api(DELETE, {"i": {"id": webhook_id}}, auth=ws.api_key))["data"]["deleteWebhook"]
     assert [e["code"] for e in again["userErrors"]] == ["NOT_FOUND"]
+
+
+@pytest.mark.parametrize(("url", "message"), BAD_URLS)
+async def test_a_changed_url_is_checked_like_a_new_one_and_nothing_changes(
+    api: Api, ws: Workspace, url: str, message: str
+) -> None:
+    webhook = (await create(api, ws.api_key, PUBLIC_URL))["webhook"]
+    payload = (await api(UPDATE, {"i": {"id": webhook["id"], "url": url, "active": False}}, auth=ws.api_key))["data"][
+        "updateWebhook"
+    ]
+    assert payload["webhook"] is None
+    [error] = payload["userErrors"]
+    assert (error["code"], error["field"]) == ("INVALID", ["input", "url"])
+    assert message in error["message"]
+    listed = (await api(LIST_FULL, auth=ws.api_key))["data"]["webhooks"]["edges"]
+    assert listed == [
+        {"node": {"id": webhook["id"], "url": PUBLIC_URL, "events": ["IDEA_STATUS_CHANGED"], "active": True}}
+    ]
+
+
+async def test_ping_is_not_an_event_to_subscribe_to(api: Api, ws: Workspace) -> None:
+    payload = await create(api, ws.api_key, PUBLIC_URL, ["IDEA_SUBMITTED", "PING"])
+    assert payload["userErrors"] == [
+        {
+            "code": "INVALID",
+            "field": ["input", "events"],
+            "message": "PING is not an event to subscribe to: pingWebhook sends it on request.",
+        }
+    ]
+    assert await count(api, ws) == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "code", "message"),
+    [
+        pytest.param("SWRlYTox", "INVALID", "Not a valid Webhook id.", id="an_idea_id"),
+        pytest.param("V2ViaG9vazo5OTk5", "NOT_FOUND", "No such webhook.", id="unknown"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("doc", "name", "extra"),
+    [
+        pytest.param(UPDATE, "updateWebhook", {"active": False}, id="update"),
+        pytest.param(PING, "pingWebhook", {}, id="ping"),
+        pytest.param(ROTATE, "rotateWebhookSecret", {}, id="rotate"),
+    ],
+)
+async def test_a_bad_webhook_id_is_refused(
+    api: Api, ws: Workspace, doc: str, name: str, extra: dict[str, Any], given: str, code: str, message: str
+) -> None:
+    await create(api, ws.api_key, PUBLIC_URL)
+    payload = (await api(doc, {"i": {"id": given, **extra}}, auth=ws.api_key))["data"][name]
+    assert payload["userErrors"] == [{"code": code, "field": ["input", "id"], "message": message}]
+    assert await count(api, ws) == 1
 
 
 def test_webhook_bodies_use_the_apis_global_ids() -> None:
