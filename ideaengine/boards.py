@@ -160,7 +160,7 @@ async def list_all(session: AsyncSession, workspace_id: int | None = None) -> Se
     if workspace_id is not None:
         stmt = stmt.where(Board.workspace_id == workspace_id)
     rows = await session.execute(stmt.order_by(Workspace.created_at, Workspace.id, *ORDER_BY))
-    return [(board, slug) for board, slug in rows.tuples()]
+    return [(board, slug) for board, slug in rows]
 
 
 def require_active(board: Board, field: str) -> None:

@@ -60,7 +60,7 @@ async def list_all(session: AsyncSession) -> list[WorkspaceSummary]:
     """Every workspace, oldest first, with its number of boards: the operator's view (the CLI)."""
     boards = select(func.count()).where(Board.workspace_id == Workspace.id).scalar_subquery()
     rows = await session.execute(select(Workspace, boards).order_by(Workspace.created_at, Workspace.id))
-    return [WorkspaceSummary(workspace, int(count)) for workspace, count in rows.tuples()]
+    return [WorkspaceSummary(workspace, int(count)) for workspace, count in rows]
 
 
 @dataclass(frozen=True)
