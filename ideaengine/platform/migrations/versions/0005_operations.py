@@ -2,7 +2,8 @@
 
 boards.archived_at marks an archived (read-only) board; workspaces keep the SSO secret a rotation replaced,
 and until when tokens signed with it still verify. All three columns are nullable, so existing rows need
-no value: no board is archived and no workspace is in a rotation's grace period.
+no value: no board is archived and no workspace is in a rotation's grace period. Downgrading drops them:
+archived boards take writes again, and a replaced secret still in its grace period stops verifying.
 
 Revision ID: 0005_operations
 Revises: 0004
