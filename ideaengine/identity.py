@@ -196,7 +196,7 @@ def _verified_claims(token: str, workspace: Workspace, box: SecretBox) -> dict[s
     try:
         return _decode(token, box.open(workspace.sso_secret_encrypted), workspace.slug)
     except jwt.InvalidSignatureError:
-        previous = previous_sso_secret(workspace)
+        previous = _previous_sealed_secret(workspace)
         if previous is None:
             raise
     return _decode(token, box.open(previous), workspace.slug)
@@ -214,7 +214,7 @@ def _decode(token: str, secret: str, issuer: str) -> dict[str, Any]:
     return claims
 
 
-def previous_sso_secret(workspace: Workspace) -> str | None:
+def _previous_sealed_secret(workspace: Workspace) -> str | None:
     """The sealed secret a rotation replaced, while its grace period lasts; None after it (or never rotated)."""
     until = workspace.previous_sso_secret_until
     if workspace.previous_sso_secret_encrypted is None or until is None or utcnow() >= until:
