@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -77,7 +76,7 @@ class GraphQLApp(GraphQL[Context, None]):
             per_server=settings.max_subscriptions_per_server,
         )
         self.services = services
-        self.actors = ActorCache()
+        self.actors = identity.ActorCache()
         self.responses = ResponseCache(settings.response_cache_bytes)
         self.max_token_lifetime = settings.sso_max_token_lifetime_seconds
 
@@ -172,7 +171,14 @@ class GraphQLApp(GraphQL[Context, None]):
         actor = await self._actor(authorization)
         # An HTTP request reads through one connection; a WebSocket's context lives as long as the socket.
         reads = request.state.shared_reads if isinstance(request, Request) else None
-        return Context(services=self.services, actor=actor, request=request, response=response, shared_reads=reads)
+        return Context(
+            services=self.services,
+            actor=actor,
+            request=request,
+            response=response,
+            shared_reads=reads,
+            actors=self.actors,
+        )
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}
@@ -210,42 +216,6 @@ def _cacheable(request: Request, response: Response) -> bool:
         and getattr(request.state, "graphql_errors", None) == 0
         and getattr(request.state, "graphql_operation_type", None) == OperationType.QUERY
     )
-
-
-class ActorCache:
-    """Who a credential is, remembered for a few seconds: resolving it costs a database round trip (and for
-    SSO tokens a JWT check and a decryption) on every request, more than the vote it carries.
-
-    Safe because an actor is a function of the credential: an SSO token carries the user's role, name and
-    email, and an API key is its workspace's admin until it is deleted. A deleted key or workspace is
-    noticed within TTL_SECONDS; an SSO token is never served past its `exp`. Rejected credentials are not
-    kept (their errors are cheap to find again and must not pin memory).
-    """
-
-    TTL_SECONDS = 10.0
-    MAX_ENTRIES = 10_000
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, Actor]] = {}
-
-    def get(self, authorization: str) -> Actor | None:
-        entry = self._entries.get(authorization)
-        if entry is None:
-            return None
-        if entry[0] <= time.time():
-            del self._entries[authorization]
-            return None
-        return entry[1]
-
-    def put(self, authorization: str, actor: Actor) -> None:
-        if actor.auth_errors or actor.user_id is None:
-            return
-        if len(self._entries) >= self.MAX_ENTRIES:
-            self._entries.clear()  # a flood of distinct credentials: start over rather than grow
-        until = time.time() + self.TTL_SECONDS
-        if actor.expires_at is not None:
-            until = min(until, actor.expires_at)
-        self._entries[authorization] = (until, actor)
 
 
 async def _sweep_forever(services: Services) -> None:

@@ -151,12 +151,64 @@ async def require_visible(session: AsyncSession, actor: Actor, board_id: int, fi
 
 ORDER = (SortKey(Board.created_at), SortKey(Board.id))
 "Oldest first."
+ORDER_BY = (Board.created_at, Board.id)
 
 
-async def list_visible(session: AsyncSession, actor: Actor, workspace_slug: str, window: Window) -> Page[Board]:
-    """One window of a workspace's readable boards, and how many there are."""
+async def list_visible(
+    session: AsyncSession, actor: Actor, workspace_slug: str, window: Window, *, include_archived: bool = False
+) -> Page[Board]:
+    """One window of a workspace's readable boards, and how many there are; archived ones only if asked."""
     stmt = select(Board).join(Workspace, Workspace.id == Board.workspace_id).where(visible_to(actor))
+    if not include_archived:
+        stmt = stmt.where(Board.archived_at.is_(None))
     return (await pages(session, stmt, Workspace.slug, [workspace_slug], ORDER, window))[workspace_slug]
+
+
+async def list_all(session: AsyncSession, workspace_id: int | None = None) -> Sequence[tuple[Board, str]]:
+    """Every board (archived too) with its workspace's slug, by workspace then oldest first: the operator's view."""
+    stmt = select(Board, Workspace.slug).join(Workspace, Workspace.id == Board.workspace_id)
+    if workspace_id is not None:
+        stmt = stmt.where(Board.workspace_id == workspace_id)
+    rows = await session.execute(stmt.order_by(Workspace.created_at, Workspace.id, *ORDER_BY))
+    return [(board, slug) for board, slug in rows]
+
+
+def require_active(board: Board, field: str) -> None:
+    """An archived board is read-only: whatever would change its ideas is BOARD_ARCHIVED (field: the input
+    that led to it). Called after the permission check, so a caller who may not write hears that first."""
+    if board.archived_at is not None:
+        raise DomainError(
+            ErrorCode.BOARD_ARCHIVED, f"The board {board.name!r} is archived: it can be read but not changed.", field
+        )
+
+
+async def update_board(
+    session: AsyncSession,
+    actor: Actor,
+    board_id: int,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    visibility: Visibility | None = None,
+    archived: bool | None = None,
+) -> Board:
+    """Admins: change what is given (None leaves a field as it is). Archiving makes the board read-only and
+    hides it from `boards` unless asked; unarchiving undoes both. The slug stays: URLs and embeds use it."""
+    board = await require_visible(session, actor, board_id)
+    actor.require(board.workspace_id, ActorRole.ADMIN, "edit boards")
+    if name is not None:
+        name = validation.text(name, "name", min_len=1, max_len=validation.NAME_MAX, label="A name")
+    if description is not None:
+        description = validation.text(
+            description, "description", max_len=validation.DESCRIPTION_MAX, label="A description"
+        )
+    board.name = board.name if name is None else name
+    board.description = board.description if description is None else description
+    board.visibility = visibility or board.visibility
+    if archived is not None and archived != (board.archived_at is not None):
+        board.archived_at = utcnow() if archived else None
+    await session.flush()
+    return board
 
 
 async def tags_many(session: AsyncSession, board_ids: Sequence[int], limit: int = 100) -> dict[int, list[str]]:

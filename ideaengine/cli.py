@@ -1,4 +1,4 @@
-"""`ideaengine`: serve, migrate, worker, workspace create, demo, export-schema.
+"""`ideaengine`: serve, migrate, worker, workspace, board, apikey, demo, export-schema.
 
 The composition root with app.py: the one module besides it that imports every package.
 Bad arguments and expected failures print one line and exit 2, never a traceback.
@@ -11,15 +11,22 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from typing import NoReturn
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from ideaengine.errors import DomainError
 from ideaengine.platform import logs
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings, SettingsError, get_settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ideaengine.platform.models import ApiKey
+
 log = logging.getLogger("ideaengine")
+T = TypeVar("T")
 
 
 class CliError(Exception):
@@ -145,6 +152,159 @@ def _wrote_to(settings: Settings) -> None:
     print(f"ideaengine: wrote to {describe_database(settings)}", file=sys.stderr)
 
 
+def _run(settings: Settings, work: Callable[[Services, AsyncSession], Awaitable[T]], *, write: bool) -> T:
+    """Run `work(services, session)` in one transaction (or one read), then say which database it used."""
+    if write:
+        _require_schema(settings)
+    else:
+        _require_existing(settings)
+
+    async def run() -> T:
+        services = Services.create(settings)
+        try:
+            if write:
+                async with services.transaction() as session:
+                    return await work(services, session)
+            async with services.db.read() as session:
+                return await work(services, session)
+        finally:
+            await services.close()
+
+    result = asyncio.run(run())
+    if write:
+        _wrote_to(settings)
+    else:
+        print(f"ideaengine: read from {describe_database(settings)}", file=sys.stderr)
+    return result
+
+
+def _require_existing(settings: Settings) -> None:
+    """A listing never creates a database: run from another folder, the default file would be a new one."""
+    path = settings.sqlite_path
+    if path is not None and not path.exists():
+        raise CliError(f"there is no SQLite file {path.resolve()} (is IDEAENGINE_DATABASE_URL set as for `serve`?)")
+    _require_schema(settings)
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _print_json(value: object, *, indent: int | None = None) -> None:
+    print(json.dumps(value, indent=indent, ensure_ascii=False))
+
+
+def cmd_workspace_list(args: argparse.Namespace, settings: Settings) -> int:
+    from ideaengine import workspaces
+
+    async def work(services: Services, session: AsyncSession) -> list[dict[str, object]]:
+        return [
+            {
+                "workspace": s.workspace.slug,
+                "name": s.workspace.name,
+                "boards": s.boards,
+                "createdAt": _time(s.workspace.created_at),
+            }
+            for s in await workspaces.list_all(session)
+        ]
+
+    _print_json(_run(settings, work, write=False), indent=2)
+    return 0
+
+
+def cmd_workspace_rotate_sso(args: argparse.Namespace, settings: Settings) -> int:
+    from ideaengine import workspaces
+
+    async def work(services: Services, session: AsyncSession) -> dict[str, object]:
+        workspace = await workspaces.require_by_slug(session, args.slug)
+        rotated = await workspaces.rotate_sso_secret(
+            session, services.box, workspace.id, settings.sso_rotation_grace_seconds
+        )
+        return {
+            "workspace": workspace.slug,
+            "ssoSecret": rotated.sso_secret,
+            "previousSecretValidUntil": _time(rotated.previous_valid_until),
+        }
+
+    _print_json(_run(settings, work, write=True))
+    return 0
+
+
+def cmd_board_list(args: argparse.Namespace, settings: Settings) -> int:
+    from ideaengine import boards, workspaces
+
+    async def work(services: Services, session: AsyncSession) -> list[dict[str, object]]:
+        workspace_id = None
+        if args.workspace is not None:
+            workspace_id = (await workspaces.require_by_slug(session, args.workspace)).id
+        return [
+            {
+                "workspace": slug,
+                "board": board.slug,
+                "name": board.name,
+                "visibility": board.visibility.value,
+                "archived": board.archived_at is not None,
+                "createdAt": _time(board.created_at),
+            }
+            for board, slug in await boards.list_all(session, workspace_id)
+        ]
+
+    _print_json(_run(settings, work, write=False), indent=2)
+    return 0
+
+
+def _key_json(key: ApiKey) -> dict[str, object]:
+    from ideaengine.platform.ids import global_id
+
+    return {
+        "id": global_id("ApiKey", key.id),
+        "name": key.name,
+        "prefix": key.prefix,
+        "createdAt": _time(key.created_at),
+        "revokedAt": _time(key.revoked_at),
+    }
+
+
+def cmd_apikey_list(args: argparse.Namespace, settings: Settings) -> int:
+    from ideaengine import apikeys, workspaces
+
+    async def work(services: Services, session: AsyncSession) -> list[dict[str, object]]:
+        workspace = await workspaces.require_by_slug(session, args.workspace)
+        return [_key_json(key) for key in await apikeys.all_keys(session, workspace.id)]
+
+    _print_json(_run(settings, work, write=False), indent=2)
+    return 0
+
+
+def cmd_apikey_create(args: argparse.Namespace, settings: Settings) -> int:
+    from ideaengine import apikeys, workspaces
+
+    async def work(services: Services, session: AsyncSession) -> dict[str, object]:
+        workspace = await workspaces.require_by_slug(session, args.workspace)
+        created = await apikeys.create(session, workspace.id, args.name)
+        return {"workspace": workspace.slug, **_key_json(created.api_key), "apiKey": created.secret}
+
+    _print_json(_run(settings, work, write=True))
+    return 0
+
+
+def cmd_apikey_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from ideaengine import apikeys, workspaces
+    from ideaengine.platform.ids import parse_global_id
+
+    parsed = parse_global_id(args.id)
+    if parsed is None or parsed[0] != "ApiKey":
+        raise CliError(f"{args.id!r} is not an API key id (`ideaengine apikey list {args.workspace}` shows them)")
+
+    async def work(services: Services, session: AsyncSession) -> dict[str, object]:
+        workspace = await workspaces.require_by_slug(session, args.workspace)
+        key = await apikeys.revoke(session, workspace.id, parsed[1])
+        return {"workspace": workspace.slug, **_key_json(key)}
+
+    _print_json(_run(settings, work, write=True))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ideaengine import demo
 
@@ -189,8 +349,39 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("slug")
     create.add_argument("--name")
     create.set_defaults(run=cmd_workspace_create)
+    workspace_commands.add_parser("list", help="list every workspace (JSON)").set_defaults(run=cmd_workspace_list)
+    rotate = workspace_commands.add_parser(
+        "rotate-sso",
+        help="replace a workspace's SSO secret; prints the new one (old tokens verify for the grace period)",
+    )
+    rotate.add_argument("slug")
+    rotate.set_defaults(run=cmd_workspace_rotate_sso)
 
-    demo = commands.add_parser("demo", help="seed a demo workspace and board (idempotent); prints a fresh API key")
+    board = commands.add_parser("board", help="list boards")
+    board_commands = board.add_subparsers(dest="board_command", required=True, parser_class=_Parser, metavar="ACTION")
+    board_list = board_commands.add_parser("list", help="list the boards of one workspace or of all (JSON)")
+    board_list.add_argument("workspace", nargs="?", help="a workspace slug; all workspaces without it")
+    board_list.set_defaults(run=cmd_board_list)
+
+    apikey = commands.add_parser("apikey", help="manage a workspace's admin API keys")
+    apikey_commands = apikey.add_subparsers(
+        dest="apikey_command", required=True, parser_class=_Parser, metavar="ACTION"
+    )
+    key_create = apikey_commands.add_parser("create", help="create a key; prints it once")
+    key_create.add_argument("workspace")
+    key_create.add_argument("--name", default="", help="a label to tell keys apart")
+    key_create.set_defaults(run=cmd_apikey_create)
+    key_list = apikey_commands.add_parser("list", help="list a workspace's keys: ids, names, prefixes (JSON)")
+    key_list.add_argument("workspace")
+    key_list.set_defaults(run=cmd_apikey_list)
+    key_revoke = apikey_commands.add_parser("revoke", help="revoke a key by the id `apikey list` shows")
+    key_revoke.add_argument("workspace")
+    key_revoke.add_argument("id")
+    key_revoke.set_defaults(run=cmd_apikey_revoke)
+
+    demo = commands.add_parser(
+        "demo", help="seed a demo workspace and board (idempotent); prints a fresh API key, replacing the last one"
+    )
     demo.add_argument("--host", default="127.0.0.1", help="where `serve` will listen, for the URL it prints")
     demo.add_argument("--port", type=int, default=8000, help="where `serve` will listen, for the URL it prints")
     demo.set_defaults(run=cmd_demo)

@@ -22,6 +22,7 @@ async def add_comment(session: AsyncSession, actor: Actor, idea_id: int, body: s
     user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "comment")
     if official:
         actor.require(board.workspace_id, ActorRole.MODERATOR, "post official answers")
+    boards.require_active(board, "ideaId")
     body = validation.text(body, "body", min_len=1, max_len=validation.NOTE_MAX, label="A comment")
     comment = Comment(idea_id=idea.id, author_id=user_id, body=body, official=official, created_at=utcnow())
     session.add(comment)

@@ -30,6 +30,7 @@ async def compare(session: AsyncSession, actor: Actor, winner_id: int, loser_id:
     """Record that the actor prefers winner over loser; judging the same pair again replaces the verdict."""
     winner, board = await ideas.get_for_write(session, actor, winner_id, field="winnerId")
     user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "compare ideas")
+    boards.require_active(board, "winnerId")
     if winner_id == loser_id:
         raise invalid("An idea cannot be compared with itself.", "loserId")
     loser, _ = await ideas.get_for_write(session, actor, loser_id, field="loserId")
@@ -70,8 +71,9 @@ async def comparison_counts(session: AsyncSession, board_id: int) -> dict[int, i
 async def next_matchup(
     session: AsyncSession, actor: Actor, board: Board, rng: random.Random | None = None
 ) -> Matchup | None:
-    """Two open ideas to compare: under-compared ideas first, then close and uncertain pairs."""
-    if not boards.can_read(actor, board):
+    """Two open ideas to compare: under-compared ideas first, then close and uncertain pairs; none on an
+    archived board (it takes no comparisons)."""
+    if not boards.can_read(actor, board) or board.archived_at is not None:
         return None
     candidates = await ideas.open_ideas(session, board.id)
     if len(candidates) < 2:

@@ -2,7 +2,9 @@
 
 Everything is written through the domain services, so the demo obeys the same rules as the API. It is
 idempotent (DECISIONS.md 5): ideas whose title is already on the board are left alone with all their
-activity, and every run issues a fresh API key, since stored keys are hashed and cannot be shown again.
+activity, and every run issues a fresh API key, since stored keys are hashed and cannot be shown again. The
+fresh key replaces the one the last run printed (the workspace's key named DEMO_KEY_NAME), so runs do not
+pile up keys.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import boards, comments, comparisons, follows, ideas, identity, lifecycle, votes, workspaces
+from ideaengine import apikeys, boards, comments, comparisons, follows, ideas, identity, lifecycle, votes, workspaces
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.platform.models import Board, Idea, IdeaStatus, Workspace
 from ideaengine.platform.secrets_box import SecretBox
@@ -26,6 +28,8 @@ from ideaengine.platform.unit_of_work import UnitOfWork
 
 WORKSPACE_SLUG = "demo"
 BOARD_SLUG = "ideas"
+DEMO_KEY_NAME = "demo"
+"The label of the demo's own admin key: each run gives it a new secret, and the previous one stops working."
 BRAND = "Driftwood Coffee"
 BOARD_NAME = f"{BRAND} customer ideas"
 BOARD_DESCRIPTION = (
@@ -263,8 +267,9 @@ OFFICIAL_ANSWERS: tuple[tuple[str, str], ...] = (
 
 
 async def seed(settings: Settings, graphql_url: str = "http://127.0.0.1:8000/graphql") -> dict[str, str]:
-    """Seed (or top up) the demo workspace and board; returns a fresh API key, the SSO secret and where
-    `serve` will answer (`graphql_url`, which the CLI builds from the host and port it is given)."""
+    """Seed (or top up) the demo workspace and board; returns a fresh API key (the previous run's stops
+    working), the SSO secret and where `serve` will answer (`graphql_url`, which the CLI builds from the host
+    and port it is given)."""
     services = Services.create(settings)
     # No jobs: hundreds of writes would each ask for a score refresh and a reindex. The server's
     # periodic sweep refreshes boards whose scores are older than their last write.
@@ -280,7 +285,7 @@ async def _seed(session: AsyncSession, box: SecretBox) -> dict[str, str]:
     workspace = await workspaces.get_by_slug(session, WORKSPACE_SLUG)
     if workspace is None:
         workspace = (await workspaces.create_workspace(session, box, WORKSPACE_SLUG, BRAND)).workspace
-    api_key = await identity.issue_api_key(session, workspace, name="demo")
+    api_key = (await apikeys.reissue(session, workspace.id, DEMO_KEY_NAME)).secret
     admin = await identity.actor_for_api_key(session, api_key)
     try:
         sso_secret = box.open(workspace.sso_secret_encrypted)

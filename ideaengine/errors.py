@@ -16,6 +16,8 @@ class ErrorCode(enum.Enum):
     CONFLICT = "CONFLICT"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     RATE_LIMITED = "RATE_LIMITED"
+    BOARD_ARCHIVED = "BOARD_ARCHIVED"
+    "The board is archived: readable, but its ideas take no new writes."
 
 
 class DomainError(Exception):

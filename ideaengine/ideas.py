@@ -40,6 +40,7 @@ async def submit(
     """Members and above; the author follows the new idea at once."""
     board = await boards.require_visible(session, actor, board_id)
     user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "submit ideas")
+    boards.require_active(board, "boardId")
     title = validation.title(title)
     body = validation.body(body)
     clean_tags = validation.tags(tags)
@@ -67,8 +68,9 @@ async def submit(
 
 
 def can_edit(actor: Actor, idea: Idea, board: Board) -> bool:
-    """Whether `edit` would accept the actor's change: permitted, and the idea is not MERGED (read-only)."""
-    return idea.status != IdeaStatus.MERGED and _may_edit(actor, idea, board)
+    """Whether `edit` would accept the actor's change: permitted, the idea is not MERGED and its board is not
+    archived (both read-only)."""
+    return idea.status != IdeaStatus.MERGED and board.archived_at is None and _may_edit(actor, idea, board)
 
 
 def _may_edit(actor: Actor, idea: Idea, board: Board) -> bool:
@@ -90,6 +92,7 @@ async def edit(
     if not _may_edit(actor, idea, board):
         actor.require(board.workspace_id, ActorRole.MEMBER, "edit ideas")
         raise DomainError(ErrorCode.FORBIDDEN, "Only the author, moderators and admins may edit this idea.")
+    boards.require_active(board, "ideaId")
     if idea.status == IdeaStatus.MERGED:
         raise invalid("A merged idea cannot be edited; edit the idea it was merged into.", "ideaId")
     new_title = idea.title if title is None else validation.title(title)

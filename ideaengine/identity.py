@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import validation
 from ideaengine.errors import DomainError, ErrorCode
-from ideaengine.platform.models import ApiKey, Role, User, Workspace
+from ideaengine.platform.models import ApiKey, Role, User, Workspace, utcnow
 from ideaengine.platform.secrets_box import SecretBox
 from ideaengine.platform.upsert import insert_ignore
 
@@ -75,6 +75,13 @@ class Actor:
         assert self.user_id is not None
         return self.user_id
 
+    def require_admin(self, what: str) -> int:
+        """The workspace the actor administers (admins are API keys); UNAUTHENTICATED or FORBIDDEN otherwise."""
+        if self.workspace_id is None:
+            raise DomainError(ErrorCode.UNAUTHENTICATED, f"Sign in with an API key to {what}.")
+        self.require(self.workspace_id, ActorRole.ADMIN, what)
+        return self.workspace_id
+
 
 ANONYMOUS = Actor()
 
@@ -85,6 +92,11 @@ def hash_api_key(key: str) -> str:
 
 def new_api_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def key_prefix(key: str) -> str:
+    """What a listing shows of a key: `iek_` and 8 characters, enough to tell keys apart, useless to sign in."""
+    return key[:12]
 
 
 def new_sso_secret() -> str:
@@ -100,7 +112,9 @@ async def issue_api_key(session: AsyncSession, workspace: Workspace, name: str =
     session.add(user)
     await session.flush()
     session.add(
-        ApiKey(workspace_id=workspace.id, user_id=user.id, key_hash=hash_api_key(key), prefix=key[:12], name=name)
+        ApiKey(
+            workspace_id=workspace.id, user_id=user.id, key_hash=hash_api_key(key), prefix=key_prefix(key), name=name
+        )
     )
     await session.flush()
     return key
@@ -149,14 +163,7 @@ async def actor_for_sso_token(
     if workspace is None:
         return Actor(auth_errors=("The token's issuer (iss) names no workspace.",))
     try:
-        claims = jwt.decode(
-            token,
-            box.open(workspace.sso_secret_encrypted),
-            algorithms=[SSO_ALGORITHM],
-            issuer=workspace.slug,
-            leeway=SSO_LEEWAY_SECONDS,
-            options={"require": ["exp", "iss", "sub"]},
-        )
+        claims = _verified_claims(token, workspace, box)
     except jwt.ExpiredSignatureError:
         return Actor(auth_errors=("The SSO token has expired.",))
     except (jwt.PyJWTError, ValueError) as exc:
@@ -181,6 +188,38 @@ async def actor_for_sso_token(
     return Actor(
         workspace_id=workspace.id, user_id=user.id, role=_ROLE_OF_USER[user.role], expires_at=float(claims["exp"])
     )
+
+
+def _verified_claims(token: str, workspace: Workspace, box: SecretBox) -> dict[str, Any]:
+    """The token's claims, verified with the workspace's SSO secret or, during a rotation's grace period, with
+    the secret it replaced; raises what jwt.decode raises."""
+    try:
+        return _decode(token, box.open(workspace.sso_secret_encrypted), workspace.slug)
+    except jwt.InvalidSignatureError:
+        previous = _previous_sealed_secret(workspace)
+        if previous is None:
+            raise
+    return _decode(token, box.open(previous), workspace.slug)
+
+
+def _decode(token: str, secret: str, issuer: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        secret,
+        algorithms=[SSO_ALGORITHM],
+        issuer=issuer,
+        leeway=SSO_LEEWAY_SECONDS,
+        options={"require": ["exp", "iss", "sub"]},
+    )
+    return claims
+
+
+def _previous_sealed_secret(workspace: Workspace) -> str | None:
+    """The sealed secret a rotation replaced, while its grace period lasts; None after it (or never rotated)."""
+    until = workspace.previous_sso_secret_until
+    if workspace.previous_sso_secret_encrypted is None or until is None or utcnow() >= until:
+        return None
+    return workspace.previous_sso_secret_encrypted
 
 
 def _lifetime_problem(claims: dict[str, Any], max_lifetime: float) -> str | None:
@@ -263,3 +302,56 @@ async def resolve_actor(
     if token.startswith(API_KEY_PREFIX):
         return await actor_for_api_key(session, token)
     return await actor_for_sso_token(session, token, box, write=write, max_lifetime=max_lifetime)
+
+
+class ActorCache:
+    """Who a credential is, remembered for a few seconds: resolving it costs a database round trip (and for
+    SSO tokens a JWT check and a decryption) on every request, more than the vote it carries.
+
+    Safe because an actor is a function of the credential: an SSO token carries the user's role, name and
+    email, and an API key is its workspace's admin until it is revoked. A key revoked through this server is
+    forgotten at once (`forget_user`); one revoked elsewhere (another server, the CLI) is noticed within
+    TTL_SECONDS. An SSO token is never served past its `exp`. Rejected credentials are not kept (their errors
+    are cheap to find again and must not pin memory).
+    """
+
+    TTL_SECONDS = 10.0
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Actor]] = {}
+        # User ids forgotten lately, and until when: a request that read the credential just before the
+        # revoke committed must not put it back.
+        self._forgotten: dict[int, float] = {}
+
+    def get(self, authorization: str) -> Actor | None:
+        entry = self._entries.get(authorization)
+        if entry is None:
+            return None
+        if entry[0] <= time.time():
+            del self._entries[authorization]
+            return None
+        return entry[1]
+
+    def put(self, authorization: str, actor: Actor) -> None:
+        if actor.auth_errors or actor.user_id is None:
+            return
+        now = time.time()
+        if (until := self._forgotten.get(actor.user_id)) is not None:
+            if until > now:
+                return
+            del self._forgotten[actor.user_id]
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()  # a flood of distinct credentials: start over rather than grow
+        until = now + self.TTL_SECONDS
+        if actor.expires_at is not None:
+            until = min(until, actor.expires_at)
+        self._entries[authorization] = (until, actor)
+
+    def forget_user(self, user_id: int) -> None:
+        """Drop every credential of one user (an API key's service user, when the key is revoked)."""
+        now = time.time()
+        self._forgotten = {u: t for u, t in self._forgotten.items() if t > now}
+        self._forgotten[user_id] = now + self.TTL_SECONDS
+        for authorization in [a for a, (_, actor) in self._entries.items() if actor.user_id == user_id]:
+            del self._entries[authorization]

@@ -47,6 +47,7 @@ async def change_status(
     """Moderators and admins; every change is recorded and followers are notified."""
     idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
     actor_id = actor.require(board.workspace_id, ActorRole.MODERATOR, "change an idea's status")
+    boards.require_active(board, "ideaId")
     if note is not None:
         note = validation.note(note, "note") or None
     if status == S.MERGED:
@@ -84,6 +85,7 @@ async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, targe
         raise not_found("No such idea.", "sourceId")
     source, board = locked[source_id]
     actor_id = actor.require(board.workspace_id, ActorRole.MODERATOR, "merge ideas")
+    boards.require_active(board, "sourceId")
     if source_id == target_id:
         raise invalid("An idea cannot be merged into itself.", "targetId")
     if target_id not in locked:

@@ -68,6 +68,7 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     # Lock the idea row before reading the previous vote, so concurrent switches stay exact (DECISIONS.md 8).
     idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
     user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "vote")
+    boards.require_active(board, "ideaId")
     ideas.require_open(idea)
     if value not in (UP, DOWN, None):
         raise ValueError(f"value must be 1, -1 or None, not {value!r}")

@@ -29,6 +29,7 @@ from ideaengine.platform.settings import (
     MAX_TOKENS,
 )
 from schema import relay
+from schema.apikeys import ApiKeyMutations, ApiKeyQueries
 from schema.boards import BoardMutations, BoardNode, BoardQueries
 from schema.comments import CommentMutations, CommentNode
 from schema.context import Context, Info, SharedReads
@@ -41,12 +42,13 @@ from schema.subscriptions import BOARD_EVENT_TYPES, Subscriptions, SubscriptionS
 from schema.users import UserNode, Viewer
 from schema.votes import VoteMutations, VoteQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
+from schema.workspaces import WorkspaceMutations
 
 __all__ = ["Context", "SharedReads", "build_schema", "export_sdl"]
 
 
 @strawberry.type
-class Query(BoardQueries, IdeaQueries, VoteQueries, WebhookQueries):
+class Query(BoardQueries, IdeaQueries, VoteQueries, WebhookQueries, ApiKeyQueries):
     @strawberry.field(description="Any object by its global id; null if unknown or not visible to the viewer.")
     async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
         parsed = relay.parse_id(id)
@@ -83,6 +85,8 @@ class Mutation(
     LifecycleMutations,
     FollowMutations,
     WebhookMutations,
+    ApiKeyMutations,
+    WorkspaceMutations,
 ):
     pass
 

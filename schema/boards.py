@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import strawberry
 
@@ -13,6 +14,8 @@ from schema import relay
 from schema.context import Info
 from schema.enums import BoardVisibility, IdeaSort, IdeaStatus
 from schema.errors import DomainErrors, UserError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from schema.ideas import IdeaConnection
@@ -42,6 +45,18 @@ class BoardNode(relay.Node):
     @strawberry.field
     def visibility(self) -> BoardVisibility:
         return self.model.visibility
+
+    @strawberry.field(
+        description="An archived board can be read but not changed: submitting, editing, voting, comparing, "
+        "commenting, status changes and merges are refused with BOARD_ARCHIVED. `boards` lists it only with "
+        "includeArchived."
+    )
+    def archived(self) -> bool:
+        return self.model.archived_at is not None
+
+    @strawberry.field(description="When the board was archived; null while it is not.")
+    def archived_at(self) -> datetime | None:
+        return self.model.archived_at
 
     @strawberry.field(
         description="The board's ideas. Without statuses: every status but MERGED. `search` "
@@ -105,7 +120,9 @@ class BoardConnection(relay.Connection[BoardNode]):
 
 @strawberry.type
 class BoardQueries:
-    @strawberry.field(description="The workspace's boards the viewer may read, oldest first.")
+    @strawberry.field(
+        description="The workspace's boards the viewer may read, oldest first; archived ones only with includeArchived."
+    )
     async def boards(
         self,
         info: Info,
@@ -114,11 +131,16 @@ class BoardQueries:
         after: str | None = None,
         last: relay.Last = None,
         before: relay.Before = None,
+        include_archived: Annotated[
+            bool | None, strawberry.argument(description="Also list archived boards (null or false: do not).")
+        ] = False,
     ) -> BoardConnection:
-        scope = relay.scope("Query.boards", workspace)
+        scope = relay.scope("Query.boards", workspace, bool(include_archived))
         window = relay.window(info, scope, boards.ORDER, first, after, last, before)
         async with info.context.read() as session:
-            page = await boards.list_visible(session, info.context.actor, workspace, window)
+            page = await boards.list_visible(
+                session, info.context.actor, workspace, window, include_archived=bool(include_archived)
+            )
         for board in page.rows:
             info.context.loaders.board.prime(board.id, board)
         return relay.connection(BoardConnection, scope, window, page, lambda row: BoardNode(model=row))
@@ -144,6 +166,32 @@ class CreateBoardPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input
+class UpdateBoardInput:
+    board_id: strawberry.ID
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="1-200 characters; null: unchanged.")
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Up to 5,000 characters; empty clears it; null: unchanged."
+    )
+    visibility: BoardVisibility | None = strawberry.field(default=strawberry.UNSET, description="Null: unchanged.")
+    archived: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="true archives the board (read-only, hidden from `boards` unless asked); false restores it; "
+        "null: unchanged.",
+    )
+
+
+@strawberry.type
+class UpdateBoardPayload:
+    board: BoardNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _given(value: T | None) -> T | None:
+    """Omitted and explicit null both leave a field of updateBoard as it is."""
+    return None if value is strawberry.UNSET else value
+
+
 @strawberry.type
 class BoardMutations:
     @strawberry.mutation(
@@ -166,3 +214,25 @@ class BoardMutations:
                 input.visibility or Visibility.PUBLIC,
             )
         return CreateBoardPayload(board=BoardNode(model=board))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Change a board's name, description or visibility, or archive or restore it; fields left out or null "
+            "stay as they are. Admins (API keys) of its workspace only. Codes: UNAUTHENTICATED, FORBIDDEN, "
+            "NOT_FOUND (boardId), INVALID (boardId, name, description)."
+        ),
+    )
+    async def update_board(self, info: Info, input: UpdateBoardInput) -> UpdateBoardPayload:
+        board_id = relay.decode_id(input.board_id, "Board", "boardId")
+        async with info.context.transaction() as session:
+            board = await boards.update_board(
+                session,
+                info.context.actor,
+                board_id,
+                name=_given(input.name),
+                description=_given(input.description),
+                visibility=_given(input.visibility),
+                archived=_given(input.archived),
+            )
+        return UpdateBoardPayload(board=BoardNode(model=board))

@@ -12,7 +12,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.errors import DomainError, ErrorCode
-from ideaengine.identity import Actor
+from ideaengine.identity import Actor, ActorCache
 from ideaengine.platform.db import Database
 from ideaengine.platform.services import Services
 
@@ -80,6 +80,8 @@ class Context:
     "The graphql-transport-ws connection_init payload (browsers cannot set WebSocket headers)."
     shared_reads: SharedReads | None = field(default=None, repr=False)
     "Set for an HTTP request (closed when its operation ends); a WebSocket's context outlives any one read."
+    actors: ActorCache | None = field(default=None, repr=False)
+    "The server's cache of resolved callers, so a revoke through this server takes effect at once."
     _loaders: Loaders | None = field(default=None, repr=False)
 
     @property

@@ -182,7 +182,10 @@ class IdeaNode(relay.Node):
     async def viewer_follows(self, info: Info) -> bool:
         return await info.context.loaders.viewer_follows.load(self.model.id)
 
-    @strawberry.field(description="Whether the viewer may edit this idea (its author, a moderator or an admin).")
+    @strawberry.field(
+        description="Whether the viewer may edit this idea (its author, a moderator or an admin; never "
+        "on a MERGED idea or an archived board)."
+    )
     async def viewer_can_edit(self, info: Info) -> bool:
         board = await info.context.loaders.board.load(self.model.board_id)
         return board is not None and ideas.can_edit(info.context.actor, self.model, board)

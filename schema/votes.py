@@ -54,7 +54,7 @@ class CompareIdeasPayload:
 class VoteQueries:
     @strawberry.field(
         description="The next two ideas to show a voter for a pairwise comparison; null if fewer "
-        "than two open ideas. Under-compared ideas come first, then close, uncertain pairs."
+        "than two open ideas, or the board is archived. Under-compared ideas come first, then close, uncertain pairs."
     )
     async def pairwise_matchup(self, info: Info, board_id: strawberry.ID) -> Matchup | None:
         pk = relay.query_id(board_id, "Board", "boardId")

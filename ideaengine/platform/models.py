@@ -112,6 +112,9 @@ class Workspace(Base):
     name: Mapped[str] = mapped_column(String(200))
     sso_secret_encrypted: Mapped[str] = mapped_column(Text)
     "Fernet token of the SSO secret: it must stay usable to verify HMAC signatures, so it is not hashed."
+    previous_sso_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    "The secret a rotation replaced: tokens signed with it still verify until previous_sso_secret_until."
+    previous_sso_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -156,6 +159,8 @@ class Board(Base):
     visibility: Mapped[Visibility] = mapped_column(_enum(Visibility, "board_visibility"), default=Visibility.PUBLIC)
     text_seq: Mapped[int] = mapped_column(Integer, default=0)
     "Bumped by every write that changes an idea's text or openness; the duplicate index keeps its own."
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "Set while the board is archived: readable, but its ideas take no new writes."
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     "The last submission, edit, status change or merge (votes and comparisons leave the board row alone)."
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

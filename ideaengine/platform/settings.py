@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     "How long a webhook receiver has to answer one attempt."
     sso_max_token_lifetime_seconds: Annotated[float, Field(gt=0)] = 24 * 3600
     "An SSO token whose exp lies further than this past its iat (or now) is refused."
+    sso_rotation_grace_seconds: Annotated[float, Field(ge=0)] = 24 * 3600
+    "After an SSO secret rotation, tokens signed with the replaced secret verify this long (0: not at all)."
     rate_limits_enabled: bool = True
     "False turns every rate limit off: for benchmarks, or behind a proxy that limits already."
     rate_submit: str = "10/minute"

@@ -1,4 +1,5 @@
-"""`ideaengine demo`: a realistic board seeded through the services, the same data each run, a fresh key each time."""
+"""`ideaengine demo`: a realistic board seeded through the services, the same data each run, a fresh key each time
+(which replaces the last one)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ideaengine import demo, identity
 from ideaengine.identity import ActorRole
 from ideaengine.platform.models import (
+    ApiKey,
     Board,
     Comment,
     Comparison,
@@ -144,10 +146,13 @@ async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(
         assert len(open_pairs) == 3  # left for the duplicate finder to cluster
 
 
-async def test_each_run_issues_a_new_admin_key_and_adds_no_data(settings: Any, services: Any) -> None:
+async def test_each_run_issues_a_new_admin_key_in_place_of_the_last_and_adds_no_data(
+    settings: Any, services: Any
+) -> None:
     first = await demo.seed(settings)
     async with services.db.read() as session:
         before = await _snapshot(session)
+        keys_before = await _count(session, ApiKey)
 
     second = await demo.seed(settings)
 
@@ -156,11 +161,14 @@ async def test_each_run_issues_a_new_admin_key_and_adds_no_data(settings: Any, s
     async with services.transaction() as session:
         assert await _snapshot(session) == before
         assert before["counts"]["ideas"] == len(demo.IDEAS)
+        # One key for the workspace (never printed) and one the demo prints: runs do not pile keys up.
+        assert keys_before == await _count(session, ApiKey) == 2
+        assert await _count(session, User, User.external_id.like("apikey:%")) == 2
         workspace = (await session.execute(select(Workspace).where(Workspace.slug == "demo"))).scalar_one()
-        for key in (first["apiKey"], second["apiKey"]):
-            assert key.startswith("iek_")
-            admin = await identity.actor_for_api_key(session, key)
-            assert (admin.workspace_id, admin.role, admin.auth_errors) == (workspace.id, ActorRole.ADMIN, ())
+        admin = await identity.actor_for_api_key(session, second["apiKey"])
+        assert (admin.workspace_id, admin.role, admin.auth_errors) == (workspace.id, ActorRole.ADMIN, ())
+        replaced = await identity.actor_for_api_key(session, first["apiKey"])
+        assert (replaced.workspace_id, replaced.auth_errors) == (None, ("The API key is unknown or revoked.",))
         claims = {"iss": "demo", "sub": "dw-1001", "exp": int(time.time()) + 60}
         token = jwt.encode(claims, second["ssoSecret"], "HS256")
         member = await identity.actor_for_sso_token(session, token, services.box)

@@ -7,7 +7,7 @@ import pickle
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import column, inspect, select, table, text
+from sqlalchemy import column, func, inspect, select, table, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -15,7 +15,8 @@ import ranking
 from ideaengine import scores, sweep
 from ideaengine.duplicates import StoredIndex
 from ideaengine.platform import migrate
-from ideaengine.platform.models import Base, Board, BoardIndex
+from ideaengine.platform.models import Base, Board, BoardIndex, Idea
+from ideaengine.platform.models import Workspace as WorkspaceRow
 from tests.api.conftest import Api, Workspace
 from tests.api.ops import create_board, idea_id
 from tests.conftest import in_process
@@ -116,3 +117,43 @@ async def test_revision_0004_empties_board_indexes_both_ways_and_the_sweep_rebui
         row = (await session.execute(select(BoardIndex))).scalar_one()
     assert (row.board_id, row.text_seq, row.format_version) == (board_pk, 1, ranking.INDEX_FORMAT)
     assert [len(StoredIndex.from_bytes(row.payload).idea_ids)] == [1]
+
+
+async def _columns(url: str, table_name: str) -> list[str]:
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda c: [col["name"] for col in inspect(c).get_columns(table_name)])
+    finally:
+        await engine.dispose()
+
+
+async def test_revision_0005_adds_and_drops_the_operations_columns_keeping_every_row(
+    api: Api, ws: Workspace, services: Any, database_url: str
+) -> None:
+    """Archived boards and rotated SSO secrets come and go with the revision; boards, workspaces and what they
+    hold stay, and after the round trip nothing is archived and no old secret verifies."""
+    board = await create_board(api, ws.api_key)
+    await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    archive = "mutation($i: UpdateBoardInput!) { updateBoard(input: $i) { userErrors { code } } }"
+    assert (await api(archive, {"i": {"boardId": board, "archived": True}}, auth=ws.api_key))["data"] == {
+        "updateBoard": {"userErrors": []}
+    }
+    rotate = "mutation { rotateSsoSecret { ssoSecret userErrors { code } } }"
+    new_secret = (await api(rotate, auth=ws.api_key))["data"]["rotateSsoSecret"]["ssoSecret"]
+    await services.db.dispose()  # no pooled connection in the way of the DDL
+
+    await asyncio.to_thread(migrate.downgrade, database_url, "0004")
+    assert "archived_at" not in await _columns(database_url, "boards")
+    assert not {"previous_sso_secret_encrypted", "previous_sso_secret_until"} & set(
+        await _columns(database_url, "workspaces")
+    )
+
+    await asyncio.to_thread(migrate.upgrade, database_url, "head")
+    async with services.db.read() as session:
+        row = (await session.execute(select(Board))).scalar_one()
+        workspace = (await session.execute(select(WorkspaceRow))).scalar_one()
+        assert await session.scalar(select(func.count()).select_from(Idea)) == 1
+    assert (row.slug, row.archived_at) == ("ideas", None)
+    assert services.box.open(workspace.sso_secret_encrypted) == new_secret
+    assert (workspace.previous_sso_secret_encrypted, workspace.previous_sso_secret_until) == (None, None)
