@@ -15,7 +15,17 @@ from ideaengine import boards, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.platform import events
-from ideaengine.platform.models import OPEN_STATUSES, Board, Follow, Idea, IdeaScore, IdeaStatus, IdeaTag, utcnow
+from ideaengine.platform.models import (
+    OPEN_STATUSES,
+    Board,
+    Follow,
+    Idea,
+    IdeaScore,
+    IdeaStatus,
+    IdeaTag,
+    StatusChange,
+    utcnow,
+)
 from ideaengine.platform.queries import Page, SortKey, Window, like_pattern, pages
 
 
@@ -37,7 +47,8 @@ def search_text(title: str, body: str) -> str:
 async def submit(
     session: AsyncSession, actor: Actor, board_id: int, title: str, body: str = "", tags: Sequence[str] = ()
 ) -> Idea:
-    """Members and above; the author follows the new idea at once."""
+    """Members and above; the author follows the new idea at once, and its status history starts with
+    SUBMITTED (from null, by the author), so the history holds every status the idea ever had."""
     board = await boards.require_visible(session, actor, board_id)
     user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "submit ideas")
     title = validation.title(title)
@@ -59,6 +70,9 @@ async def submit(
     await session.flush()
     session.add_all([IdeaTag(idea_id=idea.id, tag=t, position=i) for i, t in enumerate(clean_tags)])
     session.add(Follow(idea_id=idea.id, user_id=user_id, created_at=now))
+    session.add(
+        StatusChange(idea_id=idea.id, from_status=None, to_status=idea.status, actor_id=user_id, created_at=now)
+    )
     await session.flush()
     events.board_event(session, board.id, events.IDEA_SUBMITTED, now, ideaId=idea.id)
     await webhooks.emit(session, board, webhooks.WebhookEvent.IDEA_SUBMITTED, {"idea": webhooks.idea_ref(idea, board)})

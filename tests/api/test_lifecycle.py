@@ -49,6 +49,7 @@ async def test_every_change_is_recorded_with_note_and_actor(api: Api, ws: Worksp
     await change_status(api, mod, target, "UNDER_REVIEW", "Looking into suppliers")
     payload = await change_status(api, mod, target, "DECLINED", "  Not this year  ")
     assert payload["idea"]["statusHistory"] == [
+        {"from": None, "to": "SUBMITTED", "note": None, "actor": {"name": "Alice"}},
         {"from": "SUBMITTED", "to": "UNDER_REVIEW", "note": "Looking into suppliers", "actor": {"name": "Mia"}},
         {"from": "UNDER_REVIEW", "to": "DECLINED", "note": "Not this year", "actor": {"name": "Mia"}},
     ]
@@ -60,7 +61,7 @@ async def test_note_too_long_is_invalid(api: Api, ws: Workspace, board: str) -> 
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID", ["input", "note"])]
     assert (await idea(api, None, target, "status statusHistory { to }")) == {
         "status": "SUBMITTED",
-        "statusHistory": [],
+        "statusHistory": [{"to": "SUBMITTED"}],
     }
 
 

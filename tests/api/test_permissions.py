@@ -583,19 +583,20 @@ async def test_changing_an_idea_status(world: World, actor: str, refusal: dict[s
             "idea": {
                 "status": "UNDER_REVIEW",
                 "statusHistory": [
-                    {"from": "SUBMITTED", "to": "UNDER_REVIEW", "note": "Looking", "actor": {"name": NAMES[actor]}}
+                    {"from": None, "to": "SUBMITTED", "note": None, "actor": {"name": NAMES["author"]}},
+                    {"from": "SUBMITTED", "to": "UNDER_REVIEW", "note": "Looking", "actor": {"name": NAMES[actor]}},
                 ],
             },
             "userErrors": [],
         }
         assert (after["status"], after["statusHistory"]) == (
             "UNDER_REVIEW",
-            [{"from": "SUBMITTED", "to": "UNDER_REVIEW"}],
+            [{"from": None, "to": "SUBMITTED"}, {"from": "SUBMITTED", "to": "UNDER_REVIEW"}],
         )
         assert await world.unread("author") == 1
     else:
         assert payload == {"idea": None, "userErrors": [refusal]}
-        assert (after["status"], after["statusHistory"]) == ("SUBMITTED", [])
+        assert (after["status"], after["statusHistory"]) == ("SUBMITTED", [{"from": None, "to": "SUBMITTED"}])
         assert await world.unread("author") == 0
 
 

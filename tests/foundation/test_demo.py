@@ -131,6 +131,7 @@ async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(
             )
         ).scalars()
         assert list(history) == [
+            IdeaStatus.SUBMITTED,
             IdeaStatus.UNDER_REVIEW,
             IdeaStatus.PLANNED,
             IdeaStatus.IN_PROGRESS,
