@@ -104,8 +104,7 @@ async def edit(
     if not _may_edit(actor, idea, board):
         actor.require(board.workspace_id, ActorRole.MEMBER, "edit ideas")
         raise DomainError(ErrorCode.FORBIDDEN, "Only the author, moderators and admins may edit this idea.")
-    if idea.status == IdeaStatus.MERGED:
-        raise invalid("A merged idea cannot be edited; edit the idea it was merged into.", "ideaId")
+    require_unmerged(idea, "edit")
     new_title = idea.title if title is None else validation.title(title)
     new_body = idea.body if body is None else validation.body(body)
     new_tags = None if tags is None else validation.tags(tags)
@@ -162,8 +161,16 @@ async def _with_boards(
 
 
 def require_open(idea: Idea, field: str = "ideaId") -> None:
+    """Votes and comparisons need an open idea (DECISIONS.md 7): INVALID otherwise."""
     if idea.status not in OPEN_STATUSES:
         raise invalid(f"This idea is {idea.status.value.lower().replace('_', ' ')} and no longer takes votes.", field)
+
+
+def require_unmerged(idea: Idea, action: str, field: str = "ideaId") -> None:
+    """A MERGED idea is read-only, its votes, comments and followers moved to the idea it went to: edits and
+    comments are INVALID there, as votes are."""
+    if idea.status == IdeaStatus.MERGED:
+        raise invalid(f"This idea was merged into another; {action} the idea it was merged into.", field)
 
 
 async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Idea]:
