@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import ranking
 from ideaengine import boards, ideas
 from ideaengine.errors import DomainError, not_found
-from ideaengine.identity import Actor, ActorRole
+from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform import embeddings, npz
 from ideaengine.platform.models import OPEN_STATUSES, BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus
 from ideaengine.platform.queries import Page, SortKey, Window, pages
@@ -297,7 +297,7 @@ async def clusters_many(
         try:
             if board is None:
                 raise not_found("No such board.")
-            actor.require(board.workspace_id, ActorRole.MODERATOR, "see duplicate clusters")
+            await require_in(session, actor, board.workspace_id, ActorRole.MODERATOR, "see duplicate clusters")
         except DomainError as exc:
             out[board_id] = exc
         else:

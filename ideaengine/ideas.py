@@ -13,7 +13,7 @@ from sqlalchemy.sql import ColumnElement
 import ranking
 from ideaengine import boards, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
-from ideaengine.identity import Actor, ActorRole
+from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform import events
 from ideaengine.platform.models import (
     OPEN_STATUSES,
@@ -50,7 +50,7 @@ async def submit(
     """Members and above; the author follows the new idea at once, and its status history starts with
     SUBMITTED (from null, by the author), so the history holds every status the idea ever had."""
     board = await boards.require_visible(session, actor, board_id)
-    user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "submit ideas")
+    user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "submit ideas")
     title = validation.title(title)
     body = validation.body(body)
     clean_tags = validation.tags(tags)
@@ -102,7 +102,7 @@ async def edit(
     """The author, moderators and admins; a MERGED idea is read-only."""
     idea, board = await get_for_write(session, actor, idea_id, lock=True)
     if not _may_edit(actor, idea, board):
-        actor.require(board.workspace_id, ActorRole.MEMBER, "edit ideas")
+        await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "edit ideas")
         raise DomainError(ErrorCode.FORBIDDEN, "Only the author, moderators and admins may edit this idea.")
     require_unmerged(idea, "edit")
     new_title = idea.title if title is None else validation.title(title)
