@@ -725,13 +725,14 @@ async def _write_input(world: World, write: str) -> dict[str, Any]:
     if write in ("compare", "merge"):
         other = await world.idea("Night theme")
         return {"winnerId": idea, "loserId": other} if write == "compare" else {"sourceId": other, "targetId": idea}
-    return {
+    inputs: dict[str, dict[str, Any]] = {
         "edit": {"ideaId": idea, "title": "Darker mode"},
         "vote": {"ideaId": idea, "value": "UP"},
         "comment": {"ideaId": idea, "body": "Me too"},
         "follow": {"ideaId": idea, "follow": True},
         "change_status": {"ideaId": idea, "status": "UNDER_REVIEW"},
-    }[write]
+    }
+    return inputs[write]
 
 
 @pytest.mark.parametrize("write", list(WRITES))
