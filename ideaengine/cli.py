@@ -310,10 +310,15 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     _require_schema(settings)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    result = asyncio.run(demo.seed(settings, f"http://{host}:{args.port}/graphql"))
+    result = asyncio.run(demo.seed(settings, f"http://{host}:{args.port}/graphql", _demo_progress))
     print(json.dumps(result, indent=2))
     _wrote_to(settings)
     return 0
+
+
+def _demo_progress(step: str, done: int, total: int) -> None:
+    """Seeding takes seconds on PostgreSQL: say how far it is, on stderr (stdout is the JSON answer)."""
+    print(f"ideaengine: demo: {step} {done}/{total}", file=sys.stderr, flush=True)
 
 
 def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:

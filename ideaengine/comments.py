@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import boards, follows, ideas, validation, webhooks
-from ideaengine.identity import Actor, ActorRole
+from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.models import Board, Comment, Idea, NotificationKind, utcnow
 from ideaengine.platform.queries import Page, SortKey, Window, pages
 
@@ -17,12 +17,14 @@ OFFICIAL_PREVIEW = 140
 
 
 async def add_comment(session: AsyncSession, actor: Actor, idea_id: int, body: str, official: bool = False) -> Comment:
-    """Members comment; only moderators and admins answer officially (FORBIDDEN otherwise)."""
+    """Members comment; only moderators and admins answer officially (FORBIDDEN otherwise). A merged idea takes
+    no comments (INVALID, like votes): they belong on the idea it was merged into."""
     idea, board = await ideas.get_for_write(session, actor, idea_id)
-    user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "comment")
+    user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "comment")
     if official:
         actor.require(board.workspace_id, ActorRole.MODERATOR, "post official answers")
     boards.require_active(board, "ideaId")
+    ideas.require_unmerged(idea, "comment on")
     body = validation.text(body, "body", min_len=1, max_len=validation.NOTE_MAX, label="A comment")
     comment = Comment(idea_id=idea.id, author_id=user_id, body=body, official=official, created_at=utcnow())
     session.add(comment)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import ranking
 from ideaengine import boards, ideas
 from ideaengine.errors import invalid
-from ideaengine.identity import Actor, ActorRole
+from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.models import Board, Comparison, Idea, IdeaScore, utcnow
 from ideaengine.platform.upsert import insert_for
 
@@ -29,7 +29,7 @@ class Matchup:
 async def compare(session: AsyncSession, actor: Actor, winner_id: int, loser_id: int) -> tuple[Idea, Idea]:
     """Record that the actor prefers winner over loser; judging the same pair again replaces the verdict."""
     winner, board = await ideas.get_for_write(session, actor, winner_id, field="winnerId")
-    user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "compare ideas")
+    user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "compare ideas")
     boards.require_active(board, "winnerId")
     if winner_id == loser_id:
         raise invalid("An idea cannot be compared with itself.", "loserId")

@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import jwt
 from sqlalchemy import select
@@ -43,6 +45,12 @@ FOLLOW_SHARE = 0.3
 "Share of up-voters who also follow the idea."
 TOKEN_TTL_SECONDS = 300
 "Life of the SSO tokens the demo signs to provision its people; they are used at once and never shown."
+PROGRESS_EVERY = 10
+"A long step reports after every this many items, and after its last."
+
+Progress = Callable[[str, int, int], None]
+"Told (step, done, total) as the seed works through a step (on PostgreSQL the whole seed takes seconds)."
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -266,22 +274,38 @@ OFFICIAL_ANSWERS: tuple[tuple[str, str], ...] = (
 "(idea, text), posted by the moderator after the status changes."
 
 
-async def seed(settings: Settings, graphql_url: str = "http://127.0.0.1:8000/graphql") -> dict[str, str]:
+async def seed(
+    settings: Settings, graphql_url: str = "http://127.0.0.1:8000/graphql", progress: Progress | None = None
+) -> dict[str, str]:
     """Seed (or top up) the demo workspace and board; returns a fresh API key (the previous run's stops
     working), the SSO secret and where `serve` will answer (`graphql_url`, which the CLI builds from the host
-    and port it is given)."""
+    and port it is given). `progress` hears how far each step is (the CLI prints it), never a step with
+    nothing to do."""
     services = Services.create(settings)
     # No jobs: hundreds of writes would each ask for a score refresh and a reindex. The server's
     # periodic sweep refreshes boards whose scores are older than their last write.
     work = UnitOfWork(services.db, queue=None, broker=services.broker)
     try:
         async with work.transaction() as session:
-            return await _seed(session, services.box) | {"graphql": graphql_url}
+            return await _seed(session, services.box, progress or _quiet) | {"graphql": graphql_url}
     finally:
         await services.close()
 
 
-async def _seed(session: AsyncSession, box: SecretBox) -> dict[str, str]:
+def _quiet(step: str, done: int, total: int) -> None:
+    pass
+
+
+def _steps(progress: Progress, step: str, items: Sequence[T]) -> Iterator[T]:
+    """The items of one step; once the loop's body is done with every PROGRESS_EVERY-th and with the last,
+    `progress` hears how far the step is."""
+    for n, item in enumerate(items, 1):
+        yield item
+        if n % PROGRESS_EVERY == 0 or n == len(items):
+            progress(step, n, len(items))
+
+
+async def _seed(session: AsyncSession, box: SecretBox, progress: Progress) -> dict[str, str]:
     workspace = await workspaces.get_by_slug(session, WORKSPACE_SLUG)
     if workspace is None:
         workspace = (await workspaces.create_workspace(session, box, WORKSPACE_SLUG, BRAND)).workspace
@@ -299,26 +323,22 @@ async def _seed(session: AsyncSession, box: SecretBox) -> dict[str, str]:
 
     existing = set((await session.execute(select(Idea.title).where(Idea.board_id == board.id))).scalars())
     fresh: dict[str, int] = {}  # ideas submitted by this run: only they get votes, comments, statuses...
-    for spec in IDEAS:
-        if spec.title not in existing:
-            idea = await ideas.submit(session, members[spec.author], board.id, spec.title, spec.body, spec.tags)
-            fresh[spec.key] = idea.id
+    for spec in _steps(progress, "submitting ideas", [s for s in IDEAS if s.title not in existing]):
+        idea = await ideas.submit(session, members[spec.author], board.id, spec.title, spec.body, spec.tags)
+        fresh[spec.key] = idea.id
 
     rng = random.Random(SEED)
-    await _vote(session, rng, members, fresh)
-    await _compare(session, rng, members, fresh)
-    for key, member, text in MEMBER_COMMENTS:
-        if key in fresh:
-            await comments.add_comment(session, members[member], fresh[key], text)
-    for key, (status, note) in STATUSES.items():
-        if key in fresh:
-            *steps, last = _PATHS[status]
-            for step in steps:
-                await lifecycle.change_status(session, moderator, fresh[key], step)
-            await lifecycle.change_status(session, moderator, fresh[key], last, note)
-    for key, text in OFFICIAL_ANSWERS:
-        if key in fresh:
-            await comments.add_comment(session, moderator, fresh[key], text, official=True)
+    await _vote(session, rng, members, fresh, progress)
+    await _compare(session, rng, members, fresh, progress)
+    for key, member, text in _steps(progress, "commenting", [c for c in MEMBER_COMMENTS if c[0] in fresh]):
+        await comments.add_comment(session, members[member], fresh[key], text)
+    for key, (status, note) in _steps(progress, "moving statuses", [s for s in STATUSES.items() if s[0] in fresh]):
+        *steps, last = _PATHS[status]
+        for step in steps:
+            await lifecycle.change_status(session, moderator, fresh[key], step)
+        await lifecycle.change_status(session, moderator, fresh[key], last, note)
+    for key, text in _steps(progress, "answering", [a for a in OFFICIAL_ANSWERS if a[0] in fresh]):
+        await comments.add_comment(session, moderator, fresh[key], text, official=True)
     source, target = MERGE
     if source in fresh and target in fresh:
         await lifecycle.merge_ideas(session, moderator, fresh[source], fresh[target])
@@ -362,13 +382,13 @@ def _liking(appeal: float) -> float:
     return 1 / (1 + math.exp(-appeal))
 
 
-async def _vote(session: AsyncSession, rng: random.Random, members: list[Actor], fresh: dict[str, int]) -> None:
+async def _vote(
+    session: AsyncSession, rng: random.Random, members: list[Actor], fresh: dict[str, int], progress: Progress
+) -> None:
     """Authors back their own ideas; a reach's share of the others vote, an appeal's share of them up.
 
     Some up-voters follow the idea too, so status changes and answers reach more than the author."""
-    for spec in IDEAS:
-        if spec.key not in fresh:
-            continue
+    for spec in _steps(progress, "voting on ideas", [s for s in IDEAS if s.key in fresh]):
         idea_id = fresh[spec.key]
         await votes.cast_vote(session, members[spec.author], idea_id, votes.UP)
         others = [m for i, m in enumerate(members) if i != spec.author]
@@ -380,13 +400,15 @@ async def _vote(session: AsyncSession, rng: random.Random, members: list[Actor],
                 await follows.follow(session, member, idea_id, True)
 
 
-async def _compare(session: AsyncSession, rng: random.Random, members: list[Actor], fresh: dict[str, int]) -> None:
+async def _compare(
+    session: AsyncSession, rng: random.Random, members: list[Actor], fresh: dict[str, int], progress: Progress
+) -> None:
     """Each member judges a few distinct pairs; the more appealing idea wins more often (Bradley-Terry)."""
     specs = [s for s in IDEAS if s.key in fresh]
     if len(specs) < 2:
         return
     wanted = min(COMPARISONS_PER_MEMBER, len(specs) * (len(specs) - 1) // 2)
-    for member in members:
+    for member in _steps(progress, "comparing ideas (per member)", members):
         judged: set[frozenset[str]] = set()
         while len(judged) < wanted:
             a, b = rng.sample(specs, 2)

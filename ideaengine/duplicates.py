@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import ranking
 from ideaengine import boards, ideas
 from ideaengine.errors import DomainError, not_found
-from ideaengine.identity import Actor, ActorRole
+from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform import embeddings, npz
-from ideaengine.platform.models import BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus
+from ideaengine.platform.models import OPEN_STATUSES, BoardIndex, DuplicateCluster, DuplicateLink, Idea, IdeaStatus
 from ideaengine.platform.queries import Page, SortKey, Window, pages
 
 INDEX_CACHE_SIZE = 64
@@ -138,10 +138,12 @@ async def similar_to_text(
 async def similar_many(
     session: AsyncSession, actor: Actor, idea_ids: Sequence[int], k: int
 ) -> dict[int, list[tuple[int, float]]]:
-    """For each idea the actor can see, the open ideas of its board most like it, best first.
+    """For each idea the actor can see, the open ideas (OPEN_STATUSES) of its board most like it, best first.
 
-    The board's index is read once per board, and the ideas without a stored embedding are embedded in
-    one call, whatever the number of ideas."""
+    Closed ideas stay in the board's index (moderators merge duplicates of launched ideas too), so they are
+    excluded inside the index's top-k, never filtered out after it: an idea like five launched ones still
+    gets its k open neighbours. The board's index is read once per board, and the ideas without a stored
+    embedding are embedded in one call, whatever the number of ideas."""
     found = list((await ideas.get_visible_many(session, actor, idea_ids)).values())
     out: dict[int, list[tuple[int, float]]] = {i.id: [] for i in found}
     if k == 0 or not found:
@@ -149,16 +151,40 @@ async def similar_many(
     by_board: dict[int, list[Idea]] = {}
     for idea in found:
         by_board.setdefault(idea.board_id, []).append(idea)
-    candidates: dict[int, dict[int, float]] = {}
     for board_id, members in by_board.items():
         stored, covered = await _stored(session, board_id)
         vectors = await _vectors(stored, members)
         newer = await _newer(session, board_id, covered)
+        closed = await _closed(session, board_id)
+        skip = _Skip.of(stored, newer, closed)
         for idea in members:
             text = idea_text(idea.title, idea.body)
-            candidates[idea.id] = _candidates(stored, newer, text, k, idea.id, vectors.get(idea.id))
-    live = await _live(session, {i for c in candidates.values() for i in c})
-    return {idea_id: _best(c, live, k) for idea_id, c in candidates.items()}
+            candidates = _candidates(stored, newer, text, k, idea.id, vectors.get(idea.id), skip)
+            out[idea.id] = _best(candidates, set(candidates).difference(closed), k)
+    return out
+
+
+async def _closed(session: AsyncSession, board_id: int) -> set[int]:
+    """The board's ideas that are not open (launched, declined, merged): never offered by `similar_many`."""
+    rows = await session.execute(
+        select(Idea.id).where(Idea.board_id == board_id, Idea.status.not_in(list(OPEN_STATUSES)))
+    )
+    return set(rows.scalars())
+
+
+@dataclass(frozen=True)
+class _Skip:
+    """Rows of the stored and the newer index that must not be offered."""
+
+    stored: np.ndarray
+    newer: np.ndarray
+
+    @classmethod
+    def of(cls, stored: StoredIndex | None, newer: _Newer, idea_ids: set[int]) -> _Skip:
+        def rows(indexed: Sequence[int]) -> np.ndarray:
+            return np.flatnonzero(np.isin(np.asarray(indexed, dtype=np.int64), list(idea_ids)))
+
+        return cls(rows([] if stored is None else stored.idea_ids), rows(newer.idea_ids))
 
 
 async def _vectors(stored: StoredIndex | None, members: Sequence[Idea]) -> dict[int, np.ndarray]:
@@ -217,16 +243,20 @@ def _candidates(
     k: int,
     exclude: int | None,
     vector: np.ndarray | None,
+    skip: _Skip | None = None,
 ) -> dict[int, float]:
-    """Ideas like `text` in the stored index and among the newer ideas, with their similarity."""
+    """Ideas like `text` in the stored index and among the newer ideas (but `skip`'s), with their similarity."""
     found: dict[int, float] = {}
     if stored is not None:
         for row, similarity in stored.index.similar(
-            text, k=k + 1, vector=None if stored.index.vectors is None else vector
+            text,
+            k=k + 1,
+            vector=None if stored.index.vectors is None else vector,
+            exclude=() if skip is None else skip.stored,
         ):
             found[stored.idea_ids[row]] = similarity
     if newer.index is not None:
-        for row, similarity in newer.index.similar(text, k=k + 1):
+        for row, similarity in newer.index.similar(text, k=k + 1, exclude=() if skip is None else skip.newer):
             idea_id = newer.idea_ids[row]
             found[idea_id] = max(similarity, found.get(idea_id, 0.0))
     found.pop(exclude, None)  # type: ignore[arg-type]
@@ -267,7 +297,7 @@ async def clusters_many(
         try:
             if board is None:
                 raise not_found("No such board.")
-            actor.require(board.workspace_id, ActorRole.MODERATOR, "see duplicate clusters")
+            await require_in(session, actor, board.workspace_id, ActorRole.MODERATOR, "see duplicate clusters")
         except DomainError as exc:
             out[board_id] = exc
         else:

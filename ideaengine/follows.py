@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import boards, ideas
 from ideaengine.errors import DomainError, ErrorCode
-from ideaengine.identity import Actor, ActorRole
+from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.models import Board, Follow, Idea, Notification, NotificationKind, utcnow
 from ideaengine.platform.queries import Page, SortKey, Window, pages
 from ideaengine.platform.upsert import insert_ignore
@@ -18,7 +18,7 @@ from ideaengine.platform.upsert import insert_ignore
 async def follow(session: AsyncSession, actor: Actor, idea_id: int, on: bool) -> Idea:
     """Members and above; following twice or unfollowing twice changes nothing."""
     idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
-    user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "follow ideas")
+    user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "follow ideas")
     if on:
         changed = await insert_ignore(
             session, Follow, dict(idea_id=idea.id, user_id=user_id, created_at=utcnow()), ["idea_id", "user_id"]

@@ -13,9 +13,19 @@ from sqlalchemy.sql import ColumnElement
 import ranking
 from ideaengine import boards, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
-from ideaengine.identity import Actor, ActorRole
+from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform import events
-from ideaengine.platform.models import OPEN_STATUSES, Board, Follow, Idea, IdeaScore, IdeaStatus, IdeaTag, utcnow
+from ideaengine.platform.models import (
+    OPEN_STATUSES,
+    Board,
+    Follow,
+    Idea,
+    IdeaScore,
+    IdeaStatus,
+    IdeaTag,
+    StatusChange,
+    utcnow,
+)
 from ideaengine.platform.queries import Page, SortKey, Window, like_pattern, pages
 
 
@@ -37,9 +47,10 @@ def search_text(title: str, body: str) -> str:
 async def submit(
     session: AsyncSession, actor: Actor, board_id: int, title: str, body: str = "", tags: Sequence[str] = ()
 ) -> Idea:
-    """Members and above; the author follows the new idea at once."""
+    """Members and above; the author follows the new idea at once, and its status history starts with
+    SUBMITTED (from null, by the author), so the history holds every status the idea ever had."""
     board = await boards.require_visible(session, actor, board_id)
-    user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "submit ideas")
+    user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "submit ideas")
     boards.require_active(board, "boardId")
     title = validation.title(title)
     body = validation.body(body)
@@ -60,6 +71,9 @@ async def submit(
     await session.flush()
     session.add_all([IdeaTag(idea_id=idea.id, tag=t, position=i) for i, t in enumerate(clean_tags)])
     session.add(Follow(idea_id=idea.id, user_id=user_id, created_at=now))
+    session.add(
+        StatusChange(idea_id=idea.id, from_status=None, to_status=idea.status, actor_id=user_id, created_at=now)
+    )
     await session.flush()
     events.board_event(session, board.id, events.IDEA_SUBMITTED, now, ideaId=idea.id)
     await webhooks.emit(session, board, webhooks.WebhookEvent.IDEA_SUBMITTED, {"idea": webhooks.idea_ref(idea, board)})
@@ -90,11 +104,10 @@ async def edit(
     """The author, moderators and admins; a MERGED idea is read-only."""
     idea, board = await get_for_write(session, actor, idea_id, lock=True)
     if not _may_edit(actor, idea, board):
-        actor.require(board.workspace_id, ActorRole.MEMBER, "edit ideas")
+        await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "edit ideas")
         raise DomainError(ErrorCode.FORBIDDEN, "Only the author, moderators and admins may edit this idea.")
     boards.require_active(board, "ideaId")
-    if idea.status == IdeaStatus.MERGED:
-        raise invalid("A merged idea cannot be edited; edit the idea it was merged into.", "ideaId")
+    require_unmerged(idea, "edit")
     new_title = idea.title if title is None else validation.title(title)
     new_body = idea.body if body is None else validation.body(body)
     new_tags = None if tags is None else validation.tags(tags)
@@ -160,8 +173,16 @@ async def _with_boards(
 
 
 def require_open(idea: Idea, field: str = "ideaId") -> None:
+    """Votes and comparisons need an open idea (DECISIONS.md 7): INVALID otherwise."""
     if idea.status not in OPEN_STATUSES:
         raise invalid(f"This idea is {idea.status.value.lower().replace('_', ' ')} and no longer takes votes.", field)
+
+
+def require_unmerged(idea: Idea, action: str, field: str = "ideaId") -> None:
+    """A MERGED idea is read-only, its votes, comments and followers moved to the idea it went to: edits and
+    comments are INVALID there, as votes are."""
+    if idea.status == IdeaStatus.MERGED:
+        raise invalid(f"This idea was merged into another; {action} the idea it was merged into.", field)
 
 
 async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Idea]:

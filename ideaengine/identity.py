@@ -65,10 +65,20 @@ class Actor:
     def is_moderator_of(self, workspace_id: int) -> bool:
         return self.role_in(workspace_id) >= ActorRole.MODERATOR
 
-    def require(self, workspace_id: int, needed: ActorRole, what: str) -> int:
-        """The user id, if the actor holds `needed` in the workspace; else UNAUTHENTICATED or FORBIDDEN."""
+    def is_foreign_to(self, workspace_id: int) -> bool:
+        """Signed in, but to another workspace: anonymous in this one (DECISIONS.md 1)."""
+        return self.user_id is not None and self.workspace_id != workspace_id
+
+    def require(self, workspace_id: int, needed: ActorRole, what: str, *, workspace_slug: str | None = None) -> int:
+        """The user id, if the actor holds `needed` in the workspace; else UNAUTHENTICATED or FORBIDDEN.
+
+        An actor of another workspace is told which workspace to sign in to (`workspace_slug`, which
+        `require_in` looks up), or it would read "Sign in" while signed in."""
         role = self.role_in(workspace_id)
         if role < needed:
+            if self.is_foreign_to(workspace_id):
+                where = f"workspace {workspace_slug!r}" if workspace_slug else "this board's workspace"
+                raise DomainError(ErrorCode.UNAUTHENTICATED, f"Sign in to {where} to {what}.")
             if role == ActorRole.ANONYMOUS or self.user_id is None:
                 raise DomainError(ErrorCode.UNAUTHENTICATED, f"Sign in to {what}.")
             raise DomainError(ErrorCode.FORBIDDEN, f"Only {needed.name.lower()}s and above may {what}.")
@@ -84,6 +94,15 @@ class Actor:
 
 
 ANONYMOUS = Actor()
+
+
+async def require_in(session: AsyncSession, actor: Actor, workspace_id: int, needed: ActorRole, what: str) -> int:
+    """`actor.require` for a workspace that may not be the actor's own: a refused actor of another workspace
+    learns the workspace's slug (read only then, so an allowed write costs no statement)."""
+    slug = None
+    if actor.role_in(workspace_id) < needed and actor.is_foreign_to(workspace_id):
+        slug = (await session.execute(select(Workspace.slug).where(Workspace.id == workspace_id))).scalar_one_or_none()
+    return actor.require(workspace_id, needed, what, workspace_slug=slug)
 
 
 def hash_api_key(key: str) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.sql import ColumnElement
 
 from ideaengine import boards, follows, ideas, validation, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
-from ideaengine.identity import Actor, ActorRole
+from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform import events
 from ideaengine.platform.models import (
     Comment,
@@ -46,7 +46,7 @@ async def change_status(
 ) -> Idea:
     """Moderators and admins; every change is recorded and followers are notified."""
     idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
-    actor_id = actor.require(board.workspace_id, ActorRole.MODERATOR, "change an idea's status")
+    actor_id = await require_in(session, actor, board.workspace_id, ActorRole.MODERATOR, "change an idea's status")
     boards.require_active(board, "ideaId")
     if note is not None:
         note = validation.note(note, "note") or None
@@ -84,7 +84,7 @@ async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, targe
     if source_id not in locked:
         raise not_found("No such idea.", "sourceId")
     source, board = locked[source_id]
-    actor_id = actor.require(board.workspace_id, ActorRole.MODERATOR, "merge ideas")
+    actor_id = await require_in(session, actor, board.workspace_id, ActorRole.MODERATOR, "merge ideas")
     boards.require_active(board, "sourceId")
     if source_id == target_id:
         raise invalid("An idea cannot be merged into itself.", "targetId")

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ideaengine import boards, ideas
-from ideaengine.identity import Actor, ActorRole
+from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.models import Idea, UTCDateTime, Vote, utcnow
 from ideaengine.platform.upsert import insert_for
 
@@ -67,7 +67,7 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     """Record the actor's one vote on an idea (None withdraws it); the tally changes in the same transaction."""
     # Lock the idea row before reading the previous vote, so concurrent switches stay exact (DECISIONS.md 8).
     idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
-    user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "vote")
+    user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "vote")
     boards.require_active(board, "ideaId")
     ideas.require_open(idea)
     if value not in (UP, DOWN, None):

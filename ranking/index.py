@@ -141,11 +141,15 @@ class TextIndex:
             index._has_vectors, index._vectors = True, _arrays.unit_rows(arrays, "vectors", n)
         return index
 
-    def similar(self, text: str, k: int = 5, vector: ArrayLike | None = None) -> list[tuple[int, float]]:
-        """The k indexed texts most similar to `text`, best first, as (index, similarity > 0)."""
+    def similar(
+        self, text: str, k: int = 5, vector: ArrayLike | None = None, exclude: ArrayLike = ()
+    ) -> list[tuple[int, float]]:
+        """The k indexed texts most similar to `text`, best first, as (index, similarity > 0); never one of
+        `exclude` (indices a caller may not offer), so the k are the best of the rest, not fewer."""
         v.text("text", text)
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        skip = v.ids("exclude", exclude, len(self._texts))
         query_vector = None
         if vector is not None:
             if not self._has_vectors:
@@ -162,6 +166,7 @@ class TextIndex:
         if query_vector is not None and self._vectors is not None:
             scores = (scores + np.maximum(self._vectors @ query_vector[0], 0.0)) / 2
         scores = np.clip(scores, 0.0, 1.0)
+        scores[skip] = 0.0
         top = np.argpartition(-scores, min(k, scores.size) - 1)[:k]
         top = top[np.lexsort((top, -scores[top]))]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]

@@ -34,15 +34,15 @@ class BoardNode(relay.Node):
     def slug(self) -> str:
         return self.model.slug
 
-    @strawberry.field
+    @strawberry.field(description="1-200 characters.")
     def name(self) -> str:
         return self.model.name
 
-    @strawberry.field
+    @strawberry.field(description="Up to 5,000 characters; may be empty.")
     def description(self) -> str:
         return self.model.description
 
-    @strawberry.field
+    @strawberry.field(description="Who may read it.")
     def visibility(self) -> BoardVisibility:
         return self.model.visibility
 
@@ -155,9 +155,9 @@ class BoardQueries:
 @strawberry.input
 class CreateBoardInput:
     slug: str = strawberry.field(description="2-50 characters: a-z, 0-9 and hyphens; unique in the workspace.")
-    name: str
-    description: str | None = ""
-    visibility: BoardVisibility | None = strawberry.field(default=Visibility.PUBLIC)
+    name: str = strawberry.field(description="1-200 characters after trimming.")
+    description: str | None = strawberry.field(default="", description="Up to 5,000 characters.")
+    visibility: BoardVisibility | None = strawberry.field(default=Visibility.PUBLIC, description="Who may read it.")
 
 
 @strawberry.type

@@ -34,11 +34,11 @@ class CommentNode(relay.Node):
         assert idea is not None  # comments are reached through their visible idea
         return IdeaNode(model=idea)
 
-    @strawberry.field
+    @strawberry.field(description="Who wrote it; null if their account is gone.")
     async def author(self, info: Info) -> UserNode | None:
         return await load_user(info, self.model.author_id)
 
-    @strawberry.field
+    @strawberry.field(description="1-5,000 characters, trimmed.")
     def body(self) -> str:
         return self.model.body
 
@@ -76,8 +76,10 @@ class CommentMutations:
     @strawberry.mutation(
         extensions=[DomainErrors(rate="comment")],
         description=(
-            "Comment on an idea. Members, moderators and admins; `official` answers (which notify followers) "
-            "moderators and admins only. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (ideaId), INVALID (body)."
+            "Comment on an idea that is not merged (launched and declined ones too). Members, moderators and admins; "
+            "`official` answers (which notify followers) moderators and admins only. Codes: UNAUTHENTICATED (naming "
+            "the workspace to another workspace's caller), FORBIDDEN, NOT_FOUND (ideaId), INVALID (body; ideaId: a "
+            "merged idea, whose comments moved to the idea it was merged into), RATE_LIMITED."
         ),
     )
     async def add_comment(self, info: Info, input: AddCommentInput) -> AddCommentPayload:

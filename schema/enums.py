@@ -1,71 +1,173 @@
-"""Domain enums as the API names them; the domain never imports strawberry."""
+"""Domain enums as the API names them, each value described; the domain never imports strawberry."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-import strawberry
-from strawberry.types.enum import EnumAnnotation, EnumType
+from strawberry.types.enum import EnumAnnotation
 
+import ranking
 from ideaengine import ideas
+from ideaengine.errors import ErrorCode
 from ideaengine.identity import ActorRole
 from ideaengine.platform import models
 
+E = TypeVar("E", bound=enum.EnumMeta)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Described(EnumAnnotation):
+    values: tuple[tuple[str, str], ...] = ()
+
+    def __call__(self, cls: E) -> E:
+        cls = super().__call__(cls)
+        texts = dict(self.values)
+        for value in cls.__strawberry_definition__.values:  # type: ignore[attr-defined]
+            value.description = texts[value.name]
+        return cls
+
+
+def described(cls: type[enum.Enum], name: str, description: str, values: Mapping[Any, str]) -> EnumAnnotation:
+    """`strawberry.enum(name=..., description=...)` for a domain enum, with a description for every value
+    (the schema is the API's documentation): a value left undescribed fails at import, not in review."""
+    missing = [m.name for m in cls if m not in values]
+    if missing:
+        raise ValueError(f"{name}: describe every value; missing {', '.join(missing)}")
+    return _Described(name=name, description=description, values=tuple((m.name, text) for m, text in values.items()))
+
+
+_S = models.IdeaStatus
 IdeaStatus = Annotated[
     models.IdeaStatus,
-    strawberry.enum(
-        name="IdeaStatus",
-        description="Where an idea is in its life: SUBMITTED -> UNDER_REVIEW -> PLANNED -> "
-        "IN_PROGRESS -> LAUNCHED, or DECLINED (may reopen to UNDER_REVIEW), or MERGED into another idea.",
+    described(
+        models.IdeaStatus,
+        "IdeaStatus",
+        "Where an idea is in its life: SUBMITTED -> UNDER_REVIEW -> PLANNED -> IN_PROGRESS -> LAUNCHED, or DECLINED "
+        "(may reopen to UNDER_REVIEW), or MERGED into another idea. SUBMITTED to IN_PROGRESS are open: they take "
+        "votes and comparisons and are offered as similar ideas.",
+        {
+            _S.SUBMITTED: "New, not yet looked at by the team. Open. Every idea starts here.",
+            _S.UNDER_REVIEW: "The team is considering it. Open.",
+            _S.PLANNED: "The team means to build it. Open.",
+            _S.IN_PROGRESS: "Being built. Open.",
+            _S.LAUNCHED: "Done and shipped; final. Takes comments, no more votes or comparisons.",
+            _S.DECLINED: "The team will not do it; may reopen to UNDER_REVIEW. Takes comments, no more votes or "
+            "comparisons.",
+            _S.MERGED: "A duplicate folded into another idea (mergedInto), which took its votes, comments and "
+            "followers; final and read-only: no votes, comparisons, comments or edits. Board.ideas lists it only when "
+            "`statuses` asks for MERGED.",
+        },
     ),
 ]
 
+_O = ideas.IdeaSort
 IdeaSort = Annotated[
     ideas.IdeaSort,
-    strawberry.enum(name="IdeaSort", description="How a board's ideas are ordered. Ties break by newest, then id."),
-]
-
-BoardVisibility = Annotated[
-    models.Visibility,
-    strawberry.enum(
-        name="BoardVisibility", description="PUBLIC boards are readable by anyone; PRIVATE by the workspace's users."
+    described(
+        ideas.IdeaSort,
+        "IdeaSort",
+        "How a board's ideas are ordered, highest first. Ties break by newest, then id. The scored orders (TOP, "
+        "TRENDING, PAIRWISE, ELO) read the background figures (`IdeaScore`, see `stale`); an idea not yet scored "
+        f"sorts as 0 (ELO: {ranking.ELO_INITIAL:g}).",
+        {
+            _O.TOP: "Lower bound of the 95% Wilson interval of up / (up + down): many votes, mostly up, lead "
+            "(IdeaScore.wilsonLowerBound).",
+            _O.TRENDING: "Net votes (+1 up, -1 down), each halved every 72 hours of age (IdeaScore.trending).",
+            _O.PAIRWISE: "Bradley-Terry strength from pairwise comparisons, the fair order-free figure "
+            "(IdeaScore.bradleyTerry).",
+            _O.ELO: "Elo rating from pairwise comparisons replayed in order (IdeaScore.elo).",
+            _O.MOST_VOTES: "The raw count of up votes (votes.up), exact at once; down votes do not count.",
+            _O.NEWEST: "Newest submitted first.",
+        },
     ),
 ]
 
-NotificationKind = Annotated[
-    models.NotificationKind, strawberry.enum(name="NotificationKind", description="What happened to a followed idea.")
+_V = models.Visibility
+BoardVisibility = Annotated[
+    models.Visibility,
+    described(
+        models.Visibility,
+        "BoardVisibility",
+        "Who may read a board; writing always needs a role in the board's workspace.",
+        {
+            _V.PUBLIC: "Readable by anyone, anonymous callers and other workspaces' users included.",
+            _V.PRIVATE: "Readable only by the workspace's members, moderators and admins; anyone else finds nothing.",
+        },
+    ),
 ]
 
-Role = Annotated[ActorRole, strawberry.enum(name="Role", description="What the viewer may do in a workspace.")]
+_N = models.NotificationKind
+NotificationKind = Annotated[
+    models.NotificationKind,
+    described(
+        models.NotificationKind,
+        "NotificationKind",
+        "What happened to a followed idea.",
+        {
+            _N.STATUS_CHANGED: "A moderator or admin moved the idea to another status (the message holds their note).",
+            _N.MERGED: "Another idea was merged into the followed one (its followers now follow this one).",
+            _N.OFFICIAL_COMMENT: "A moderator or admin answered officially (the message quotes the answer).",
+        },
+    ),
+]
+
+_R = ActorRole
+Role = Annotated[
+    ActorRole,
+    described(
+        ActorRole,
+        "Role",
+        "What a caller may do in its own workspace (Viewer.role); in every other workspace it is ANONYMOUS.",
+        {
+            _R.ANONYMOUS: "No credentials, or rejected ones: reads public boards, writes nothing.",
+            _R.MEMBER: "An SSO user: submits, votes, compares, comments, follows, edits their own ideas.",
+            _R.MODERATOR: "An SSO user with role `moderator`: also changes statuses, merges, answers officially, "
+            "edits any idea and sees duplicate clusters.",
+            _R.ADMIN: "An API key: a moderator who also creates boards and manages webhooks.",
+        },
+    ),
+]
+
+_E = ErrorCode
+UserErrorCode = Annotated[
+    ErrorCode,
+    described(
+        ErrorCode,
+        "UserErrorCode",
+        "Why a mutation was refused; the message says it for people, `field` names the input at fault.",
+        {
+            _E.INVALID: "An input failed validation, or the idea's state refuses the action (a vote on a closed "
+            "idea, a comment on a merged one).",
+            _E.NOT_FOUND: "No such object, or one the caller may not see.",
+            _E.UNAUTHENTICATED: "The action needs a signed-in caller of the object's workspace: anonymous, or signed "
+            "in to another workspace (the message names the one to sign in to).",
+            _E.FORBIDDEN: "Signed in to the workspace, but the role does not allow it.",
+            _E.CONFLICT: "It clashes with what exists, e.g. a board slug already taken.",
+            _E.INVALID_TRANSITION: "The status change is not allowed from the idea's current status.",
+            _E.RATE_LIMITED: "Too many of these actions lately; retry after retryAfterSeconds.",
+            _E.BOARD_ARCHIVED: "The board is archived: readable, but it takes no submissions, votes, comparisons, "
+            "comments, edits, status changes or merges until an admin unarchives it (updateBoard).",
+        },
+    ),
+]
 
 
-@strawberry.enum(description="An up or down vote.")
-class VoteValue(enum.Enum):
+class Vote(enum.Enum):
+    """A vote as the API names it; the values are what the domain stores (votes.UP, votes.DOWN)."""
+
     UP = 1
     DOWN = -1
 
 
-@dataclasses.dataclass(frozen=True)
-class DescribedEnum(EnumAnnotation):
-    """`strawberry.enum` for a domain enum with a description for each value (the domain never imports
-    strawberry, so the descriptions live here); a value left undescribed stops the schema from building."""
-
-    values: tuple[tuple[str, str], ...] = ()
-
-    def __call__(self, cls: EnumType) -> EnumType:
-        processed = super().__call__(cls)
-        described = dict(self.values)
-        definition = processed.__strawberry_definition__  # type: ignore[attr-defined]
-        missing = [value.name for value in definition.values if value.name not in described]
-        if missing:
-            raise ValueError(f"{definition.name}: describe {', '.join(missing)}")
-        for value in definition.values:
-            value.description = described[value.name]
-        return processed
-
-
-def described_enum(name: str, description: str, values: Mapping[str, str]) -> DescribedEnum:
-    return DescribedEnum(name=name, description=description, values=tuple(values.items()))
+VoteValue = Annotated[
+    Vote,
+    described(
+        Vote,
+        "VoteValue",
+        "A vote on an idea: one per user per idea, and voting again replaces it.",
+        {Vote.UP: "For the idea: counts in votes.up.", Vote.DOWN: "Against the idea: counts in votes.down."},
+    ),
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -11,8 +11,7 @@ from strawberry.extensions import FieldExtension
 from strawberry.types.field import StrawberryField
 
 from ideaengine.errors import DomainError, ErrorCode
-
-UserErrorCode = Annotated[ErrorCode, strawberry.enum(name="UserErrorCode", description="Why a mutation was refused.")]
+from schema.enums import UserErrorCode
 
 
 @strawberry.type(description="An expected failure of a mutation: nothing was written.")

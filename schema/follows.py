@@ -33,7 +33,10 @@ class NotificationNode(relay.Node):
     def kind(self) -> NotificationKind:
         return self.model.kind
 
-    @strawberry.field
+    @strawberry.field(
+        description="What happened, for people; a status change's carries the team's note, an official answer's "
+        "its first 140 characters."
+    )
     def message(self) -> str:
         return self.model.message
 
@@ -41,7 +44,7 @@ class NotificationNode(relay.Node):
     def created_at(self) -> datetime:
         return self.model.created_at
 
-    @strawberry.field
+    @strawberry.field(description="False until markNotificationsRead marks it.")
     def read(self) -> bool:
         return self.model.read
 
@@ -54,7 +57,7 @@ class NotificationConnection(relay.Connection[NotificationNode]):
 @strawberry.input
 class FollowIdeaInput:
     idea_id: strawberry.ID
-    follow: bool
+    follow: bool = strawberry.field(description="true follows, false unfollows; either is a no-op if already so.")
 
 
 @strawberry.type
@@ -80,7 +83,8 @@ class FollowMutations:
         extensions=[DomainErrors()],
         description=(
             "Follow (true) or unfollow (false) an idea: followers are notified of status changes, merges and "
-            "official answers. Members, moderators and admins. Codes: UNAUTHENTICATED, NOT_FOUND (ideaId)."
+            "official answers. Members, moderators and admins. Codes: UNAUTHENTICATED (naming the workspace to "
+            "another workspace's caller), NOT_FOUND (ideaId)."
         ),
     )
     async def follow_idea(self, info: Info, input: FollowIdeaInput) -> FollowIdeaPayload:

@@ -14,7 +14,7 @@ from ideaengine.errors import DomainError
 from ideaengine.platform.models import Idea
 from schema import relay
 from schema.context import Info
-from schema.enums import IdeaStatus, VoteValue
+from schema.enums import IdeaStatus, Vote, VoteValue
 from schema.errors import DomainErrors, UserError, bad_input, query_error
 from schema.users import UserNode, load_user
 
@@ -45,13 +45,15 @@ class IdeaScoreType:
         description=f"Elo rating from comparisons replayed in order (starts at {ranking.ELO_INITIAL:g})."
     )
     bradley_terry: float = strawberry.field(description="Bradley-Terry log-strength, and its 95% interval.")
-    bradley_terry_low: float
-    bradley_terry_high: float
+    bradley_terry_low: float = strawberry.field(description="Lower end of bradleyTerry's 95% interval.")
+    bradley_terry_high: float = strawberry.field(description="Upper end of bradleyTerry's 95% interval.")
     comparisons: int = strawberry.field(description="Pairwise comparisons this idea took part in.")
     rank: int | None = strawberry.field(
         description="1-based position among the board's ideas under TOP; null until computed."
     )
-    computed_at: datetime | None
+    computed_at: datetime | None = strawberry.field(
+        description="When these figures were computed; null until the board's first refresh after the idea came."
+    )
     stale: bool = strawberry.field(
         description="True while votes or comparisons exist that these figures do not yet include."
     )
@@ -60,7 +62,10 @@ class IdeaScoreType:
 @strawberry.type(description="An idea like another, with how alike they are (0 to 1).")
 class SimilarIdea:
     idea: IdeaNode
-    similarity: float
+    similarity: float = strawberry.field(
+        description="0 to 1, from shared words and spelling (and meaning, where the server has the `semantic` "
+        "extra); never 0: ideas with nothing in common are not offered."
+    )
 
 
 @strawberry.type(name="Idea", description="An idea submitted to a board.")
@@ -79,11 +84,11 @@ class IdeaNode(relay.Node):
         assert board is not None  # the idea was loaded through its board's visibility
         return BoardNode(model=board)
 
-    @strawberry.field
+    @strawberry.field(description="3-200 characters, trimmed.")
     def title(self) -> str:
         return self.model.title
 
-    @strawberry.field
+    @strawberry.field(description="Up to 10,000 characters, trimmed; may be empty.")
     def body(self) -> str:
         return self.model.body
 
@@ -95,11 +100,14 @@ class IdeaNode(relay.Node):
     async def author(self, info: Info) -> UserNode | None:
         return await load_user(info, self.model.author_id)
 
-    @strawberry.field
+    @strawberry.field(description="Where the idea is now; open statuses take votes and comparisons.")
     def status(self) -> IdeaStatus:
         return self.model.status
 
-    @strawberry.field(description="Every status change, oldest first.")
+    @strawberry.field(
+        description="Every status the idea had, oldest first: the first entry (`from` null) is its submission, "
+        "then each change and, last, a merge."
+    )
     async def status_history(
         self, info: Info
     ) -> list[Annotated[StatusChangeType, strawberry.lazy("schema.lifecycle")]]:
@@ -111,11 +119,14 @@ class IdeaNode(relay.Node):
     async def merged_into(self, info: Info) -> IdeaNode | None:
         return await load_idea(info, self.model.merged_into_id)
 
-    @strawberry.field
+    @strawberry.field(description="When it was submitted.")
     def created_at(self) -> datetime:
         return self.model.created_at
 
-    @strawberry.field
+    @strawberry.field(
+        description="Its last edit, status change or merge (source or target), else its submission; votes and "
+        "comments leave it."
+    )
     def updated_at(self) -> datetime:
         return self.model.updated_at
 
@@ -169,16 +180,18 @@ class IdeaNode(relay.Node):
         page = await info.context.loaders.comment_pages.load((self.model.id, window))
         return relay.connection(CommentConnection, scope, window, page, lambda row: CommentNode(model=row))
 
-    @strawberry.field
+    @strawberry.field(
+        description="How many users follow it (its author does from the start; a merge brings the duplicate's)."
+    )
     def follower_count(self) -> int:
         return self.model.follower_count
 
     @strawberry.field(description="The viewer's vote; null when none (or anonymous).")
     async def viewer_vote(self, info: Info) -> VoteValue | None:
         value = await info.context.loaders.viewer_vote.load(self.model.id)
-        return None if value is None else VoteValue(value)
+        return None if value is None else Vote(value)
 
-    @strawberry.field
+    @strawberry.field(description="Whether the viewer follows it; false when anonymous.")
     async def viewer_follows(self, info: Info) -> bool:
         return await info.context.loaders.viewer_follows.load(self.model.id)
 
@@ -190,7 +203,10 @@ class IdeaNode(relay.Node):
         board = await info.context.loaders.board.load(self.model.board_id)
         return board is not None and ideas.can_edit(info.context.actor, self.model, board)
 
-    @strawberry.field(description="Open ideas on the same board that say much the same, most similar first.")
+    @strawberry.field(
+        description="Open ideas (SUBMITTED, UNDER_REVIEW, PLANNED, IN_PROGRESS) on the same board that say much "
+        "the same, most similar first; never this idea. `first`: 0-20 (BAD_USER_INPUT otherwise)."
+    )
     async def similar(self, info: Info, first: int | None = 5) -> list[SimilarIdea]:
         found = await info.context.loaders.similar.load((self.model.id, _similar_limit(first)))
         return await similar_nodes(info, found)
@@ -233,7 +249,10 @@ class IdeaQueries:
             return None
         return await load_idea(info, parsed[1])
 
-    @strawberry.field(description="Ideas on the board that resemble a draft, for 'did you mean' while typing.")
+    @strawberry.field(
+        description="Ideas on the board that resemble a draft, for 'did you mean' while typing: any status but "
+        "MERGED (a launched or declined idea answers the draft too), most similar first. `first`: 0-20."
+    )
     async def similar_ideas(
         self, info: Info, board_id: strawberry.ID, text: str, first: int | None = 5
     ) -> list[SimilarIdea]:
@@ -253,7 +272,8 @@ class SubmitIdeaInput:
     title: str = strawberry.field(description="3-200 characters after trimming.")
     body: str | None = strawberry.field(default="", description="Up to 10,000 characters.")
     tags: list[str] | None = strawberry.field(
-        default_factory=list, description="At most 10 tags of up to 40 characters."
+        default_factory=list,
+        description="At most 10 tags of up to 40 characters; stored trimmed, lower-case, without repeats.",
     )
 
 
@@ -261,7 +281,9 @@ class SubmitIdeaInput:
 class SubmitIdeaPayload:
     idea: IdeaNode | None = None
     similar_ideas: list[SimilarIdea] = strawberry.field(
-        default_factory=list, description="Existing ideas that look like this one."
+        default_factory=list,
+        description="Existing ideas that look like this one (any status but MERGED, at most 5), as similarIdeas "
+        "finds them.",
     )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
@@ -269,9 +291,16 @@ class SubmitIdeaPayload:
 @strawberry.input
 class EditIdeaInput:
     idea_id: strawberry.ID
-    title: str | None = strawberry.UNSET
-    body: str | None = strawberry.UNSET
-    tags: list[str] | None = strawberry.UNSET
+    title: str | None = strawberry.field(
+        default=strawberry.UNSET, description="3-200 characters after trimming; omitted or null: unchanged."
+    )
+    body: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Up to 10,000 characters; omitted or null: unchanged."
+    )
+    tags: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Replaces every tag: at most 10 of up to 40 characters; omitted or null: unchanged.",
+    )
 
 
 @strawberry.type
@@ -290,8 +319,10 @@ class IdeaMutations:
     @strawberry.mutation(
         extensions=[DomainErrors(rate="submit")],
         description=(
-            "Submit an idea; the author follows it. Members, moderators and admins of the board's workspace. "
-            "Codes: UNAUTHENTICATED, NOT_FOUND (boardId), INVALID (boardId, title, body, tags)."
+            "Submit an idea; the author follows it, and its status history starts with SUBMITTED. Members, "
+            "moderators and admins of the board's workspace. Codes: UNAUTHENTICATED (the message names the "
+            "workspace to a caller signed in to another), NOT_FOUND (boardId), INVALID (boardId, title, body, tags), "
+            "RATE_LIMITED."
         ),
     )
     async def submit_idea(self, info: Info, input: SubmitIdeaInput) -> SubmitIdeaPayload:
@@ -310,7 +341,8 @@ class IdeaMutations:
         extensions=[DomainErrors()],
         description=(
             "Edit an idea's title, body or tags (omitted or null fields stay). Its author, moderators and admins. "
-            "Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (ideaId), INVALID (title, body, tags; a merged idea)."
+            "Codes: UNAUTHENTICATED (naming the workspace to another workspace's caller), FORBIDDEN, NOT_FOUND "
+            "(ideaId), INVALID (title, body, tags; ideaId: a merged idea)."
         ),
     )
     async def edit_idea(self, info: Info, input: EditIdeaInput) -> EditIdeaPayload:

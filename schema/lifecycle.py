@@ -27,23 +27,28 @@ class StatusChangeType:
         assert node is not None  # reached through the visible idea
         return node
 
-    @strawberry.field(name="from", description="Null for the first status.")
+    @strawberry.field(
+        name="from",
+        description="The status before; null for the idea's first status, the entry every history starts with.",
+    )
     def from_(self) -> IdeaStatus | None:
         return self.model.from_status
 
-    @strawberry.field
+    @strawberry.field(description="The status after; in the first entry, the status the idea was submitted in.")
     def to(self) -> IdeaStatus:
         return self.model.to_status
 
-    @strawberry.field(description="The public note the team left with the change.")
+    @strawberry.field(description="The public note the team left with the change; a merge's names its target.")
     def note(self) -> str | None:
         return self.model.note
 
-    @strawberry.field(description="Who made the change.")
+    @strawberry.field(
+        description="Who made the change (the author, for the first entry); null if their account is gone."
+    )
     async def actor(self, info: Info) -> UserNode | None:
         return await load_user(info, self.model.actor_id)
 
-    @strawberry.field
+    @strawberry.field(description="When; the first entry's is the idea's createdAt.")
     def at(self) -> datetime:
         return self.model.created_at
 
@@ -70,7 +75,10 @@ class DuplicateClusterConnection(relay.Connection[DuplicateCluster]):
 @strawberry.input
 class ChangeIdeaStatusInput:
     idea_id: strawberry.ID
-    status: IdeaStatus
+    status: IdeaStatus = strawberry.field(
+        description="Where to move it: along the lifecycle one step, DECLINED from an open status, or UNDER_REVIEW "
+        "from DECLINED. Never MERGED (mergeIdeas does that) nor the status it has."
+    )
     note: str | None = strawberry.field(default=None, description="Shown to followers; up to 5,000 characters.")
 
 
@@ -103,7 +111,8 @@ class LifecycleMutations:
         description=(
             "Move an idea along SUBMITTED -> UNDER_REVIEW -> PLANNED -> IN_PROGRESS -> LAUNCHED, decline an open "
             "idea, or reopen a declined one (to UNDER_REVIEW); followers are notified. Moderators and admins. "
-            "Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (ideaId), INVALID_TRANSITION (status), INVALID (note)."
+            "Codes: UNAUTHENTICATED (naming the workspace to another workspace's caller), FORBIDDEN, NOT_FOUND "
+            "(ideaId), INVALID_TRANSITION (status), INVALID (note)."
         ),
     )
     async def change_idea_status(self, info: Info, input: ChangeIdeaStatusInput) -> ChangeIdeaStatusPayload:
@@ -117,8 +126,8 @@ class LifecycleMutations:
         description=(
             "Merge a duplicate (source) into target, in one step: each voter keeps one vote on target (an existing "
             "target vote wins), comparisons, comments and followers move, source becomes MERGED. Moderators and "
-            "admins. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (sourceId, targetId), INVALID (itself, another "
-            "board, an already merged idea)."
+            "admins. Codes: UNAUTHENTICATED (naming the workspace to another workspace's caller), FORBIDDEN, "
+            "NOT_FOUND (sourceId, targetId), INVALID (itself, another board, an already merged idea)."
         ),
     )
     async def merge_ideas(self, info: Info, input: MergeIdeasInput) -> MergeIdeasPayload:

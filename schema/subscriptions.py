@@ -111,6 +111,14 @@ async def _until_expiry(stream: AsyncIterator[events.Event], actor: Actor) -> As
         ) from None
 
 
+_ENDS = (
+    "so does the SSO token's expiry (UNAUTHENTICATED, at its exp: subscribe again with a fresh token) and falling "
+    "too far behind the events (FELL_BEHIND: refetch, then subscribe again). Each ends through the protocol's "
+    "`error` message, so a client's error callback fires."
+)
+"How every subscription ends other than by the client: said once, in each subscription's description."
+
+
 def _fresh_loaders(info: Info) -> None:
     """A WebSocket's context lives as long as the connection: forget what earlier events cached."""
     info.context._loaders = None
@@ -119,8 +127,9 @@ def _fresh_loaders(info: Info) -> None:
 @strawberry.type
 class Subscriptions:
     @strawberry.subscription(
-        description="Each status change of one idea, as it happens (graphql-transport-ws). "
-        "An unknown or unreadable idea ends the subscription with an error (BAD_USER_INPUT, NOT_FOUND)."
+        description="Each status change of one idea, as it happens, merges included (graphql-transport-ws). "
+        "An unknown or unreadable idea ends the subscription with an error (BAD_USER_INPUT, NOT_FOUND); "
+        f"{_ENDS}"
     )
     async def idea_status_changed(self, info: Info, idea_id: strawberry.ID) -> AsyncGenerator[StatusChangeType, None]:
         pk = relay.query_id(idea_id, "Idea", "ideaId")
@@ -140,7 +149,7 @@ class Subscriptions:
     @strawberry.subscription(
         description="What happens on one board, as it happens: new ideas, status changes, merges and score "
         "refreshes (graphql-transport-ws). An unknown or unreadable board ends the subscription with an error "
-        "(BAD_USER_INPUT, NOT_FOUND)."
+        f"(BAD_USER_INPUT, NOT_FOUND); {_ENDS}"
     )
     async def board_activity(self, info: Info, board_id: strawberry.ID) -> AsyncGenerator[BoardEvent, None]:
         pk = relay.query_id(board_id, "Board", "boardId")

@@ -26,7 +26,10 @@ class UserNode(relay.Node):
     def id(self) -> strawberry.ID:
         return relay.encode_id("User", self.model.id)
 
-    @strawberry.field(description="Display name from the host app.")
+    @strawberry.field(
+        description="Display name from the host app's SSO token (an API key's user: the key's name); null if "
+        "none was given."
+    )
     def name(self) -> str | None:
         return self.model.name
 
@@ -46,7 +49,10 @@ async def load_user(info: Info, user_id: int | None) -> UserNode | None:
 
 @strawberry.type(description="The caller: their role, their follows and their notifications.")
 class Viewer:
-    @strawberry.field(description="ANONYMOUS without credentials (or with rejected ones).")
+    @strawberry.field(
+        description="The caller's role in its own workspace; ANONYMOUS without credentials (or with rejected ones). "
+        "In any other workspace the caller is anonymous."
+    )
     def role(self, info: Info) -> Role:
         return info.context.actor.role
 

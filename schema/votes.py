@@ -38,15 +38,17 @@ class VotePayload:
 
 @strawberry.input
 class CompareIdeasInput:
-    winner_id: strawberry.ID
-    loser_id: strawberry.ID
+    winner_id: strawberry.ID = strawberry.field(description="The idea preferred; open.")
+    loser_id: strawberry.ID = strawberry.field(description="The other idea: open, on the same board, not the winner.")
 
 
 @strawberry.type
 class CompareIdeasPayload:
     winner: IdeaNode | None = None
     loser: IdeaNode | None = None
-    next: Matchup | None = strawberry.field(default=None, description="The next pair to show.")
+    next: Matchup | None = strawberry.field(
+        default=None, description="The next pair to show; null if fewer than two open ideas."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -71,7 +73,8 @@ class VoteMutations:
         extensions=[DomainErrors(rate="vote")],
         description=(
             "Vote UP or DOWN on an open idea, or withdraw with null. Members, moderators and admins. The tally in "
-            "the answer is exact. Codes: UNAUTHENTICATED, NOT_FOUND (ideaId), INVALID (a closed idea)."
+            "the answer is exact. Codes: UNAUTHENTICATED (naming the workspace to another workspace's caller), "
+            "NOT_FOUND (ideaId), INVALID (ideaId: a launched, declined or merged idea), RATE_LIMITED."
         ),
     )
     async def vote(self, info: Info, input: VoteInput) -> VotePayload:
@@ -85,8 +88,9 @@ class VoteMutations:
         extensions=[DomainErrors(rate="compare")],
         description=(
             "Say which of two open ideas on one board the viewer prefers; judging the same pair again replaces the "
-            "earlier verdict. Members, moderators and admins. Codes: UNAUTHENTICATED, NOT_FOUND (winnerId, loserId), "
-            "INVALID (the same idea twice, different boards, a closed idea)."
+            "earlier verdict. Members, moderators and admins. Codes: UNAUTHENTICATED (naming the workspace to another "
+            "workspace's caller), NOT_FOUND (winnerId, loserId), INVALID (the same idea twice, different boards, a "
+            "closed idea), RATE_LIMITED."
         ),
     )
     async def compare_ideas(self, info: Info, input: CompareIdeasInput) -> CompareIdeasPayload:

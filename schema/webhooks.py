@@ -13,34 +13,44 @@ from ideaengine.errors import DomainError
 from ideaengine.platform import models
 from schema import relay
 from schema.context import Info
-from schema.enums import described_enum
+from schema.enums import described
 from schema.errors import DomainErrors, UserError, query_error
 
 T = TypeVar("T")
 
+_W = webhooks.WebhookEvent
 WebhookEvent = Annotated[
     webhooks.WebhookEvent,
-    described_enum(
-        name="WebhookEvent",
-        description="What a webhook hears; the body's `event` and the X-Ideaengine-Event header name it in "
+    described(
+        webhooks.WebhookEvent,
+        "WebhookEvent",
+        "What a webhook hears; the body's `event` and the X-Ideaengine-Event header name it in "
         "lower case (the value's description says how).",
-        values={
-            "IDEA_SUBMITTED": "idea.submitted: an idea was submitted; data: {idea}.",
-            "IDEA_STATUS_CHANGED": "idea.status_changed: an idea moved in its lifecycle; data: {idea, from, to, note}.",
-            "IDEA_MERGED": "idea.merged: a duplicate was merged into another idea; data: {source, target}.",
-            "COMMENT_OFFICIAL": "comment.official: an official answer was posted on an idea; data: {idea, comment}.",
-            "PING": "webhook.ping: a test event sent by pingWebhook, never by what happens on boards; data: "
+        {
+            _W.IDEA_SUBMITTED: "idea.submitted: an idea was submitted; data: {idea}.",
+            _W.IDEA_STATUS_CHANGED: "idea.status_changed: an idea moved in its lifecycle; data: "
+            "{idea, from, to, note}.",
+            _W.IDEA_MERGED: "idea.merged: a duplicate was merged into another idea; data: {source, target}.",
+            _W.COMMENT_OFFICIAL: "comment.official: an official answer was posted on an idea; data: {idea, comment}.",
+            _W.PING: "webhook.ping: a test event sent by pingWebhook, never by what happens on boards; data: "
             "{webhook: {id, url, events}}. Not an event to subscribe to (INVALID in createWebhook and updateWebhook).",
         },
     ),
 ]
 
+_D = models.WebhookDeliveryStatus
 WebhookDeliveryStatus = Annotated[
     models.WebhookDeliveryStatus,
-    strawberry.enum(
-        name="WebhookDeliveryStatus",
-        description="PENDING: not delivered yet (attempts > 0: waiting for a retry). DELIVERED: a 2xx answer. "
-        "FAILED: given up (a 4xx other than 408/429, out of attempts, or a refused address).",
+    described(
+        models.WebhookDeliveryStatus,
+        "WebhookDeliveryStatus",
+        "Where a delivery stands.",
+        {
+            _D.PENDING: "Not delivered yet (attempts > 0: waiting for a retry).",
+            _D.DELIVERED: "The receiver answered 2xx.",
+            _D.FAILED: "Given up: a 4xx other than 408/429, out of attempts, a refused address, or the webhook was "
+            "paused.",
+        },
     ),
 ]
 

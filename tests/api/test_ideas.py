@@ -106,6 +106,66 @@ async def test_ideas_sorted_by_each_order_with_ties_newest_first(
         assert [e["node"]["id"] for e in listed["edges"]] == ids[::-1], sort
 
 
+async def test_most_votes_counts_up_votes_and_ignores_down_votes(api: Api, ws: Workspace, board: str) -> None:
+    """MOST_VOTES is the raw up-vote count (the contract's meaning): a disliked idea with more up votes leads."""
+    alice = ws.token("alice")
+    loved, disputed = [await idea_id(api, alice, board, t) for t in ("Oat milk", "Louder music")]
+    await vote(api, ws.token("bob"), loved, "UP")
+    for voter in ("bob", "carol"):
+        await vote(api, ws.token(voter), disputed, "UP")
+    for voter in ("dan", "erin", "fay"):
+        await vote(api, ws.token(voter), disputed, "DOWN")
+    most = await board_ideas(api, None, "sort: MOST_VOTES", "title votes { up down }")
+    assert [e["node"] for e in most["edges"]] == [
+        {"title": "Louder music", "votes": {"up": 2, "down": 3}},
+        {"title": "Oat milk", "votes": {"up": 1, "down": 0}},
+    ]
+
+
+SIMILAR = "similar(first: 2) { idea { title status } }"
+
+
+async def test_similar_offers_only_open_ideas_even_when_closed_ones_are_closer(
+    api: Api, ws: Workspace, board: str, services: Services
+) -> None:
+    """`Idea.similar` is "open ideas": launched, declined and merged ones never take a place, and the places
+    they would have taken go to the next open ideas (the draft lookup, `similarIdeas`, still shows them)."""
+    alice, mod = ws.token("alice"), ws.token("mia", role="moderator")
+    target = await idea_id(api, alice, board, "Oat milk in every store")
+    steps = {
+        "Oat milk in every store please": ["UNDER_REVIEW", "PLANNED", "IN_PROGRESS", "LAUNCHED"],
+        "Oat milk in every single store": ["DECLINED"],
+        "Oat milk at every store": ["UNDER_REVIEW"],
+        "More oat milk": [],
+    }
+    ids = {title: await idea_id(api, alice, board, title) for title in steps}
+    for title, path in steps.items():
+        for status in path:
+            assert (await change_status(api, mod, ids[title], status))["userErrors"] == []
+    merged = await idea_id(api, alice, board, "Oat milk in every store!")
+    merge = """mutation($i: MergeIdeasInput!) { mergeIdeas(input: $i) { userErrors { code } } }"""
+    assert (await api(merge, {"i": {"sourceId": merged, "targetId": target}}, auth=mod))["data"]["mergeIdeas"] == {
+        "userErrors": []
+    }
+    await idea_id(api, alice, board, "Dark mode for the app")
+    await in_process(services).drain()  # the board's index holds every unmerged idea, closed ones included
+
+    found = (await idea(api, None, target, SIMILAR))["similar"]
+
+    assert sorted((f["idea"]["title"], f["idea"]["status"]) for f in found) == [
+        ("More oat milk", "SUBMITTED"),
+        ("Oat milk at every store", "UNDER_REVIEW"),
+    ]
+    draft = await api(
+        """query($b: ID!) { similarIdeas(boardId: $b, text: "Oat milk in every store", first: 5) {
+        idea { title } } }""",
+        {"b": board},
+    )
+    titles = {f["idea"]["title"] for f in draft["data"]["similarIdeas"]}
+    assert {"Oat milk in every store please", "Oat milk in every single store"} <= titles
+    assert "Oat milk in every store!" not in titles
+
+
 async def test_paging_visits_every_idea_once_under_every_sort(api: Api, ws: Workspace, board: str) -> None:
     alice = ws.token("alice")
     ids = {await idea_id(api, alice, board, f"Idea number {n}") for n in range(7)}

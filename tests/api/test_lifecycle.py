@@ -49,6 +49,7 @@ async def test_every_change_is_recorded_with_note_and_actor(api: Api, ws: Worksp
     await change_status(api, mod, target, "UNDER_REVIEW", "Looking into suppliers")
     payload = await change_status(api, mod, target, "DECLINED", "  Not this year  ")
     assert payload["idea"]["statusHistory"] == [
+        {"from": None, "to": "SUBMITTED", "note": None, "actor": {"name": "Alice"}},
         {"from": "SUBMITTED", "to": "UNDER_REVIEW", "note": "Looking into suppliers", "actor": {"name": "Mia"}},
         {"from": "UNDER_REVIEW", "to": "DECLINED", "note": "Not this year", "actor": {"name": "Mia"}},
     ]
@@ -60,7 +61,7 @@ async def test_note_too_long_is_invalid(api: Api, ws: Workspace, board: str) -> 
     assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("INVALID", ["input", "note"])]
     assert (await idea(api, None, target, "status statusHistory { to }")) == {
         "status": "SUBMITTED",
-        "statusHistory": [],
+        "statusHistory": [{"to": "SUBMITTED"}],
     }
 
 
@@ -194,6 +195,59 @@ async def test_merge_drops_comparisons_that_would_pit_an_idea_against_itself(
     assert body["data"]["mergeIdeas"]["userErrors"] == []
     async with services.db.read() as session:
         assert (await session.execute(select(func.count()).select_from(Comparison))).scalar_one() == 1
+
+
+COMMENT = """mutation($i: AddCommentInput!) { addComment(input: $i) {
+    comment { body } userErrors { code field message } } }"""
+
+
+@pytest.mark.parametrize(
+    ("who", "official"),
+    [
+        pytest.param("member", False, id="member_comments_on_merged_idea"),
+        pytest.param("moderator", True, id="moderator_answers_officially_on_merged_idea"),
+    ],
+)
+async def test_a_merged_idea_refuses_comments_as_it_refuses_votes(
+    api: Api, ws: Workspace, board: str, who: str, official: bool
+) -> None:
+    alice = ws.token("alice")
+    source = await idea_id(api, alice, board, "Please stock oat milk at all locations")
+    target = await idea_id(api, alice, board, "Oat milk in every store")
+    assert (await api(MERGE, {"i": {"sourceId": source, "targetId": target}}, auth=ws.api_key))["data"]["mergeIdeas"][
+        "userErrors"
+    ] == []
+    auth = ws.token("bob") if who == "member" else ws.token("mia", role="moderator")
+
+    body = await api(COMMENT, {"i": {"ideaId": source, "body": "Me too", "official": official}}, auth=auth)
+    refused_vote = await vote(api, auth, source, "UP")
+
+    assert body["data"]["addComment"] == {
+        "comment": None,
+        "userErrors": [
+            {
+                "code": "INVALID",
+                "field": ["input", "ideaId"],
+                "message": "This idea was merged into another; comment on the idea it was merged into.",
+            }
+        ],
+    }
+    assert [(e["code"], e["field"]) for e in refused_vote["userErrors"]] == [("INVALID", ["input", "ideaId"])]
+    for merged_or_target in (source, target):
+        assert (await idea(api, None, merged_or_target, "comments { totalCount }")) == {"comments": {"totalCount": 0}}
+    assert (await api(NOTIFICATIONS, auth=alice))["data"]["viewer"]["unreadNotificationCount"] == 1  # the merge
+
+
+async def test_launched_and_declined_ideas_still_take_comments(api: Api, ws: Workspace, board: str) -> None:
+    """Only a merge closes the conversation: people thank the team for a launch, or argue with a decline."""
+    launched = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    declined = await idea_id(api, ws.token("alice"), board, "A 24-hour store")
+    for step in ("UNDER_REVIEW", "PLANNED", "IN_PROGRESS", "LAUNCHED"):
+        assert (await change_status(api, ws.api_key, launched, step))["userErrors"] == []
+    assert (await change_status(api, ws.api_key, declined, "DECLINED"))["userErrors"] == []
+    for target in (launched, declined):
+        body = await api(COMMENT, {"i": {"ideaId": target, "body": "Thanks!"}}, auth=ws.token("bob"))
+        assert body["data"]["addComment"] == {"comment": {"body": "Thanks!"}, "userErrors": []}
 
 
 @pytest.mark.parametrize("case", ["into_itself", "into_merged", "already_merged", "across_boards"])

@@ -583,19 +583,20 @@ async def test_changing_an_idea_status(world: World, actor: str, refusal: dict[s
             "idea": {
                 "status": "UNDER_REVIEW",
                 "statusHistory": [
-                    {"from": "SUBMITTED", "to": "UNDER_REVIEW", "note": "Looking", "actor": {"name": NAMES[actor]}}
+                    {"from": None, "to": "SUBMITTED", "note": None, "actor": {"name": NAMES["author"]}},
+                    {"from": "SUBMITTED", "to": "UNDER_REVIEW", "note": "Looking", "actor": {"name": NAMES[actor]}},
                 ],
             },
             "userErrors": [],
         }
         assert (after["status"], after["statusHistory"]) == (
             "UNDER_REVIEW",
-            [{"from": "SUBMITTED", "to": "UNDER_REVIEW"}],
+            [{"from": None, "to": "SUBMITTED"}, {"from": "SUBMITTED", "to": "UNDER_REVIEW"}],
         )
         assert await world.unread("author") == 1
     else:
         assert payload == {"idea": None, "userErrors": [refusal]}
-        assert (after["status"], after["statusHistory"]) == ("SUBMITTED", [])
+        assert (after["status"], after["statusHistory"]) == ("SUBMITTED", [{"from": None, "to": "SUBMITTED"}])
         assert await world.unread("author") == 0
 
 
@@ -690,3 +691,70 @@ async def test_creating_a_board(world: World, actor: str, refusal: dict[str, Any
     else:
         assert payload == {"board": None, "userErrors": [refusal]}
         assert body["data"]["boards"]["edges"] == []
+
+
+# What a refused caller is told ---------------------------------------------------------------------------------
+
+REFUSED = "userErrors { field code message }"
+WRITES: dict[str, tuple[str, str]] = {
+    "submit": ("submitIdea(input: $input)", "submit ideas"),
+    "edit": ("editIdea(input: $input)", "edit ideas"),
+    "vote": ("vote(input: $input)", "vote"),
+    "compare": ("compareIdeas(input: $input)", "compare ideas"),
+    "comment": ("addComment(input: $input)", "comment"),
+    "follow": ("followIdea(input: $input)", "follow ideas"),
+    "change_status": ("changeIdeaStatus(input: $input)", "change an idea's status"),
+    "merge": ("mergeIdeas(input: $input)", "merge ideas"),
+}
+INPUT_TYPES = {
+    "submit": "SubmitIdeaInput",
+    "edit": "EditIdeaInput",
+    "vote": "VoteInput",
+    "compare": "CompareIdeasInput",
+    "comment": "AddCommentInput",
+    "follow": "FollowIdeaInput",
+    "change_status": "ChangeIdeaStatusInput",
+    "merge": "MergeIdeasInput",
+}
+
+
+async def _write_input(world: World, write: str) -> dict[str, Any]:
+    idea = await world.idea("Dark mode")
+    if write == "submit":
+        return {"boardId": await world.board(), "title": "Offline mode"}
+    if write in ("compare", "merge"):
+        other = await world.idea("Night theme")
+        return {"winnerId": idea, "loserId": other} if write == "compare" else {"sourceId": other, "targetId": idea}
+    inputs: dict[str, dict[str, Any]] = {
+        "edit": {"ideaId": idea, "title": "Darker mode"},
+        "vote": {"ideaId": idea, "value": "UP"},
+        "comment": {"ideaId": idea, "body": "Me too"},
+        "follow": {"ideaId": idea, "follow": True},
+        "change_status": {"ideaId": idea, "status": "UNDER_REVIEW"},
+    }
+    return inputs[write]
+
+
+@pytest.mark.parametrize("write", list(WRITES))
+@pytest.mark.parametrize(
+    ("actor", "told"),
+    [
+        pytest.param("other_workspace_member", "Sign in to workspace 'acme' to {what}.", id="other_workspace_member"),
+        pytest.param("other_workspace_admin", "Sign in to workspace 'acme' to {what}.", id="other_workspace_admin"),
+        pytest.param("anonymous", "Sign in to {what}.", id="anonymous"),
+    ],
+)
+async def test_a_refused_write_names_the_workspace_to_sign_in_to(
+    world: World, write: str, actor: str, told: str
+) -> None:
+    """Signed in to globex, "Sign in to vote." reads as nonsense: the caller is told which workspace (still
+    UNAUTHENTICATED: anonymous there, DECISIONS.md 1). Nobody signed in needs no workspace named."""
+    field, what = WRITES[write]
+    document = f"mutation($input: {INPUT_TYPES[write]}!) {{ {field} {{ {REFUSED} }} }}"
+    given = await _write_input(world, write)
+    before = await world.board_idea_count()
+
+    payload = await mutate(world, actor, document, given)
+
+    assert payload == {"userErrors": [{"field": [], "code": "UNAUTHENTICATED", "message": told.format(what=what)}]}
+    assert await world.board_idea_count() == before  # what each write changes is checked in its matrix above

@@ -133,6 +133,7 @@ async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(
             )
         ).scalars()
         assert list(history) == [
+            IdeaStatus.SUBMITTED,
             IdeaStatus.UNDER_REVIEW,
             IdeaStatus.PLANNED,
             IdeaStatus.IN_PROGRESS,
@@ -144,6 +145,41 @@ async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(
             assert TITLES[first] in by_title and TITLES[second] in by_title
         open_pairs = [p for p in demo.DUPLICATES if all(by_title[TITLES[k]].status != IdeaStatus.MERGED for k in p)]
         assert len(open_pairs) == 3  # left for the duplicate finder to cluster
+
+
+SEED_PROGRESS = [
+    ("submitting ideas", 10, 35),
+    ("submitting ideas", 20, 35),
+    ("submitting ideas", 30, 35),
+    ("submitting ideas", 35, 35),
+    ("voting on ideas", 10, 35),
+    ("voting on ideas", 20, 35),
+    ("voting on ideas", 30, 35),
+    ("voting on ideas", 35, 35),
+    ("comparing ideas (per member)", 10, 15),
+    ("comparing ideas (per member)", 15, 15),
+    ("commenting", 10, 14),
+    ("commenting", 14, 14),
+    ("moving statuses", 10, 10),
+    ("answering", 5, 5),
+]
+"What a fresh seed reports: each step after every tenth item and after its last."
+
+
+async def test_seeding_reports_how_far_each_long_step_is_and_a_top_up_reports_nothing(
+    settings: Any, services: Any
+) -> None:
+    heard: list[tuple[str, int, int]] = []
+
+    def progress(step: str, done: int, total: int) -> None:
+        heard.append((step, done, total))
+
+    await demo.seed(settings, progress=progress)
+
+    assert heard == SEED_PROGRESS
+    heard.clear()
+    await demo.seed(settings, progress=progress)
+    assert heard == []  # every idea is there already: no step has anything to do
 
 
 async def test_each_run_issues_a_new_admin_key_in_place_of_the_last_and_adds_no_data(
@@ -179,6 +215,8 @@ def test_cli_demo_prints_json_with_a_fresh_key_each_run(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAENGINE_")}
     env["IDEAENGINE_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
 
+    errors: list[list[str]] = []
+
     def run(*args: str) -> dict[str, str]:
         done = subprocess.run(
             [sys.executable, "-m", "ideaengine.cli", "demo", *args],
@@ -190,6 +228,7 @@ def test_cli_demo_prints_json_with_a_fresh_key_each_run(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
         out: dict[str, str] = json.loads(done.stdout)
+        errors.append(done.stderr.splitlines())
         return out
 
     first, second = run(), run("--port", "8123")
@@ -200,3 +239,9 @@ def test_cli_demo_prints_json_with_a_fresh_key_each_run(tmp_path: Path) -> None:
     assert (tmp_path / "x.db.key").exists()  # the embedded default made its own server key (DECISIONS.md 5)
     # Where `serve` answers: the defaults, or the host and port it is told (`make run` passes its own).
     assert (first["graphql"], second["graphql"]) == ("http://127.0.0.1:8000/graphql", "http://127.0.0.1:8123/graphql")
+    # Progress goes to stderr, stdout stays the JSON answer; a top-up has no step to report.
+    wrote = f"ideaengine: wrote to the SQLite file {(tmp_path / 'x.db').resolve()}"
+    assert errors == [
+        [*(f"ideaengine: demo: {step} {done}/{total}" for step, done, total in SEED_PROGRESS), wrote],
+        [wrote],
+    ]

@@ -18,7 +18,7 @@ from ideaengine.platform import migrate
 from ideaengine.platform.models import Base, Board, BoardIndex, Idea
 from ideaengine.platform.models import Workspace as WorkspaceRow
 from tests.api.conftest import Api, Workspace
-from tests.api.ops import create_board, idea_id
+from tests.api.ops import change_status, create_board, idea, idea_id
 from tests.conftest import in_process
 
 OLD_INDEX_COLUMNS = ["board_id", "text_seq", "max_idea_id", "payload", "built_at"]
@@ -157,3 +157,44 @@ async def test_revision_0005_adds_and_drops_the_operations_columns_keeping_every
     assert (row.slug, row.archived_at) == ("ideas", None)
     assert services.box.open(workspace.sso_secret_encrypted) == new_secret
     assert (workspace.previous_sso_secret_encrypted, workspace.previous_sso_secret_until) == (None, None)
+
+
+HISTORY = "createdAt author { name } statusHistory { from to note at actor { name } }"
+
+
+async def test_revision_0006_starts_every_older_history_with_its_first_status_and_takes_it_back(
+    api: Api, ws: Workspace, services: Any, database_url: str
+) -> None:
+    """Ideas submitted before the revision get the entry submitting now writes: from null, by the author, at
+    creation; downgrading removes exactly those entries."""
+    board = await create_board(api, ws.api_key)
+    quiet = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    moved = await idea_id(api, ws.token("bob"), board, "Dark mode for the app")
+    assert (await change_status(api, ws.api_key, moved, "UNDER_REVIEW", "Looking"))["userErrors"] == []
+    submitted = {i: await idea(api, None, i, HISTORY) for i in (quiet, moved)}
+    await services.db.dispose()  # no pooled connection in the way of the migration
+
+    await asyncio.to_thread(migrate.downgrade, database_url, "0005_operations")
+    before = {i: await idea(api, None, i, "statusHistory { from to }") for i in (quiet, moved)}
+    assert before == {
+        quiet: {"statusHistory": []},
+        moved: {"statusHistory": [{"from": "SUBMITTED", "to": "UNDER_REVIEW"}]},
+    }
+    await services.db.dispose()
+
+    await asyncio.to_thread(migrate.upgrade, database_url, "head")
+    after = {i: await idea(api, None, i, HISTORY) for i in (quiet, moved)}
+    assert after == submitted  # exactly what submitting writes now
+    for found, author in ((after[quiet], "Alice"), (after[moved], "Bob")):
+        first = found["statusHistory"][0]
+        assert first == {
+            "from": None,
+            "to": "SUBMITTED",
+            "note": None,
+            "at": found["createdAt"],
+            "actor": {"name": author},
+        }
+    assert [(c["from"], c["to"]) for c in after[moved]["statusHistory"]] == [
+        (None, "SUBMITTED"),
+        ("SUBMITTED", "UNDER_REVIEW"),
+    ]

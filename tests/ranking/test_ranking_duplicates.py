@@ -61,6 +61,19 @@ def test_similar_returns_at_most_k_with_positive_similarity() -> None:
     assert ranking.TextIndex([]).similar("coffee") == []
 
 
+def test_excluded_texts_are_never_offered_and_the_k_best_of_the_rest_are() -> None:
+    oat = ["Oat milk in every store", "Oat milk at every store please", "Stock oat milk in the store"]
+    index = ranking.TextIndex([*oat, *UNRELATED])
+    everything = index.similar("oat milk in every store", k=3)
+    assert sorted(i for i, _ in everything) == [0, 1, 2]
+
+    found = index.similar("oat milk in every store", k=3, exclude=[0, 1])
+
+    assert found[0] == (2, dict(everything)[2])  # the same similarity, now first
+    assert len(found) == 3 and {0, 1}.isdisjoint(i for i, _ in found)
+    assert index.similar("oat milk in every store", k=2, exclude=np.arange(len(index))) == []
+
+
 def test_added_texts_are_found_and_keep_their_positions() -> None:
     index = ranking.TextIndex(UNRELATED[:5])
     index.add(["Oat milk in every store"])
@@ -144,6 +157,8 @@ def test_empty_and_single_inputs() -> None:
         (lambda: ranking.TextIndex(["a"]).similar(""), "text"),
         (lambda: ranking.TextIndex(["a"]).similar("a", k=-1), "k"),
         (lambda: ranking.TextIndex(["a"]).similar("a", vector=[1.0, 0.0]), "vector"),
+        (lambda: ranking.TextIndex(["a"]).similar("a", exclude=[1]), "exclude"),
+        (lambda: ranking.TextIndex(["a"]).similar("a", exclude=[0.5]), "exclude"),
         (lambda: ranking.TextIndex(["a"], vectors=[[1.0, 0.0]]).add(["b"]), "vectors"),
         (lambda: ranking.cluster_duplicates(["a", "b"], threshold=1.5), "threshold"),
         (lambda: ranking.cluster_duplicates(["a", "b"], threshold=float("nan")), "threshold"),

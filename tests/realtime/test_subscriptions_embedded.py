@@ -178,15 +178,22 @@ async def test_subscribing_before_connection_init_closes_with_4401(embedded: Emb
     assert await ws.close_code() == 4401
 
 
-async def test_a_subscription_ends_with_an_error_when_its_token_expires(embedded: Embedded) -> None:
+@pytest.mark.parametrize("subscription", ["ideaStatusChanged", "boardActivity"])
+async def test_a_subscription_ends_with_an_error_when_its_token_expires(embedded: Embedded, subscription: str) -> None:
     acme = embedded.acme
     async with http_api(embedded.server) as api:
-        board = await create_board(api, acme.api_key, slug="expiry")
+        board = await create_board(api, acme.api_key, slug=f"expiry-{subscription.lower()}")
         target = await idea_id(api, acme.token("alice"), board, "Oat milk in every store")
     ws = await GraphQLWS.open(embedded.server.ws_url, acme.token("erin", ttl=3))
     try:
-        await ws.subscribe("1", STATUS, {"id": target})
+        if subscription == "ideaStatusChanged":
+            await ws.subscribe("1", STATUS, {"id": target})
+        else:
+            await ws.subscribe("1", BOARD, {"id": board})
         message = await ws.expect("1", seconds=15)  # at the token's exp, not when the next event comes
+        while message["type"] == "next":  # the board's score refresh for the new idea may come first
+            assert message["payload"]["data"]["boardActivity"]["__typename"] == "ScoresUpdatedEvent", message
+            message = await ws.expect("1", seconds=15)
         assert message["type"] == "error", message  # the protocol's error path: clients call `error`
         [error] = message["payload"]
         assert error["message"] == "The SSO token has expired: subscribe again with a fresh one."
