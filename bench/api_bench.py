@@ -4,7 +4,8 @@ Serves, each in its own uvicorn process on 127.0.0.1:
   reference: strawberry + Starlette answering `{__typename}`, with the parser and validation caches (the
   GraphQL floor issue 10 measures against);
   ideaengine: the real app seeded by `ideaengine demo`, on a scratch SQLite file (embedded default) and on
-  a scratch PostgreSQL database (IDEAENGINE_BENCH_POSTGRES_URL, default postgresql://root@127.0.0.1:5432/test).
+  a scratch PostgreSQL database (IDEAENGINE_BENCH_POSTGRES_URL, default postgresql://root@127.0.0.1:5432/test);
+  a second server on the same database has the response cache off, for the page resolved every time.
 Besides request rates it fires 1,050 votes from 200 signed-in users at once and checks the tallies are exact.
 The load comes from `wrk` (20 connections, one thread) when it is installed (`apt-get install wrk`), as
 in PERFORMANCE.md; otherwise from a Python client keeping 20 requests in flight, which itself costs more
@@ -169,7 +170,11 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     length = next(
         int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
     )
-    body: dict[str, Any] = json.loads(await reader.readexactly(length))
+    raw = await reader.readexactly(length)
+    try:
+        body: dict[str, Any] = json.loads(raw)
+    except json.JSONDecodeError:
+        raise SystemExit(f"bad answer: {head.decode(errors='replace')!r} {raw!r}") from None
     if status != b"200" or "errors" in body:
         raise SystemExit(f"bad answer: {status.decode()} {body}")
     return body
@@ -319,6 +324,8 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
             [sys.executable, "-m", "uvicorn", "reference_app:app", "--log-level", "warning"], env, tmp
         )
         ours, our_url = serve([cli, "serve"], env, tmp)
+        # The same app with the response cache off: what an anonymous page costs when it must be resolved.
+        uncached, uncached_url = serve([cli, "serve"], env | {"IDEAENGINE_RESPONSE_CACHE_BYTES": "0"}, tmp)
         try:
             settle(our_url)
             typename = [{"query": "{__typename}"}]
@@ -342,9 +349,15 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
             first = httpx.post(our_url, json={"query": TOP_PAGE_SIGNED_IN}, headers=token).json()  # provisions
             if "errors" in first or len(first["data"]["board"]["ideas"]["edges"]) != 20:
                 raise SystemExit(f"{kind}: the signed-in page is not a page of 20 ideas: {first}")
+            settle(our_url)  # the votes' score refresh would change the data version during the page's run
             show(
-                "ideaengine: top-20 page (id title status votes score)",
+                "ideaengine: top-20 page (id title status votes score), anonymous",
                 rate(our_url, [{"query": TOP_PAGE}], seconds),
+                floor,
+            )
+            show(
+                "ideaengine: the same page with the response cache off",
+                rate(uncached_url, [{"query": TOP_PAGE}], seconds),
                 floor,
             )
             signed_in = rate(our_url, [{"query": TOP_PAGE_SIGNED_IN}], seconds, token)
@@ -360,7 +373,7 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
                 )
             show(f"ideaengine: {BURST_VOTES} votes from {BURST_USERS} users at once (tallies exact)", burst_rate, None)
         finally:
-            for proc in (reference, ours):
+            for proc in (reference, ours, uncached):
                 proc.terminate()
                 proc.wait(10)
 

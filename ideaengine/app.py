@@ -31,6 +31,7 @@ from ideaengine import identity, scores, sweep
 from ideaengine.identity import Actor
 from ideaengine.platform import logs, media
 from ideaengine.platform.body_limit import BodyLimit
+from ideaengine.platform.db import unavailable
 from ideaengine.platform.ratelimit import AnonymousReads
 from ideaengine.platform.response_cache import Cached, ResponseCache
 from ideaengine.platform.services import Services
@@ -103,6 +104,17 @@ class GraphQLApp(GraphQL[Context, None]):
                 response = JSONResponse(
                     {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]},
                     status_code=exc.status_code,
+                )
+            except Exception as exc:
+                # Before the operation runs (who the caller is), the database may be out of reach: say so
+                # with 503 and Retry-After rather than a 500. Anything else is a bug and propagates.
+                if (message := unavailable(exc)) is None:
+                    raise
+                log.warning("answered 503: %s", exc)
+                response = JSONResponse(
+                    {"errors": [{"message": message, "extensions": {"code": "SERVICE_UNAVAILABLE"}}]},
+                    status_code=503,
+                    headers={"retry-after": "1"},
                 )
         finally:
             await reads.close()  # the operation released it already, unless it never ran

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from ideaengine.platform.db import unavailable
 from ideaengine.platform.settings import (
     MAX_ALIASES,
     MAX_QUERY_COST,
@@ -45,6 +47,9 @@ from schema.webhooks import WebhookMutations, WebhookQueries
 from schema.workspaces import WorkspaceMutations
 
 __all__ = ["Context", "SharedReads", "build_schema", "export_sdl"]
+
+
+log = logging.getLogger("ideaengine.api")
 
 
 @strawberry.type
@@ -132,6 +137,31 @@ class SubscriptionsOverWebSocket(SchemaExtension):
         yield
 
 
+class DatabaseUnavailable(SchemaExtension):
+    """A resolver that could not reach the database fails with SERVICE_UNAVAILABLE and says to retry, instead
+    of the masked "Unexpected error." of a bug: the client did nothing wrong and can do something about it."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [_unavailable(error) for error in result.errors]
+
+
+def _unavailable(error: GraphQLError) -> GraphQLError:
+    message = None if error.original_error is None else unavailable(error.original_error)
+    if message is None:
+        return error
+    log.warning("answered SERVICE_UNAVAILABLE: %s", error.original_error)
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "SERVICE_UNAVAILABLE", "retryAfterSeconds": 1},
+    )
+
+
 class ReleaseReads(SchemaExtension):
     """Hands an HTTP request's read connection back to the pool as soon as its operation is done."""
 
@@ -173,6 +203,7 @@ def build_schema(
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: QueryCost(anonymous_limit=max_cost_anonymous, limit=max_cost),
             lambda: MaskErrors(should_mask_error=should_mask_error),
+            DatabaseUnavailable,
             AuthErrors,
             OperationName,
             SubscriptionsOverWebSocket,

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -58,6 +59,8 @@ def create_engine(settings: Settings, *, pooled: bool = True, autocommit: bool =
     """An engine for the configured database; `pooled=False` for jobs that run in a forked process,
     `autocommit` for PostgreSQL reads that need no transaction (see `Database.reader`)."""
     kwargs: dict[str, Any] = {}
+    if pooled:
+        kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
     if not pooled:
         kwargs["poolclass"] = NullPool
     elif not settings.is_sqlite:
@@ -92,6 +95,23 @@ def _check_on_checkout(sync_engine: Engine) -> None:
     def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         if dbapi_connection.driver_connection.is_closed():
             raise DisconnectionError("the server closed this pooled connection")
+
+
+BUSY = "The server is too busy to answer now; retry in a moment."
+UNREACHABLE = "The database cannot be reached; retry in a moment."
+
+
+def unavailable(exc: BaseException) -> str | None:
+    """What to tell a client whose request failed because the database is out of reach, not because of
+    anything it sent: every pooled connection busy past the pool timeout, or no connection to be had. None
+    for any other error (those are bugs, and stay masked and logged)."""
+    if isinstance(exc, PoolTimeout):
+        return BUSY
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, OperationalError)):
+        return BUSY if "locked" in str(exc.orig) else UNREACHABLE  # SQLite's lock held past busy_timeout
+    if isinstance(exc, OSError | asyncio.TimeoutError):  # refused or timed out while connecting
+        return UNREACHABLE
+    return None
 
 
 _CONNECTION_TOKEN = "ideaengine_token"

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     "An IP may do this many times what one user may: people share addresses (offices, mobile carriers)."
     max_request_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     "Largest request body accepted (413 beyond it): a GraphQL document and its variables need far less."
+    database_pool_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    "Longest a request waits for a pooled connection before it is answered SERVICE_UNAVAILABLE (retry)."
     response_cache_bytes: Annotated[int, Field(ge=0)] = 32 * 1024 * 1024
     "Memory for whole answers to anonymous queries, kept until the data changes (0 turns the cache off)."
     max_subscriptions_per_connection: Annotated[int, Field(ge=1)] = 10
