@@ -115,7 +115,7 @@ def upgrade() -> None:
             ["reporter_id"], ["users.id"], name=op.f("fk_reports_reporter_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reports")),
-        sa.UniqueConstraint("case_id", "reporter_id", name=op.f("uq_reports_case_id")),
+        sa.UniqueConstraint("case_id", "reporter_id", name=op.f("uq_reports_case_id_reporter_id")),
     )
     with op.batch_alter_table("reports", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_reports_reporter_id"), ["reporter_id"], unique=False)
