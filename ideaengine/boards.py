@@ -22,6 +22,7 @@ from ideaengine.platform.models import (
     Idea,
     IdeaStatus,
     IdeaTag,
+    ModerationState,
     Visibility,
     Workspace,
     utcnow,
@@ -32,6 +33,8 @@ from ideaengine.platform.upsert import insert_for, insert_ignore
 REFRESH_SCORES = "workers.scores.refresh_board"
 "Dotted job names: resolved at run time, so the domain never imports workers."
 INDEX_TEXTS = "workers.duplicates.index_board"
+REPORT_THRESHOLD_MAX = 100
+"Largest number of distinct reporters a board may wait for before content is hidden."
 SCORE_SEQ_SHARDS = 16
 "Rows a board's score sequence is spread over: votes on ideas in different shards never wait on each other."
 
@@ -191,9 +194,13 @@ async def update_board(
     description: str | None = None,
     visibility: Visibility | None = None,
     archived: bool | None = None,
+    requires_approval: bool | None = None,
+    report_threshold: int | None = None,
 ) -> Board:
     """Admins: change what is given (None leaves a field as it is). Archiving makes the board read-only and
-    hides it from `boards` unless asked; unarchiving undoes both. The slug stays: URLs and embeds use it."""
+    hides it from `boards` unless asked; unarchiving undoes both. The slug stays: URLs and embeds use it.
+    `requires_approval` holds members' new ideas and comments as PENDING; `report_threshold` (1-100) is how
+    many distinct users' reports hide a subject."""
     board = await require_visible(session, actor, board_id)
     actor.require(board.workspace_id, ActorRole.ADMIN, "edit boards")
     if name is not None:
@@ -202,17 +209,25 @@ async def update_board(
         description = validation.text(
             description, "description", max_len=validation.DESCRIPTION_MAX, label="A description"
         )
+    if report_threshold is not None and not 1 <= report_threshold <= REPORT_THRESHOLD_MAX:
+        raise DomainError(
+            ErrorCode.INVALID, f"A report threshold is between 1 and {REPORT_THRESHOLD_MAX}.", "reportThreshold"
+        )
     board.name = board.name if name is None else name
     board.description = board.description if description is None else description
     board.visibility = visibility or board.visibility
     if archived is not None and archived != (board.archived_at is not None):
         board.archived_at = utcnow() if archived else None
+    if requires_approval is not None:
+        board.requires_approval = requires_approval
+    if report_threshold is not None:
+        board.report_threshold = report_threshold
     await session.flush()
     return board
 
 
 async def tags_many(session: AsyncSession, board_ids: Sequence[int], limit: int = 100) -> dict[int, list[str]]:
-    """Tags on each board's non-merged ideas, most used first (ties alphabetical), in one query."""
+    """Tags on each board's published, non-merged ideas, most used first (ties alphabetical), in one query."""
     uses = func.count()
     ranked = (
         select(
@@ -221,7 +236,11 @@ async def tags_many(session: AsyncSession, board_ids: Sequence[int], limit: int 
             func.row_number().over(partition_by=Idea.board_id, order_by=(uses.desc(), IdeaTag.tag)).label("rank"),
         )
         .join(Idea, Idea.id == IdeaTag.idea_id)
-        .where(Idea.board_id.in_(board_ids), Idea.status != IdeaStatus.MERGED)
+        .where(
+            Idea.board_id.in_(board_ids),
+            Idea.status != IdeaStatus.MERGED,
+            Idea.moderation_state == ModerationState.VISIBLE,
+        )
         .group_by(Idea.board_id, IdeaTag.tag)
         .subquery()
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import boards, ideas
+from ideaengine import ideas, visibility
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.models import Board, Follow, Idea, Notification, NotificationKind, utcnow
@@ -69,7 +69,7 @@ async def following(session: AsyncSession, actor: Actor, window: Window) -> Page
         select(Idea)
         .join(Follow, Follow.idea_id == Idea.id)
         .join(Board, Board.id == Idea.board_id)
-        .where(boards.visible_to(actor))
+        .where(visibility.ideas_clause(actor))
     )
     return (await pages(session, stmt, Follow.user_id, [actor.user_id], FOLLOWING_ORDER, window))[actor.user_id]
 
@@ -77,10 +77,16 @@ async def following(session: AsyncSession, actor: Actor, window: Window) -> Page
 async def notifications(
     session: AsyncSession, actor: Actor, window: Window, unread_only: bool = False
 ) -> Page[Notification]:
-    """One window of the viewer's own notifications."""
+    """One window of the viewer's own notifications about ideas they can still see (not those on ideas since
+    hidden from them)."""
     if actor.user_id is None:
         return Page()
-    stmt = select(Notification)
+    stmt = (
+        select(Notification)
+        .join(Idea, Idea.id == Notification.idea_id)
+        .join(Board, Board.id == Idea.board_id)
+        .where(visibility.ideas_clause(actor))
+    )
     if unread_only:
         stmt = stmt.where(Notification.read.is_(False))
     return (await pages(session, stmt, Notification.user_id, [actor.user_id], NOTIFICATIONS_ORDER, window))[
@@ -93,7 +99,10 @@ async def notifications_many(session: AsyncSession, actor: Actor, ids: Sequence[
     if actor.user_id is None:
         return {}
     rows = await session.execute(
-        select(Notification).where(Notification.id.in_(ids), Notification.user_id == actor.user_id)
+        select(Notification)
+        .join(Idea, Idea.id == Notification.idea_id)
+        .join(Board, Board.id == Idea.board_id)
+        .where(Notification.id.in_(ids), Notification.user_id == actor.user_id, visibility.ideas_clause(actor))
     )
     return {n.id: n for n in rows.scalars()}
 

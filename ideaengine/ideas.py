@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 import ranking
-from ideaengine import boards, validation, webhooks
+from ideaengine import boards, moderation, validation, visibility
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
-from ideaengine.platform import events
 from ideaengine.platform.models import (
     OPEN_STATUSES,
     Board,
@@ -23,6 +22,7 @@ from ideaengine.platform.models import (
     IdeaScore,
     IdeaStatus,
     IdeaTag,
+    ModerationState,
     StatusChange,
     utcnow,
 )
@@ -48,7 +48,9 @@ async def submit(
     session: AsyncSession, actor: Actor, board_id: int, title: str, body: str = "", tags: Sequence[str] = ()
 ) -> Idea:
     """Members and above; the author follows the new idea at once, and its status history starts with
-    SUBMITTED (from null, by the author), so the history holds every status the idea ever had."""
+    SUBMITTED (from null, by the author), so the history holds every status the idea ever had. On a board
+    that requires approval a member's idea starts PENDING: it is announced (live event, webhook, rankings)
+    only when a moderator approves it."""
     board = await boards.require_visible(session, actor, board_id)
     user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "submit ideas")
     boards.require_active(board, "boardId")
@@ -63,6 +65,7 @@ async def submit(
         body=body,
         search_text=search_text(title, body),
         status=IdeaStatus.SUBMITTED,
+        moderation_state=moderation.initial_state(actor, board),
         created_at=now,
         updated_at=now,
         follower_count=1,
@@ -75,9 +78,10 @@ async def submit(
         StatusChange(idea_id=idea.id, from_status=None, to_status=idea.status, actor_id=user_id, created_at=now)
     )
     await session.flush()
-    events.board_event(session, board.id, events.IDEA_SUBMITTED, now, ideaId=idea.id)
-    await webhooks.emit(session, board, webhooks.WebhookEvent.IDEA_SUBMITTED, {"idea": webhooks.idea_ref(idea, board)})
-    await boards.changed(session, board.id, idea.id, texts=True, at=now)
+    if idea.moderation_state == ModerationState.VISIBLE:
+        await moderation.publish_idea(session, board, idea, now)
+    else:
+        await moderation.queue_if_pending(session, board, idea)
     return idea
 
 
@@ -153,7 +157,7 @@ def _with_boards_stmt(lock: bool, bound: bool) -> Select[Idea, Board]:
     stmt = (
         select(Idea, Board)
         .join(Board, Board.id == Idea.board_id)
-        .where(Idea.id.in_(bindparam("ids", expanding=True)), boards.visible_to_reader(bound))
+        .where(Idea.id.in_(bindparam("ids", expanding=True)), boards.visible_to_reader(bound), visibility.ideas_bound())
         .order_by(Idea.id)
     )
     return stmt.with_for_update(of=Idea, key_share=True) if lock else stmt
@@ -168,12 +172,15 @@ async def _with_boards(
 ) -> dict[int, tuple[Idea, Board]]:
     reader = boards.reader_params(actor)
     stmt = _WITH_BOARDS[lock, bool(reader)]
-    rows = await session.execute(stmt, {"ids": sorted(set(idea_ids)), **reader})
+    rows = await session.execute(stmt, {"ids": sorted(set(idea_ids)), **reader, **visibility.params(actor)})
     return {idea.id: (idea, board) for idea, board in rows.all()}
 
 
 def require_open(idea: Idea, field: str = "ideaId") -> None:
-    """Votes and comparisons need an open idea (DECISIONS.md 7): INVALID otherwise."""
+    """Votes and comparisons need an open idea (DECISIONS.md 7) that is published (not PENDING or HIDDEN, which
+    stay out of rankings): INVALID otherwise."""
+    if idea.moderation_state != ModerationState.VISIBLE:
+        raise invalid(f"This idea is {idea.moderation_state.value.lower()} and takes no votes or comparisons.", field)
     if idea.status not in OPEN_STATUSES:
         raise invalid(f"This idea is {idea.status.value.lower().replace('_', ' ')} and no longer takes votes.", field)
 
@@ -188,7 +195,7 @@ def require_unmerged(idea: Idea, action: str, field: str = "ideaId") -> None:
 async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Idea]:
     rows = (
         await session.execute(
-            select(Idea).join(Board, Board.id == Idea.board_id).where(Idea.id.in_(ids), boards.visible_to(actor))
+            select(Idea).join(Board, Board.id == Idea.board_id).where(Idea.id.in_(ids), visibility.ideas_clause(actor))
         )
     ).scalars()
     return {i.id: i for i in rows}
@@ -262,17 +269,24 @@ async def list_boards(
     session: AsyncSession, actor: Actor, board_ids: Sequence[int], sort: IdeaSort, f: IdeaFilter, window: Window
 ) -> dict[int, Page[Idea]]:
     """One window of each visible board's ideas in `sort` order, with each list's total."""
-    stmt = select(Idea).join(Board, Board.id == Idea.board_id).where(boards.visible_to(actor), *_filtered(f))
+    stmt = select(Idea).join(Board, Board.id == Idea.board_id).where(visibility.ideas_clause(actor), *_filtered(f))
     if sort in NEUTRAL_SCORES:
         stmt = stmt.outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
     return await pages(session, stmt, Idea.board_id, board_ids, sort_keys(sort), window)
 
 
 async def open_ideas(session: AsyncSession, board_id: int) -> list[Idea]:
+    """Open, published ideas: what pairwise matchups offer."""
     return list(
         (
             await session.execute(
-                select(Idea).where(Idea.board_id == board_id, Idea.status.in_(list(OPEN_STATUSES))).order_by(Idea.id)
+                select(Idea)
+                .where(
+                    Idea.board_id == board_id,
+                    Idea.status.in_(list(OPEN_STATUSES)),
+                    Idea.moderation_state == ModerationState.VISIBLE,
+                )
+                .order_by(Idea.id)
             )
         ).scalars()
     )

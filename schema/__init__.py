@@ -40,6 +40,7 @@ from schema.errors import should_mask_error
 from schema.follows import FollowMutations, NotificationNode
 from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
 from schema.lifecycle import LifecycleMutations
+from schema.moderation import ModerationMutations
 from schema.subscriptions import BOARD_EVENT_TYPES, Subscriptions, SubscriptionSafeParserCache
 from schema.users import UserNode, Viewer
 from schema.votes import VoteMutations, VoteQueries
@@ -88,6 +89,7 @@ class Mutation(
     VoteMutations,
     CommentMutations,
     LifecycleMutations,
+    ModerationMutations,
     FollowMutations,
     WebhookMutations,
     ApiKeyMutations,

@@ -12,7 +12,7 @@ from ideaengine import ideas as idea_service
 from ideaengine.platform.models import Board, Visibility
 from schema import relay
 from schema.context import Info
-from schema.enums import BoardVisibility, IdeaSort, IdeaStatus
+from schema.enums import BoardVisibility, IdeaSort, IdeaStatus, ModerationState
 from schema.errors import DomainErrors, UserError
 
 T = TypeVar("T")
@@ -20,6 +20,7 @@ T = TypeVar("T")
 if TYPE_CHECKING:
     from schema.ideas import IdeaConnection
     from schema.lifecycle import DuplicateClusterConnection
+    from schema.moderation import ModerationItemConnection
 
 
 @strawberry.type(name="Board", description="A brand's idea board.")
@@ -53,6 +54,33 @@ class BoardNode(relay.Node):
     )
     def archived(self) -> bool:
         return self.model.archived_at is not None
+
+    @strawberry.field(description="New ideas and comments wait as PENDING until a moderator approves them.")
+    def requires_approval(self) -> bool:
+        return self.model.requires_approval
+
+    @strawberry.field(
+        description="Reports from this many distinct members hide an idea or comment until a moderator decides."
+    )
+    def report_threshold(self) -> int:
+        return self.model.report_threshold
+
+    @strawberry.field(
+        description="Pending and reported ideas and comments, most reported first (then longest waiting); `states` "
+        "keeps those in these states. Moderators and admins only: null with FORBIDDEN for others."
+    )
+    async def moderation_queue(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        states: list[ModerationState] | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
+    ) -> Annotated[ModerationItemConnection, strawberry.lazy("schema.moderation")] | None:
+        from schema.moderation import moderation_queue
+
+        return await moderation_queue(info, self.model, first, after, states, last, before)
 
     @strawberry.field(description="When the board was archived; null while it is not.")
     def archived_at(self) -> datetime | None:
@@ -179,6 +207,14 @@ class UpdateBoardInput:
         description="true archives the board (read-only, hidden from `boards` unless asked); false restores it; "
         "null: unchanged.",
     )
+    requires_approval: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="true: members' new ideas and comments wait as PENDING for a moderator; null: unchanged.",
+    )
+    report_threshold: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="1-100 distinct members whose reports hide content (default 3); null: unchanged.",
+    )
 
 
 @strawberry.type
@@ -218,9 +254,9 @@ class BoardMutations:
     @strawberry.mutation(
         extensions=[DomainErrors()],
         description=(
-            "Change a board's name, description or visibility, or archive or restore it; fields left out or null "
-            "stay as they are. Admins (API keys) of its workspace only. Codes: UNAUTHENTICATED, FORBIDDEN, "
-            "NOT_FOUND (boardId), INVALID (boardId, name, description)."
+            "Change a board's name, description, visibility, pre-moderation or report threshold, or archive or "
+            "restore it; fields left out or null stay as they are. Admins (API keys) of its workspace only. Codes: "
+            "UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (boardId), INVALID (boardId, name, description, reportThreshold)."
         ),
     )
     async def update_board(self, info: Info, input: UpdateBoardInput) -> UpdateBoardPayload:
@@ -234,5 +270,7 @@ class BoardMutations:
                 description=_given(input.description),
                 visibility=_given(input.visibility),
                 archived=_given(input.archived),
+                requires_approval=_given(input.requires_approval),
+                report_threshold=_given(input.report_threshold),
             )
         return UpdateBoardPayload(board=BoardNode(model=board))

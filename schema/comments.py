@@ -11,6 +11,7 @@ from ideaengine import comments
 from ideaengine.platform.models import Comment
 from schema import relay
 from schema.context import Info
+from schema.enums import ModerationState
 from schema.errors import DomainErrors, UserError
 from schema.users import UserNode, load_user
 
@@ -49,6 +50,10 @@ class CommentNode(relay.Node):
     @strawberry.field
     def created_at(self) -> datetime:
         return self.model.created_at
+
+    @strawberry.field(description="VISIBLE, or PENDING/HIDDEN (then only moderators and its author see it).")
+    def moderation_state(self) -> ModerationState:
+        return self.model.moderation_state
 
 
 @strawberry.type(name="CommentConnection")

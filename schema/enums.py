@@ -110,6 +110,59 @@ NotificationKind = Annotated[
             _N.STATUS_CHANGED: "A moderator or admin moved the idea to another status (the message holds their note).",
             _N.MERGED: "Another idea was merged into the followed one (its followers now follow this one).",
             _N.OFFICIAL_COMMENT: "A moderator or admin answered officially (the message quotes the answer).",
+            _N.CONTENT_HIDDEN: "Your idea, or your comment on this idea, was hidden by a moderator or after reports "
+            "from members (never saying who reported it).",
+        },
+    ),
+]
+
+_M = models.ModerationState
+ModerationState = Annotated[
+    models.ModerationState,
+    described(
+        models.ModerationState,
+        "ModerationState",
+        "Whether an idea or comment is public. PENDING and HIDDEN content is left out of every list, count, "
+        "ranking, similar idea, matchup, subscription and webhook for everyone but the workspace's moderators and "
+        "admins and its author.",
+        {
+            _M.VISIBLE: "Everyone who can read the board sees it.",
+            _M.PENDING: "Waiting for a moderator's approval (a board with requiresApproval): only its author and "
+            "moderators see it.",
+            _M.HIDDEN: "Taken down by a moderator, or by reports from Board.reportThreshold distinct members: only "
+            "moderators and its author (who is notified) see it.",
+        },
+    ),
+]
+
+_RR = models.ReportReason
+ReportReason = Annotated[
+    models.ReportReason,
+    described(
+        models.ReportReason,
+        "ReportReason",
+        "Why a member reports an idea or comment.",
+        {
+            _RR.SPAM: "Advertising or repeated junk.",
+            _RR.ABUSE: "Insults, harassment or hate.",
+            _RR.OFF_TOPIC: "Not about the board's subject.",
+            _RR.PERSONAL_DATA: "Someone's personal data that should not be public.",
+            _RR.OTHER: "Anything else; say what in the note.",
+        },
+    ),
+]
+
+_MA = models.ModerationAction
+ModerationAction = Annotated[
+    models.ModerationAction,
+    described(
+        models.ModerationAction,
+        "ModerationAction",
+        "A moderator's decision on an idea or comment; it closes the item in the queue and is recorded.",
+        {
+            _MA.APPROVE: "Publish PENDING content, or keep reported VISIBLE content and dismiss its reports.",
+            _MA.HIDE: "Take VISIBLE or PENDING content down (HIDDEN); its author is notified.",
+            _MA.RESTORE: "Make HIDDEN content VISIBLE again.",
         },
     ),
 ]

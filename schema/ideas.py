@@ -14,7 +14,7 @@ from ideaengine.errors import DomainError
 from ideaengine.platform.models import Idea
 from schema import relay
 from schema.context import Info
-from schema.enums import IdeaStatus, Vote, VoteValue
+from schema.enums import IdeaStatus, ModerationState, Vote, VoteValue
 from schema.errors import DomainErrors, UserError, bad_input, query_error
 from schema.users import UserNode, load_user
 
@@ -118,6 +118,10 @@ class IdeaNode(relay.Node):
     @strawberry.field(description="The idea this one was merged into, when MERGED.")
     async def merged_into(self, info: Info) -> IdeaNode | None:
         return await load_idea(info, self.model.merged_into_id)
+
+    @strawberry.field(description="VISIBLE, or PENDING/HIDDEN (then only moderators and its author see it).")
+    def moderation_state(self) -> ModerationState:
+        return self.model.moderation_state
 
     @strawberry.field(description="When it was submitted.")
     def created_at(self) -> datetime:

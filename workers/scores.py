@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, not_, select, update
+from sqlalchemy import and_, func, not_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
@@ -14,7 +14,7 @@ from ideaengine import boards
 from ideaengine.ideas import IdeaSort, listed_by_default, sort_keys
 from ideaengine.platform import events
 from ideaengine.platform.db import Database
-from ideaengine.platform.models import Board, Comparison, Idea, IdeaScore, Vote, utcnow
+from ideaengine.platform.models import Board, Comparison, Idea, IdeaScore, ModerationState, Vote, utcnow
 from ideaengine.platform.upsert import insert_for
 from workers.base import run
 
@@ -114,15 +114,17 @@ def _compute(data: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
 
 async def _rank(session: AsyncSession, board_id: int) -> None:
     """TOP rank: the 1-based position in the board's TOP listing, by the listing's own order and filter
-    (`sort_keys`, `listed_by_default` in ideaengine.ideas) over the figures just written; unlisted ideas have none."""
+    (`sort_keys`, `listed_by_default` in ideaengine.ideas) over the figures just written; unlisted ideas, and
+    pending or hidden ones (which the public listing leaves out), have none."""
     order = [key.order() for key in sort_keys(IdeaSort.TOP)]
+    ranked = and_(listed_by_default(), Idea.moderation_state == ModerationState.VISIBLE)
     listed = (
         select(Idea.id, func.row_number().over(order_by=order).label("rank"))
         .outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
-        .where(Idea.board_id == board_id, listed_by_default())
+        .where(Idea.board_id == board_id, ranked)
         .subquery()
     )
-    unlisted = select(Idea.id).where(Idea.board_id == board_id, not_(listed_by_default()))
+    unlisted = select(Idea.id).where(Idea.board_id == board_id, not_(ranked))
     for stmt in (
         update(IdeaScore).where(IdeaScore.idea_id == listed.c.id).values(rank=listed.c.rank),
         update(IdeaScore).where(IdeaScore.board_id == board_id, IdeaScore.idea_id.in_(unlisted)).values(rank=None),

@@ -102,6 +102,29 @@ class NotificationKind(enum.Enum):
     STATUS_CHANGED = "STATUS_CHANGED"
     MERGED = "MERGED"
     OFFICIAL_COMMENT = "OFFICIAL_COMMENT"
+    CONTENT_HIDDEN = "CONTENT_HIDDEN"
+
+
+class ModerationState(enum.Enum):
+    VISIBLE = "VISIBLE"
+    PENDING = "PENDING"
+    "Waiting for a moderator's approval (boards with requires_approval)."
+    HIDDEN = "HIDDEN"
+    "Taken down by a moderator, or by reports from enough distinct users."
+
+
+class ReportReason(enum.Enum):
+    SPAM = "SPAM"
+    ABUSE = "ABUSE"
+    OFF_TOPIC = "OFF_TOPIC"
+    PERSONAL_DATA = "PERSONAL_DATA"
+    OTHER = "OTHER"
+
+
+class ModerationAction(enum.Enum):
+    APPROVE = "APPROVE"
+    HIDE = "HIDE"
+    RESTORE = "RESTORE"
 
 
 class Workspace(Base):
@@ -164,6 +187,10 @@ class Board(Base):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     "The last submission, edit, status change or merge (votes and comparisons leave the board row alone)."
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    "Members' new ideas and comments start PENDING until a moderator approves them."
+    report_threshold: Mapped[int] = mapped_column(Integer, default=3)
+    "Reports from this many distinct users hide a subject until a moderator decides."
 
     workspace: Mapped[Workspace] = relationship(lazy="raise")
 
@@ -205,6 +232,9 @@ class Idea(Base):
     up_count: Mapped[int] = mapped_column(Integer, default=0)
     down_count: Mapped[int] = mapped_column(Integer, default=0)
     follower_count: Mapped[int] = mapped_column(Integer, default=0)
+    moderation_state: Mapped[ModerationState] = mapped_column(
+        _enum(ModerationState, "idea_moderation_state"), default=ModerationState.VISIBLE
+    )
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     "Unit float32 sentence embedding, computed once when the text is written (the `semantic` extra)."
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -269,6 +299,64 @@ class Comment(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
     official: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    moderation_state: Mapped[ModerationState] = mapped_column(
+        _enum(ModerationState, "comment_moderation_state"), default=ModerationState.VISIBLE
+    )
+
+
+class ModerationCase(Base):
+    """One idea or comment moderators look at: open while it waits for approval or holds undecided reports.
+
+    Reports and decisions hang off it, so the queue is one table whatever the subject's kind."""
+
+    __tablename__ = "moderation_cases"
+    __table_args__ = (
+        CheckConstraint("(idea_id IS NULL) <> (comment_id IS NULL)", name="one_subject"),
+        Index("ix_moderation_cases_board_open", "board_id", "open", "report_count", "opened_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
+    idea_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), unique=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), unique=True)
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    "In the queue: pending approval, or reported since the last decision."
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+    "Distinct users whose reports wait for a decision."
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    "When it (re-)entered the queue: ties in report count go oldest first."
+
+
+class Report(Base):
+    """One user's report of one subject; reporting it again replaces the reason and note."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("case_id", "reporter_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("moderation_cases.id", ondelete="CASCADE"))
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[ReportReason] = mapped_column(_enum(ReportReason, "report_reason"))
+    note: Mapped[str | None] = mapped_column(Text)
+    open: Mapped[bool] = mapped_column(Boolean, default=True)
+    "Not yet decided on: only open reports count towards hiding."
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ModerationDecision(Base):
+    """The audit trail: who (null: the report threshold) moved a subject between states, when and why."""
+
+    __tablename__ = "moderation_decisions"
+    __table_args__ = (Index("ix_moderation_decisions_case", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("moderation_cases.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[ModerationAction] = mapped_column(_enum(ModerationAction, "moderation_action"))
+    from_state: Mapped[ModerationState] = mapped_column(_enum(ModerationState, "decision_from_state"))
+    to_state: Mapped[ModerationState] = mapped_column(_enum(ModerationState, "decision_to_state"))
+    reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -17,6 +17,7 @@ from ideaengine.duplicates import StoredIndex
 from ideaengine.platform import migrate
 from ideaengine.platform.models import Base, Board, BoardIndex, Idea
 from ideaengine.platform.models import Workspace as WorkspaceRow
+from schema import relay
 from tests.api.conftest import Api, Workspace
 from tests.api.ops import change_status, create_board, idea, idea_id
 from tests.conftest import in_process
@@ -162,6 +163,23 @@ async def test_revision_0005_adds_and_drops_the_operations_columns_keeping_every
 HISTORY = "createdAt author { name } statusHistory { from to note at actor { name } }"
 
 
+async def _histories(url: str) -> dict[int, list[tuple[str | None, str]]]:
+    """Each idea's status changes (from, to), oldest first, read without the models."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            ideas = (await conn.execute(text("SELECT id FROM ideas"))).scalars().all()
+            rows = await conn.execute(
+                text("SELECT idea_id, from_status, to_status FROM status_changes ORDER BY created_at, id")
+            )
+            out: dict[int, list[tuple[str | None, str]]] = {i: [] for i in ideas}
+            for idea_pk, from_status, to_status in rows:
+                out[idea_pk].append((from_status, to_status))
+            return out
+    finally:
+        await engine.dispose()
+
+
 async def test_revision_0006_starts_every_older_history_with_its_first_status_and_takes_it_back(
     api: Api, ws: Workspace, services: Any, database_url: str
 ) -> None:
@@ -175,10 +193,10 @@ async def test_revision_0006_starts_every_older_history_with_its_first_status_an
     await services.db.dispose()  # no pooled connection in the way of the migration
 
     await asyncio.to_thread(migrate.downgrade, database_url, "0005_operations")
-    before = {i: await idea(api, None, i, "statusHistory { from to }") for i in (quiet, moved)}
+    before = await _histories(database_url)  # read as rows: the models describe head, not revision 0005
     assert before == {
-        quiet: {"statusHistory": []},
-        moved: {"statusHistory": [{"from": "SUBMITTED", "to": "UNDER_REVIEW"}]},
+        relay.parse_id(quiet)[1]: [],  # type: ignore[index]
+        relay.parse_id(moved)[1]: [("SUBMITTED", "UNDER_REVIEW")],  # type: ignore[index]
     }
     await services.db.dispose()
 
@@ -198,3 +216,34 @@ async def test_revision_0006_starts_every_older_history_with_its_first_status_an
         (None, "SUBMITTED"),
         ("SUBMITTED", "UNDER_REVIEW"),
     ]
+
+
+async def test_revision_0007_adds_and_drops_moderation_keeping_every_idea_and_comment(
+    api: Api, ws: Workspace, services: Any, database_url: str
+) -> None:
+    """Moderation states, reports and decisions come and go with the revision; ideas and comments stay, and
+    after the round trip everything is VISIBLE and no board requires approval."""
+    board = await create_board(api, ws.api_key)
+    hidden = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    moderate = """mutation($i: ModerateContentInput!) { moderateContent(input: $i) { userErrors { code } } }"""
+    assert (await api(moderate, {"i": {"subjectId": hidden, "action": "HIDE"}}, auth=ws.api_key))["data"] == {
+        "moderateContent": {"userErrors": []}
+    }
+    update = "mutation($i: UpdateBoardInput!) { updateBoard(input: $i) { userErrors { code } } }"
+    await api(update, {"i": {"boardId": board, "requiresApproval": True}}, auth=ws.api_key)
+    await in_process(services).drain()  # no refresh job holding locks the DDL waits for
+    await services.db.dispose()
+
+    await asyncio.to_thread(migrate.downgrade, database_url, "0006_first_status")
+    assert "moderation_state" not in await _columns(database_url, "ideas")
+    assert "requires_approval" not in await _columns(database_url, "boards")
+    tables = await asyncio.to_thread(table_names, database_url)
+    assert not {"moderation_cases", "reports", "moderation_decisions"} & tables
+
+    await asyncio.to_thread(migrate.upgrade, database_url, "head")
+    found = await idea(api, None, hidden, "title moderationState board { requiresApproval }")
+    assert found == {
+        "title": "Oat milk in every store",
+        "moderationState": "VISIBLE",
+        "board": {"requiresApproval": False},
+    }

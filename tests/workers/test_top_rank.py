@@ -34,3 +34,22 @@ async def test_top_rank_is_the_position_in_the_top_listing(api: Api, ws: Workspa
         (a, 4, False),
     ]
     assert await idea(api, None, e, "score { rank }") == {"score": {"rank": None}}
+
+
+async def test_a_hidden_idea_leaves_the_top_ranks_and_takes_none(api: Api, ws: Workspace, services: Any) -> None:
+    board = await create_board(api, ws.api_key)
+    alice = ws.token("alice")
+    a, b, c = [await idea_id(api, alice, board, title) for title in ("Oat milk", "Longer opening hours", "Quiet music")]
+    await vote(api, ws.token("v1"), a, "UP")
+    await vote(api, ws.token("v2"), a, "UP")
+    await vote(api, ws.token("v1"), b, "UP")
+    hidden = await api(
+        "mutation($i: ModerateContentInput!) { moderateContent(input: $i) { userErrors { code } } }",
+        {"i": {"subjectId": a, "action": "HIDE"}},
+        auth=ws.api_key,
+    )
+    assert hidden["data"]["moderateContent"]["userErrors"] == []
+    await services.queue.drain()
+    listing = await board_ideas(api, None, "sort: TOP", fields="id score { rank stale }")
+    assert [(e["node"]["id"], e["node"]["score"]["rank"]) for e in listing["edges"]] == [(b, 1), (c, 2)]
+    assert await idea(api, ws.api_key, a, "score { rank }") == {"score": {"rank": None}}
