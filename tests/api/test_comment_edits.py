@@ -187,3 +187,18 @@ async def test_deleting_twice_is_invalid_and_a_moderator_may_delete_on_an_archiv
     again = await mutate(world, "moderator", DELETE, {"commentId": mine})
     assert again == {"userErrors": [{"field": ["input", "commentId"], "code": "INVALID"}]}
     assert await thread(world, idea) == before
+
+
+async def test_a_deleted_comment_no_longer_makes_its_author_known_outside_the_workspace(world: World) -> None:
+    idea = await world.idea()
+    written = await world.api(
+        "mutation($i: AddCommentInput!) { addComment(input: $i) { comment { id author { id } } } }",
+        {"i": {"ideaId": idea, "body": "Me too"}},
+        auth=world.ws.token("bob"),
+    )
+    found = written["data"]["addComment"]["comment"]
+    outsider = await world.auth("other_workspace_member")
+    lookup = "query($id: ID!) { node(id: $id) { ... on User { name } } }"
+    assert (await world.api(lookup, {"id": found["author"]["id"]}, auth=outsider))["data"] == {"node": {"name": "Bob"}}
+    assert (await mutate(world, "member", DELETE, {"commentId": found["id"]})) == {"userErrors": []}
+    assert (await world.api(lookup, {"id": found["author"]["id"]}, auth=outsider))["data"] == {"node": None}
