@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +19,7 @@ from ideaengine.platform.models import (
     Comparison,
     Follow,
     Idea,
+    IdeaMerge,
     IdeaStatus,
     NotificationKind,
     StatusChange,
@@ -79,7 +82,8 @@ async def change_status(
 
 async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, target_id: int) -> tuple[Idea, Idea]:
     """Fold source into target in one transaction: votes (one per user, the target's wins), comparisons,
-    comments and followers move; the source becomes MERGED."""
+    comments and followers move; the source becomes MERGED. What moved, and what was dropped as a
+    duplicate, is recorded (`IdeaMerge`) so `unmerge.unmerge_idea` can put it back."""
     locked = await ideas.lock_many(session, actor, [source_id, target_id])  # in id order, whichever is source
     if source_id not in locked:
         raise not_found("No such idea.", "sourceId")
@@ -98,10 +102,23 @@ async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, targe
     if target.status == S.MERGED:
         raise invalid("Cannot merge into an idea that was itself merged; merge into the idea it went to.", "targetId")
     now = utcnow()
-    await _move_votes(session, source.id, target.id)
-    await _move_comparisons(session, source.id, target.id)
+    moved = await _move_votes(session, source.id, target.id)
+    moved |= await _move_comparisons(session, source.id, target.id)
+    moved["comments"] = list(
+        (await session.execute(select(Comment.id).where(Comment.idea_id == source.id).order_by(Comment.id))).scalars()
+    )
     await session.execute(update(Comment).where(Comment.idea_id == source.id).values(idea_id=target.id))
-    await _move_followers(session, source.id, target.id)
+    moved |= await _move_followers(session, source.id, target.id)
+    session.add(
+        IdeaMerge(
+            source_id=source.id,
+            target_id=target.id,
+            source_status=source.status,
+            moved=moved,
+            actor_id=actor_id,
+            created_at=now,
+        )
+    )
     change = StatusChange(
         idea_id=source.id,
         from_status=source.status,
@@ -117,7 +134,7 @@ async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, targe
     await follows.notify_followers(
         session, actor, target, NotificationKind.MERGED, f"“{source.title}” was merged into “{target.title}”."
     )
-    await _recount(session, [source.id, target.id])
+    await recount(session, [source.id, target.id])
     await session.refresh(source)
     await session.refresh(target)
     events.after_commit(session, events.idea_channel(source.id), {"statusChangeId": change.id})
@@ -134,15 +151,33 @@ async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, targe
     return source, target
 
 
-async def _move_votes(session: AsyncSession, source_id: int, target_id: int) -> None:
+async def _move_votes(session: AsyncSession, source_id: int, target_id: int) -> dict[str, Any]:
+    """The record of what moved: ids of moved votes, and in full the source votes of users who had voted on
+    target too (dropped, the target's wins)."""
     on_target = select(Vote.user_id).where(Vote.idea_id == target_id)
-    await session.execute(delete(Vote).where(Vote.idea_id == source_id, Vote.user_id.in_(on_target)))
+    twice = Vote.user_id.in_(on_target)
+    dropped = (await session.execute(select(Vote).where(Vote.idea_id == source_id, twice))).scalars().all()
+    await session.execute(delete(Vote).where(Vote.idea_id == source_id, twice))
+    moved = (await session.execute(select(Vote.id).where(Vote.idea_id == source_id).order_by(Vote.id))).scalars()
+    record: dict[str, Any] = {
+        "votes": list(moved),
+        "dropped_votes": [
+            {"user_id": v.user_id, "value": v.value, "created_at": _iso(v.created_at), "updated_at": _iso(v.updated_at)}
+            for v in dropped
+        ],
+    }
     await session.execute(update(Vote).where(Vote.idea_id == source_id).values(idea_id=target_id))
+    return record
 
 
-async def _move_comparisons(session: AsyncSession, source_id: int, target_id: int) -> None:
+def _iso(at: datetime) -> str:
+    return at.isoformat()
+
+
+async def _move_comparisons(session: AsyncSession, source_id: int, target_id: int) -> dict[str, Any]:
     """Source verdicts move to target, except source-vs-target ones and pairs the voter already judged
-    against target: one verdict per voter per pair (DECISIONS.md 9)."""
+    against target: one verdict per voter per pair (DECISIONS.md 9). Recorded: the moved verdicts' ids
+    with their winner and loser before, and the dropped ones in full."""
 
     def touches(idea_id: int) -> ColumnElement[bool]:
         return or_(Comparison.low_id == idea_id, Comparison.high_id == idea_id)
@@ -151,24 +186,44 @@ async def _move_comparisons(session: AsyncSession, source_id: int, target_id: in
         (c.voter_id, c.low_id if c.high_id == target_id else c.high_id)
         for c in (await session.execute(select(Comparison).where(touches(target_id)))).scalars()
     }
+    moved: list[dict[str, int]] = []
+    dropped: list[dict[str, Any]] = []
     for c in (await session.execute(select(Comparison).where(touches(source_id)))).scalars().all():
         other = c.high_id if c.low_id == source_id else c.low_id
         if other == target_id or (c.voter_id, other) in on_target:
+            dropped.append(
+                {
+                    "voter_id": c.voter_id,
+                    "winner_id": c.winner_id,
+                    "loser_id": c.loser_id,
+                    "created_at": _iso(c.created_at),
+                }
+            )
             await session.delete(c)
             continue
+        moved.append({"id": c.id, "winner_id": c.winner_id, "loser_id": c.loser_id})
         c.winner_id = target_id if c.winner_id == source_id else c.winner_id
         c.loser_id = target_id if c.loser_id == source_id else c.loser_id
         c.low_id, c.high_id = sorted((c.winner_id, c.loser_id))
     await session.flush()
+    return {"comparisons": moved, "dropped_comparisons": dropped}
 
 
-async def _move_followers(session: AsyncSession, source_id: int, target_id: int) -> None:
-    already = select(Follow.user_id).where(Follow.idea_id == target_id)
-    await session.execute(delete(Follow).where(Follow.idea_id == source_id, Follow.user_id.in_(already)))
+async def _move_followers(session: AsyncSession, source_id: int, target_id: int) -> dict[str, Any]:
+    """Recorded: the users whose follow moved, and the source follows of users who followed both (dropped)."""
+    already = Follow.user_id.in_(select(Follow.user_id).where(Follow.idea_id == target_id))
+    dropped = (await session.execute(select(Follow).where(Follow.idea_id == source_id, already))).scalars().all()
+    record: dict[str, Any] = {
+        "dropped_follows": [{"user_id": f.user_id, "created_at": _iso(f.created_at)} for f in dropped]
+    }
+    await session.execute(delete(Follow).where(Follow.idea_id == source_id, already))
+    moved = select(Follow.user_id).where(Follow.idea_id == source_id).order_by(Follow.user_id)
+    record["follows"] = list((await session.execute(moved)).scalars())
     await session.execute(update(Follow).where(Follow.idea_id == source_id).values(idea_id=target_id))
+    return record
 
 
-async def _recount(session: AsyncSession, idea_ids: Sequence[int]) -> None:
+async def recount(session: AsyncSession, idea_ids: Sequence[int]) -> None:
     """Tallies and follower counts derived again from the rows, after rows moved between ideas."""
     for idea_id in idea_ids:
         up = select(func.count()).select_from(Vote).where(Vote.idea_id == idea_id, Vote.value == 1)

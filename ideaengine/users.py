@@ -22,13 +22,16 @@ _VISIBLE = select(User).where(
     or_(
         User.workspace_id == bindparam("reader_workspace"),
         _shown_on_a_public_board(Idea.author_id == User.id),
-        _shown_on_a_public_board(Comment.idea_id == Idea.id, Comment.author_id == User.id),
+        _shown_on_a_public_board(
+            Comment.idea_id == Idea.id, Comment.author_id == User.id, Comment.deleted_at.is_(None)
+        ),
         _shown_on_a_public_board(StatusChange.idea_id == Idea.id, StatusChange.actor_id == User.id),
     ),
 )
 """Users of the reader's own workspace, and users whose name shows on a public board: an idea or comment they
-wrote, or a status change they made. (A user's content lives in their own workspace, so outside it the boards
-a reader can see are the public ones.) One statement, built once: a DataLoader batch runs it for every page."""
+wrote (a deleted comment names nobody), or a status change they made. (A user's content lives in their own
+workspace, so outside it the boards a reader can see are the public ones.) One statement, built once: a
+DataLoader batch runs it for every page."""
 
 
 async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, User]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from ideaengine import comments
-from ideaengine.platform.models import Comment
+from ideaengine.platform.models import Comment, CommentRevision
 from schema import relay
 from schema.context import Info
 from schema.enums import ModerationState
@@ -35,11 +35,11 @@ class CommentNode(relay.Node):
         assert idea is not None  # comments are reached through their visible idea
         return IdeaNode(model=idea)
 
-    @strawberry.field(description="Who wrote it; null if their account is gone.")
+    @strawberry.field(description="Who wrote it; null if their account is gone or the comment was deleted.")
     async def author(self, info: Info) -> UserNode | None:
-        return await load_user(info, self.model.author_id)
+        return await load_user(info, comments.shown_author_id(self.model))
 
-    @strawberry.field(description="1-5,000 characters, trimmed.")
+    @strawberry.field(description='1-5,000 characters, trimmed; "deleted" once the comment is deleted.')
     def body(self) -> str:
         return self.model.body
 
@@ -54,6 +54,42 @@ class CommentNode(relay.Node):
     @strawberry.field(description="VISIBLE, or PENDING/HIDDEN (then only moderators and its author see it).")
     def moderation_state(self) -> ModerationState:
         return self.model.moderation_state
+
+    @strawberry.field(description="When its author last edited it; null if never.")
+    def edited_at(self) -> datetime | None:
+        return self.model.edited_at
+
+    @strawberry.field(
+        description="When it was deleted; null while it stands. A deleted comment is listed, as a placeholder "
+        '(body "deleted", no author), only while a comment that still stands follows it.'
+    )
+    def deleted_at(self) -> datetime | None:
+        return self.model.deleted_at
+
+    @strawberry.field(
+        description="The bodies edits replaced and the deleted text, oldest first. Moderators and admins of the "
+        "workspace; null for everyone else."
+    )
+    async def revisions(self, info: Info) -> list[CommentRevisionType] | None:
+        found = await info.context.loaders.comment_revisions.load(self.model.id)
+        return None if found is None else [CommentRevisionType(model=r) for r in found]
+
+
+@strawberry.type(name="CommentRevision", description="A body a comment no longer shows.")
+class CommentRevisionType:
+    model: strawberry.Private[CommentRevision]
+
+    @strawberry.field(description="The text as it was.")
+    def body(self) -> str:
+        return self.model.body
+
+    @strawberry.field(description="Who replaced it (by an edit) or removed it (by deleting); null if gone.")
+    async def editor(self, info: Info) -> UserNode | None:
+        return await load_user(info, self.model.editor_id)
+
+    @strawberry.field(description="When it was replaced or removed.")
+    def replaced_at(self) -> datetime:
+        return self.model.replaced_at
 
 
 @strawberry.type(name="CommentConnection")
@@ -76,6 +112,28 @@ class AddCommentPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input
+class EditCommentInput:
+    comment_id: strawberry.ID
+    body: str = strawberry.field(description="The new text: 1-5,000 characters after trimming.")
+
+
+@strawberry.type
+class EditCommentPayload:
+    comment: CommentNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class DeleteCommentInput:
+    comment_id: strawberry.ID
+
+
+@strawberry.type
+class DeleteCommentPayload:
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class CommentMutations:
     @strawberry.mutation(
@@ -92,3 +150,33 @@ class CommentMutations:
         async with info.context.transaction() as session:
             comment = await comments.add_comment(session, info.context.actor, idea_id, input.body, bool(input.official))
         return AddCommentPayload(comment=CommentNode(model=comment))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Rewrite a comment; sets `editedAt`, and moderators can read the replaced body in `revisions`. Its "
+            "author only. Codes: UNAUTHENTICATED (naming the workspace to another workspace's caller), FORBIDDEN, "
+            "NOT_FOUND (commentId), INVALID (body; commentId: a deleted comment), BOARD_ARCHIVED (commentId)."
+        ),
+    )
+    async def edit_comment(self, info: Info, input: EditCommentInput) -> EditCommentPayload:
+        comment_id = relay.decode_id(input.comment_id, "Comment", "commentId")
+        async with info.context.transaction() as session:
+            comment = await comments.edit_comment(session, info.context.actor, comment_id, input.body)
+        return EditCommentPayload(comment=CommentNode(model=comment))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            'Delete a comment: it leaves a placeholder (body "deleted", no author) while later comments follow '
+            "it, and disappears once none does; moderators can still read its text in `revisions`. Its author, and "
+            "moderators and admins for anyone's (archived boards included). Codes: UNAUTHENTICATED (naming the "
+            "workspace to another workspace's caller), FORBIDDEN, NOT_FOUND (commentId), INVALID (commentId: "
+            "already deleted)."
+        ),
+    )
+    async def delete_comment(self, info: Info, input: DeleteCommentInput) -> DeleteCommentPayload:
+        comment_id = relay.decode_id(input.comment_id, "Comment", "commentId")
+        async with info.context.transaction() as session:
+            await comments.delete_comment(session, info.context.actor, comment_id)
+        return DeleteCommentPayload()

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from ideaengine import lifecycle
+from ideaengine import lifecycle, unmerge
 from ideaengine.duplicates import Cluster
 from ideaengine.platform.models import StatusChange
 from schema import relay
@@ -104,6 +104,18 @@ class MergeIdeasPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input(description="The merged idea to bring back.")
+class UnmergeIdeaInput:
+    idea_id: strawberry.ID
+
+
+@strawberry.type
+class UnmergeIdeaPayload:
+    source: IdeaNode | None = None
+    target: IdeaNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class LifecycleMutations:
     @strawberry.mutation(
@@ -136,3 +148,21 @@ class LifecycleMutations:
         async with info.context.transaction() as session:
             source, target = await lifecycle.merge_ideas(session, info.context.actor, source_id, target_id)
         return MergeIdeasPayload(target=IdeaNode(model=target), source=IdeaNode(model=source))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Undo a merge in one step: the source (ideaId) gets back its status before the merge and the votes, "
+            "comments, followers and comparisons the merge moved or dropped (a voter who had voted on both has "
+            "both votes again). What was added to the target since stays on the target; a moved vote changed since "
+            "keeps its new value, one withdrawn stays withdrawn. Moderators and admins. Codes: UNAUTHENTICATED "
+            "(naming the workspace to another workspace's caller), FORBIDDEN, NOT_FOUND (ideaId), BOARD_ARCHIVED "
+            "(ideaId), INVALID (ideaId: not merged, merged before merges were recorded, or its target was merged "
+            "since: unmerge that first)."
+        ),
+    )
+    async def unmerge_idea(self, info: Info, input: UnmergeIdeaInput) -> UnmergeIdeaPayload:
+        idea_id = relay.decode_id(input.idea_id, "Idea", "ideaId")
+        async with info.context.transaction() as session:
+            source, target = await unmerge.unmerge_idea(session, info.context.actor, idea_id)
+        return UnmergeIdeaPayload(source=IdeaNode(model=source), target=IdeaNode(model=target))

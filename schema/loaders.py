@@ -17,6 +17,7 @@ from ideaengine.identity import Actor
 from ideaengine.platform.models import (
     Board,
     Comment,
+    CommentRevision,
     Idea,
     IdeaScore,
     Notification,
@@ -82,6 +83,9 @@ class Loaders:
         self.user: DataLoader[int, User | None] = _loader(db, lambda s, ids: users.get_visible_many(s, actor, ids))
         self.comment: DataLoader[int, Comment | None] = _loader(
             db, lambda s, ids: comments.get_visible_many(s, actor, ids)
+        )
+        self.comment_revisions: DataLoader[int, list[CommentRevision] | None] = _loader(
+            db, lambda s, ids: comments.revisions_many(s, actor, ids)
         )
         self.notification: DataLoader[int, Notification | None] = _loader(
             db, lambda s, ids: follows.notifications_many(s, actor, ids)

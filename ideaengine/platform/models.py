@@ -303,6 +303,10 @@ class Comment(Base):
     moderation_state: Mapped[ModerationState] = mapped_column(
         _enum(ModerationState, "comment_moderation_state"), default=ModerationState.VISIBLE
     )
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "The author's last edit; the bodies it replaced are CommentRevision rows."
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "Set when deleted: the body is then the placeholder, and the deleted text a CommentRevision."
 
 
 class ModerationCase(Base):
@@ -508,3 +512,40 @@ class WebhookDelivery(Base):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CommentRevision(Base):
+    """A body a comment no longer shows (replaced by an edit, or removed by a delete), kept for moderators."""
+
+    __tablename__ = "comment_revisions"
+    __table_args__ = (Index("ix_comment_revisions_comment", "comment_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    editor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    "Who replaced or deleted it."
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdeaMerge(Base):
+    """One merge and exactly what it moved, so `unmergeIdea` can put it back.
+
+    `moved` holds the ids of the votes, comments and comparisons that moved to the target (with each
+    comparison's verdict before), the users whose follow moved, and the rows the merge dropped as
+    duplicates (a voter's source vote when they had voted on the target too, and so on) in full.
+    """
+
+    __tablename__ = "idea_merges"
+    __table_args__ = (Index("ix_idea_merges_source", "source_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    source_status: Mapped[IdeaStatus] = mapped_column(_enum(IdeaStatus, "idea_merge_source_status"))
+    "The source's status before the merge, which an unmerge restores."
+    moved: Mapped[dict[str, Any]] = mapped_column(JSON)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "Set by the unmerge; an undone merge is kept as history."
