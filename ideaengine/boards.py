@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.elements import BindParameter
 
+from ideaengine import status_labels as labels
 from ideaengine import validation
 from ideaengine.errors import DomainError, ErrorCode, not_found
 from ideaengine.identity import Actor, ActorRole
@@ -122,6 +123,7 @@ async def create_board(
 
 async def workspace_for_actor(session: AsyncSession, actor: Actor) -> int:
     """The workspace a signed-in actor writes to; anonymous actors have none."""
+    actor.refuse_if_banned()
     if actor.workspace_id is None:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "Sign in with an API key to create boards.")
     return actor.workspace_id
@@ -191,9 +193,11 @@ async def update_board(
     description: str | None = None,
     visibility: Visibility | None = None,
     archived: bool | None = None,
+    status_labels: Sequence[tuple[IdeaStatus, str]] | None = None,
 ) -> Board:
     """Admins: change what is given (None leaves a field as it is). Archiving makes the board read-only and
-    hides it from `boards` unless asked; unarchiving undoes both. The slug stays: URLs and embeds use it."""
+    hides it from `boards` unless asked; unarchiving undoes both. The slug stays: URLs and embeds use it.
+    Status labels given replace the board's labels (statuses left out read as their defaults)."""
     board = await require_visible(session, actor, board_id)
     actor.require(board.workspace_id, ActorRole.ADMIN, "edit boards")
     if name is not None:
@@ -202,11 +206,14 @@ async def update_board(
         description = validation.text(
             description, "description", max_len=validation.DESCRIPTION_MAX, label="A description"
         )
+    new_labels = None if status_labels is None else labels.parse(status_labels)
     board.name = board.name if name is None else name
     board.description = board.description if description is None else description
     board.visibility = visibility or board.visibility
     if archived is not None and archived != (board.archived_at is not None):
         board.archived_at = utcnow() if archived else None
+    if new_labels is not None:
+        board.status_labels = new_labels or None
     await session.flush()
     return board
 

@@ -39,7 +39,7 @@ from schema.follows import FollowMutations, NotificationNode
 from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
 from schema.lifecycle import LifecycleMutations
 from schema.subscriptions import BOARD_EVENT_TYPES, Subscriptions, SubscriptionSafeParserCache
-from schema.users import UserNode, Viewer
+from schema.users import UserMutations, UserNode, Viewer
 from schema.votes import VoteMutations, VoteQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
 from schema.workspaces import WorkspaceMutations
@@ -87,6 +87,7 @@ class Mutation(
     WebhookMutations,
     ApiKeyMutations,
     WorkspaceMutations,
+    UserMutations,
 ):
     pass
 

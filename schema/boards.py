@@ -9,6 +9,8 @@ import strawberry
 
 from ideaengine import boards, duplicates
 from ideaengine import ideas as idea_service
+from ideaengine import status_labels as labels
+from ideaengine.platform import models
 from ideaengine.platform.models import Board, Visibility
 from schema import relay
 from schema.context import Info
@@ -53,6 +55,13 @@ class BoardNode(relay.Node):
     )
     def archived(self) -> bool:
         return self.model.archived_at is not None
+
+    @strawberry.field(
+        description="The workspace's own words for each status (defaults: the enum's names in plain English), in "
+        "the lifecycle's order; shown in notifications and webhooks. The lifecycle rules stay the seven statuses."
+    )
+    def status_labels(self) -> list[StatusLabel]:
+        return [StatusLabel(status=status, label=text) for status, text in labels.all_labels(self.model)]
 
     @strawberry.field(description="When the board was archived; null while it is not.")
     def archived_at(self) -> datetime | None:
@@ -111,6 +120,18 @@ class BoardNode(relay.Node):
         return relay.connection(
             DuplicateClusterConnection, scope, window, page, lambda row: DuplicateCluster(cluster=row)
         )
+
+
+@strawberry.type(description="A status and the board's word for it.")
+class StatusLabel:
+    status: IdeaStatus
+    label: str = strawberry.field(description="1-40 characters.")
+
+
+@strawberry.input(description="A board's own word for one status.")
+class StatusLabelInput:
+    status: IdeaStatus
+    label: str = strawberry.field(description="1-40 characters after trimming.")
 
 
 @strawberry.type(name="BoardConnection")
@@ -179,6 +200,11 @@ class UpdateBoardInput:
         description="true archives the board (read-only, hidden from `boards` unless asked); false restores it; "
         "null: unchanged.",
     )
+    status_labels: list[StatusLabelInput] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Replaces the board's status labels: each status at most once; statuses left out read as "
+        "their defaults, so [] resets every label. Null: unchanged.",
+    )
 
 
 @strawberry.type
@@ -190,6 +216,10 @@ class UpdateBoardPayload:
 def _given(value: T | None) -> T | None:
     """Omitted and explicit null both leave a field of updateBoard as it is."""
     return None if value is strawberry.UNSET else value
+
+
+def _labels(given: list[StatusLabelInput] | None) -> list[tuple[models.IdeaStatus, str]] | None:
+    return None if given is None else [(item.status, item.label) for item in given]
 
 
 @strawberry.type
@@ -218,9 +248,10 @@ class BoardMutations:
     @strawberry.mutation(
         extensions=[DomainErrors()],
         description=(
-            "Change a board's name, description or visibility, or archive or restore it; fields left out or null "
-            "stay as they are. Admins (API keys) of its workspace only. Codes: UNAUTHENTICATED, FORBIDDEN, "
-            "NOT_FOUND (boardId), INVALID (boardId, name, description)."
+            "Change a board's name, description, visibility or status labels, or archive or restore it; fields "
+            "left out or null stay as they are. Admins (API keys) of its workspace only. Codes: UNAUTHENTICATED, "
+            "FORBIDDEN, NOT_FOUND (boardId), INVALID (boardId, name, description, statusLabels: a status twice, "
+            "a blank or long label)."
         ),
     )
     async def update_board(self, info: Info, input: UpdateBoardInput) -> UpdateBoardPayload:
@@ -234,5 +265,6 @@ class BoardMutations:
                 description=_given(input.description),
                 visibility=_given(input.visibility),
                 archived=_given(input.archived),
+                status_labels=_labels(_given(input.status_labels)),
             )
         return UpdateBoardPayload(board=BoardNode(model=board))
