@@ -20,16 +20,17 @@ REASON_MAX = 1_000
 
 async def _target(session: AsyncSession, actor: Actor, user_id: int, what: str) -> tuple[User, int]:
     """The user to ban or unban, and the acting moderator's id; permissions are checked before any input rule."""
+    actor.refuse_if_banned()  # a banned actor reads like anonymous: tell them why before "no such user"
     user = (await users.get_visible_many(session, actor, [user_id])).get(user_id)
     if user is None:
         raise not_found("No such user.", "userId")
     actor_id = await require_in(session, actor, user.workspace_id, ActorRole.MODERATOR, what)
+    if user.id == actor_id:
+        raise invalid("You cannot ban or unban yourself.", "userId")
     if user.role == Role.ADMIN:
         raise invalid("An API key's user cannot be banned or unbanned: revoke the key instead.", "userId")
     if user.role == Role.MODERATOR and actor.role_in(user.workspace_id) < ActorRole.ADMIN:
         raise DomainError(ErrorCode.FORBIDDEN, "Only admins may ban or unban a moderator.", "userId")
-    if user.id == actor_id:
-        raise invalid("You cannot ban or unban yourself.", "userId")
     return user, actor_id
 
 

@@ -22,6 +22,7 @@ ERASED_PREFIX = "erased:"
 
 async def erase_user(session: AsyncSession, actor: Actor, user_id: int) -> User:
     """Admins of the user's workspace only. An API key's user (revoke the key) and an erased user are INVALID."""
+    actor.refuse_if_banned()  # a banned actor reads like anonymous: tell them why before "no such user"
     user = (await users.get_visible_many(session, actor, [user_id])).get(user_id)
     if user is None:
         raise not_found("No such user.", "userId")
