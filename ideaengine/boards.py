@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.elements import BindParameter
 
+from ideaengine import status_labels as labels
 from ideaengine import validation
 from ideaengine.errors import DomainError, ErrorCode, not_found
 from ideaengine.identity import Actor, ActorRole
@@ -125,6 +126,7 @@ async def create_board(
 
 async def workspace_for_actor(session: AsyncSession, actor: Actor) -> int:
     """The workspace a signed-in actor writes to; anonymous actors have none."""
+    actor.refuse_if_banned()
     if actor.workspace_id is None:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "Sign in with an API key to create boards.")
     return actor.workspace_id
@@ -196,11 +198,13 @@ async def update_board(
     archived: bool | None = None,
     requires_approval: bool | None = None,
     report_threshold: int | None = None,
+    status_labels: Sequence[tuple[IdeaStatus, str]] | None = None,
 ) -> Board:
     """Admins: change what is given (None leaves a field as it is). Archiving makes the board read-only and
     hides it from `boards` unless asked; unarchiving undoes both. The slug stays: URLs and embeds use it.
     `requires_approval` holds members' new ideas and comments as PENDING; `report_threshold` (1-100) is how
-    many distinct users' reports hide a subject."""
+    many distinct users' reports hide a subject. Status labels given replace the board's labels (statuses left
+    out read as their defaults)."""
     board = await require_visible(session, actor, board_id)
     actor.require(board.workspace_id, ActorRole.ADMIN, "edit boards")
     if name is not None:
@@ -213,6 +217,7 @@ async def update_board(
         raise DomainError(
             ErrorCode.INVALID, f"A report threshold is between 1 and {REPORT_THRESHOLD_MAX}.", "reportThreshold"
         )
+    new_labels = None if status_labels is None else labels.parse(status_labels)
     board.name = board.name if name is None else name
     board.description = board.description if description is None else description
     board.visibility = visibility or board.visibility
@@ -222,6 +227,8 @@ async def update_board(
         board.requires_approval = requires_approval
     if report_threshold is not None:
         board.report_threshold = report_threshold
+    if new_labels is not None:
+        board.status_labels = new_labels or None
     await session.flush()
     return board
 

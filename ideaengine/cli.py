@@ -1,4 +1,4 @@
-"""`ideaengine`: serve, migrate, worker, workspace, board, apikey, demo, export-schema.
+"""`ideaengine`: serve, migrate, worker, workspace, board, apikey, demo, export-user, export, export-schema.
 
 The composition root with app.py: the one module besides it that imports every package.
 Bad arguments and expected failures print one line and exit 2, never a traceback.
@@ -321,11 +321,57 @@ def _demo_progress(step: str, done: int, total: int) -> None:
     print(f"ideaengine: demo: {step} {done}/{total}", file=sys.stderr, flush=True)
 
 
+def cmd_export_user(args: argparse.Namespace, settings: Settings) -> int:
+    from ideaengine import exports, workspaces
+
+    async def work(services: Services, session: AsyncSession) -> dict[str, object]:
+        workspace = await workspaces.require_by_slug(session, args.workspace)
+        return {"workspace": workspace.slug, **await exports.user_data(session, workspace.id, args.external_id)}
+
+    _print_json(_run(settings, work, write=False), indent=2)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Streams rows to stdout batch by batch (bounded memory), with progress on stderr."""
+    from ideaengine import boards, exports, workspaces
+    from ideaengine.identity import Actor, ActorRole
+
+    async def work(services: Services, session: AsyncSession) -> int:
+        workspace = await workspaces.require_by_slug(session, args.workspace)
+        board_id = None
+        if args.board is not None:
+            found = await boards.get_visible(
+                session, Actor(workspace.id, None, ActorRole.ADMIN), workspace.slug, args.board
+            )
+            if found is None:
+                raise CliError(f"no board {args.board!r} in the workspace {workspace.slug!r}")
+            board_id = found.id
+        total = await exports.count_ideas(session, workspace.id, board_id)
+        sys.stdout.write(exports.header(args.format))
+        done = 0
+        async for rows in exports.idea_rows(session, workspace.id, board_id):
+            sys.stdout.write(exports.render(rows, args.format))
+            sys.stdout.flush()
+            done += len(rows)
+            print(f"ideaengine: export: {done}/{total} ideas", file=sys.stderr, flush=True)
+        return done
+
+    _run(settings, work, write=False)
+    return 0
+
+
 def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
     from schema import export_sdl
 
     sys.stdout.write(export_sdl())
     return 0
+
+
+def exports_formats() -> tuple[str, ...]:
+    from ideaengine.exports import FORMATS
+
+    return FORMATS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -390,6 +436,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1", help="where `serve` will listen, for the URL it prints")
     demo.add_argument("--port", type=int, default=8000, help="where `serve` will listen, for the URL it prints")
     demo.set_defaults(run=cmd_demo)
+    export_user = commands.add_parser(
+        "export-user", help="print everything stored about one user as JSON (a data-access request)"
+    )
+    export_user.add_argument("workspace")
+    export_user.add_argument("external_id", metavar="EXTERNAL_ID", help="the host app's id for the user (SSO sub)")
+    export_user.set_defaults(run=cmd_export_user)
+    export = commands.add_parser(
+        "export", help="write a workspace's ideas with tallies, scores, statuses and dates to stdout (streamed)"
+    )
+    export.add_argument("workspace")
+    export.add_argument("--board", metavar="SLUG", help="only this board's ideas")
+    export.add_argument(
+        "--format", required=True, choices=exports_formats(), help="csv, or jsonl: one JSON object a line"
+    )
+    export.set_defaults(run=cmd_export)
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(run=cmd_export_schema)
     return parser
 

@@ -123,6 +123,7 @@ async def unread_count(session: AsyncSession, actor: Actor) -> int:
 
 async def mark_read(session: AsyncSession, actor: Actor, ids: Sequence[int] | None) -> int:
     """Mark the viewer's notifications read (all when ids is None); returns the unread count after."""
+    actor.refuse_if_banned()
     if actor.user_id is None or actor.role < ActorRole.MEMBER:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "Sign in to read notifications.")
     stmt = update(Notification).where(Notification.user_id == actor.user_id, Notification.read.is_(False))

@@ -10,6 +10,7 @@ import secrets
 import time
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import jwt
@@ -28,6 +29,8 @@ SSO_ALGORITHM = "HS256"
 SSO_LEEWAY_SECONDS = 30
 SSO_MAX_LIFETIME_SECONDS = 24 * 3600
 "Default longest life of an SSO token (exp past iat, or past now): a leaked token stops working within it."
+RESERVED_SUBJECTS = ("apikey:", "erased:")
+"External ids the engine gives its own users (API keys' service users, erased users): no token may claim one."
 SUBJECT_MAX = 200
 "Width of `users.external_id`: a longer `sub` is refused, never cut (two ids sharing a prefix would merge)."
 
@@ -45,6 +48,28 @@ _ROLE_OF_USER = {Role.MEMBER: ActorRole.MEMBER, Role.MODERATOR: ActorRole.MODERA
 
 
 @dataclass(frozen=True)
+class Ban:
+    """Why a signed-in user is treated as anonymous: a moderator banned them from their workspace."""
+
+    workspace_id: int
+    user_id: int
+    until: datetime | None
+    "When the ban ends by itself; None: until a moderator lifts it."
+
+    @property
+    def message(self) -> str:
+        until = "until a moderator lifts the ban" if self.until is None else f"until {self.until.isoformat()}"
+        return f"You are banned from this workspace {until}: you can read like anyone, but not write."
+
+
+def active_ban(user: User, now: datetime | None = None) -> Ban | None:
+    """The user's ban if one holds now (a timed ban ends by itself at banned_until)."""
+    if user.banned_at is None or (user.banned_until is not None and user.banned_until <= (now or utcnow())):
+        return None
+    return Ban(workspace_id=user.workspace_id, user_id=user.id, until=user.banned_until)
+
+
+@dataclass(frozen=True)
 class Actor:
     """The caller as seen by the domain. An actor is anonymous in every workspace but its own."""
 
@@ -55,6 +80,13 @@ class Actor:
     "Why a presented credential was not accepted (reported in the response's extensions)."
     expires_at: float | None = None
     "When the credential expires (an SSO token's exp, Unix seconds): a long-lived subscription ends then."
+    banned: Ban | None = None
+    "Set for a banned user: the actor is otherwise anonymous (reads like anyone), and every write is FORBIDDEN."
+
+    def refuse_if_banned(self, workspace_id: int | None = None) -> None:
+        """FORBIDDEN, saying why, for a banned user writing in their workspace (any workspace when None)."""
+        if self.banned is not None and workspace_id in (None, self.banned.workspace_id):
+            raise DomainError(ErrorCode.FORBIDDEN, self.banned.message)
 
     def role_in(self, workspace_id: int) -> ActorRole:
         return self.role if self.workspace_id == workspace_id else ActorRole.ANONYMOUS
@@ -73,7 +105,8 @@ class Actor:
         """The user id, if the actor holds `needed` in the workspace; else UNAUTHENTICATED or FORBIDDEN.
 
         An actor of another workspace is told which workspace to sign in to (`workspace_slug`, which
-        `require_in` looks up), or it would read "Sign in" while signed in."""
+        `require_in` looks up), or it would read "Sign in" while signed in. A banned user hears why."""
+        self.refuse_if_banned(workspace_id)
         role = self.role_in(workspace_id)
         if role < needed:
             if self.is_foreign_to(workspace_id):
@@ -87,6 +120,7 @@ class Actor:
 
     def require_admin(self, what: str) -> int:
         """The workspace the actor administers (admins are API keys); UNAUTHENTICATED or FORBIDDEN otherwise."""
+        self.refuse_if_banned()
         if self.workspace_id is None:
             raise DomainError(ErrorCode.UNAUTHENTICATED, f"Sign in with an API key to {what}.")
         self.require(self.workspace_id, ActorRole.ADMIN, what)
@@ -193,7 +227,7 @@ async def actor_for_sso_token(
     if role_claim not in ("member", "moderator"):
         return Actor(auth_errors=("The token's role must be 'member' or 'moderator'.",))
     sub, name, email = str(claims["sub"]), _printable(claims.get("name")), _printable(claims.get("email"))
-    if not sub or len(sub) > SUBJECT_MAX or sub.startswith("apikey:") or _printable(sub) != sub:
+    if not sub or len(sub) > SUBJECT_MAX or sub.startswith(RESERVED_SUBJECTS) or _printable(sub) != sub:
         return Actor(auth_errors=("The token's subject (sub) is not a valid user id.",))
     user = await _provision(
         session,
@@ -204,6 +238,8 @@ async def actor_for_sso_token(
         str(email)[:320] if email else None,
         write,
     )
+    if (ban := active_ban(user)) is not None:
+        return Actor(banned=ban, auth_errors=(ban.message,))
     return Actor(
         workspace_id=workspace.id, user_id=user.id, role=_ROLE_OF_USER[user.role], expires_at=float(claims["exp"])
     )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from ideaengine import boards, follows, ideas, validation, webhooks
+from ideaengine import status_labels as labels
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform import events
@@ -72,9 +73,16 @@ async def change_status(
         session,
         board,
         webhooks.WebhookEvent.IDEA_STATUS_CHANGED,
-        {"idea": webhooks.idea_ref(idea, board), "from": previous.value, "to": status.value, "note": note},
+        {
+            "idea": webhooks.idea_ref(idea, board),
+            "from": previous.value,
+            "to": status.value,
+            "fromLabel": labels.label(board, previous),
+            "toLabel": labels.label(board, status),
+            "note": note,
+        },
     )
-    message = f"“{idea.title}” is now {_label(status)}." + (f" {note}" if note else "")
+    message = f"“{idea.title}” is now {labels.phrase(board, status)}." + (f" {note}" if note else "")
     await follows.notify_followers(session, actor, idea, NotificationKind.STATUS_CHANGED, message)
     await boards.changed(session, board.id, idea.id, texts=True, at=now)  # openness: what is compared and indexed
     return idea

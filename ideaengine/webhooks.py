@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
-from ideaengine.identity import Actor, ActorRole
+from ideaengine.errors import invalid, not_found
+from ideaengine.identity import Actor
 from ideaengine.platform import jobs
 from ideaengine.platform.ids import global_id
 from ideaengine.platform.models import (
@@ -214,10 +214,7 @@ def new_secret() -> str:
 
 def require_admin(actor: Actor, what: str = "manage webhooks") -> int:
     """The workspace whose webhooks the actor administers: API keys only (UNAUTHENTICATED, FORBIDDEN)."""
-    if actor.workspace_id is None:
-        raise DomainError(ErrorCode.UNAUTHENTICATED, f"Sign in with an API key to {what}.")
-    actor.require(actor.workspace_id, ActorRole.ADMIN, what)
-    return actor.workspace_id
+    return actor.require_admin(what)
 
 
 async def create_webhook(

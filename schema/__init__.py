@@ -42,7 +42,7 @@ from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
 from schema.lifecycle import LifecycleMutations
 from schema.moderation import ModerationMutations
 from schema.subscriptions import BOARD_EVENT_TYPES, Subscriptions, SubscriptionSafeParserCache
-from schema.users import UserNode, Viewer
+from schema.users import UserMutations, UserNode, Viewer
 from schema.votes import VoteMutations, VoteQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
 from schema.workspaces import WorkspaceMutations
@@ -94,6 +94,7 @@ class Mutation(
     WebhookMutations,
     ApiKeyMutations,
     WorkspaceMutations,
+    UserMutations,
 ):
     pass
 

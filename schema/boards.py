@@ -9,6 +9,8 @@ import strawberry
 
 from ideaengine import boards, duplicates
 from ideaengine import ideas as idea_service
+from ideaengine import status_labels as labels
+from ideaengine.platform import models
 from ideaengine.platform.models import Board, Visibility
 from schema import relay
 from schema.context import Info
@@ -82,6 +84,13 @@ class BoardNode(relay.Node):
 
         return await moderation_queue(info, self.model, first, after, states, last, before)
 
+    @strawberry.field(
+        description="The workspace's own words for each status (defaults: the enum's names in plain English), in "
+        "the lifecycle's order; shown in notifications and webhooks. The lifecycle rules stay the seven statuses."
+    )
+    def status_labels(self) -> list[StatusLabel]:
+        return [StatusLabel(status=status, label=text) for status, text in labels.all_labels(self.model)]
+
     @strawberry.field(description="When the board was archived; null while it is not.")
     def archived_at(self) -> datetime | None:
         return self.model.archived_at
@@ -139,6 +148,18 @@ class BoardNode(relay.Node):
         return relay.connection(
             DuplicateClusterConnection, scope, window, page, lambda row: DuplicateCluster(cluster=row)
         )
+
+
+@strawberry.type(description="A status and the board's word for it.")
+class StatusLabel:
+    status: IdeaStatus
+    label: str = strawberry.field(description="1-40 characters.")
+
+
+@strawberry.input(description="A board's own word for one status.")
+class StatusLabelInput:
+    status: IdeaStatus
+    label: str = strawberry.field(description="1-40 characters after trimming.")
 
 
 @strawberry.type(name="BoardConnection")
@@ -215,6 +236,11 @@ class UpdateBoardInput:
         default=strawberry.UNSET,
         description="1-100 distinct members whose reports hide content (default 3); null: unchanged.",
     )
+    status_labels: list[StatusLabelInput] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Replaces the board's status labels: each status at most once; statuses left out read as "
+        "their defaults, so [] resets every label. Null: unchanged.",
+    )
 
 
 @strawberry.type
@@ -226,6 +252,10 @@ class UpdateBoardPayload:
 def _given(value: T | None) -> T | None:
     """Omitted and explicit null both leave a field of updateBoard as it is."""
     return None if value is strawberry.UNSET else value
+
+
+def _labels(given: list[StatusLabelInput] | None) -> list[tuple[models.IdeaStatus, str]] | None:
+    return None if given is None else [(item.status, item.label) for item in given]
 
 
 @strawberry.type
@@ -254,9 +284,10 @@ class BoardMutations:
     @strawberry.mutation(
         extensions=[DomainErrors()],
         description=(
-            "Change a board's name, description, visibility, pre-moderation or report threshold, or archive or "
-            "restore it; fields left out or null stay as they are. Admins (API keys) of its workspace only. Codes: "
-            "UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (boardId), INVALID (boardId, name, description, reportThreshold)."
+            "Change a board's name, description, visibility, pre-moderation, report threshold or status labels, or "
+            "archive or restore it; fields left out or null stay as they are. Admins (API keys) of its workspace "
+            "only. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (boardId), INVALID (boardId, name, description, "
+            "reportThreshold, statusLabels: a status twice, a blank or long label)."
         ),
     )
     async def update_board(self, info: Info, input: UpdateBoardInput) -> UpdateBoardPayload:
@@ -272,5 +303,6 @@ class BoardMutations:
                 archived=_given(input.archived),
                 requires_approval=_given(input.requires_approval),
                 report_threshold=_given(input.report_threshold),
+                status_labels=_labels(_given(input.status_labels)),
             )
         return UpdateBoardPayload(board=BoardNode(model=board))

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from ideaengine import follows, users
-from ideaengine.identity import ActorRole
+from ideaengine import bans, erasure, follows, users
+from ideaengine.identity import ActorRole, active_ban
 from ideaengine.platform.models import User
 from schema import relay
 from schema.context import Info
 from schema.enums import Role
+from schema.errors import DomainErrors, UserError
 
 if TYPE_CHECKING:
     from schema.follows import NotificationConnection
@@ -37,7 +39,33 @@ class UserNode(relay.Node):
         description="The host app's id for this user: visible to moderators, admins and the user; null for others."
     )
     def external_id(self, info: Info) -> str | None:
+        if erasure.is_erased(self.model):
+            return None
         return self.model.external_id if users.can_see_external_id(info.context.actor, self.model) else None
+
+    @strawberry.field(
+        description="True once an admin erased the user (eraseUser): name, email and external id are gone for "
+        "good; their ideas and comments stay, shown as by a deleted user, and their votes stay counted."
+    )
+    def erased(self) -> bool:
+        return erasure.is_erased(self.model)
+
+    @strawberry.field(
+        description="The user's ban while one holds (banUser); null when not banned. Moderators and admins of the "
+        "user's workspace only: null for everyone else."
+    )
+    def ban(self, info: Info) -> UserBan | None:
+        if not bans.can_see_ban(info.context.actor, self.model) or active_ban(self.model) is None:
+            return None
+        assert self.model.banned_at is not None
+        return UserBan(at=self.model.banned_at, until=self.model.banned_until, reason=self.model.ban_reason)
+
+
+@strawberry.type(description="A ban: the user reads like anonymous and every write is FORBIDDEN until it ends.")
+class UserBan:
+    at: datetime = strawberry.field(description="When the ban was given (or last replaced).")
+    until: datetime | None = strawberry.field(description="When it ends by itself; null: until unbanUser lifts it.")
+    reason: str | None = strawberry.field(description="The moderator's reason, if one was given.")
 
 
 async def load_user(info: Info, user_id: int | None) -> UserNode | None:
@@ -103,3 +131,100 @@ class Viewer:
             return 0
         async with info.context.read() as session:
             return await follows.unread_count(session, info.context.actor)
+
+
+@strawberry.input(
+    description="until null bans until lifted; a banned user reads like anonymous and writes nothing in the workspace."
+)
+class BanUserInput:
+    user_id: strawberry.ID
+    until: datetime | None = strawberry.field(
+        default=None,
+        description="When the ban ends by itself, in the future (no zone: UTC). Null: until lifted.",
+    )
+    reason: str | None = strawberry.field(default=None, description="Up to 1,000 characters, shown to moderators.")
+
+
+@strawberry.type
+class BanUserPayload:
+    user: UserNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UnbanUserInput:
+    user_id: strawberry.ID
+
+
+@strawberry.type
+class UnbanUserPayload:
+    user: UserNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class EraseUserInput:
+    user_id: strawberry.ID
+
+
+@strawberry.type
+class EraseUserPayload:
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _forget(info: Info, user_id: int) -> None:
+    """After the commit: this server's cache of callers must not keep serving the user as they were."""
+    if info.context.actors is not None:
+        info.context.actors.forget_user(user_id)
+
+
+@strawberry.type
+class UserMutations:
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Ban a user of the caller's workspace, until a time or until lifted; banning again replaces the ban. "
+            "The user then reads like anonymous and every write answers FORBIDDEN saying they are banned (this "
+            "server at once, others within 10 seconds). Moderators and admins; only admins ban moderators. Codes: "
+            "UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (userId), INVALID (userId: malformed, an API key's user, "
+            "yourself; until: not in the future; reason)."
+        ),
+    )
+    async def ban_user(self, info: Info, input: BanUserInput) -> BanUserPayload:
+        user_id = relay.decode_id(input.user_id, "User", "userId")
+        async with info.context.transaction() as session:
+            user = await bans.ban_user(session, info.context.actor, user_id, input.until, input.reason)
+        _forget(info, user.id)
+        return BanUserPayload(user=UserNode(model=user))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Lift a user's ban at once. Moderators and admins; only admins unban moderators. Codes: "
+            "UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (userId), INVALID (userId: malformed, an API key's user, "
+            "yourself, not banned)."
+        ),
+    )
+    async def unban_user(self, info: Info, input: UnbanUserInput) -> UnbanUserPayload:
+        user_id = relay.decode_id(input.user_id, "User", "userId")
+        async with info.context.transaction() as session:
+            user = await bans.unban_user(session, info.context.actor, user_id)
+        _forget(info, user.id)
+        return UnbanUserPayload(user=UserNode(model=user))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Erase a user's personal data for good: name, email and external id are removed, their follows and "
+            "notifications deleted; their ideas and comments stay, shown as by a deleted user (User.erased), and "
+            "their votes stay counted, tied to no one. Signing in again with the same SSO subject makes a new "
+            "user. Admins (API keys) of the user's workspace only. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND "
+            "(userId), INVALID (userId: malformed, an API key's user, already erased)."
+        ),
+    )
+    async def erase_user(self, info: Info, input: EraseUserInput) -> EraseUserPayload:
+        user_id = relay.decode_id(input.user_id, "User", "userId")
+        async with info.context.transaction() as session:
+            user = await erasure.erase_user(session, info.context.actor, user_id)
+        _forget(info, user.id)
+        return EraseUserPayload()

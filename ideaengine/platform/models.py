@@ -153,6 +153,14 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     role: Mapped[Role] = mapped_column(_enum(Role, "user_role"), default=Role.MEMBER)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    banned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "Set while a ban is recorded: the user reads like anonymous and writes nothing (until banned_until, if set)."
+    banned_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "When the ban ends by itself; null with banned_at set: until a moderator lifts it."
+    ban_reason: Mapped[str | None] = mapped_column(Text)
+    banned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "Set when the user was erased: name, email and external id are gone for good; their content stays."
 
 
 class ApiKey(Base):
@@ -184,6 +192,8 @@ class Board(Base):
     "Bumped by every write that changes an idea's text or openness; the duplicate index keeps its own."
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     "Set while the board is archived: readable, but its ideas take no new writes."
+    status_labels: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    "The board's own words for statuses, by status value; a status left out reads as its default."
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     "The last submission, edit, status change or merge (votes and comparisons leave the board row alone)."
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -96,6 +96,8 @@ async def test_a_status_change_reaches_the_receiver_signed(
             },
             "from": "SUBMITTED",
             "to": "UNDER_REVIEW",
+            "fromLabel": "Submitted",
+            "toLabel": "Under review",
             "note": "Soon",
         },
     }
