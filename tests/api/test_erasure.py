@@ -65,6 +65,17 @@ async def test_an_erased_user_keeps_their_content_and_votes_but_loses_every_pers
     assert viewer["data"]["idea"] == {"viewerVote": None, "viewerFollows": False}
 
 
+async def test_an_erased_reporters_reports_keep_counting_without_their_note(world: World) -> None:
+    from tests.api.test_moderation import queue, report
+
+    idea = await world.idea("Dark mode")
+    bob = await user_id(world, "member")
+    assert await report(world, await world.auth("member"), idea, "ABUSE", "Call me on +1 555 0100") == []
+    assert await mutate(world, "admin", ERASE, {"userId": bob}) == {"userErrors": []}
+    [item] = [e["node"] for e in (await queue(world))["edges"]]
+    assert (item["reportCount"], item["reports"]) == (1, [{"reason": "ABUSE", "note": None}])
+
+
 async def test_no_token_may_claim_an_erased_users_subject(world: World) -> None:
     await world.idea()
     alice = await user_id(world, "author")
