@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
@@ -153,7 +153,7 @@ async def similar_many(
         by_board.setdefault(idea.board_id, []).append(idea)
     for board_id, members in by_board.items():
         stored, covered = await _stored(session, board_id)
-        vectors = await _vectors(stored, members)
+        vectors = await _vectors(session, stored, members)
         newer = await _newer(session, board_id, covered)
         closed = await _closed(session, board_id)
         skip = _Skip.of(stored, newer, closed)
@@ -187,16 +187,23 @@ class _Skip:
         return cls(rows([] if stored is None else stored.idea_ids), rows(newer.idea_ids))
 
 
-async def _vectors(stored: StoredIndex | None, members: Sequence[Idea]) -> dict[int, np.ndarray]:
+_EMBEDDINGS = select(Idea.id, Idea.embedding).where(Idea.id.in_(bindparam("ids", expanding=True)))
+"The stored embeddings by column: Idea.embedding is deferred (never loaded with the idea)."
+
+
+async def _vectors(session: AsyncSession, stored: StoredIndex | None, members: Sequence[Idea]) -> dict[int, np.ndarray]:
     """Each idea's embedding: the stored one, else (when the index has vectors) one computed now."""
     if stored is None or stored.index.vectors is None:
         return {}
-    out: dict[int, np.ndarray] = {
-        i.id: np.frombuffer(i.embedding, dtype=EMBEDDING_DTYPE).astype(float)
-        for i in members
-        if i.embedding is not None
+    saved: dict[int, bytes | None] = {
+        idea_id: blob for idea_id, blob in await session.execute(_EMBEDDINGS, {"ids": [i.id for i in members]})
     }
-    missing = [i for i in members if i.embedding is None]
+    out: dict[int, np.ndarray] = {
+        idea_id: np.frombuffer(blob, dtype=EMBEDDING_DTYPE).astype(float)
+        for idea_id, blob in saved.items()
+        if blob is not None
+    }
+    missing = [i for i in members if saved.get(i.id) is None]
     computed = None
     if missing and embeddings.available():
         computed = await asyncio.to_thread(embeddings.embed, [idea_text(i.title, i.body) for i in missing])

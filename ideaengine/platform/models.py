@@ -235,8 +235,9 @@ class Idea(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
-    search_text: Mapped[str] = mapped_column(Text, default="")
-    "Title and body in Python-normalised lower case, so search is case-insensitive beyond ASCII on SQLite."
+    search_text: Mapped[str] = mapped_column(Text, default="", deferred=True, deferred_raiseload=True)
+    "Title and body in Python-normalised lower case, so search is case-insensitive beyond ASCII on SQLite.\n"
+    "Deferred, like `embedding`: only searched and written, never read with the idea."
     status: Mapped[IdeaStatus] = mapped_column(_enum(IdeaStatus, "idea_status"), default=IdeaStatus.SUBMITTED)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("ideas.id", ondelete="SET NULL"))
     up_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -245,8 +246,9 @@ class Idea(Base):
     moderation_state: Mapped[ModerationState] = mapped_column(
         _enum(ModerationState, "idea_moderation_state"), default=ModerationState.VISIBLE
     )
-    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
-    "Unit float32 sentence embedding, computed once when the text is written (the `semantic` extra)."
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
+    "Unit float32 sentence embedding, computed once when the text is written (the `semantic` extra). Deferred:\n"
+    "a page of ideas would otherwise fetch and copy 1.5 KB per idea it never shows (read it by column)."
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
