@@ -59,6 +59,7 @@ async def add_comment(session: AsyncSession, actor: Actor, idea_id: int, body: s
             board,
             webhooks.WebhookEvent.COMMENT_OFFICIAL,
             {"idea": webhooks.idea_ref(idea, board), "comment": webhooks.comment_ref(comment)},
+            about=[idea, comment],
         )
     return comment
 

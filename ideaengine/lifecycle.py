@@ -81,6 +81,7 @@ async def change_status(
             "toLabel": labels.label(board, status),
             "note": note,
         },
+        about=[idea],
     )
     message = f"“{idea.title}” is now {labels.phrase(board, status)}." + (f" {note}" if note else "")
     await follows.notify_followers(session, actor, idea, NotificationKind.STATUS_CHANGED, message)
@@ -154,6 +155,7 @@ async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, targe
         board,
         webhooks.WebhookEvent.IDEA_MERGED,
         {"source": webhooks.idea_ref(source, board), "target": webhooks.idea_ref(target, board)},
+        about=[source, target],
     )
     await boards.changed(session, board.id, target.id, texts=True, at=now)
     return source, target

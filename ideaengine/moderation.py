@@ -85,7 +85,9 @@ async def queue_if_pending(session: AsyncSession, board: Board, idea: Idea, comm
 async def publish_idea(session: AsyncSession, board: Board, idea: Idea, at: datetime) -> None:
     """An idea becomes public (submitted visible, or approved): live event, webhook, scores and similar ideas."""
     events.board_event(session, board.id, events.IDEA_SUBMITTED, at, ideaId=idea.id)
-    await webhooks.emit(session, board, webhooks.WebhookEvent.IDEA_SUBMITTED, {"idea": webhooks.idea_ref(idea, board)})
+    await webhooks.emit(
+        session, board, webhooks.WebhookEvent.IDEA_SUBMITTED, {"idea": webhooks.idea_ref(idea, board)}, about=[idea]
+    )
     await boards.changed(session, board.id, idea.id, texts=True, at=at)
 
 

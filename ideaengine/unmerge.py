@@ -103,6 +103,7 @@ async def unmerge_idea(session: AsyncSession, actor: Actor, idea_id: int) -> tup
             "to": record.source_status.value,
             "note": change.note,
         },
+        about=[source],
     )
     await boards.changed(session, board.id, source.id, texts=True, at=now)
     return source, target

@@ -34,6 +34,7 @@ from ideaengine.platform.models import (
     Board,
     Comment,
     Idea,
+    ModerationState,
     Webhook,
     WebhookDelivery,
     WebhookDeliveryStatus,
@@ -313,11 +314,22 @@ def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
 
-async def emit(session: AsyncSession, board: Board, event: WebhookEvent, data: dict[str, Any]) -> int:
+async def emit(
+    session: AsyncSession,
+    board: Board,
+    event: WebhookEvent,
+    data: dict[str, Any],
+    *,
+    about: Sequence[Idea | Comment],
+) -> int:
     """Write one delivery per active webhook of the board's workspace that hears `event`, sent after commit.
 
-    Returns how many; a workspace without webhooks costs one indexed read.
+    Returns how many; a workspace without webhooks costs one indexed read. Nothing is sent about content that
+    is not published (`about`: the ideas and comments the event names, any of them PENDING or HIDDEN): a host
+    app's channels are as public as the board, and approving pending content announces it then.
     """
+    if any(subject.moderation_state != ModerationState.VISIBLE for subject in about):
+        return 0
     hooks = [
         h
         for h in (

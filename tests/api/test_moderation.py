@@ -410,3 +410,59 @@ async def test_with_approval_required_comments_wait_but_moderators_publish_at_on
     await moderate(world, "admin", comment, "APPROVE")
     found = await read_idea(world, None, idea)
     assert found is not None and found["comments"]["totalCount"] == 2
+
+
+SIMILAR_TO_TEXT = "query($b: ID!, $t: String!) { similarIdeas(boardId: $b, text: $t) { idea { id } } }"
+SIMILAR_TO_IDEA = "query($id: ID!) { idea(id: $id) { similar { idea { id } } } }"
+
+
+async def test_a_hidden_idea_is_offered_as_similar_to_no_one_but_moderators(world: World) -> None:
+    """ "Did you mean" and `Idea.similar` read the duplicate index, which holds every idea: hiding one must take
+    it out of both for readers, as it leaves lists and counts."""
+    from tests.conftest import in_process
+
+    shown = await world.idea("Oat milk in every store")
+    hidden = await world.idea("Oat milk in every single store")
+    await in_process(world.services).drain()  # the board's duplicate index now holds both
+    board = await world.board()
+    assert (await moderate(world, "moderator", hidden, "HIDE"))["userErrors"] == []
+
+    for actor in ("anonymous", "member", "moderator"):
+        auth = await world.auth(actor)
+        drafted = await world.api(SIMILAR_TO_TEXT, {"b": board, "t": "Oat milk in every store"}, auth=auth)
+        offered = {f["idea"]["id"] for f in drafted["data"]["similarIdeas"]}
+        similar = (await world.api(SIMILAR_TO_IDEA, {"id": shown}, auth=auth))["data"]["idea"]["similar"]
+        expected = actor == "moderator"
+        assert (hidden in offered, hidden in {f["idea"]["id"] for f in similar}) == (expected, expected), actor
+
+
+async def test_webhooks_tell_nothing_of_hidden_content(world: World) -> None:
+    """A host app's channels are as public as the board: a status change, a merge or an official answer
+    that names hidden content sends nothing; the same once it is restored does."""
+    idea = await world.idea("Dark mode")
+    other = await world.idea("Export to CSV")
+    hook = await world.api(
+        """mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { userErrors { code } } }""",
+        {
+            "i": {
+                "url": "https://93.184.215.14/hooks",
+                "events": ["IDEA_STATUS_CHANGED", "IDEA_MERGED", "COMMENT_OFFICIAL"],
+            }
+        },
+        auth=world.ws.api_key,
+    )
+    assert hook["data"]["createWebhook"]["userErrors"] == []
+    assert (await moderate(world, "moderator", idea, "HIDE"))["userErrors"] == []
+    status = "mutation($input: ChangeIdeaStatusInput!) { changeIdeaStatus(input: $input) { userErrors { code } } }"
+    official = "mutation($input: AddCommentInput!) { addComment(input: $input) { userErrors { code } } }"
+    merge = "mutation($input: MergeIdeasInput!) { mergeIdeas(input: $input) { userErrors { code } } }"
+    assert (await mutate(world, "moderator", status, {"ideaId": idea, "status": "UNDER_REVIEW"}))["userErrors"] == []
+    answer = {"ideaId": idea, "body": "We are looking at it.", "official": True}
+    assert (await mutate(world, "moderator", official, answer))["userErrors"] == []
+    assert (await mutate(world, "moderator", merge, {"sourceId": other, "targetId": idea}))["userErrors"] == []
+    assert await deliveries(world) == 0
+
+    assert (await moderate(world, "moderator", idea, "RESTORE"))["userErrors"] == []
+    assert (await mutate(world, "moderator", status, {"ideaId": idea, "status": "PLANNED"}))["userErrors"] == []
+    assert (await mutate(world, "moderator", official, answer))["userErrors"] == []
+    assert await deliveries(world) == 2
