@@ -4,6 +4,7 @@ in-process jobs publishing score refreshes through their server, and a real webs
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -204,3 +205,40 @@ async def test_a_subscription_ends_with_an_error_when_its_token_expires(embedded
         assert ws.pending.get("1", []) == []
     finally:
         await ws.close()
+
+
+async def test_a_hidden_idea_sends_its_subscribers_nothing_until_restored(embedded: Embedded) -> None:
+    """Subscribers get only what the same token could read: a hidden idea's status changes reach no member
+    (its status stream and its board's activity stay quiet), and reach them again once it is restored."""
+    acme = embedded.acme
+    hide = """mutation($i: ModerateContentInput!) { moderateContent(input: $i) { userErrors { code } } }"""
+    mod = acme.token("mo", role="moderator")
+    async with http_api(embedded.server) as api:
+        board = await create_board(api, acme.api_key, slug="moderated")
+        target = await idea_id(api, acme.token("alice"), board, "Oat milk in every store")
+        ws = await GraphQLWS.open(embedded.server.ws_url, acme.token("carol"))
+        try:
+            await ws.subscribe("status", STATUS, {"id": target})
+            await ws.subscribe("board", BOARD, {"id": board})
+            await asyncio.sleep(SETTLE)
+            hidden = await api(hide, {"i": {"subjectId": target, "action": "HIDE"}}, auth=mod)
+            assert hidden["data"]["moderateContent"]["userErrors"] == []
+            assert (await change_status(api, mod, target, "UNDER_REVIEW"))["userErrors"] == []
+            heard: list[dict[str, Any]] = []
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    heard.append(await ws.receive(1.5))
+            assert [m for m in heard if "ScoresUpdatedEvent" not in str(m)] == []
+
+            restored = await api(hide, {"i": {"subjectId": target, "action": "RESTORE"}}, auth=mod)
+            assert restored["data"]["moderateContent"]["userErrors"] == []
+            assert (await change_status(api, mod, target, "PLANNED"))["userErrors"] == []
+            assert (await ws.expect("status"))["payload"]["data"]["ideaStatusChanged"]["to"] == "PLANNED"
+            event = await next_event(ws, "board", "IdeaStatusChangedEvent")
+            assert event["change"] == {
+                "from": "UNDER_REVIEW",
+                "to": "PLANNED",
+                "idea": {"id": target, "status": "PLANNED"},
+            }
+        finally:
+            await ws.close()
