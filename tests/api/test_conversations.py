@@ -135,13 +135,10 @@ async def test_a_reply_to_a_comment_it_cannot_answer_is_refused_and_writes_nothi
 ) -> None:
     idea = await world.idea()
     other = await world.idea("Offline mode")
-    parent = {
-        "other_idea": lambda: add(world, "member", other, "Over there"),
-        "deleted": lambda: add(world, "member", idea, "Soon gone"),
-        "unknown": lambda: add(world, "member", other, "Soon gone"),
-        "not_a_comment": lambda: _const(other),
-    }[case]
-    target = await parent()
+    if case == "not_a_comment":
+        target = other
+    else:
+        target = await add(world, "member", other if case in ("other_idea", "unknown") else idea, "Over there")
     if case == "deleted":
         await add(world, "author", idea, "Keeps the placeholder")
         assert (await mutate(world, "member", DELETE, {"commentId": target})) == {"userErrors": []}
@@ -151,10 +148,6 @@ async def test_a_reply_to_a_comment_it_cannot_answer_is_refused_and_writes_nothi
     payload = await mutate(world, "author", ADD, {"ideaId": idea, "body": "Answering", "parentId": target})
     assert payload == {"comment": None, "userErrors": [expected]}
     assert (await threads(world, idea), await threads(world, other), await notes(world, "member")) == before
-
-
-async def _const(value: str) -> str:
-    return value
 
 
 # Reactions -----------------------------------------------------------------------------------------------------
