@@ -130,6 +130,14 @@ class Actor:
 ANONYMOUS = Actor()
 
 
+def actor_of(user: User) -> Actor:
+    """How `user` reads when they sign in (a banned user as anonymous), to ask what they could see: whom a
+    mention may notify."""
+    if (ban := active_ban(user)) is not None or user.erased_at is not None:
+        return Actor(banned=ban)
+    return Actor(workspace_id=user.workspace_id, user_id=user.id, role=_ROLE_OF_USER[user.role])
+
+
 async def require_in(session: AsyncSession, actor: Actor, workspace_id: int, needed: ActorRole, what: str) -> int:
     """`actor.require` for a workspace that may not be the actor's own: a refused actor of another workspace
     learns the workspace's slug (read only then, so an allowed write costs no statement)."""

@@ -116,7 +116,8 @@ async def merge_ideas(session: AsyncSession, actor: Actor, source_id: int, targe
     moved["comments"] = list(
         (await session.execute(select(Comment.id).where(Comment.idea_id == source.id).order_by(Comment.id))).scalars()
     )
-    await session.execute(update(Comment).where(Comment.idea_id == source.id).values(idea_id=target.id))
+    # The source's accepted answer answered the source's question, not the target's: it moves as a comment.
+    await session.execute(update(Comment).where(Comment.idea_id == source.id).values(idea_id=target.id, accepted=False))
     moved |= await _move_followers(session, source.id, target.id)
     session.add(
         IdeaMerge(

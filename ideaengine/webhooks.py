@@ -62,6 +62,8 @@ class WebhookEvent(enum.Enum):
     IDEA_STATUS_CHANGED = "idea.status_changed"
     IDEA_MERGED = "idea.merged"
     COMMENT_OFFICIAL = "comment.official"
+    COMMENT_REPLY = "comment.reply"
+    ANSWER_ACCEPTED = "comment.answer_accepted"
     PING = "webhook.ping"
     "A test event sent on request (pingWebhook), never subscribed to."
 

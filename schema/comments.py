@@ -7,16 +7,41 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from ideaengine import comments
+from ideaengine import comments, reactions
+from ideaengine.platform import models
 from ideaengine.platform.models import Comment, CommentRevision
 from schema import relay
 from schema.context import Info
-from schema.enums import ModerationState
+from schema.enums import ModerationState, described
 from schema.errors import DomainErrors, UserError
 from schema.users import UserNode, load_user
 
 if TYPE_CHECKING:
     from schema.ideas import IdeaNode
+
+
+Reaction = Annotated[
+    models.Reaction,
+    described(
+        models.Reaction,
+        "Reaction",
+        "A reaction to a comment: each user may leave each kind once.",
+        {
+            models.Reaction.THUMBS_UP: "👍",
+            models.Reaction.HEART: "❤️",
+            models.Reaction.HOORAY: "🎉",
+            models.Reaction.LAUGH: "😄",
+            models.Reaction.CONFUSED: "😕",
+        },
+    ),
+]
+
+
+@strawberry.type(description="How many users left one reaction on a comment.")
+class ReactionCount:
+    reaction: Reaction
+    count: int
+    viewer_reacted: bool = strawberry.field(description="The viewer left this reaction (false when anonymous).")
 
 
 @strawberry.type(name="Comment", description="A comment on an idea.")
@@ -67,6 +92,38 @@ class CommentNode(relay.Node):
         return self.model.deleted_at
 
     @strawberry.field(
+        description="The comment this one answers; null for a top-level comment. Threads are one level deep: a "
+        "reply to a reply is listed in the thread of the top-level comment, which is its parent."
+    )
+    async def parent(self, info: Info) -> CommentNode | None:
+        if self.model.parent_id is None:
+            return None
+        found = await info.context.loaders.comment.load(self.model.parent_id)
+        return None if found is None else CommentNode(model=found)
+
+    @strawberry.field(
+        description="Direct answers, oldest first (empty for a reply: replies to it join this thread). Read for "
+        "a whole page of comments at once."
+    )
+    async def replies(self, info: Info, first: int | None = 20, after: str | None = None) -> CommentConnection:
+        scope = relay.scope("Comment.replies", self.model.id)
+        window = relay.window(info, scope, comments.REPLY_ORDER, first, after)
+        page = await info.context.loaders.comment_replies.load((self.model.id, window))
+        return relay.connection(CommentConnection, scope, window, page, lambda row: CommentNode(model=row))
+
+    @strawberry.field(description="Every reaction kind with its count, zero included, in the enum's order.")
+    async def reactions(self, info: Info) -> list[ReactionCount]:
+        found = await info.context.loaders.reactions.load(self.model.id)
+        return [ReactionCount(reaction=r.reaction, count=r.count, viewer_reacted=r.viewer_reacted) for r in found]
+
+    @strawberry.field(
+        description="Marked by the idea's author or a moderator as the answer to the question asked; listed first "
+        "among the idea's comments. At most one per idea."
+    )
+    def accepted(self) -> bool:
+        return self.model.accepted
+
+    @strawberry.field(
         description="The bodies edits replaced and the deleted text, oldest first. Moderators and admins of the "
         "workspace; null for everyone else."
     )
@@ -104,6 +161,11 @@ class AddCommentInput:
     official: bool | None = strawberry.field(
         default=False, description="The board's answer: moderators and admins only."
     )
+    parent_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Answer this comment of the same idea (its writer is notified, REPLY). Threads are one level "
+        "deep: answering a reply adds to the thread of the top-level comment.",
+    )
 
 
 @strawberry.type
@@ -134,6 +196,31 @@ class DeleteCommentPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.input
+class ReactToCommentInput:
+    comment_id: strawberry.ID
+    reaction: Reaction
+    on: bool = strawberry.field(description="True leaves the reaction, false takes it back.")
+
+
+@strawberry.type
+class ReactToCommentPayload:
+    comment: CommentNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class AcceptAnswerInput:
+    comment_id: strawberry.ID
+    accepted: bool = strawberry.field(description="True marks it as the answer (replacing any other), false unmarks.")
+
+
+@strawberry.type
+class AcceptAnswerPayload:
+    comment: CommentNode | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.type
 class CommentMutations:
     @strawberry.mutation(
@@ -142,14 +229,50 @@ class CommentMutations:
             "Comment on an idea that is not merged (launched and declined ones too). Members, moderators and admins; "
             "`official` answers (which notify followers) moderators and admins only. Codes: UNAUTHENTICATED (naming "
             "the workspace to another workspace's caller), FORBIDDEN, NOT_FOUND (ideaId), INVALID (body; ideaId: a "
-            "merged idea, whose comments moved to the idea it was merged into), RATE_LIMITED."
+            "merged idea, whose comments moved to the idea it was merged into; parentId: a comment of another idea, "
+            "deleted or unpublished), NOT_FOUND (parentId), RATE_LIMITED. A published reply notifies the answered "
+            "comment's writer (REPLY) and `@name` mentions notify users who can read the idea (MENTION)."
         ),
     )
     async def add_comment(self, info: Info, input: AddCommentInput) -> AddCommentPayload:
         idea_id = relay.decode_id(input.idea_id, "Idea", "ideaId")
+        parent_id = None if input.parent_id is None else relay.decode_id(input.parent_id, "Comment", "parentId")
         async with info.context.transaction() as session:
-            comment = await comments.add_comment(session, info.context.actor, idea_id, input.body, bool(input.official))
+            comment = await comments.add_comment(
+                session, info.context.actor, idea_id, input.body, bool(input.official), parent_id
+            )
         return AddCommentPayload(comment=CommentNode(model=comment))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Leave or take back a reaction on a comment. Members, moderators and admins. Codes: UNAUTHENTICATED "
+            "(naming the workspace to another workspace's caller), FORBIDDEN (banned), NOT_FOUND (commentId), "
+            "INVALID (commentId: deleted), BOARD_ARCHIVED (commentId), CONFLICT (reaction: already left, or never "
+            "left when taking back)."
+        ),
+    )
+    async def react_to_comment(self, info: Info, input: ReactToCommentInput) -> ReactToCommentPayload:
+        comment_id = relay.decode_id(input.comment_id, "Comment", "commentId")
+        async with info.context.transaction() as session:
+            comment = await reactions.react(session, info.context.actor, comment_id, input.reaction, input.on)
+        return ReactToCommentPayload(comment=CommentNode(model=comment))
+
+    @strawberry.mutation(
+        extensions=[DomainErrors()],
+        description=(
+            "Mark a top-level comment as the answer to the idea (it is listed first, its writer is notified, "
+            "ANSWER_ACCEPTED) or unmark it; one answer per idea, a new one replaces the old. The idea's author, "
+            "moderators and admins. Codes: UNAUTHENTICATED (naming the workspace to another workspace's caller), "
+            "FORBIDDEN (commentId: another member's idea), NOT_FOUND (commentId), INVALID (commentId: a reply, "
+            "deleted, unpublished, or on a merged idea), BOARD_ARCHIVED (commentId)."
+        ),
+    )
+    async def accept_answer(self, info: Info, input: AcceptAnswerInput) -> AcceptAnswerPayload:
+        comment_id = relay.decode_id(input.comment_id, "Comment", "commentId")
+        async with info.context.transaction() as session:
+            comment = await comments.accept_answer(session, info.context.actor, comment_id, input.accepted)
+        return AcceptAnswerPayload(comment=CommentNode(model=comment))
 
     @strawberry.mutation(
         extensions=[DomainErrors()],

@@ -10,7 +10,19 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from ideaengine import boards, comments, duplicates, follows, ideas, lifecycle, scores, users, votes, webhooks
+from ideaengine import (
+    boards,
+    comments,
+    duplicates,
+    follows,
+    ideas,
+    lifecycle,
+    reactions,
+    scores,
+    users,
+    votes,
+    webhooks,
+)
 from ideaengine.duplicates import Cluster
 from ideaengine.errors import DomainError
 from ideaengine.identity import Actor
@@ -106,6 +118,12 @@ class Loaders:
         )
         self.comment_pages: DataLoader[tuple[int, Window], Page[Comment]] = _per_parent(
             db, lambda s, ids, w: comments.pages_for_ideas(s, actor, ids, w), Page
+        )
+        self.comment_replies: DataLoader[tuple[int, Window], Page[Comment]] = _per_parent(
+            db, lambda s, ids, w: comments.replies_for_comments(s, actor, ids, w), Page
+        )
+        self.reactions: DataLoader[int, list[reactions.ReactionCount]] = _loader(
+            db, lambda s, ids: reactions.counts_many(s, actor, ids), list
         )
         self.clusters: DataLoader[tuple[int, Window], Page[Cluster]] = _per_parent(
             db, lambda s, ids, w: duplicates.clusters_many(s, actor, ids, w), Page

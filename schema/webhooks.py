@@ -32,6 +32,10 @@ WebhookEvent = Annotated[
             "{idea, from, to, note}.",
             _W.IDEA_MERGED: "idea.merged: a duplicate was merged into another idea; data: {source, target}.",
             _W.COMMENT_OFFICIAL: "comment.official: an official answer was posted on an idea; data: {idea, comment}.",
+            _W.COMMENT_REPLY: "comment.reply: a comment answered another one (published replies only); data: "
+            "{idea, comment, parent}, parent being the comment answered.",
+            _W.ANSWER_ACCEPTED: "comment.answer_accepted: the idea's author or a moderator marked a comment as "
+            "the answer; data: {idea, comment}.",
             _W.PING: "webhook.ping: a test event sent by pingWebhook, never by what happens on boards; data: "
             "{webhook: {id, url, events}}. Not an event to subscribe to (INVALID in createWebhook and updateWebhook).",
         },

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -61,14 +62,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
+def _enum(cls: type[enum.Enum], name: str, length: int = 20) -> Enum:
     # Not native: PostgreSQL ENUM types break downgrade-then-upgrade; a named CHECK instead.
     return Enum(
         cls,
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=20,
+        length=length,
         values_callable=lambda members: [m.value for m in members],
     )
 
@@ -103,6 +104,18 @@ class NotificationKind(enum.Enum):
     MERGED = "MERGED"
     OFFICIAL_COMMENT = "OFFICIAL_COMMENT"
     CONTENT_HIDDEN = "CONTENT_HIDDEN"
+    REPLY = "REPLY"
+    MENTION = "MENTION"
+    ANSWER_ACCEPTED = "ANSWER_ACCEPTED"
+    SUPPORTED_IDEA_LAUNCHED = "SUPPORTED_IDEA_LAUNCHED"
+
+
+class Reaction(enum.Enum):
+    THUMBS_UP = "THUMBS_UP"
+    HEART = "HEART"
+    HOORAY = "HOORAY"
+    LAUGH = "LAUGH"
+    CONFUSED = "CONFUSED"
 
 
 class ModerationState(enum.Enum):
@@ -304,10 +317,24 @@ class Comparison(Base):
 
 class Comment(Base):
     __tablename__ = "comments"
-    __table_args__ = (Index("ix_comments_idea_created", "idea_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_comments_idea_created", "idea_id", "created_at", "id"),
+        Index("ix_comments_parent_created", "parent_id", "created_at", "id"),
+        Index(
+            "uq_comments_one_accepted_per_idea",
+            "idea_id",
+            unique=True,
+            sqlite_where=text("accepted"),
+            postgresql_where=text("accepted"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    "The top-level comment whose thread this reply is in; null for a top-level comment (one level of nesting)."
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    "Marked as the answer to the idea's question; at most one per idea (a partial unique index)."
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(Text)
     official: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -319,6 +346,17 @@ class Comment(Base):
     "The author's last edit; the bodies it replaced are CommentRevision rows."
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     "Set when deleted: the body is then the placeholder, and the deleted text a CommentRevision."
+
+
+class CommentReaction(Base):
+    """One user's reaction of one kind to a comment: the primary key allows each kind once per user."""
+
+    __tablename__ = "comment_reactions"
+
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    reaction: Mapped[Reaction] = mapped_column(_enum(Reaction, "comment_reaction"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ModerationCase(Base):
@@ -405,7 +443,8 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
-    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind"))
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind", 40))
+    "40 characters since revision 0011 (SUPPORTED_IDEA_LAUNCHED has 23); the others' enums keep 20."
     message: Mapped[str] = mapped_column(Text)
     read: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -115,7 +115,9 @@ IDEA_FIELDS = """id board { id slug name } title body tags author { id name exte
     score { wilsonLowerBound trending elo bradleyTerry bradleyTerryLow bradleyTerryHigh comparisons rank
         computedAt stale }
     comments(first: 5) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-        edges { cursor node { id body official createdAt author { id name } idea { id } } } }
+        edges { cursor node { id body official createdAt author { id name } idea { id } accepted parent { id }
+            reactions { reaction count viewerReacted }
+            replies(first: 1) { totalCount edges { node { id body } } } } } }
     followerCount viewerVote viewerFollows viewerCanEdit similar(first: 3) { similarity idea { id title } }"""
 PAGE_INFO = "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
 
@@ -137,7 +139,8 @@ LISTS = {
             comments(last: 2) {{ totalCount edges {{ node {{ body author {{ name }} }} }} }} }} }} }} }} }} }} }}""",
 }
 
-COMMENT = """mutation($i: AddCommentInput!) { addComment(input: $i) { userErrors { code } } }"""
+COMMENT = """mutation($i: AddCommentInput!) { addComment(input: $i) { comment { id } userErrors { code } } }"""
+REACT = """mutation($i: ReactToCommentInput!) { reactToComment(input: $i) { userErrors { code } } }"""
 MERGE = """mutation($i: MergeIdeasInput!) { mergeIdeas(input: $i) { userErrors { code } } }"""
 WRITES = ("INSERT", "UPDATE", "DELETE", "BEGIN IMMEDIATE")
 
@@ -157,7 +160,10 @@ async def test_every_list_costs_the_same_statements_for_3_30_or_100_ideas(
         while len(ideas) < size:
             n = len(ideas)
             ideas.append(await idea_id(api, mia, board, f"Idea number {n}", body=f"Body {n}", tags=["x", f"t{n % 5}"]))
-            await api(COMMENT, {"i": {"ideaId": ideas[n], "body": f"Comment on {n}"}}, auth=max_)
+            added = await api(COMMENT, {"i": {"ideaId": ideas[n], "body": f"Comment on {n}"}}, auth=max_)
+            top = added["data"]["addComment"]["comment"]["id"]
+            await api(COMMENT, {"i": {"ideaId": ideas[n], "body": "A reply", "parentId": top}}, auth=mia)
+            await api(REACT, {"i": {"commentId": top, "reaction": "HEART", "on": True}}, auth=mia)
             if n % 2 == 0:
                 await vote(api, mia, ideas[n], "UP")
             if n % 3 == 0:

@@ -187,6 +187,34 @@ async def test_each_event_goes_to_the_webhooks_that_hear_it(
     assert bodies["idea.merged"]["target"]["id"] == target
 
 
+async def test_replies_and_accepted_answers_reach_webhooks_that_hear_them(
+    api: Api, ws: Workspace, services: Services, receiver: Any
+) -> None:
+    hook = receiver(200)
+    await register(api, ws, hook.url, ["COMMENT_REPLY", "ANSWER_ACCEPTED"])
+    board = await create_board(api, ws.api_key)
+    idea = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    added = await api(COMMENT, {"i": {"ideaId": idea, "body": "Which stores?"}}, auth=ws.token("carol"))
+    top = added["data"]["addComment"]["comment"]["id"]
+    await api(COMMENT, {"i": {"ideaId": idea, "body": "All of them", "parentId": top}}, auth=ws.token("alice"))
+    accept = "mutation($i: AcceptAnswerInput!) { acceptAnswer(input: $i) { userErrors { code } } }"
+    assert (await api(accept, {"i": {"commentId": top, "accepted": True}}, auth=ws.token("alice")))["data"] == {
+        "acceptAnswer": {"userErrors": []}
+    }
+
+    log = await eventually(settled(api, ws, 2), 20, "two deliveries")
+    assert sorted(d["event"] for d in log) == ["ANSWER_ACCEPTED", "COMMENT_REPLY"]
+    bodies = {json.loads(r.body)["event"]: json.loads(r.body)["data"] for r in hook.requests}
+    reply = bodies["comment.reply"]
+    assert (reply["comment"]["body"], reply["parent"]["body"], reply["idea"]["id"]) == (
+        "All of them",
+        "Which stores?",
+        idea,
+    )
+    answer = bodies["comment.answer_accepted"]
+    assert (answer["comment"]["id"], answer["idea"]["id"]) == (top, idea)
+
+
 async def test_deleting_a_webhook_drops_its_pending_deliveries(
     api: Api, ws: Workspace, services: Services, receiver: Any
 ) -> None:
