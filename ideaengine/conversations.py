@@ -114,6 +114,7 @@ async def tell_about_comment(
                 "comment": webhooks.comment_ref(comment),
                 "parent": webhooks.comment_ref(answered),
             },
+            about=[idea, comment, answered],
         )
 
 
@@ -133,4 +134,5 @@ async def tell_about_answer(
         board,
         webhooks.WebhookEvent.ANSWER_ACCEPTED,
         {"idea": webhooks.idea_ref(idea, board), "comment": webhooks.comment_ref(comment)},
+        about=[idea, comment],
     )
