@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -114,11 +114,6 @@ def unavailable(exc: BaseException) -> str | None:
     return None
 
 
-_CONNECTION_TOKEN = "ideaengine_token"
-_tokens = itertools.count(1)
-"Tokens that tell connections apart for as long as the process lives (an id() could be reused)."
-
-
 class Database:
     """Storage only: the engine, short read sessions and write transactions. What a write queues for after
     its commit (jobs, live events) is the unit of work's business (`ideaengine.platform.unit_of_work`)."""
@@ -138,33 +133,27 @@ class Database:
             read_engine = create_engine(settings, pooled=pooled, autocommit=True)
         self.read_engine = read_engine
         self.reads = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False)
-        self.commits = 0
-        "Commits made through this engine, counted for `data_version` on SQLite (see there)."
-        if settings.is_sqlite:
-            event.listen(self.engine.sync_engine, "commit", self._committed)
-
-    def _committed(self, _conn: Connection) -> None:
-        self.commits += 1
+        self._probe: sqlite3.Connection | None = None
+        "SQLite only: the read-only connection `data_version` asks."
 
     async def data_version(self, session: AsyncSession) -> str:
         """A value that changes with every commit that could change what `session` reads next, whoever made it.
 
-        PostgreSQL: the current snapshot (xmin:xmax:in-progress xids). A commit either removes its xid from
-        the in-progress list or, begun after the snapshot, carries an xid at or past its xmax, so no snapshot
-        after a commit equals one before it; read-only transactions take no xid and change nothing. SQLite:
-        `PRAGMA data_version` changes when another connection commits, but only as seen by this connection
-        and not for its own commits: so it is paired with a token for the connection and this engine's count
-        of commits (the connections of the pool also write).
+        PostgreSQL: the current snapshot (xmin:xmax:in-progress xids), read on the request's own connection. A
+        commit either removes its xid from the in-progress list or, begun after the snapshot, carries an xid at
+        or past its xmax, so no snapshot after a commit equals one before it; read-only transactions take no
+        xid and change nothing. SQLite: `PRAGMA data_version` of a read-only connection kept for this alone. It
+        changes when any other connection commits (this server's pool, its jobs, another process), and this
+        one never writes; the pragma reads the WAL index in shared memory, microseconds, so it runs inline.
         """
-        connection = await session.connection()
         if not self.settings.is_sqlite:
+            connection = await session.connection()
             snapshot = (await connection.exec_driver_sql("SELECT pg_current_snapshot()::text")).scalar_one()
             return str(snapshot)
-        token = connection.info.get(_CONNECTION_TOKEN)
-        if token is None:
-            token = connection.info[_CONNECTION_TOKEN] = next(_tokens)
-        version = (await connection.exec_driver_sql("PRAGMA data_version")).scalar_one()
-        return f"{token}:{version}:{self.commits}"
+        if self._probe is None:
+            path = make_url(self.settings.database_url).database
+            self._probe = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        return str(self._probe.execute("PRAGMA data_version").fetchone()[0])
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -198,6 +187,9 @@ class Database:
                 raise
 
     async def dispose(self) -> None:
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
         if self.read_engine.sync_engine.pool is not self.engine.sync_engine.pool:
             await self.read_engine.dispose()
         await self.engine.dispose()

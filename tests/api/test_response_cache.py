@@ -106,12 +106,13 @@ async def test_mutations_and_errors_are_never_kept(client: httpx.AsyncClient, ta
 
 async def test_the_media_type_asked_for_is_part_of_the_key(client: httpx.AsyncClient, target: str) -> None:
     body = {"query": TALLY, "variables": {"id": target}}
-    kinds = []
-    for accept in ("application/json", "application/graphql-response+json", "application/json"):
-        response = await client.post("/graphql", json=body, headers={"accept": accept})
-        kinds.append((response.headers["content-type"].split(";")[0], response.headers.get(CACHE_HEADER)))
-    assert kinds == [
-        ("application/json", None),
-        ("application/graphql-response+json", None),
-        ("application/json", "hit"),
-    ]
+    accepts = ("application/json", "application/graphql-response+json")
+    for _ in range(3):  # see `repeated`: another database's commit may move PostgreSQL's snapshot in between
+        kinds = []
+        for accept in (*accepts, *accepts):
+            response = await client.post("/graphql", json=body, headers={"accept": accept})
+            kinds.append((response.headers["content-type"].split(";")[0], response.headers.get(CACHE_HEADER)))
+        if kinds[2:] == [(accepts[0], "hit"), (accepts[1], "hit")]:
+            break
+    assert [kind for kind, _ in kinds] == [*accepts, *accepts]
+    assert [hit for _, hit in kinds[2:]] == ["hit", "hit"]
