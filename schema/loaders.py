@@ -3,6 +3,7 @@ one task at a time) and calls a domain function that applies the actor's visibil
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
@@ -39,6 +40,19 @@ class Reads(Protocol):
     def read(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
 
+class Loader(DataLoader[K, V]):
+    """A DataLoader whose callers wait on their own view of a shared result.
+
+    Fields that load the same key share one future. graphql-core cancels the sibling fields of a non-null
+    field that failed, and cancelling a task cancels the future it awaits: without the shield, one failed
+    field cancelled the shared load under another, unrelated field, and the CancelledError escaped the
+    whole request (a 500 for `{ a: idea(id: X) { author { name } comments(first: 101) { totalCount } }
+    b: idea(id: X) { author { name } } }`)."""
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(super().load(key))
+
+
 def _loader(
     db: Reads, fetch: Callable[[AsyncSession, Sequence[Any]], Awaitable[dict[Any, Any]]], default: Any = None
 ) -> DataLoader[Any, Any]:
@@ -47,7 +61,7 @@ def _loader(
             found = await fetch(session, keys)
         return [found.get(k, default() if callable(default) else default) for k in keys]
 
-    return DataLoader(load_fn=batch)
+    return Loader(load_fn=batch)
 
 
 def _per_parent(
@@ -72,7 +86,7 @@ def _per_parent(
                     found[parent, args] = result.get(parent, default() if callable(default) else default)
         return [found[k] for k in keys]
 
-    return DataLoader(load_fn=batch)
+    return Loader(load_fn=batch)
 
 
 class Loaders:

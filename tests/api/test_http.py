@@ -333,3 +333,22 @@ async def test_odd_ids_and_names_find_nothing_instead_of_failing(
     """Each answered "Unexpected error." (a Unicode digit crashed int(); PostgreSQL refuses 2**32 for an int4
     column and a NUL in any string)."""
     assert await api(document) == {"data": expected}
+
+
+async def test_a_failed_field_does_not_cancel_a_load_another_field_shares(api: Api, ws: Workspace) -> None:
+    """Found by tests/api/test_hostile_input.py: graphql-core cancels the siblings of a failed non-null field, and
+    cancelling one that waited on a DataLoader's shared future cancelled it under `b` too: the CancelledError
+    escaped the request (HTTP 500 on a live server)."""
+    from tests.api.ops import idea_id
+
+    board = await create_board(api, ws.api_key)
+    target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    body = await api(
+        """query($id: ID!) { a: idea(id: $id) { author { name } comments(first: 101) { totalCount } }
+        b: idea(id: $id) { author { name } } }""",
+        {"id": target},
+        expect_errors=True,
+    )
+    assert body["data"] == {"a": None, "b": {"author": {"name": "Alice"}}}
+    assert [e["path"] for e in body["errors"]] == [["a", "comments"]]
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
