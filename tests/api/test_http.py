@@ -352,3 +352,34 @@ async def test_a_failed_field_does_not_cancel_a_load_another_field_shares(api: A
     assert body["data"] == {"a": None, "b": {"author": {"name": "Alice"}}}
     assert [e["path"] for e in body["errors"]] == [["a", "comments"]]
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_read_cancelled_mid_statement_leaves_the_request_a_working_connection(services: Services) -> None:
+    """graphql-core cancels the siblings of a failed non-null field, possibly in the middle of a statement on the
+    request's shared read connection; later reads of the same request used to fail on the invalidated connection
+    ("Can't reconnect until invalid transaction is rolled back")."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from schema import SharedReads
+
+    reads = SharedReads(services.db)
+    slow = (
+        "SELECT pg_sleep(5)"
+        if services.db.engine.dialect.name == "postgresql"
+        else "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000000) SELECT count(*) FROM n"
+    )
+
+    async def stalled() -> None:
+        async with reads.session() as session:
+            await session.execute(text(slow))
+
+    task = asyncio.get_running_loop().create_task(stalled())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with reads.session() as session:
+        assert (await session.execute(text("SELECT 1"))).scalar() == 1
+    await reads.close()
