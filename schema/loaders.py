@@ -50,7 +50,15 @@ class Loader(DataLoader[K, V]):
     b: idea(id: X) { author { name } } }`)."""
 
     def load(self, key: K) -> Awaitable[V]:
-        return asyncio.shield(super().load(key))
+        shared = super().load(key)
+        # Every waiter may have been cancelled: the failure is then no one's news (and not a log line).
+        shared.add_done_callback(_retrieved)  # type: ignore[attr-defined]
+        return asyncio.shield(shared)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _loader(
