@@ -144,7 +144,10 @@ ORDER = (SortKey(Board.created_at), SortKey(Board.id))
 
 
 async def list_visible(session: AsyncSession, actor: Actor, workspace_slug: str, window: Window) -> Page[Board]:
-    """One window of a workspace's readable boards, and how many there are."""
+    """One window of a workspace's readable boards, and how many there are; none for a name that is not a slug
+    (which no workspace has, and PostgreSQL refuses a NUL in any string it is sent)."""
+    if not validation.SLUG.fullmatch(workspace_slug):
+        return Page()
     stmt = select(Board).join(Workspace, Workspace.id == Board.workspace_id).where(visible_to(actor))
     return (await pages(session, stmt, Workspace.slug, [workspace_slug], ORDER, window))[workspace_slug]
 

@@ -325,6 +325,11 @@ async def test_control_characters_in_a_search_find_nothing_instead_of_failing(ap
         pytest.param(
             '{ board(workspace: "ac\\u0000me", slug: "ideas") { id } }', {"board": None}, id="nul_in_a_workspace"
         ),
+        pytest.param(  # found by tests/api/test_hostile_input.py
+            '{ boards(workspace: "ac\\u0000me") { totalCount edges { cursor } } }',
+            {"boards": {"totalCount": 0, "edges": []}},
+            id="nul_in_a_workspace_of_boards",
+        ),
     ],
 )
 async def test_odd_ids_and_names_find_nothing_instead_of_failing(
