@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -32,6 +33,7 @@ from ideaengine.identity import Actor
 from ideaengine.platform import logs, media
 from ideaengine.platform.body_limit import BodyLimit
 from ideaengine.platform.db import unavailable
+from ideaengine.platform.jobs import InProcessQueue
 from ideaengine.platform.ratelimit import AnonymousReads
 from ideaengine.platform.response_cache import Cached, ResponseCache
 from ideaengine.platform.services import Services
@@ -240,15 +242,17 @@ async def _sweep_forever(services: Services) -> None:
         await asyncio.sleep(services.settings.sweep_interval_seconds)
 
 
-async def _job_health(services: Services) -> dict[str, Any]:
+async def _job_health(services: Services, session: AsyncSession) -> dict[str, Any]:
     """Queue depth and the age of the stalest board score (None where it cannot be read)."""
     try:
-        depth: int | None = await asyncio.to_thread(services.queue.depth)
+        # The in-process count is a len(); only Redis needs a thread, and the shared executor may be busy with
+        # in-process jobs (score refreshes), which made a health check wait behind them under a burst of votes.
+        queue = services.queue
+        depth: int | None = queue.depth() if isinstance(queue, InProcessQueue) else await asyncio.to_thread(queue.depth)
     except Exception as exc:  # Redis down: say so rather than fail the whole check
         log.warning("health check: queue unreadable: %s", exc)
         depth = None
-    async with services.db.read() as session:
-        stalest = await scores.stalest_age_seconds(session)
+    stalest = await scores.stalest_age_seconds(session)
     return {"queueDepth": depth, "stalestScoreAgeSeconds": round(stalest, 3)}
 
 
@@ -259,13 +263,14 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     graphql = GraphQLApp(services)
 
     async def healthz(request: Request) -> JSONResponse:
-        try:
-            async with services.db.read() as session:
+        # One session, two statements: every round trip waits its turn on a busy event loop.
+        async with services.db.read() as session:
+            try:
                 await session.execute(text("SELECT 1"))
-        except Exception as exc:  # the point of this endpoint is to say so, not to raise
-            log.warning("health check: database unreachable: %s", exc)
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok", **await _job_health(services)})
+            except Exception as exc:  # the point of this endpoint is to say so, not to raise
+                log.warning("health check: database unreachable: %s", exc)
+                return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+            return JSONResponse({"status": "ok", "database": "ok", **await _job_health(services, session)})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

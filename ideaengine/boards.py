@@ -162,7 +162,10 @@ ORDER_BY = (Board.created_at, Board.id)
 async def list_visible(
     session: AsyncSession, actor: Actor, workspace_slug: str, window: Window, *, include_archived: bool = False
 ) -> Page[Board]:
-    """One window of a workspace's readable boards, and how many there are; archived ones only if asked."""
+    """One window of a workspace's readable boards, and how many there are; archived ones only if asked. None
+    for a name that is not a slug (which no workspace has, and PostgreSQL refuses a NUL in any string it is sent)."""
+    if not validation.SLUG.fullmatch(workspace_slug):
+        return Page()
     stmt = select(Board).join(Workspace, Workspace.id == Board.workspace_id).where(visible_to(actor))
     if not include_archived:
         stmt = stmt.where(Board.archived_at.is_(None))

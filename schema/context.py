@@ -43,7 +43,14 @@ class SharedReads:
             if not self._closed:
                 if self._session is None:
                     self._session = self._db.reader()
-                yield self._session
+                try:
+                    yield self._session
+                except BaseException:
+                    # A read that failed, or was cancelled mid-statement (graphql-core cancels the siblings of a
+                    # failed non-null field), can leave the connection unusable: the next borrower opens a fresh
+                    # one instead of failing with "Can't reconnect until invalid transaction is rolled back".
+                    await self._drop()
+                    raise
                 return
         # A resolver graphql-core lets finish after the operation (a sibling of a failed non-null field)
         # reads on a session of its own, so nothing reopens the shared one after it was closed.
@@ -61,9 +68,12 @@ class SharedReads:
     async def forget(self) -> None:
         """Hand the connection back; objects read so far are forgotten, so a later read sees fresh rows."""
         async with self._lock:
-            session, self._session = self._session, None
-            if session is not None:
-                await session.close()
+            await self._drop()
+
+    async def _drop(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     async def close(self) -> None:
         self._closed = True

@@ -3,6 +3,7 @@ one task at a time) and calls a domain function that applies the actor's visibil
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
@@ -52,6 +53,27 @@ class Reads(Protocol):
     def read(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
 
+class Loader(DataLoader[K, V]):
+    """A DataLoader whose callers wait on their own view of a shared result.
+
+    Fields that load the same key share one future. graphql-core cancels the sibling fields of a non-null
+    field that failed, and cancelling a task cancels the future it awaits: without the shield, one failed
+    field cancelled the shared load under another, unrelated field, and the CancelledError escaped the
+    whole request (a 500 for `{ a: idea(id: X) { author { name } comments(first: 101) { totalCount } }
+    b: idea(id: X) { author { name } } }`)."""
+
+    def load(self, key: K) -> Awaitable[V]:
+        shared = super().load(key)
+        # Every waiter may have been cancelled: the failure is then no one's news (and not a log line).
+        shared.add_done_callback(_retrieved)  # type: ignore[attr-defined]
+        return asyncio.shield(shared)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _loader(
     db: Reads, fetch: Callable[[AsyncSession, Sequence[Any]], Awaitable[dict[Any, Any]]], default: Any = None
 ) -> DataLoader[Any, Any]:
@@ -60,7 +82,7 @@ def _loader(
             found = await fetch(session, keys)
         return [found.get(k, default() if callable(default) else default) for k in keys]
 
-    return DataLoader(load_fn=batch)
+    return Loader(load_fn=batch)
 
 
 def _per_parent(
@@ -85,7 +107,7 @@ def _per_parent(
                     found[parent, args] = result.get(parent, default() if callable(default) else default)
         return [found[k] for k in keys]
 
-    return DataLoader(load_fn=batch)
+    return Loader(load_fn=batch)
 
 
 class Loaders:

@@ -27,6 +27,8 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 100
 "`first` or `last` above this is refused (the contract's connection rule)."
 DEFAULT_PAGE_SIZE = 20
+INT_MIN = -(2**31)
+"The least 32-bit integer: with ids.PK_MAX, the range of an integer key in a cursor."
 
 Column = ColumnElement[Any] | InstrumentedAttribute[Any]
 Key = tuple[Any, ...]
@@ -176,7 +178,9 @@ def _value(kind: type, value: object) -> object:
     if kind is float and isinstance(value, int | float):
         return float(value)
     if kind is int and isinstance(value, int):
-        return value
+        # Key columns are 32-bit: a larger number was never issued, and SQLite (past 64 bits) and PostgreSQL
+        # (past 32) refuse to compare with it.
+        return value if INT_MIN <= value <= ids.PK_MAX else None
     return None
 
 

@@ -328,6 +328,11 @@ async def test_control_characters_in_a_search_find_nothing_instead_of_failing(ap
         pytest.param(
             '{ board(workspace: "ac\\u0000me", slug: "ideas") { id } }', {"board": None}, id="nul_in_a_workspace"
         ),
+        pytest.param(  # found by tests/api/test_hostile_input.py
+            '{ boards(workspace: "ac\\u0000me") { totalCount edges { cursor } } }',
+            {"boards": {"totalCount": 0, "edges": []}},
+            id="nul_in_a_workspace_of_boards",
+        ),
     ],
 )
 async def test_odd_ids_and_names_find_nothing_instead_of_failing(
@@ -336,3 +341,53 @@ async def test_odd_ids_and_names_find_nothing_instead_of_failing(
     """Each answered "Unexpected error." (a Unicode digit crashed int(); PostgreSQL refuses 2**32 for an int4
     column and a NUL in any string)."""
     assert await api(document) == {"data": expected}
+
+
+async def test_a_failed_field_does_not_cancel_a_load_another_field_shares(api: Api, ws: Workspace) -> None:
+    """Found by tests/api/test_hostile_input.py: graphql-core cancels the siblings of a failed non-null field, and
+    cancelling one that waited on a DataLoader's shared future cancelled it under `b` too: the CancelledError
+    escaped the request (HTTP 500 on a live server)."""
+    from tests.api.ops import idea_id
+
+    board = await create_board(api, ws.api_key)
+    target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    body = await api(
+        """query($id: ID!) { a: idea(id: $id) { author { name } comments(first: 101) { totalCount } }
+        b: idea(id: $id) { author { name } } }""",
+        {"id": target},
+        expect_errors=True,
+    )
+    assert body["data"] == {"a": None, "b": {"author": {"name": "Alice"}}}
+    assert [e["path"] for e in body["errors"]] == [["a", "comments"]]
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_read_cancelled_mid_statement_leaves_the_request_a_working_connection(services: Services) -> None:
+    """graphql-core cancels the siblings of a failed non-null field, possibly in the middle of a statement on the
+    request's shared read connection; later reads of the same request used to fail on the invalidated connection
+    ("Can't reconnect until invalid transaction is rolled back")."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from schema import SharedReads
+
+    reads = SharedReads(services.db)
+    slow = (
+        "SELECT pg_sleep(5)"
+        if services.db.engine.dialect.name == "postgresql"
+        else "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000000) SELECT count(*) FROM n"
+    )
+
+    async def stalled() -> None:
+        async with reads.session() as session:
+            await session.execute(text(slow))
+
+    task = asyncio.get_running_loop().create_task(stalled())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with reads.session() as session:
+        assert (await session.execute(text("SELECT 1"))).scalar() == 1
+    await reads.close()

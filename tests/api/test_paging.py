@@ -3,6 +3,7 @@ works for the list (parent, sort and filters) it came from."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -234,3 +235,26 @@ async def test_nested_lists_of_several_parents_page_each_parent_alone(api: Api, 
         "pageInfo": {"hasPreviousPage": True},
         "edges": [{"node": {"body": "Comment 1"}}],
     }
+
+
+@pytest.mark.parametrize("key", [2**31, 2**70, -(2**63) - 1], ids=["past_32_bits", "past_64_bits", "below_64_bits"])
+@pytest.mark.parametrize("sort", ["NEWEST", "MOST_VOTES"])
+async def test_a_cursor_with_a_key_out_of_range_is_refused_not_a_crash(
+    api: Api, ws: Workspace, board: str, sort: str, key: int
+) -> None:
+    """Found by tests/api/test_hostile_input.py: a cursor of this very list whose integer key no row can have
+    answered "Unexpected error." (SQLite cannot bind past 64 bits, PostgreSQL compares no int4 past 32)."""
+    from ideaengine.platform import ids
+
+    await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    cursor = (await board_ideas(api, None, f"first: 1, sort: {sort}", "id"))["pageInfo"]["endCursor"]
+    binding, *keys = json.loads(ids.decode_text(cursor) or "")
+    assert isinstance(keys[-1], int)  # the row's id, last in every order
+    forged = ids.encode_text(json.dumps([binding, *keys[:-1], key]))
+    body = await api(
+        f'{{ board(workspace: "acme", slug: "ideas") {{ ideas(sort: {sort}, after: "{forged}") {{ totalCount }} }} }}',
+        expect_errors=True,
+    )
+    assert body["data"] == {"board": None}
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "userErrorCode": "INVALID", "field": ["after"]}
