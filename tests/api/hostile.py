@@ -24,6 +24,9 @@ from graphql import (
     GraphQLSchema,
     GraphQLUnionType,
     IntrospectionQuery,
+    Lexer,
+    Source,
+    TokenKind,
     build_client_schema,
     get_named_type,
     get_nullable_type,
@@ -31,6 +34,7 @@ from graphql import (
 from hypothesis import strategies as st
 
 from ideaengine.platform import ids
+from ideaengine.platform.settings import MAX_TOKENS
 
 HOSTILE_CHARACTERS = (
     "\x00\x01\x08\x0b\x1b\x7f\x85\t\n\r"  # NUL and other controls (PostgreSQL refuses a NUL in any string)
@@ -261,8 +265,9 @@ class _Builder:
 
     MAX_DEPTH = 4
 
-    def __init__(self, schema: GraphQLSchema | None = None) -> None:
+    def __init__(self, schema: GraphQLSchema | None = None, max_depth: int = MAX_DEPTH) -> None:
         self.schema = schema
+        self.max_depth = max_depth
         self.variables: dict[str, GraphQLInputType] = {}
 
     def field(
@@ -277,7 +282,7 @@ class _Builder:
         head = (f"{alias}_{name}: " if alias else "") + name + (f"({', '.join(arguments)})" if arguments else "")
         if isinstance(named, GraphQLScalarType | GraphQLEnumType):
             return head
-        if depth >= self.MAX_DEPTH or named.name in seen:
+        if depth >= self.max_depth or named.name in seen:
             if arguments:
                 for arg_name in field.args:
                     del self.variables[f"{path}_{arg_name}"]
@@ -328,13 +333,25 @@ def operations(schema: GraphQLSchema) -> list[Operation]:
         if root is None:
             continue
         for name, field in root.fields.items():
-            builder = _Builder(schema)
-            built = builder.field(name, field, name, 0, frozenset())
-            assert built is not None
-            definitions = ", ".join(f"${v}: {t}" for v, t in builder.variables.items())
-            document = f"{kind} {name.title()}{f'({definitions})' if definitions else ''} {{ {built} }}"
+            # As deep as the token limit lets it be: `node` spans every type, and the schema grows.
+            for max_depth in range(_Builder.MAX_DEPTH, 0, -1):
+                builder = _Builder(schema, max_depth)
+                built = builder.field(name, field, name, 0, frozenset())
+                assert built is not None
+                definitions = ", ".join(f"${v}: {t}" for v, t in builder.variables.items())
+                document = f"{kind} {name.title()}{f'({definitions})' if definitions else ''} {{ {built} }}"
+                if _token_count(document) <= MAX_TOKENS:
+                    break
             found.append(Operation(name, document, dict(builder.variables)))
     return found
+
+
+def _token_count(document: str) -> int:
+    lexer = Lexer(Source(document))
+    count = 0
+    while lexer.advance().kind != TokenKind.EOF:
+        count += 1
+    return count
 
 
 # --- the answer ----------------------------------------------------------------------------------------------------
