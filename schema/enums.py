@@ -112,6 +112,11 @@ NotificationKind = Annotated[
             _N.OFFICIAL_COMMENT: "A moderator or admin answered officially (the message quotes the answer).",
             _N.CONTENT_HIDDEN: "Your idea, or your comment on this idea, was hidden by a moderator or after reports "
             "from members (never saying who reported it).",
+            _N.REPLY: "Someone replied to your comment.",
+            _N.MENTION: "Someone mentioned you (@name) in a comment on an idea you can read.",
+            _N.ANSWER_ACCEPTED: "Your comment was accepted as the answer on the idea.",
+            _N.SUPPORTED_IDEA_LAUNCHED: "An idea you wrote or supported (an UP vote, kept through merges) launched: "
+            "a thank-you quoting the idea and the team's note.",
         },
     ),
 ]

@@ -61,14 +61,14 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
+def _enum(cls: type[enum.Enum], name: str, length: int = 20) -> Enum:
     # Not native: PostgreSQL ENUM types break downgrade-then-upgrade; a named CHECK instead.
     return Enum(
         cls,
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=20,
+        length=length,
         values_callable=lambda members: [m.value for m in members],
     )
 
@@ -103,6 +103,17 @@ class NotificationKind(enum.Enum):
     MERGED = "MERGED"
     OFFICIAL_COMMENT = "OFFICIAL_COMMENT"
     CONTENT_HIDDEN = "CONTENT_HIDDEN"
+    REPLY = "REPLY"
+    MENTION = "MENTION"
+    ANSWER_ACCEPTED = "ANSWER_ACCEPTED"
+    SUPPORTED_IDEA_LAUNCHED = "SUPPORTED_IDEA_LAUNCHED"
+
+
+class DigestFrequency(enum.Enum):
+    INSTANT = "INSTANT"
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
+    NEVER = "NEVER"
 
 
 class ModerationState(enum.Enum):
@@ -403,10 +414,23 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"))
-    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind"))
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, "notification_kind", 40))
+    "40 characters since revision 0011 (SUPPORTED_IDEA_LAUNCHED has 23); the others' enums keep 20."
     message: Mapped[str] = mapped_column(Text)
     read: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationSetting(Base):
+    """A user's choices about notifications; no row means the defaults (`ideaengine.settings_of`)."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[bool] = mapped_column(Boolean)
+    digest: Mapped[DigestFrequency] = mapped_column(_enum(DigestFrequency, "digest_frequency"))
+    follow_on_vote: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class IdeaScore(Base):
