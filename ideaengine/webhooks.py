@@ -61,6 +61,8 @@ class WebhookEvent(enum.Enum):
     IDEA_STATUS_CHANGED = "idea.status_changed"
     IDEA_MERGED = "idea.merged"
     COMMENT_OFFICIAL = "comment.official"
+    IDEA_LAUNCH_CREDITED = "idea.launch_credited"
+    "An idea launched: who is thanked for it (its author and supporters), for the host app's own channels."
     PING = "webhook.ping"
     "A test event sent on request (pingWebhook), never subscribed to."
 

@@ -10,7 +10,19 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
-from ideaengine import boards, comments, duplicates, follows, ideas, lifecycle, scores, users, votes, webhooks
+from ideaengine import (
+    boards,
+    comments,
+    duplicates,
+    follows,
+    ideas,
+    lifecycle,
+    scores,
+    supporters,
+    users,
+    votes,
+    webhooks,
+)
 from ideaengine.duplicates import Cluster
 from ideaengine.errors import DomainError
 from ideaengine.identity import Actor
@@ -112,6 +124,12 @@ class Loaders:
         )
         self.deliveries: DataLoader[tuple[int, Window], Page[WebhookDelivery]] = _per_parent(
             db, lambda s, ids, w: webhooks.deliveries_many(s, actor, ids, w), Page
+        )
+        self.supporters: DataLoader[tuple[int, Window], Page[User]] = _per_parent(
+            db, lambda s, ids, w: supporters.supporters_many(s, actor, ids, w), Page
+        )
+        self.contributions: DataLoader[int, supporters.Contributions] = _loader(
+            db, lambda s, ids: supporters.contributions_many(s, actor, ids), supporters.Contributions
         )
         self.similar: DataLoader[tuple[int, int], list[tuple[int, float]]] = _per_parent(
             db, lambda s, ids, k: duplicates.similar_many(s, actor, ids, k), list

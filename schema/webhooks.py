@@ -32,6 +32,10 @@ WebhookEvent = Annotated[
             "{idea, from, to, note}.",
             _W.IDEA_MERGED: "idea.merged: a duplicate was merged into another idea; data: {source, target}.",
             _W.COMMENT_OFFICIAL: "comment.official: an official answer was posted on an idea; data: {idea, comment}.",
+            _W.IDEA_LAUNCH_CREDITED: "idea.launch_credited: an idea launched and its author and supporters are "
+            "thanked (SUPPORTED_IDEA_LAUNCHED); data: {idea, body, note, author, supporters}, each person "
+            "{id, externalId, name} (author null if erased; supporters: UP voters, merged ones included, oldest "
+            "first, erased users left out).",
             _W.PING: "webhook.ping: a test event sent by pingWebhook, never by what happens on boards; data: "
             "{webhook: {id, url, events}}. Not an event to subscribe to (INVALID in createWebhook and updateWebhook).",
         },
