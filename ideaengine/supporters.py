@@ -11,8 +11,8 @@ from sqlalchemy import case, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import visibility, webhooks
-from ideaengine.errors import DomainError, ErrorCode, not_found
-from ideaengine.identity import Actor, ActorRole
+from ideaengine.errors import DomainError, not_found
+from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.ids import global_id
 from ideaengine.platform.models import (
     Board,
@@ -40,28 +40,22 @@ async def supporters_many(
     """One window of each idea's supporters, or why the actor may not see them: moderators and admins of the
     idea's workspace only (product teams contact supporters; members see only `Idea.up_count`)."""
     out: dict[int, Page[User] | DomainError] = {}
-    if actor.role < ActorRole.MODERATOR or actor.workspace_id is None:
-        refusal = (
-            DomainError(ErrorCode.FORBIDDEN, "Only moderators and admins may see an idea's supporters.")
-            if actor.role >= ActorRole.MEMBER
-            else DomainError(ErrorCode.UNAUTHENTICATED, "Sign in as a moderator to see an idea's supporters.")
-        )
-        actor.refuse_if_banned()
-        return dict.fromkeys(idea_ids, refusal)
-    workspaces = dict(
-        (await session.execute(select(Idea.id, Board.workspace_id).join(Board).where(Idea.id.in_(idea_ids)))).tuples()
-    )
+    rows = await session.execute(select(Idea.id, Board.workspace_id).join(Board).where(Idea.id.in_(idea_ids)))
+    workspaces: dict[int, int] = {idea_id: workspace_id for idea_id, workspace_id in rows}
+    refusals: dict[int, DomainError | None] = {}
+    for workspace_id in set(workspaces.values()):
+        try:
+            await require_in(session, actor, workspace_id, ActorRole.MODERATOR, "see an idea's supporters")
+            refusals[workspace_id] = None
+        except DomainError as exc:
+            refusals[workspace_id] = exc
     allowed = []
     for idea_id in idea_ids:
-        workspace_id = workspaces.get(idea_id)
-        if workspace_id is None:
-            out[idea_id] = not_found("No such idea.")
-        elif workspace_id != actor.workspace_id:
-            out[idea_id] = DomainError(
-                ErrorCode.FORBIDDEN, "Only moderators and admins of the idea's workspace may see its supporters."
-            )
-        else:
+        refusal = not_found("No such idea.") if idea_id not in workspaces else refusals[workspaces[idea_id]]
+        if refusal is None:
             allowed.append(idea_id)
+        else:
+            out[idea_id] = refusal
     stmt = select(User).join(Vote, Vote.user_id == User.id).where(Vote.value == UP)
     out.update(await pages(session, stmt, Vote.idea_id, allowed, ORDER, window))
     return out
