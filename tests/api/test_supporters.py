@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from ideaengine.platform.models import NotificationSetting, WebhookDelivery
+from ideaengine.platform.models import Notification, NotificationKind, NotificationSetting, User, WebhookDelivery
 from tests.api.conftest import Api, Workspace
 from tests.api.ops import change_status, create_board, idea, idea_id, vote
 from tests.api.test_permissions import World
@@ -342,3 +342,32 @@ async def test_contributions_count_a_hidden_idea_only_for_those_who_may_read_it(
     assert (await contributions(api, ws.token("bob"), alice_id))["ideasSubmitted"] == 1
     assert (await contributions(api, alice, alice_id))["ideasSubmitted"] == 2
     assert (await contributions(api, ws.api_key, alice_id))["ideasSubmitted"] == 2
+
+
+async def test_an_erased_supporter_is_neither_thanked_nor_kept_with_settings(
+    api: Api, ws: Workspace, board: str, services: Any
+) -> None:
+    """Erasure forgets the person: no thank-you is written for them, their settings go, their vote still counts."""
+    carol = ws.token("carol")
+    target = await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
+    await vote(api, carol, target, "UP")
+    await update_settings(api, carol, email=False)
+    erase = "mutation($i: EraseUserInput!) { eraseUser(input: $i) { userErrors { code } } }"
+    erased = await api(erase, {"i": {"userId": await user_id(api, carol)}}, auth=ws.api_key)
+    assert erased["data"]["eraseUser"]["userErrors"] == []
+    await launch(api, ws, target)
+    async with services.db.read() as session:
+        assert (await session.execute(select(NotificationSetting))).scalars().all() == []
+        kinds_written = (
+            (
+                await session.execute(
+                    select(Notification.kind).where(
+                        Notification.user_id != select(User.id).where(User.external_id == "alice").scalar_subquery()
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert NotificationKind.SUPPORTED_IDEA_LAUNCHED not in kinds_written
+    assert (await idea(api, None, target, "supporterCount")) == {"supporterCount": 1}
