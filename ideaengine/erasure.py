@@ -4,8 +4,8 @@ The user row stays (ideas, comments, votes and status changes point at it) but h
 name, no email, an external id of the engine's own (`erased:<id>`, which no SSO token may claim, so the
 person signing in again is a new user), no ban. Their ideas and comments stay, shown as by a deleted user;
 their votes and comparisons stay counted, tied to no one. What served only them goes: follows (so follower
-counts drop) and notifications. Their reports keep counting (moderators' decisions must stay explainable),
-but lose the free-text note, which could name anyone."""
+counts drop), notifications and notification settings. Their reports keep counting (moderators'
+decisions must stay explainable), but lose the free-text note, which could name anyone."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ideaengine import users
 from ideaengine.errors import invalid, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
-from ideaengine.platform.models import Follow, Idea, Notification, Report, Role, User, utcnow
+from ideaengine.platform.models import Follow, Idea, Notification, NotificationSetting, Report, Role, User, utcnow
 
 ERASED_PREFIX = "erased:"
 "External ids of erased users; `identity.RESERVED_SUBJECTS` refuses tokens claiming one."
@@ -40,6 +40,7 @@ async def erase_user(session: AsyncSession, actor: Actor, user_id: int) -> User:
     await session.execute(delete(Follow).where(Follow.user_id == user.id))
     await session.execute(delete(Notification).where(Notification.user_id == user.id))
     await session.execute(update(Report).where(Report.reporter_id == user.id).values(note=None))
+    await session.execute(delete(NotificationSetting).where(NotificationSetting.user_id == user.id))
     user.name = user.email = None
     user.external_id = f"{ERASED_PREFIX}{user.id}"
     user.role = Role.MEMBER

@@ -28,6 +28,7 @@ from ideaengine.platform.models import (
     IdeaScore,
     IdeaTag,
     Notification,
+    NotificationSetting,
     StatusChange,
     User,
     Vote,
@@ -89,6 +90,7 @@ async def user_data(session: AsyncSession, workspace_id: int, external_id: str) 
     notifications = await rows(select(Notification).where(Notification.user_id == user.id).order_by(Notification.id))
     changes = await rows(select(StatusChange).where(StatusChange.actor_id == user.id).order_by(StatusChange.id))
     keys = await rows(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.id))
+    settings = await session.get(NotificationSetting, user.id)
     return {
         "user": {
             "id": global_id("User", user.id),
@@ -154,6 +156,9 @@ async def user_data(session: AsyncSession, workspace_id: int, external_id: str) 
             for s in changes
         ],
         "apiKeys": [{"name": k.name, "prefix": k.prefix, "createdAt": _time(k.created_at)} for k in keys],
+        "notificationSettings": None  # none stored: the defaults
+        if settings is None
+        else {"email": settings.email, "digest": settings.digest.value, "followOnVote": settings.follow_on_vote},
     }
 
 

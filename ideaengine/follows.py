@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import delete, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ideaengine import ideas, visibility
+from ideaengine import ideas, notification_settings, visibility
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor, ActorRole, require_in
-from ideaengine.platform.models import Board, Follow, Idea, Notification, NotificationKind, utcnow
+from ideaengine.platform.models import (
+    Board,
+    Follow,
+    Idea,
+    Notification,
+    NotificationKind,
+    NotificationSetting,
+    utcnow,
+)
 from ideaengine.platform.queries import Page, SortKey, Window, pages
-from ideaengine.platform.upsert import insert_ignore
+from ideaengine.platform.upsert import insert_for, insert_ignore
 
 
 async def follow(session: AsyncSession, actor: Actor, idea_id: int, on: bool) -> Idea:
@@ -33,10 +42,34 @@ async def follow(session: AsyncSession, actor: Actor, idea_id: int, on: bool) ->
     return idea
 
 
+async def follow_on_vote(session: AsyncSession, idea: Idea, user_id: int) -> None:
+    """A new UP vote follows the idea, unless the voter turned followOnVote off; one statement when nothing
+    changes. Withdrawing the vote later leaves the follow alone (unfollowing is the user's own choice)."""
+    now = utcnow()
+    off = notification_settings.FOLLOWS_ON_VOTE_OFF.where(NotificationSetting.user_id == user_id)
+    row = select(literal(idea.id), literal(user_id), literal(now, type_=Follow.created_at.type)).where(~exists(off))
+    stmt = insert_for(session, Follow).from_select(["idea_id", "user_id", "created_at"], row)
+    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=["idea_id", "user_id"]))
+    if result.rowcount:  # type: ignore[attr-defined]
+        count = await session.execute(
+            update(Idea)
+            .where(Idea.id == idea.id)
+            .values(follower_count=Idea.follower_count + 1)
+            .returning(Idea.follower_count)
+        )
+        set_committed_value(idea, "follower_count", count.scalar_one())
+
+
 async def notify_followers(
-    session: AsyncSession, actor: Actor, idea: Idea, kind: NotificationKind, message: str
+    session: AsyncSession,
+    actor: Actor,
+    idea: Idea,
+    kind: NotificationKind,
+    message: str,
+    told: Collection[int] = (),
 ) -> None:
-    """One notification per follower but the actor, written in the caller's transaction (DECISIONS.md 11)."""
+    """One notification per follower but the actor (and those already `told` of it otherwise), written in the
+    caller's transaction (DECISIONS.md 11)."""
     now = utcnow()
     followers = select(
         Follow.user_id,
@@ -48,6 +81,8 @@ async def notify_followers(
     ).where(Follow.idea_id == idea.id)
     if actor.user_id is not None:
         followers = followers.where(Follow.user_id != actor.user_id)
+    if told:
+        followers = followers.where(Follow.user_id.not_in(list(told)))
     await session.execute(
         Notification.__table__.insert().from_select(  # type: ignore[attr-defined]
             ["user_id", "idea_id", "kind", "message", "read", "created_at"], followers

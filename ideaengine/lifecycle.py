@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from ideaengine import boards, follows, ideas, validation, webhooks
+from ideaengine import boards, follows, ideas, supporters, validation, webhooks
 from ideaengine import status_labels as labels
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
@@ -48,7 +48,8 @@ def _label(status: IdeaStatus) -> str:
 async def change_status(
     session: AsyncSession, actor: Actor, idea_id: int, status: IdeaStatus, note: str | None = None
 ) -> Idea:
-    """Moderators and admins; every change is recorded and followers are notified."""
+    """Moderators and admins; every change is recorded and followers are notified. On LAUNCHED the author and
+    supporters are thanked instead (`supporters.credit_launch`), so a supporter who follows hears it once."""
     idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
     actor_id = await require_in(session, actor, board.workspace_id, ActorRole.MODERATOR, "change an idea's status")
     boards.require_active(board, "ideaId")
@@ -83,8 +84,9 @@ async def change_status(
         },
         about=[idea],
     )
+    thanked = await supporters.credit_launch(session, actor, idea, board, note) if status == S.LAUNCHED else set()
     message = f"“{idea.title}” is now {labels.phrase(board, status)}." + (f" {note}" if note else "")
-    await follows.notify_followers(session, actor, idea, NotificationKind.STATUS_CHANGED, message)
+    await follows.notify_followers(session, actor, idea, NotificationKind.STATUS_CHANGED, message, told=thanked)
     await boards.changed(session, board.id, idea.id, texts=True, at=now)  # openness: what is compared and indexed
     return idea
 

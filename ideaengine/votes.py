@@ -9,7 +9,7 @@ from sqlalchemy import Integer, Row, Table, bindparam, delete, select, text, upd
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ideaengine import boards, ideas
+from ideaengine import boards, follows, ideas
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.models import Idea, UTCDateTime, Vote, utcnow
 from ideaengine.platform.upsert import insert_for
@@ -64,7 +64,8 @@ trips: it runs the same steps one by one (`_cast_in_steps`); tests hold both to 
 
 
 async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: int | None) -> Idea:
-    """Record the actor's one vote on an idea (None withdraws it); the tally changes in the same transaction."""
+    """Record the actor's one vote on an idea (None withdraws it); the tally changes in the same transaction.
+    A new UP vote follows the idea (`follows.follow_on_vote`)."""
     # Lock the idea row before reading the previous vote, so concurrent switches stay exact (DECISIONS.md 8).
     idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
     user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "vote")
@@ -83,6 +84,8 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     # The new tally comes back with the UPDATE (one round trip less than a refresh).
     set_committed_value(idea, "up_count", tally.up_count)
     set_committed_value(idea, "down_count", tally.down_count)
+    if value == UP:  # a new UP vote (the tally moved): the supporter hears what becomes of the idea
+        await follows.follow_on_vote(session, idea, user_id)
     await boards.changed(session, board.id, idea.id, at=now)
     return idea
 

@@ -64,6 +64,8 @@ class WebhookEvent(enum.Enum):
     COMMENT_OFFICIAL = "comment.official"
     COMMENT_REPLY = "comment.reply"
     ANSWER_ACCEPTED = "comment.answer_accepted"
+    IDEA_LAUNCH_CREDITED = "idea.launch_credited"
+    "An idea launched: who is thanked for it (its author and supporters), for the host app's own channels."
     PING = "webhook.ping"
     "A test event sent on request (pingWebhook), never subscribed to."
 

@@ -41,6 +41,7 @@ from schema.follows import FollowMutations, NotificationNode
 from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
 from schema.lifecycle import LifecycleMutations
 from schema.moderation import ModerationMutations
+from schema.notification_settings import NotificationSettingsMutations
 from schema.subscriptions import BOARD_EVENT_TYPES, Subscriptions, SubscriptionSafeParserCache
 from schema.users import UserMutations, UserNode, Viewer
 from schema.votes import VoteMutations, VoteQueries
@@ -95,6 +96,7 @@ class Mutation(
     ApiKeyMutations,
     WorkspaceMutations,
     UserMutations,
+    NotificationSettingsMutations,
 ):
     pass
 

@@ -121,6 +121,22 @@ NotificationKind = Annotated[
     ),
 ]
 
+_D = models.DigestFrequency
+DigestFrequency = Annotated[
+    models.DigestFrequency,
+    described(
+        models.DigestFrequency,
+        "DigestFrequency",
+        "How often notifications go out by email.",
+        {
+            _D.INSTANT: "One email per notification, as it happens.",
+            _D.DAILY: "One email a day gathering the day's notifications.",
+            _D.WEEKLY: "One email a week gathering the week's notifications.",
+            _D.NEVER: "No email; notifications stay in the app.",
+        },
+    ),
+]
+
 _M = models.ModerationState
 ModerationState = Annotated[
     models.ModerationState,

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import strawberry
 
 import ranking
-from ideaengine import comments, duplicates, ideas, scores
+from ideaengine import comments, duplicates, ideas, scores, supporters
 from ideaengine.errors import DomainError
 from ideaengine.platform.models import Idea
 from schema import relay
 from schema.context import Info
 from schema.enums import IdeaStatus, ModerationState, Vote, VoteValue
 from schema.errors import DomainErrors, UserError, bad_input, query_error
-from schema.users import UserNode, load_user
+from schema.users import UserConnection, UserNode, load_user
 
 T = TypeVar("T")
 
@@ -189,6 +189,33 @@ class IdeaNode(relay.Node):
     )
     def follower_count(self) -> int:
         return self.model.follower_count
+
+    @strawberry.field(
+        description="Users with an UP vote on it (merged ideas' supporters included: a merge moves their votes). "
+        "Public."
+    )
+    def supporter_count(self) -> int:
+        return self.model.up_count
+
+    @strawberry.field(
+        description="Users with an UP vote on it (merged ideas' supporters included), earliest first, erased "
+        "users shown as such. The count is public; the list is for moderators and admins of the idea's "
+        "workspace (product teams contact them): null with FORBIDDEN (UNAUTHENTICATED when anonymous) for others."
+    )
+    async def supporters(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
+    ) -> UserConnection | None:
+        scope = relay.scope("Idea.supporters", self.model.id)
+        window = relay.window(info, scope, supporters.ORDER, first, after, last, before)
+        page = await relay.load_page(info.context.loaders.supporters, (self.model.id, window))
+        for user in page.rows:
+            info.context.loaders.user.prime(user.id, user)
+        return relay.connection(UserConnection, scope, window, page, lambda row: UserNode(model=row))
 
     @strawberry.field(description="The viewer's vote; null when none (or anonymous).")
     async def viewer_vote(self, info: Info) -> VoteValue | None:

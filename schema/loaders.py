@@ -20,6 +20,7 @@ from ideaengine import (
     lifecycle,
     reactions,
     scores,
+    supporters,
     users,
     votes,
     webhooks,
@@ -152,6 +153,12 @@ class Loaders:
         )
         self.deliveries: DataLoader[tuple[int, Window], Page[WebhookDelivery]] = _per_parent(
             db, lambda s, ids, w: webhooks.deliveries_many(s, actor, ids, w), Page
+        )
+        self.supporters: DataLoader[tuple[int, Window], Page[User]] = _per_parent(
+            db, lambda s, ids, w: supporters.supporters_many(s, actor, ids, w), Page
+        )
+        self.contributions: DataLoader[int, supporters.Contributions] = _loader(
+            db, lambda s, ids: supporters.contributions_many(s, actor, ids), supporters.Contributions
         )
         self.similar: DataLoader[tuple[int, int], list[tuple[int, float]]] = _per_parent(
             db, lambda s, ids, k: duplicates.similar_many(s, actor, ids, k), list

@@ -14,6 +14,7 @@ from schema import relay
 from schema.context import Info
 from schema.enums import Role
 from schema.errors import DomainErrors, UserError
+from schema.notification_settings import NotificationSettings, viewer_settings
 
 if TYPE_CHECKING:
     from schema.follows import NotificationConnection
@@ -59,6 +60,32 @@ class UserNode(relay.Node):
             return None
         assert self.model.banned_at is not None
         return UserBan(at=self.model.banned_at, until=self.model.banned_until, reason=self.model.ban_reason)
+
+    @strawberry.field(
+        description="What the user helped build, counted over the ideas the viewer can see (hidden and pending "
+        "ideas, and private boards, count only for those who may read them)."
+    )
+    async def contributions(self, info: Info) -> Contributions:
+        found = await info.context.loaders.contributions.load(self.model.id)
+        return Contributions(
+            ideas_submitted=found.ideas_submitted,
+            ideas_launched=found.ideas_launched,
+            supported_launched=found.supported_launched,
+        )
+
+
+@strawberry.type(name="UserConnection")
+class UserConnection(relay.Connection[UserNode]):
+    pass
+
+
+@strawberry.type(description="Credit for what a user helped build.")
+class Contributions:
+    ideas_submitted: int = strawberry.field(description="Ideas they wrote (any status, merged ones included).")
+    ideas_launched: int = strawberry.field(description="Ideas they wrote that launched.")
+    supported_launched: int = strawberry.field(
+        description="Launched ideas this user supported (an UP vote, kept through merges) before launch."
+    )
 
 
 @strawberry.type(description="A ban: the user reads like anonymous and every write is FORBIDDEN until it ends.")
@@ -124,6 +151,10 @@ class Viewer:
         async with info.context.read() as session:
             page = await follows.notifications(session, info.context.actor, window, bool(unread_only))
         return relay.connection(NotificationConnection, scope, window, page, lambda row: NotificationNode(model=row))
+
+    @strawberry.field(description="The viewer's notification settings; null when anonymous (or banned).")
+    async def notification_settings(self, info: Info) -> NotificationSettings | None:
+        return await viewer_settings(info)
 
     @strawberry.field(description="How many of the viewer's notifications are unread.")
     async def unread_notification_count(self, info: Info) -> int:

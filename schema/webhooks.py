@@ -36,6 +36,10 @@ WebhookEvent = Annotated[
             "{idea, comment, parent}, parent being the comment answered.",
             _W.ANSWER_ACCEPTED: "comment.answer_accepted: the idea's author or a moderator marked a comment as "
             "the answer; data: {idea, comment}.",
+            _W.IDEA_LAUNCH_CREDITED: "idea.launch_credited: an idea launched and its author and supporters are "
+            "thanked (SUPPORTED_IDEA_LAUNCHED); data: {idea, body, note, author, supporters}, each person "
+            "{id, externalId, name} (author null if erased; supporters: UP voters, merged ones included, oldest "
+            "first, erased users left out).",
             _W.PING: "webhook.ping: a test event sent by pingWebhook, never by what happens on boards; data: "
             "{webhook: {id, url, events}}. Not an event to subscribe to (INVALID in createWebhook and updateWebhook).",
         },

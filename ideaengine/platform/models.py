@@ -118,6 +118,13 @@ class Reaction(enum.Enum):
     CONFUSED = "CONFUSED"
 
 
+class DigestFrequency(enum.Enum):
+    INSTANT = "INSTANT"
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
+    NEVER = "NEVER"
+
+
 class ModerationState(enum.Enum):
     VISIBLE = "VISIBLE"
     PENDING = "PENDING"
@@ -448,6 +455,18 @@ class Notification(Base):
     message: Mapped[str] = mapped_column(Text)
     read: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationSetting(Base):
+    """A user's choices about notifications; no row means the defaults (`ideaengine.settings_of`)."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[bool] = mapped_column(Boolean)
+    digest: Mapped[DigestFrequency] = mapped_column(_enum(DigestFrequency, "digest_frequency"))
+    follow_on_vote: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class IdeaScore(Base):

@@ -170,7 +170,8 @@ async def test_merge_moves_votes_once_per_user_comments_and_followers(api: Api, 
     assert payload["userErrors"] == []
     assert payload["source"] == {"status": "MERGED", "mergedInto": {"id": target}, "votes": {"up": 0, "down": 0}}
     assert payload["target"]["votes"] == {"up": 2, "down": 1}  # bob UP, carol UP, dan DOWN
-    assert payload["target"]["followerCount"] == 2  # alice moved over, bob already there
+    # alice moved over, bob already there, carol and dan followed the source by voting UP (followOnVote) and moved
+    assert payload["target"]["followerCount"] == 4
     merged = await idea(api, alice, target, "viewerFollows comments { totalCount edges { node { body } } }")
     assert merged == {"viewerFollows": True, "comments": {"totalCount": 1, "edges": [{"node": {"body": "Yes please"}}]}}
     kinds = (await api(NOTIFICATIONS, auth=alice))["data"]["viewer"]["notifications"]["edges"]

@@ -120,7 +120,9 @@ IDEA_FIELDS = """id board { id slug name } title body tags author { id name exte
         edges { cursor node { id body official createdAt author { id name } idea { id } accepted parent { id }
             reactions { reaction count viewerReacted }
             replies(first: 1) { totalCount edges { node { id body } } } } } }
-    followerCount viewerVote viewerFollows viewerCanEdit similar(first: 3) { similarity idea { id title } }"""
+    followerCount viewerVote viewerFollows viewerCanEdit similar(first: 3) { similarity idea { id title } }
+    supporterCount supporters(first: 3) { totalCount edges { cursor node { id name
+        contributions { ideasSubmitted ideasLaunched supportedLaunched } } } }"""
 PAGE_INFO = "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
 
 # One request per list: sibling root fields race each other to the shared loaders (which batch merges
@@ -130,6 +132,7 @@ LISTS = {
         ideas(first: 100, statuses: [SUBMITTED, UNDER_REVIEW, MERGED]) {{ {PAGE_INFO}
         edges {{ cursor node {{ {IDEA_FIELDS} }} }} }} }} }}""",
     "following": f"""{{ viewer {{ role user {{ id name externalId }} unreadNotificationCount
+        notificationSettings {{ email digest followOnVote }}
         following(first: 100) {{ {PAGE_INFO} edges {{ cursor node {{ {IDEA_FIELDS} }} }} }} }} }}""",
     "notifications": f"""{{ viewer {{ notifications(first: 100) {{ {PAGE_INFO} edges {{ cursor node {{
         id kind message createdAt read idea {{ id title viewerFollows author {{ name }} }} }} }} }} }} }}""",
@@ -189,6 +192,8 @@ async def test_every_list_costs_the_same_statements_for_3_30_or_100_ideas(
             counts[name] = min(runs)
         body = await api(LISTS["board ideas"], auth=mia)
         assert len(body["data"]["board"]["ideas"]["edges"]) == size
+        supported = [e["node"]["supporters"]["totalCount"] for e in body["data"]["board"]["ideas"]["edges"]]
+        assert sum(supported) == (size + 1) // 2  # mia's UP votes, on every other idea
         body = await api(LISTS["following"], auth=mia)
         assert body["data"]["viewer"]["following"]["totalCount"] == size - 1  # the merged idea's follow moved
         body = await api(LISTS["notifications"], auth=mia)

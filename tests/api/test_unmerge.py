@@ -95,8 +95,8 @@ async def test_unmerge_restores_exactly_what_the_merge_moved_and_keeps_what_came
     await merge(world, source, target)
     merged = await state(world, target)
     # bob's vote moved, carol's DOWN on the source was dropped for her UP on the target; alice (who wrote
-    # both) and carol followed both, bob's follow moved.
-    assert (merged["votes"], merged["followerCount"], merged["comments"]["totalCount"]) == ({"up": 3, "down": 0}, 3, 2)
+    # both) and carol followed both, bob's follow moved, dave follows the target by his UP vote.
+    assert (merged["votes"], merged["followerCount"], merged["comments"]["totalCount"]) == ({"up": 3, "down": 0}, 4, 2)
     # Since the merge: erin votes on and comments on the target.
     assert (await vote(world.api, erin, target, "UP"))["userErrors"] == []
     await say(world, erin, target, "Please ship it")
@@ -117,6 +117,7 @@ async def test_unmerge_restores_exactly_what_the_merge_moved_and_keeps_what_came
     assert await state(world, other) == before[other]
     expected_target = before[target]
     expected_target["votes"] = {"up": 3, "down": 0}
+    expected_target["followerCount"] = before[target]["followerCount"] + 1  # erin's UP vote followed it
     expected_target["comments"] = {
         "totalCount": 2,
         "edges": [

@@ -132,7 +132,9 @@ async def test_export_user_prints_everything_stored_about_one_user(
     assert [i["title"] for i in data["ideas"]] == ["Widgets"]
     assert [(c["idea"], c["body"]) for c in data["comments"]] == [(ids["dark"], "Please")]
     assert [(v["idea"], v["value"]) for v in data["votes"]] == [(ids["dark"], "UP")]
-    assert [f["idea"] for f in data["follows"]] == [i["id"] for i in data["ideas"]]  # authors follow their ideas
+    # authors follow their ideas, and bob's UP vote followed Dark mode
+    assert [f["idea"] for f in data["follows"]] == [i["id"] for i in data["ideas"]] + [ids["dark"]]
+    assert data["notificationSettings"] is None  # never changed: the defaults
     assert set(data) == {
         "workspace",
         "user",
@@ -144,6 +146,7 @@ async def test_export_user_prints_everything_stored_about_one_user(
         "notifications",
         "statusChanges",
         "apiKeys",
+        "notificationSettings",
     }
 
 
