@@ -75,9 +75,8 @@ def free_port() -> int:
 
 def serve(args: list[str], env: dict[str, str], cwd: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen(
-        [*args, "--port", str(port)], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    log = open(Path(cwd) / f"server-{port}.log", "wb")
+    proc = subprocess.Popen([*args, "--port", str(port)], env=env, cwd=cwd, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}/graphql"
     deadline = time.monotonic() + 120  # a shared, busy machine can take a while
     while time.monotonic() < deadline:
@@ -372,6 +371,10 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
                     f"{kind}: the burst's tallies are not exact: expected {before + expected}, found {after}"
                 )
             show(f"ideaengine: {BURST_VOTES} votes from {BURST_USERS} users at once (tallies exact)", burst_rate, None)
+        except SystemExit:
+            for log in sorted(Path(tmp).glob("server-*.log")):  # what the servers said, for the failure above
+                print(f"--- {log.name}", *log.read_text(errors="replace").splitlines()[-40:], sep="\n", file=sys.stderr)
+            raise
         finally:
             for proc in (reference, ours, uncached):
                 proc.terminate()

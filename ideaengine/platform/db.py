@@ -107,10 +107,28 @@ def unavailable(exc: BaseException) -> str | None:
     for any other error (those are bugs, and stay masked and logged)."""
     if isinstance(exc, PoolTimeout):
         return BUSY
+    state = _sqlstate(exc)
+    if state is not None and (state.startswith("53") or state == "57P03"):  # too many clients; starting up
+        return BUSY
+    if state is not None and state.startswith("08"):  # connection exceptions
+        return UNREACHABLE
     if isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, OperationalError)):
         return BUSY if "locked" in str(exc.orig) else UNREACHABLE  # SQLite's lock held past busy_timeout
     if isinstance(exc, OSError | asyncio.TimeoutError):  # refused or timed out while connecting
         return UNREACHABLE
+    return None
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """PostgreSQL's SQLSTATE behind an error, however SQLAlchemy and the driver wrapped it."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        state = getattr(seen, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+        seen = getattr(seen, "orig", None) or seen.__cause__
     return None
 
 

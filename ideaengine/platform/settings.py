@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     "An IP may do this many times what one user may: people share addresses (offices, mobile carriers)."
     max_request_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     "Largest request body accepted (413 beyond it): a GraphQL document and its variables need far less."
+    max_concurrent_operations: Annotated[int, Field(ge=1)] | None = None
+    "GraphQL operations over HTTP one server process runs at once; more wait in line (not refused). Unset: 32\n"
+    "on PostgreSQL, 8 on SQLite (one writer at a time, and a pool of a few connections)."
     database_pool_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
     "Longest a request waits for a pooled connection before it is answered SERVICE_UNAVAILABLE (retry)."
     response_cache_bytes: Annotated[int, Field(ge=0)] = 32 * 1024 * 1024

@@ -111,3 +111,39 @@ async def test_an_unreachable_database_answers_service_unavailable() -> None:
     assert (error["message"], error["extensions"]["code"]) == (UNREACHABLE, "SERVICE_UNAVAILABLE")
     assert keyed.status_code == 503
     assert keyed.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+async def test_a_database_out_of_connections_answers_service_unavailable() -> None:
+    """PostgreSQL refusing a connection for want of slots (SQLSTATE 53300, as under a burst from many
+    servers) is the server being busy, not a bug."""
+    from ideaengine.platform.services import Services
+    from ideaengine.platform.settings import Settings
+    from tests.conftest import PG_ADMIN_URL, _pg_execute, unavailable
+
+    try:
+        await _pg_execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ie_no_slots') THEN "
+            "CREATE ROLE ie_no_slots LOGIN CONNECTION LIMIT 0; END IF; END $$"
+        )
+    except OSError as exc:
+        unavailable("PostgreSQL", exc)
+    full = Settings(
+        database_url=PG_ADMIN_URL.replace("://root@", "://ie_no_slots@"),
+        secret_key=TEST_SECRET_KEY,
+        redis_url=None,
+        **UNLIMITED,
+    )
+    services = Services.create(full)
+    try:
+        async with await client_for(services) as client:
+            anonymous = await client.post(
+                "/graphql", json={"query": '{ board(workspace: "acme", slug: "ideas") { name } }'}
+            )
+            keyed = await client.post(
+                "/graphql", json={"query": "{ viewer { role } }"}, headers={"authorization": "Bearer iek_x"}
+            )
+    finally:
+        await services.close()
+    [error] = anonymous.json()["errors"]
+    assert (error["message"], error["extensions"]["code"]) == (BUSY, "SERVICE_UNAVAILABLE")
+    assert (keyed.status_code, keyed.json()["errors"][0]["message"]) == (503, BUSY)
