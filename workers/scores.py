@@ -81,7 +81,7 @@ async def _refresh(db: Database, board_id: int) -> dict[str, Any]:
     reference = data.reference if data.reference is not None and now - data.reference < REBASE_AFTER else now
     figures = compute(data, reference)
     async with db.write() as session:
-        written = await _write(session, board_id, seq, now, reference, data.ids, figures)
+        written = await write(session, board_id, seq, now, reference, data.ids, figures)
     counts = {"ideas": len(data.ids), "written": written, "comparisons": len(data.winners), "seq": seq}
     if written is None:
         return {**counts, "skipped": "a newer refresh was written first"}
@@ -201,7 +201,7 @@ async def _claim(session: AsyncSession, board_id: int, seq: int, now: datetime) 
     return bool(stored <= seq)
 
 
-async def _write(
+async def write(
     session: AsyncSession,
     board_id: int,
     seq: int,
