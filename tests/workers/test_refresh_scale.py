@@ -151,7 +151,8 @@ async def test_a_refresh_computed_before_a_newer_one_was_written_writes_nothing(
     async with services.db.read() as session:
         stored = (await scores.scores_many(session, [pk(target)]))[pk(target)]
         assert (await session.execute(select(IdeaScore.up))).scalars().all() == [1]
-    assert (stored.stale, stored.trending) == (False, pytest.approx(1.0, abs=1e-3))
+    assert stored.stale is False
+    assert stored.trending == pytest.approx(1.0, abs=1e-3)
 
 
 async def test_a_refresh_interrupted_halfway_leaves_the_previous_figures(
