@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Table, and_, func, not_, select, update
+from sqlalchemy import Table, and_, func, not_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
@@ -99,15 +100,8 @@ async def load(session: AsyncSession, board_id: int) -> Loaded:
     ).scalar_one_or_none()
     columns = (IDEAS.c.id, IDEAS.c.up_count, IDEAS.c.down_count, IDEAS.c.trending, IDEAS.c.trending_at)
     ideas = (await session.execute(select(*columns).where(IDEAS.c.board_id == board_id).order_by(IDEAS.c.id))).all()
-    pairs = (
-        await session.execute(
-            select(COMPARISONS.c.winner_id, COMPARISONS.c.loser_id)
-            .where(COMPARISONS.c.board_id == board_id)
-            .order_by(COMPARISONS.c.created_at, COMPARISONS.c.id)
-        )
-    ).all()
+    winners, losers = await _comparisons(session, board_id)
     ids = np.fromiter((row[0] for row in ideas), dtype=np.int64, count=len(ideas))
-    compared = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     return Loaded(
         ids=ids,
         up=np.fromiter((row[1] for row in ideas), dtype=np.int64, count=len(ideas)),
@@ -116,10 +110,29 @@ async def load(session: AsyncSession, board_id: int) -> Loaded:
         trending_at=np.fromiter(
             (np.nan if row[4] is None else row[4].timestamp() for row in ideas), dtype=float, count=len(ideas)
         ),
-        winners=np.searchsorted(ids, compared[:, 0]),
-        losers=np.searchsorted(ids, compared[:, 1]),
+        winners=np.searchsorted(ids, winners),
+        losers=np.searchsorted(ids, losers),
         reference=reference,
     )
+
+
+_PAIRS = select(COMPARISONS.c.winner_id, COMPARISONS.c.loser_id).order_by(COMPARISONS.c.created_at, COMPARISONS.c.id)
+_PAIRS_POSTGRES = text(
+    "SELECT array_agg(winner_id ORDER BY created_at, id), array_agg(loser_id ORDER BY created_at, id) "
+    "FROM comparisons WHERE board_id = :board_id"
+)
+"""On PostgreSQL the sequence comes back as two integer arrays in one row, which asyncpg decodes in C: a
+third of the time of 100,000 rows (and numpy never sees a Row, which it reads element by element)."""
+
+
+async def _comparisons(session: AsyncSession, board_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """Winners' and losers' idea ids, in (created_at, id) order: what Elo replays and Bradley-Terry counts."""
+    if session.get_bind().dialect.name == "postgresql":
+        winners, losers = (await session.execute(_PAIRS_POSTGRES, {"board_id": board_id})).one()
+        return np.array(winners or [], dtype=np.int64), np.array(losers or [], dtype=np.int64)
+    pairs = (await session.execute(_PAIRS.where(COMPARISONS.c.board_id == board_id))).all()
+    flat = np.fromiter(chain.from_iterable(pairs), dtype=np.int64, count=2 * len(pairs)).reshape(-1, 2)
+    return flat[:, 0], flat[:, 1]
 
 
 def compute(data: Loaded, reference: datetime) -> dict[str, np.ndarray]:
