@@ -21,6 +21,7 @@ from ideaengine.platform.ids import global_id
 from ideaengine.platform.models import (
     ApiKey,
     Board,
+    BoardScore,
     Comment,
     Comparison,
     Follow,
@@ -33,6 +34,7 @@ from ideaengine.platform.models import (
     User,
     Vote,
 )
+from ideaengine.scores import Stored
 
 BATCH = 1_000
 "Ideas per read: memory stays about one batch, whatever the board's size."
@@ -177,9 +179,10 @@ async def idea_rows(
     last_id = 0
     while True:
         stmt = (
-            select(Idea, Board, IdeaScore)
+            select(Idea, Board, IdeaScore, BoardScore)
             .join(Board, Board.id == Idea.board_id)
             .outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
+            .outerjoin(BoardScore, BoardScore.board_id == Idea.board_id)
             .where(Board.workspace_id == workspace_id, Idea.id > last_id)
             .order_by(Idea.id)
             .limit(batch)
@@ -189,7 +192,7 @@ async def idea_rows(
         found = (await session.execute(stmt)).all()
         if not found:
             return
-        ids = [idea.id for idea, _, _ in found]
+        ids = [idea.id for idea, _, _, _ in found]
         counted = select(Comment.idea_id, func.count()).where(Comment.idea_id.in_(ids)).group_by(Comment.idea_id)
         comments: dict[int, int] = {idea_id: n for idea_id, n in await session.execute(counted)}  # a Result has keys()
         tags: dict[int, list[str]] = {}
@@ -198,13 +201,15 @@ async def idea_rows(
         ):
             tags.setdefault(idea_id, []).append(tag)
         yield [
-            _row(idea, board, score, comments.get(idea.id, 0), tags.get(idea.id, [])) for idea, board, score in found
+            _row(idea, board, Stored(score, refresh, 0), comments.get(idea.id, 0), tags.get(idea.id, []))
+            for idea, board, score, refresh in found
         ]
         last_id = ids[-1]
         session.expunge_all()  # forget the batch: the identity map would otherwise keep every row read
 
 
-def _row(idea: Idea, board: Board, score: IdeaScore | None, comments: int, tags: list[str]) -> dict[str, Any]:
+def _row(idea: Idea, board: Board, stored: Stored, comments: int, tags: list[str]) -> dict[str, Any]:
+    score = stored.score
     return {
         "board": board.slug,
         "id": global_id("Idea", idea.id),
@@ -217,7 +222,7 @@ def _row(idea: Idea, board: Board, score: IdeaScore | None, comments: int, tags:
         "comments": comments,
         "tags": tags,
         "wilsonLowerBound": None if score is None else score.wilson_lower_bound,
-        "trending": None if score is None else score.trending,
+        "trending": None if score is None else stored.trending,
         "elo": None if score is None else score.elo,
         "bradleyTerry": None if score is None else score.bradley_terry,
         "rank": None if score is None else score.rank,

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from ideaengine import boards, follows, ideas, supporters, validation, webhooks
+from ideaengine import boards, follows, ideas, supporters, trending, validation, webhooks
 from ideaengine import status_labels as labels
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
@@ -237,7 +237,9 @@ async def _move_followers(session: AsyncSession, source_id: int, target_id: int)
 
 
 async def recount(session: AsyncSession, idea_ids: Sequence[int]) -> None:
-    """Tallies and follower counts derived again from the rows, after rows moved between ideas."""
+    """Tallies, TRENDING figures and follower counts derived again from the rows, after rows moved between
+    ideas (a moved vote keeps its time, so the figures stay exact where adding and subtracting would do too)."""
+    await trending.recompute(session, idea_ids, utcnow())
     for idea_id in idea_ids:
         up = select(func.count()).select_from(Vote).where(Vote.idea_id == idea_id, Vote.value == 1)
         down = select(func.count()).select_from(Vote).where(Vote.idea_id == idea_id, Vote.value == -1)

@@ -3,37 +3,66 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import boards, duplicates
-from ideaengine.platform.models import Board, BoardIndex, Idea, IdeaScore, utcnow
+from ideaengine import boards, duplicates, trending
+from ideaengine.platform.models import Board, BoardIndex, BoardScore, Idea, IdeaScore, utcnow
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An idea's stored figures (None until its board's first refresh after it came), what its board's last
+    refresh covered (None before any), and the board's current score sequence."""
+
+    score: IdeaScore | None
+    refresh: BoardScore | None
+    board_seq: int
+
+    @property
+    def stale(self) -> bool:
+        """Exact (DECISIONS.md 12): the board has seen a score-changing write these figures do not include."""
+        return self.score is None or self.refresh is None or self.refresh.computed_seq < self.board_seq
+
+    @property
+    def computed_at(self) -> datetime | None:
+        """When the figures were last computed: the board's last refresh, which checked every idea's."""
+        return None if self.score is None or self.refresh is None else self.refresh.computed_at
+
+    @property
+    def trending(self) -> float:
+        """TRENDING as of `computed_at`: stored as of the board's reference time, the same for all its ideas."""
+        if self.score is None or self.refresh is None:
+            return 0.0
+        return trending.decay(self.score.trending, self.refresh.trending_at, self.refresh.computed_at)
+
+
+NOTHING = Stored(None, None, 0)
+"What an idea that cannot be read has: no figures."
 
 _SCORES = (
-    select(Idea.id, IdeaScore, boards.score_seq(Idea.board_id))
+    select(Idea.id, IdeaScore, BoardScore, boards.score_seq(Idea.board_id))
     .outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
+    .outerjoin(BoardScore, BoardScore.board_id == Idea.board_id)
     .where(Idea.id.in_(bindparam("ids", expanding=True)))
 )
 "Built once (a DataLoader batch of every page of ideas runs it; see boards._BY_SLUG)."
 
 
-async def scores_many(session: AsyncSession, idea_ids: Sequence[int]) -> dict[int, tuple[IdeaScore | None, int]]:
-    """Per idea: its stored score (None until computed) and its board's current score sequence."""
+async def scores_many(session: AsyncSession, idea_ids: Sequence[int]) -> dict[int, Stored]:
+    """Per idea: its stored figures, its board's last refresh and its board's current score sequence."""
     rows = await session.execute(_SCORES, {"ids": list(idea_ids)})
-    return {idea_id: (score, int(seq)) for idea_id, score, seq in rows}
-
-
-def is_stale(score: IdeaScore | None, board_seq: int) -> bool:
-    """Exact (DECISIONS.md 12): the board has seen a score-changing write these figures do not include."""
-    return score is None or score.computed_seq < board_seq
+    return {idea_id: Stored(score, refresh, int(seq)) for idea_id, score, refresh, seq in rows}
 
 
 def _scored_seq() -> Any:
     return (
-        select(func.coalesce(func.max(IdeaScore.computed_seq), 0))
-        .where(IdeaScore.board_id == Board.id)
+        select(func.coalesce(func.max(BoardScore.computed_seq), 0))
+        .where(BoardScore.board_id == Board.id)
         .scalar_subquery()
     )
 
@@ -58,7 +87,7 @@ async def stale_boards(session: AsyncSession) -> tuple[list[int], list[int]]:
 
 async def stalest_age_seconds(session: AsyncSession) -> float:
     """How long the longest-waiting board has had scores that miss a write (0 when all are fresh)."""
-    computed = select(func.max(IdeaScore.computed_at)).where(IdeaScore.board_id == Board.id).scalar_subquery()
+    computed = select(BoardScore.computed_at).where(BoardScore.board_id == Board.id).scalar_subquery()
     rows = await session.execute(
         select(func.coalesce(computed, Board.created_at)).where(boards.score_seq(Board.id) > _scored_seq())
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Integer, Row, Table, bindparam, delete, select, text, update
+from sqlalchemy import Float, Integer, Row, Table, bindparam, delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ideaengine import boards, follows, ideas
+from ideaengine import boards, follows, ideas, trending
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.models import Idea, UTCDateTime, Vote, utcnow
 from ideaengine.platform.upsert import insert_for
@@ -19,24 +19,34 @@ VOTES, IDEAS = cast(Table, Vote.__table__), cast(Table, Idea.__table__)
 "The vote's statements run on the tables: as ORM statements each would also pass through the ORM's bulk\n"
 "machinery (and match its WHERE against the session's objects), a fifth of a vote's Python time for nothing."
 _MINE = (VOTES.c.idea_id == bindparam("idea_id")) & (VOTES.c.user_id == bindparam("user_id"))
-_PREVIOUS = select(VOTES.c.value).where(_MINE)
+_PREVIOUS = select(VOTES.c.value, VOTES.c.updated_at).where(_MINE)
 _WITHDRAW = delete(VOTES).where(_MINE)
+_FIGURE = select(IDEAS.c.trending, IDEAS.c.trending_at).where(IDEAS.c.id == bindparam("idea_id"))
 _TALLY = (
     update(IDEAS)
     .where(IDEAS.c.id == bindparam("idea_id"))
-    .values(up_count=IDEAS.c.up_count + bindparam("up"), down_count=IDEAS.c.down_count + bindparam("down"))
-    .returning(IDEAS.c.up_count, IDEAS.c.down_count)
+    .values(
+        up_count=IDEAS.c.up_count + bindparam("up"),
+        down_count=IDEAS.c.down_count + bindparam("down"),
+        trending=bindparam("trending"),
+        trending_at=bindparam("now"),
+    )
+    .returning(IDEAS.c.up_count, IDEAS.c.down_count, IDEAS.c.trending, IDEAS.c.trending_at)
 )
 "Built once with named parameters: building a statement costs more Python than executing a cached one."
 
+_NOW = "CAST(:now AS TIMESTAMP WITHOUT TIME ZONE)"
+_DECAYED = trending.postgres_decay("trending", "trending_at", _NOW)
+"The idea's TRENDING figure moved to now; and below, the previous vote's weight now."
+_REPLACED = trending.postgres_decay("CAST(value AS DOUBLE PRECISION)", "updated_at", _NOW)
 _CAST_POSTGRES = (
     text(
-        """
+        f"""
 WITH previous AS (
-    SELECT value FROM votes WHERE idea_id = :idea_id AND user_id = :user_id
+    SELECT value, updated_at FROM votes WHERE idea_id = :idea_id AND user_id = :user_id
 ), chosen AS (
     INSERT INTO votes (idea_id, user_id, value, created_at, updated_at)
-    SELECT :idea_id, :user_id, CAST(:value AS INTEGER), :now, :now
+    SELECT :idea_id, :user_id, CAST(:value AS INTEGER), {_NOW}, {_NOW}
     WHERE CAST(:value AS INTEGER) IS NOT NULL
       AND CAST(:value AS INTEGER) IS DISTINCT FROM (SELECT value FROM previous)
     ON CONFLICT (idea_id, user_id) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at
@@ -47,16 +57,19 @@ UPDATE ideas SET
     up_count = up_count + (CAST(:value AS INTEGER) IS NOT DISTINCT FROM 1)::int
                         - ((SELECT value FROM previous) IS NOT DISTINCT FROM 1)::int,
     down_count = down_count + (CAST(:value AS INTEGER) IS NOT DISTINCT FROM -1)::int
-                            - ((SELECT value FROM previous) IS NOT DISTINCT FROM -1)::int
+                            - ((SELECT value FROM previous) IS NOT DISTINCT FROM -1)::int,
+    trending = {_DECAYED} + COALESCE(CAST(:value AS INTEGER), 0) - COALESCE((SELECT {_REPLACED} FROM previous), 0),
+    trending_at = {_NOW}
 WHERE id = :idea_id AND CAST(:value AS INTEGER) IS DISTINCT FROM (SELECT value FROM previous)
-RETURNING up_count, down_count
+RETURNING up_count, down_count, trending, trending_at
 """
     )
     .bindparams(bindparam("now", type_=UTCDateTime()), bindparam("value", type_=Integer()))
-    .columns(up_count=Integer(), down_count=Integer())
+    .columns(up_count=Integer(), down_count=Integer(), trending=Float(), trending_at=UTCDateTime())
 )
 """On PostgreSQL the whole vote after the lock is one statement: read the previous vote, write or withdraw
-the new one, and move the tally by the difference, returning it (no row when the vote was already this).
+the new one, and move the tally and the TRENDING figure (ideaengine/trending.py) by the difference,
+returning them (no row when the vote was already this).
 Its snapshot is taken after the idea's row lock, which every writer of the idea's votes holds, so the
 previous vote it reads is the latest; the vote row is written after the idea row is updated, the order of
 every other writer's locks (ideas first). SQLite cannot write in a WITH, and its statements cost no round
@@ -82,8 +95,8 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     if tally is None:  # the vote was already this
         return idea
     # The new tally comes back with the UPDATE (one round trip less than a refresh).
-    set_committed_value(idea, "up_count", tally.up_count)
-    set_committed_value(idea, "down_count", tally.down_count)
+    for name in ("up_count", "down_count", "trending", "trending_at"):
+        set_committed_value(idea, name, getattr(tally, name))
     if value == UP:  # a new UP vote (the tally moved): the supporter hears what becomes of the idea
         await follows.follow_on_vote(session, idea, user_id)
     await boards.changed(session, board.id, idea.id, at=now)
@@ -93,9 +106,13 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
 async def _cast_in_steps(session: AsyncSession, params: dict[str, Any]) -> Row[Any] | None:
     mine = {"idea_id": params["idea_id"], "user_id": params["user_id"]}
     value = params["value"]
-    previous = (await session.execute(_PREVIOUS, mine)).scalar_one_or_none()
+    found = (await session.execute(_PREVIOUS, mine)).one_or_none()
+    previous = None if found is None else found.value
     if previous == value:
         return None
+    figure = (await session.execute(_FIGURE, {"idea_id": params["idea_id"]})).one()
+    replaced = None if found is None else (found.value, found.updated_at)
+    moved = trending.after_vote(figure.trending, figure.trending_at, replaced, value, params["now"])
     if value is None:
         await session.execute(_WITHDRAW, mine)
     else:
@@ -106,7 +123,8 @@ async def _cast_in_steps(session: AsyncSession, params: dict[str, Any]) -> Row[A
         )
     up_delta = (value == UP) - (previous == UP)
     down_delta = (value == DOWN) - (previous == DOWN)
-    return (await session.execute(_TALLY, {**mine, "up": up_delta, "down": down_delta})).one()
+    tally = {"up": up_delta, "down": down_delta, "trending": moved, "now": params["now"]}
+    return (await session.execute(_TALLY, {**mine, **tally})).one()
 
 
 _VIEWER_VOTES = select(Vote.idea_id, Vote.value).where(

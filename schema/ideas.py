@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import strawberry
 
 import ranking
-from ideaengine import comments, duplicates, ideas, scores, supporters
+from ideaengine import comments, duplicates, ideas, supporters
 from ideaengine.errors import DomainError
 from ideaengine.platform.models import Idea
 from schema import relay
@@ -140,8 +140,8 @@ class IdeaNode(relay.Node):
 
     @strawberry.field(description="Ranking figures; eventually consistent, and `stale` says so.")
     async def score(self, info: Info) -> IdeaScoreType:
-        score, board_seq = await info.context.loaders.score.load(self.model.id)
-        stale = scores.is_stale(score, board_seq)
+        stored = await info.context.loaders.score.load(self.model.id)
+        score = stored.score
         if score is None:
             return IdeaScoreType(
                 wilson_lower_bound=0.0,
@@ -153,19 +153,19 @@ class IdeaNode(relay.Node):
                 comparisons=0,
                 rank=None,
                 computed_at=None,
-                stale=stale,
+                stale=stored.stale,
             )
         return IdeaScoreType(
             wilson_lower_bound=score.wilson_lower_bound,
-            trending=score.trending,
+            trending=stored.trending,
             elo=score.elo,
             bradley_terry=score.bradley_terry,
             bradley_terry_low=score.bt_low,
             bradley_terry_high=score.bt_high,
             comparisons=score.comparisons,
             rank=score.rank,
-            computed_at=score.computed_at,
-            stale=stale,
+            computed_at=stored.computed_at,
+            stale=stored.stale,
         )
 
     @strawberry.field(description="Comments, oldest first.")

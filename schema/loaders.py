@@ -33,7 +33,6 @@ from ideaengine.platform.models import (
     Comment,
     CommentRevision,
     Idea,
-    IdeaScore,
     Notification,
     StatusChange,
     User,
@@ -125,7 +124,7 @@ class Loaders:
         self.notification: DataLoader[int, Notification | None] = _loader(
             db, lambda s, ids: follows.notifications_many(s, actor, ids)
         )
-        self.score: DataLoader[int, tuple[IdeaScore | None, int]] = _loader(db, scores.scores_many, (None, 0))
+        self.score: DataLoader[int, scores.Stored] = _loader(db, scores.scores_many, scores.NOTHING)
         self.tags: DataLoader[int, list[str]] = _loader(db, ideas.tags_many, list)
         self.board_tags: DataLoader[int, list[str]] = _loader(db, boards.tags_many, list)
         self.history: DataLoader[int, list[StatusChange]] = _loader(db, lifecycle.history_many, list)

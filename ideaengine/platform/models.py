@@ -263,6 +263,10 @@ class Idea(Base):
     up_count: Mapped[int] = mapped_column(Integer, default=0)
     down_count: Mapped[int] = mapped_column(Integer, default=0)
     follower_count: Mapped[int] = mapped_column(Integer, default=0)
+    trending: Mapped[float] = mapped_column(Float, default=0.0)
+    "TRENDING's decayed net votes as of `trending_at`, moved with every vote (ideaengine/trending.py)."
+    trending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "The reference time of `trending`: its last change; null before the first vote."
     moderation_state: Mapped[ModerationState] = mapped_column(
         _enum(ModerationState, "idea_moderation_state"), default=ModerationState.VISIBLE
     )
@@ -469,8 +473,31 @@ class NotificationSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class BoardScore(Base):
+    """What a board's last score refresh covered: one row per board, written with the figures it refreshed.
+
+    The refresh writes only the `idea_scores` rows whose figures changed, so what it covered is kept here
+    once: the score sequence it included (`stale` = the board's sequence is newer, DECISIONS.md 12), when it
+    ran, and the time every `idea_scores.trending` of the board is expressed at.
+    """
+
+    __tablename__ = "board_scores"
+
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True)
+    computed_seq: Mapped[int] = mapped_column(Integer, default=-1)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    trending_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    "The reference time of the board's stored TRENDING figures (re-based now and then, so they stay in range)."
+
+
 class IdeaScore(Base):
-    """Figures computed by `workers.scores.refresh_board`; see RANKING.md for each definition."""
+    """Figures computed by `workers.scores.refresh_board`; see RANKING.md for each definition.
+
+    `trending` is as of the board's `BoardScore.trending_at`, the same time for every idea of the board, so a
+    row whose votes did not change keeps its value between refreshes and TRENDING orders by this column.
+    `computed_at` and `computed_seq` say when the row's figures last changed; what the board's last refresh
+    covered, and so `stale`, is on `BoardScore`.
+    """
 
     __tablename__ = "idea_scores"
     __table_args__ = (
@@ -492,7 +519,7 @@ class IdeaScore(Base):
     rank: Mapped[int | None] = mapped_column(Integer)
     computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     computed_seq: Mapped[int] = mapped_column(Integer, default=-1)
-    "The board's score sequence these figures include; older than the board's = stale."
+    "The board's score sequence at the refresh that last changed these figures."
 
 
 class DuplicateCluster(Base):
