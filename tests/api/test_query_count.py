@@ -120,8 +120,8 @@ IDEA_FIELDS = """id board { id slug name } title body tags author { id name exte
         edges { cursor node { id body official createdAt author { id name } idea { id } accepted parent { id }
             reactions { reaction count viewerReacted }
             replies(first: 1) { totalCount edges { node { id body } } } } } }
-    followerCount viewerVote viewerFollows viewerCanEdit similar(first: 3) { similarity idea { id title } }
-    supporterCount supporters(first: 3) { totalCount edges { cursor node { id name
+    followerCount viewerVote viewerFollows viewerCanEdit similar(first: 2) { similarity idea { id title } }
+    supporterCount supporters(first: 2) { totalCount edges { cursor node { id name
         contributions { ideasSubmitted ideasLaunched supportedLaunched } } } }"""
 PAGE_INFO = "totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }"
 
