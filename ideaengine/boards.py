@@ -29,7 +29,7 @@ from ideaengine.platform.models import (
     utcnow,
 )
 from ideaengine.platform.queries import Page, SortKey, Window, pages
-from ideaengine.platform.upsert import insert_for, insert_ignore
+from ideaengine.platform.upsert import built_once, insert_for, insert_ignore
 
 REFRESH_SCORES = "workers.scores.refresh_board"
 "Dotted job names: resolved at run time, so the domain never imports workers."
@@ -267,6 +267,12 @@ _BUMP: dict[str, Any] = {}
 "The score sequence's upsert, built once per dialect: every vote and comparison runs it."
 
 
+def _bump(session: AsyncSession) -> Any:
+    shards = cast(Table, BoardScoreSeq.__table__)  # a Core statement: no ORM bulk machinery on every vote
+    stmt = insert_for(session, shards).values(board_id=bindparam("board_id"), shard=bindparam("shard"), seq=1)
+    return stmt.on_conflict_do_update(index_elements=["board_id", "shard"], set_={"seq": shards.c.seq + 1})
+
+
 async def changed(
     session: AsyncSession,
     board_id: int,
@@ -284,13 +290,7 @@ async def changed(
     scores alone (a vote, a comparison) leaves the board row alone: it touches one shard of the sequence.
     """
     if scores:
-        dialect = session.get_bind().dialect.name
-        if (bump := _BUMP.get(dialect)) is None:
-            shards = cast(Table, BoardScoreSeq.__table__)  # a Core statement: no ORM bulk machinery on every vote
-            stmt = insert_for(session, shards).values(board_id=bindparam("board_id"), shard=bindparam("shard"), seq=1)
-            bump = _BUMP[dialect] = stmt.on_conflict_do_update(
-                index_elements=["board_id", "shard"], set_={"seq": shards.c.seq + 1}
-            )
+        bump = built_once(_BUMP, session, _bump)
         await session.execute(bump, {"board_id": board_id, "shard": idea_id % SCORE_SEQ_SHARDS})
         jobs.after_commit(session, REFRESH_SCORES, board_id, coalesce=True)
     if texts:

@@ -32,7 +32,7 @@ from ideaengine.platform.models import (
     Vote,
     utcnow,
 )
-from ideaengine.platform.upsert import insert_for
+from ideaengine.platform.upsert import built_once, insert_for
 from workers.base import run
 
 HOUR = 3600.0
@@ -239,9 +239,7 @@ async def write(
         if stored.get(idea_id) != row:
             rows.append({"idea_id": idea_id, **dict(zip(FIGURES, row, strict=True))})
     if rows:
-        dialect = session.get_bind().dialect.name
-        if (stmt := _UPSERT.get(dialect)) is None:
-            stmt = _UPSERT[dialect] = _upsert(session)
+        stmt = built_once(_UPSERT, session, _upsert)
         stamp = {"board_id": board_id, "computed_at": now, "computed_seq": seq}
         await session.execute(stmt, [{**r, **stamp} for r in rows])
     await _rank(session, board_id)
@@ -278,8 +276,7 @@ async def _rank(session: AsyncSession, board_id: int) -> None:
 
 
 _UPSERT: dict[str, Any] = {}
-"""The scores' upsert, built once per dialect: `excluded` builds a column collection on every access, and
-building this statement cost more than a board refresh's numbers (profile of a vote burst)."""
+"The scores' upsert, built once per dialect (`built_once`): building it cost more than a refresh's numbers."
 
 
 def _upsert(session: AsyncSession) -> Any:
