@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from ideaengine.platform import writer_lock
 from ideaengine.platform.events import EVENTS_KEY
 from ideaengine.platform.jobs import JOBS_KEY
 from ideaengine.platform.settings import Settings
@@ -132,6 +134,10 @@ def _sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+def _sqlite_path(settings: Settings) -> str:
+    return os.path.realpath(make_url(settings.database_url).database or "")
+
+
 class Database:
     """Storage only: the engine, short read sessions and write transactions. What a write queues for after
     its commit (jobs, live events) is the unit of work's business (`ideaengine.platform.unit_of_work`)."""
@@ -140,9 +146,9 @@ class Database:
         self.settings = settings
         self.engine = create_engine(settings, pooled=pooled)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
-        self._writer = asyncio.Lock() if settings.is_sqlite else None
-        "SQLite has one writer at a time: this process's writers queue here, in order, rather than polling in\n"
-        "SQLite's busy handler, where a long queue outwaits busy_timeout and fails with 'database is locked'."
+        self._writer = writer_lock.for_database(_sqlite_path(settings)) if settings.is_sqlite else None
+        "SQLite has one writer at a time: this process's writers (server and in-process jobs alike) queue here,\n"
+        "in order, rather than polling in SQLite's busy handler, where they could outwait busy_timeout."
         if settings.is_sqlite:
             read_engine = self.engine.execution_options(**{AUTOCOMMIT_OPTION: True})
         else:
