@@ -30,6 +30,7 @@ SWEEP_LOCK = "ideaengine:sweep-lock"
 WORKER_TTL_SECONDS = 30
 JOB_MONITORING_INTERVAL = 5
 MAINTENANCE_INTERVAL = 10
+PUBSUB_POLL_SECONDS = 1.0
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
@@ -91,6 +92,17 @@ class _Worker(Worker):
     def handle_warm_shutdown_request(self) -> None:
         self.stop_requested = True
         super().handle_warm_shutdown_request()  # type: ignore[no-untyped-call]  # rq leaves it unannotated
+
+    def subscribe(self) -> None:
+        """rq's own, polling its pub/sub every second instead of every 60: from redis 8.2 on, the teardown's
+        `PubSubWorkerThread.stop()` waits for the thread's poll to end, so a signal at the wrong moment kept
+        an idle worker alive for up to a minute."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # rq annotates it as None
+            sleep_time=PUBSUB_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         if self.stop_requested:  # asked before rq's own handlers were in place: leave through rq's loop
