@@ -23,6 +23,7 @@ import pytest
 from tests.api.conftest import Api, api, client, other_ws, ws  # noqa: F401  (fixtures)
 from tests.api.conftest import Workspace as WorkspaceKeys
 from tests.conftest import (
+    TEST_QUEUE,
     TEST_SECRET_KEY,
     UNLIMITED_ENV,
     new_database,
@@ -57,7 +58,7 @@ def server_env(
     )
     if redis_url is not None:
         env["IDEAENGINE_REDIS_URL"] = redis_url
-        env["IDEAENGINE_QUEUE_NAME"] = queue or "ideaengine"
+        env["IDEAENGINE_QUEUE_NAME"] = queue or TEST_QUEUE
     env.update(extra)
     return env
 
@@ -206,11 +207,12 @@ class Received:
 @dataclass
 class Receiver:
     """An HTTP server on 127.0.0.1 in a thread: answers each POST with the next status of `script`
-    (the last one repeats) and records what it got."""
+    (the last one repeats) and records what it got; with `answer_when`, answers only once that event is set."""
 
     script: list[int]
     requests: list[Received] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    answer_when: threading.Event | None = None
 
     @property
     def url(self) -> str:
@@ -227,6 +229,8 @@ class Receiver:
                 n = len(receiver.requests) - 1
                 status = receiver.script[min(n, len(receiver.script) - 1)]
                 answer = b"ok" if status < 300 else b"receiver says no"
+                if receiver.answer_when is not None:
+                    receiver.answer_when.wait(30)
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()

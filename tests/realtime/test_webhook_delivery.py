@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -219,20 +220,23 @@ async def test_deleting_a_webhook_drops_its_pending_deliveries(
     api: Api, ws: Workspace, services: Services, receiver: Any
 ) -> None:
     hook = receiver(500, 200)
+    hook.answer_when = threading.Event()  # the first attempt is in flight while the webhook goes
     await register(api, ws, hook.url, ["IDEA_SUBMITTED"])
     board = await create_board(api, ws.api_key)
     await idea_id(api, ws.token("alice"), board, "Oat milk in every store")
 
-    async def failed_once() -> bool:
+    async def attempted() -> bool:
         return len(hook.requests) == 1
 
-    await eventually(failed_once, 20, "the first attempt")
+    await eventually(attempted, 20, "the first attempt")
     [node] = (await api(LOG, auth=ws.api_key))["data"]["webhooks"]["edges"]
-    await api(
+    deleted = await api(
         "mutation($i: DeleteWebhookInput!) { deleteWebhook(input: $i) { userErrors { code } } }",
         {"i": {"id": node["node"]["id"]}},
         auth=ws.api_key,
     )
+    assert deleted["data"]["deleteWebhook"]["userErrors"] == []
+    hook.answer_when.set()  # it fails (500): a retry would be due 0.1 s later
     await in_process(services).drain()
     await asyncio.sleep(0.5)  # past the retry's due time
     await in_process(services).drain()
