@@ -6,6 +6,7 @@ JS_STAMP := tests/js/node_modules/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
+TEST_WORKERS ?= 3
 
 .PHONY: run test lint bench quality schema
 
@@ -34,7 +35,7 @@ test: $(STAMP) $(JS_STAMP) $(CHROMIUM)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict ideaengine schema workers ranking tests
 	$(VENV)/bin/pytest -q tests/foundation/test_architecture.py
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -31,6 +31,11 @@ UNLIMITED_ENV = {"IDEAENGINE_RATE_LIMITS_ENABLED": "false"}
 
 _counter = itertools.count()
 
+TEST_QUEUE = f"ideaengine-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+"""Each pytest process (xdist runs several) has its own queue name, and with it its own Redis keys, channels
+and rate-limit counters: the namespace a deployment sharing a Redis would use."""
+os.environ["IDEAENGINE_QUEUE_NAME"] = TEST_QUEUE
+
 
 def unavailable(what: str, why: object) -> None:
     message = f"{what} is not reachable: {why}"
