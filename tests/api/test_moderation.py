@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from ideaengine.platform.models import WebhookDelivery
 from tests.api.conftest import Api, Workspace
+from tests.api.ops import compare, drain, idea
 from tests.api.test_permissions import ALLOWED, FORBIDDEN, UNAUTHENTICATED, World, mutate
 
 REPORT = (
@@ -34,6 +35,7 @@ IDEA = "query($id: ID!) { idea(id: $id) { id moderationState comments { totalCou
 NODE = "query($id: ID!) { node(id: $id) { id } }"
 NOTIFICATIONS = "{ viewer { unreadNotificationCount notifications { edges { node { kind message idea { id } } } } } }"
 REPORTERS = ["bob", "carol", "dave"]
+SCORES = "score { stale comparisons bradleyTerry }"
 
 
 @pytest.fixture
@@ -466,3 +468,29 @@ async def test_webhooks_tell_nothing_of_hidden_content(world: World) -> None:
     assert (await mutate(world, "moderator", status, {"ideaId": idea, "status": "PLANNED"}))["userErrors"] == []
     assert (await mutate(world, "moderator", official, answer))["userErrors"] == []
     assert await deliveries(world) == 2
+
+
+async def test_comparisons_with_a_hidden_idea_leave_the_rankings_until_it_is_restored(world: World) -> None:
+    """A spam idea's matchups say nothing about the ideas it met: hidden, they count for no one's score."""
+    first, second, spam = [await world.idea(t) for t in ("Dark mode", "Export to CSV", "Buy cheap watches")]
+    for voter in ("bob", "carol"):
+        for winner, loser in ((spam, first), (spam, second), (second, first)):
+            assert (await compare(world.api, world.ws.token(voter), winner, loser))["userErrors"] == []
+
+    async def figures() -> dict[str, tuple[int, float]]:
+        await drain(world.services)
+        found = {}
+        for name, target in (("first", first), ("second", second)):
+            score = (await idea(world.api, world.ws.api_key, target, SCORES))["score"]
+            assert score["stale"] is False
+            found[name] = (score["comparisons"], score["bradleyTerry"])
+        return found
+
+    counted = await figures()
+    assert (counted["first"][0], counted["second"][0]) == (4, 4)
+    assert (await moderate(world, "moderator", spam, "HIDE"))["userErrors"] == []
+    hidden = await figures()
+    assert (hidden["first"][0], hidden["second"][0]) == (2, 2)  # only their matchups with each other
+    assert hidden["second"][1] > hidden["first"][1]
+    assert (await moderate(world, "moderator", spam, "RESTORE"))["userErrors"] == []
+    assert await figures() == counted
