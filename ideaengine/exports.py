@@ -45,6 +45,7 @@ COLUMNS = (
     "title",
     "status",
     "statusLabel",
+    "moderationState",
     "upVotes",
     "downVotes",
     "followers",
@@ -59,7 +60,8 @@ COLUMNS = (
     "createdAt",
     "updatedAt",
 )
-"One row per idea; scores are blank (null) until the score worker has computed them."
+"""One row per idea; scores are blank (null) until the score worker has computed them. Pending and hidden
+ideas are exported too (the export is for the brand's own team), with `moderationState` saying so."""
 
 
 def idea_ref(pk: int) -> str:
@@ -216,6 +218,7 @@ def _row(idea: Idea, board: Board, stored: Stored, comments: int, tags: list[str
         "title": idea.title,
         "status": idea.status.value,
         "statusLabel": status_labels.label(board, idea.status),
+        "moderationState": idea.moderation_state.value,
         "upVotes": idea.up_count,
         "downVotes": idea.down_count,
         "followers": idea.follower_count,

@@ -87,14 +87,20 @@ async def test_export_streams_csv_with_tallies_statuses_and_progress(
 
 
 async def test_export_of_a_workspace_as_jsonl_has_every_board(api: Api, ws: Workspace, env: dict[str, str]) -> None:
-    await seed(api, ws)
+    ids = await seed(api, ws)
+    hidden = await api(
+        "mutation($i: ModerateContentInput!) { moderateContent(input: $i) { userErrors { code } } }",
+        {"i": {"subjectId": ids["offline"], "action": "HIDE"}},
+        auth=ws.api_key,
+    )
+    assert hidden["data"]["moderateContent"]["userErrors"] == []
     result = await cli("export", "acme", "--format", "jsonl", env=env)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [(r["board"], r["title"], r["upVotes"]) for r in lines] == [
-        ("ideas", "Dark mode", 1),
-        ("ideas", "Offline mode", 0),
-        ("other", "Widgets", 0),
+    assert [(r["board"], r["title"], r["upVotes"], r["moderationState"]) for r in lines] == [
+        ("ideas", "Dark mode", 1, "VISIBLE"),
+        ("ideas", "Offline mode", 0, "HIDDEN"),  # the brand's own export keeps it, saying it is hidden
+        ("other", "Widgets", 0, "VISIBLE"),
     ]
     assert set(lines[0]) == set(exports.COLUMNS)
 
