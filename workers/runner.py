@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import multiprocessing
 import os
@@ -40,6 +41,9 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     the job, as rq's cold shutdown does). Either way the scheduler and sweeper children end with it.
     """
     assert settings.redis_url
+    # `kill -USR1` prints every thread's stack of the worker (and of its children, which inherit it) on
+    # stderr: how a worker that does not stop can be diagnosed where it runs.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     stop = threading.Event()
     running: list[_Worker] = []
 

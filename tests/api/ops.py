@@ -94,6 +94,13 @@ async def drain(services: Any) -> None:
     await services.queue.drain()
 
 
+async def quiesce(services: Any) -> None:
+    """Before DDL (a migration down and up): let the jobs writes queued finish, then close every pooled
+    connection, so neither a refresh nor a pooled session holds a lock the DDL waits on (or deadlocks with)."""
+    await drain(services)
+    await services.db.dispose()
+
+
 def pk(global_id: str) -> int:
     """The primary key behind one of the API's global ids."""
     from schema.relay import parse_id

@@ -12,7 +12,7 @@ from sqlalchemy.pool import NullPool
 from ideaengine.platform import migrate
 from ideaengine.platform.models import Comment, Idea
 from tests.api.conftest import Api, Workspace
-from tests.api.ops import create_board, idea_id
+from tests.api.ops import create_board, idea_id, quiesce
 
 
 async def _schema(url: str) -> tuple[set[str], list[str]]:
@@ -49,7 +49,7 @@ async def test_revision_0008_adds_and_drops_its_tables_and_columns_keeping_ideas
     assert (await api(merge, {"i": {"sourceId": source, "targetId": target}}, auth=ws.api_key))["data"] == {
         "mergeIdeas": {"userErrors": []}
     }
-    await services.db.dispose()  # no pooled connection in the way of the DDL
+    await quiesce(services)
 
     await asyncio.to_thread(migrate.downgrade, database_url, "0007_moderation")
     tables, columns = await _schema(database_url)

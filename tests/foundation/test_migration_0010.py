@@ -13,7 +13,7 @@ from sqlalchemy.pool import NullPool
 from ideaengine.platform import migrate
 from ideaengine.platform.models import Comment, Notification
 from tests.api.conftest import Api, Workspace
-from tests.api.ops import create_board, idea_id
+from tests.api.ops import create_board, idea_id, quiesce
 
 ADD = "mutation($i: AddCommentInput!) { addComment(input: $i) { comment { id } userErrors { code } } }"
 
@@ -52,7 +52,7 @@ async def test_revision_0010_drops_threads_and_the_new_kinds_and_brings_them_bac
     await api(react, {"i": {"commentId": top, "reaction": "HEART", "on": True}}, auth=ws.token("alice"))
     accept = "mutation($i: AcceptAnswerInput!) { acceptAnswer(input: $i) { userErrors { code } } }"
     await api(accept, {"i": {"commentId": top, "accepted": True}}, auth=ws.token("alice"))
-    await services.db.dispose()  # no pooled connection in the way of the DDL
+    await quiesce(services)
 
     await asyncio.to_thread(migrate.downgrade, database_url, "0009_bans_labels_erase")
     tables, columns = await _schema(database_url)

@@ -12,7 +12,7 @@ from sqlalchemy.pool import NullPool
 
 from ideaengine.platform import migrate
 from tests.api.conftest import Api, Workspace
-from tests.api.ops import change_status, create_board, idea_id, vote
+from tests.api.ops import change_status, create_board, idea_id, quiesce, vote
 
 NEW_KINDS = ("REPLY", "MENTION", "ANSWER_ACCEPTED", "SUPPORTED_IDEA_LAUNCHED")
 
@@ -57,7 +57,7 @@ async def test_revision_0011_adds_and_drops_settings_and_the_new_kinds(
     }
     for status in ("UNDER_REVIEW", "PLANNED", "IN_PROGRESS", "LAUNCHED"):
         assert (await change_status(api, ws.api_key, target, status))["userErrors"] == []
-    await services.db.dispose()  # no pooled connection in the way of the DDL
+    await quiesce(services)
 
     tables, before = await _state(database_url)
     assert "notification_settings" in tables

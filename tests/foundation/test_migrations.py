@@ -19,7 +19,7 @@ from ideaengine.platform.models import Base, Board, BoardIndex, Idea
 from ideaengine.platform.models import Workspace as WorkspaceRow
 from schema import relay
 from tests.api.conftest import Api, Workspace
-from tests.api.ops import change_status, create_board, idea, idea_id
+from tests.api.ops import change_status, create_board, idea, idea_id, quiesce
 from tests.conftest import in_process
 
 OLD_INDEX_COLUMNS = ["board_id", "text_seq", "max_idea_id", "payload", "built_at"]
@@ -93,7 +93,7 @@ async def test_revision_0004_empties_board_indexes_both_ways_and_the_sweep_rebui
         board_pk = (await session.execute(select(Board.id))).scalar_one()
     columns, rows = await _index_table(database_url)
     assert (columns, rows) == ([*OLD_INDEX_COLUMNS[:3], "format_version", *OLD_INDEX_COLUMNS[3:]], [(board_pk, 1)])
-    await services.db.dispose()  # no pooled connection in the way of the DDL
+    await quiesce(services)
 
     await asyncio.to_thread(migrate.downgrade, database_url, "0003_score_seqs")
     assert await _index_table(database_url) == (OLD_INDEX_COLUMNS, [])
@@ -142,7 +142,7 @@ async def test_revision_0005_adds_and_drops_the_operations_columns_keeping_every
     }
     rotate = "mutation { rotateSsoSecret { ssoSecret userErrors { code } } }"
     new_secret = (await api(rotate, auth=ws.api_key))["data"]["rotateSsoSecret"]["ssoSecret"]
-    await services.db.dispose()  # no pooled connection in the way of the DDL
+    await quiesce(services)
 
     await asyncio.to_thread(migrate.downgrade, database_url, "0004")
     assert "archived_at" not in await _columns(database_url, "boards")
@@ -190,7 +190,7 @@ async def test_revision_0006_starts_every_older_history_with_its_first_status_an
     moved = await idea_id(api, ws.token("bob"), board, "Dark mode for the app")
     assert (await change_status(api, ws.api_key, moved, "UNDER_REVIEW", "Looking"))["userErrors"] == []
     submitted = {i: await idea(api, None, i, HISTORY) for i in (quiet, moved)}
-    await services.db.dispose()  # no pooled connection in the way of the migration
+    await quiesce(services)
 
     await asyncio.to_thread(migrate.downgrade, database_url, "0005_operations")
     before = await _histories(database_url)  # read as rows: the models describe head, not revision 0005

@@ -182,6 +182,16 @@ class GraphQLWS:
     async def complete(self, op_id: str) -> None:
         await self.send({"id": op_id, "type": "complete"})
 
+    async def completed(self, *op_ids: str) -> None:
+        """Complete the operations and wait until the server has taken that in: a ping sent after the completes
+        is answered after them, so what arrives before the pong was already on its way (let through), and
+        nothing for these operations may follow it."""
+        for op_id in op_ids:
+            await self.complete(op_id)
+        await self.send({"type": "ping"})
+        while (message := await self.receive())["type"] != "pong":
+            assert message.get("id") in op_ids and message["type"] == "next", message
+
     async def close_code(self, seconds: float = 10) -> int | None:
         """Wait for the server to close the socket; its close code."""
         from websockets.exceptions import ConnectionClosed

@@ -98,8 +98,7 @@ async def test_a_subscriber_hears_new_ideas_status_changes_merges_and_score_refr
             assert event["source"] == {"id": duplicate, "status": "MERGED"}
             assert event["target"] == {"id": target, "title": "Oat milk in every store"}
 
-            await ws.complete("status")
-            await ws.complete("board")
+            await ws.completed("status", "board")
             await change_status(api, acme.token("mo", role="moderator"), target, "PLANNED")
             await ws.expect_quiet(1.0)  # completed: nothing more arrives
         finally:

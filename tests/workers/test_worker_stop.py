@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import signal
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -59,6 +60,19 @@ async def started_worker(workers: Workers, queue: Queue) -> tuple[int, list[int]
     return proc.pid, children
 
 
+async def exit_code(workers: Workers, pid: int, children: list[int], seconds: float) -> int:
+    """The worker's exit code once it ended; if it has not within `seconds`, fail with every thread's stack of
+    it and its children (SIGUSR1 makes them print it) so a hang can be read off the test's output."""
+    try:
+        return int(await asyncio.to_thread(workers.procs[0].wait, seconds))
+    except subprocess.TimeoutExpired:
+        for process in (pid, *children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process, signal.SIGUSR1)
+        await asyncio.sleep(1)
+        pytest.fail(f"the worker did not stop within {seconds}s; its stacks and log:\n{workers.output()[-20000:]}")
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_an_idle_worker_stops_on_a_signal_and_leaves_no_child(
     pg_url: str, redis_url: str, tmp_path: Path, signum: signal.Signals
@@ -70,7 +84,7 @@ async def test_an_idle_worker_stops_on_a_signal_and_leaves_no_child(
         pid, children = await started_worker(workers, queue)
         os.kill(pid, signum)
         started = time.monotonic()
-        code = await asyncio.to_thread(workers.procs[0].wait, STOP_SECONDS)
+        code = await exit_code(workers, pid, children, STOP_SECONDS)
         assert code == 0, workers.output()
         assert time.monotonic() - started < STOP_SECONDS
         await no_child_left(children, workers.output())
@@ -97,7 +111,7 @@ async def test_a_busy_worker_finishes_its_job_then_stops(pg_url: str, redis_url:
         await eventually(running, 30, "the job to start", workers.output)
         children = sorted({*children, *descendants(pid)})  # with the work-horse running the job
         os.kill(pid, signal.SIGTERM)
-        code = await asyncio.to_thread(workers.procs[0].wait, 3 + STOP_SECONDS)
+        code = await exit_code(workers, pid, children, 3 + STOP_SECONDS)
         assert code == 0, workers.output()
         assert Job.fetch(job.id, connection=connection).get_status() == JobStatus.FINISHED
         await no_child_left(children, workers.output())
