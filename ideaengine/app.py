@@ -28,7 +28,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from ideaengine import identity, scores, sweep
+from ideaengine import identity, mail, scores, sweep, unsubscribe
 from ideaengine.identity import Actor
 from ideaengine.platform import logs, media
 from ideaengine.platform.body_limit import BodyLimit
@@ -311,6 +311,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
+            Route(mail.UNSUBSCRIBE_PATH, unsubscribe.unsubscribe_page, methods=["GET", "POST"]),
             Mount("/graphiql", StaticFiles(directory=GRAPHIQL), name="graphiql"),
         ],
         middleware=middleware,

@@ -10,8 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import boards, visibility, webhooks
-from ideaengine.identity import actor_of
+from ideaengine import mail, visibility, webhooks
 from ideaengine.platform.models import Board, Comment, Idea, Notification, NotificationKind, User, utcnow
 
 MENTION = re.compile(r"(?<![\w@])@(\w(?:[\w.'-]*\w)?)")
@@ -66,13 +65,6 @@ async def _mentioned(session: AsyncSession, workspace_id: int, body: str) -> lis
     return [by_handle[h][0] for h in wanted if len(by_handle.get(h, [])) == 1]
 
 
-def _can_read(user: User, board: Board, idea: Idea) -> bool:
-    reader = actor_of(user)
-    return boards.can_read(reader, board) and visibility.can_see(
-        reader, board.workspace_id, idea.moderation_state, idea.author_id
-    )
-
-
 def _name(users: Iterable[User], user_id: int) -> str:
     return next((u.name for u in users if u.id == user_id and u.name), "Someone")
 
@@ -81,8 +73,11 @@ async def _users(session: AsyncSession, ids: set[int]) -> list[User]:
     return list((await session.execute(select(User).where(User.id.in_(sorted(ids))))).scalars()) if ids else []
 
 
-def _notify(session: AsyncSession, user: User, idea: Idea, kind: NotificationKind, message: str) -> None:
-    session.add(Notification(user_id=user.id, idea_id=idea.id, kind=kind, message=message, created_at=utcnow()))
+async def _notify(session: AsyncSession, user: User, idea: Idea, kind: NotificationKind, message: str) -> None:
+    notification = Notification(user_id=user.id, idea_id=idea.id, kind=kind, message=message, created_at=utcnow())
+    session.add(notification)
+    await session.flush()
+    await mail.queue(session, [notification.id])
 
 
 async def tell_about_comment(
@@ -97,12 +92,13 @@ async def tell_about_comment(
     who = _name(known, writer_id)
     told = {writer_id}
     for user in known:
-        if user.id == replied_to and user.id not in told and _can_read(user, board, idea):
-            _notify(session, user, idea, NotificationKind.REPLY, f"{who} replied to your comment on “{idea.title}”.")
+        if user.id == replied_to and user.id not in told and visibility.user_can_read(user, board, idea):
+            message = f"{who} replied to your comment on “{idea.title}”."
+            await _notify(session, user, idea, NotificationKind.REPLY, message)
             told.add(user.id)
     for user in mentioned:
-        if user.id not in told and _can_read(user, board, idea):
-            _notify(session, user, idea, NotificationKind.MENTION, f"{who} mentioned you on “{idea.title}”.")
+        if user.id not in told and visibility.user_can_read(user, board, idea):
+            await _notify(session, user, idea, NotificationKind.MENTION, f"{who} mentioned you on “{idea.title}”.")
             told.add(user.id)
     if answered is not None:
         await webhooks.emit(
@@ -125,10 +121,10 @@ async def tell_about_answer(
     if comment.author_id is not None and comment.author_id != accepter_id:
         known = await _users(session, {accepter_id, comment.author_id})
         for user in known:
-            if user.id == comment.author_id and _can_read(user, board, idea):
+            if user.id == comment.author_id and visibility.user_can_read(user, board, idea):
                 who = _name(known, accepter_id)
                 message = f"{who} marked your comment as the answer on “{idea.title}”."
-                _notify(session, user, idea, NotificationKind.ANSWER_ACCEPTED, message)
+                await _notify(session, user, idea, NotificationKind.ANSWER_ACCEPTED, message)
     await webhooks.emit(
         session,
         board,

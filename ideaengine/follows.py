@@ -8,7 +8,7 @@ from sqlalchemy import delete, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ideaengine import ideas, notification_settings, visibility
+from ideaengine import ideas, mail, notification_settings, visibility
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.models import (
@@ -69,7 +69,7 @@ async def notify_followers(
     told: Collection[int] = (),
 ) -> None:
     """One notification per follower but the actor (and those already `told` of it otherwise), written in the
-    caller's transaction (DECISIONS.md 11)."""
+    caller's transaction (DECISIONS.md 11), with its email (`mail.queue`)."""
     now = utcnow()
     followers = select(
         Follow.user_id,
@@ -83,11 +83,12 @@ async def notify_followers(
         followers = followers.where(Follow.user_id != actor.user_id)
     if told:
         followers = followers.where(Follow.user_id.not_in(list(told)))
-    await session.execute(
-        Notification.__table__.insert().from_select(  # type: ignore[attr-defined]
-            ["user_id", "idea_id", "kind", "message", "read", "created_at"], followers
-        )
+    written = await session.execute(
+        Notification.__table__.insert()  # type: ignore[attr-defined]
+        .from_select(["user_id", "idea_id", "kind", "message", "read", "created_at"], followers)
+        .returning(Notification.id)
     )
+    await mail.queue(session, list(written.scalars()))
 
 
 FOLLOWING_ORDER = (SortKey(Follow.created_at, descending=True), SortKey(Idea.id, descending=True))

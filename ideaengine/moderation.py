@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import boards, validation, visibility, webhooks
+from ideaengine import boards, mail, validation, visibility, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform import events
@@ -250,16 +250,17 @@ async def _decide(
         await boards.changed(session, subject.board.id, subject.idea.id, texts=True, at=at)
     if target == ModerationState.HIDDEN and subject.author_id is not None:
         why = "after reports from members" if actor_id is None else "by a moderator"
-        session.add(
-            Notification(
-                user_id=subject.author_id,
-                idea_id=subject.idea.id,
-                kind=NotificationKind.CONTENT_HIDDEN,
-                message=f"Your {subject.noun} on “{subject.idea.title}” was hidden {why}"
-                + (f": {reason}" if reason and actor_id is not None else "."),
-                created_at=at,
-            )
+        told = Notification(
+            user_id=subject.author_id,
+            idea_id=subject.idea.id,
+            kind=NotificationKind.CONTENT_HIDDEN,
+            message=f"Your {subject.noun} on “{subject.idea.title}” was hidden {why}"
+            + (f": {reason}" if reason and actor_id is not None else "."),
+            created_at=at,
         )
+        session.add(told)
+        await session.flush()
+        await mail.queue(session, [told.id])
 
 
 QUEUE_ORDER = (

@@ -27,12 +27,13 @@ DEFAULTS = Settings(email=True, digest=DigestFrequency.INSTANT, follow_on_vote=T
 vote follows: a supporter hears what became of their vote unless they say otherwise."""
 
 
-def _of(row: NotificationSetting | None) -> Settings:
+def of_row(row: NotificationSetting | None) -> Settings:
+    """The settings a (possibly missing) row stands for: callers that read rows in bulk use it too."""
     return DEFAULTS if row is None else Settings(row.email, row.digest, row.follow_on_vote)
 
 
 async def of_user(session: AsyncSession, user_id: int) -> Settings:
-    return _of(await session.get(NotificationSetting, user_id))
+    return of_row(await session.get(NotificationSetting, user_id))
 
 
 async def of_viewer(session: AsyncSession, actor: Actor) -> Settings | None:
@@ -61,15 +62,31 @@ async def update(
         current = replace(current, digest=digest)
     if follow_on_vote is not None:
         current = replace(current, follow_on_vote=follow_on_vote)
+    await _store(session, user_id, current)
+    return current
+
+
+async def email_off(session: AsyncSession, user_id: int) -> Settings:
+    """Stop all email to the user (a one-click unsubscribe link); their other choices stay."""
+    current = replace(await of_user(session, user_id), email=False)
+    await _store(session, user_id, current)
+    return current
+
+
+def sends_email(settings: Settings) -> bool:
+    """Whether these settings want email at all: email on, and a rhythm other than NEVER."""
+    return settings.email and settings.digest != DigestFrequency.NEVER
+
+
+async def _store(session: AsyncSession, user_id: int, settings: Settings) -> None:
     values = {
-        "email": current.email,
-        "digest": current.digest,
-        "follow_on_vote": current.follow_on_vote,
+        "email": settings.email,
+        "digest": settings.digest,
+        "follow_on_vote": settings.follow_on_vote,
         "updated_at": utcnow(),
     }
     stmt = insert_for(session, NotificationSetting).values(user_id=user_id, **values)
     await session.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=values))
-    return current
 
 
 FOLLOWS_ON_VOTE_OFF = select(NotificationSetting.user_id).where(NotificationSetting.follow_on_vote.is_(False))

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import visibility, webhooks
+from ideaengine import mail, visibility, webhooks
 from ideaengine.errors import DomainError, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.ids import global_id
@@ -127,8 +127,8 @@ async def credit_launch(session: AsyncSession, actor: Actor, idea: Idea, board: 
     recipients = [u for u in dict.fromkeys(credited) if u != actor.user_id]
     now = utcnow()
     if recipients:
-        await session.execute(
-            insert(Notification),
+        written = await session.execute(
+            insert(Notification).returning(Notification.id),
             [
                 {
                     "user_id": user_id,
@@ -141,6 +141,7 @@ async def credit_launch(session: AsyncSession, actor: Actor, idea: Idea, board: 
                 for user_id in recipients
             ],
         )
+        await mail.queue(session, list(written.scalars()))
     await webhooks.emit(
         session,
         board,

@@ -14,8 +14,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql import ColumnElement
 
 from ideaengine import boards
-from ideaengine.identity import Actor, ActorRole
-from ideaengine.platform.models import Board, Comment, Idea, ModerationState
+from ideaengine.identity import Actor, ActorRole, actor_of
+from ideaengine.platform.models import Board, Comment, Idea, ModerationState, User
 
 
 def _moderator_workspace(actor: Actor) -> int | None:
@@ -72,3 +72,9 @@ def can_see(actor: Actor, workspace_id: int, state: ModerationState, author_id: 
     if state == ModerationState.VISIBLE or actor.is_moderator_of(workspace_id):
         return True
     return author_id is not None and actor.is_member_of(workspace_id) and author_id == actor.user_id
+
+
+def user_can_read(user: User, board: Board, idea: Idea) -> bool:
+    """Whether `user`, signing in now, could read the idea: whom a mention may notify, whom mail may tell."""
+    reader = actor_of(user)
+    return boards.can_read(reader, board) and can_see(reader, board.workspace_id, idea.moderation_state, idea.author_id)

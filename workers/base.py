@@ -7,10 +7,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, TypeVar
 
+from ideaengine.platform import jobs
 from ideaengine.platform.db import Database
-from ideaengine.platform.jobs import current_settings
+from ideaengine.platform.jobs import JOB_TIMEOUT_SECONDS, RETRY_INTERVALS, current_settings, run_job
 
 log = logging.getLogger("ideaengine.jobs")
 T = TypeVar("T")
@@ -40,3 +42,25 @@ def run(job: str, board_id: int, body: Callable[[Database], Awaitable[dict[str, 
     fields = {"job": job, "board": board_id, "seconds": round(time.monotonic() - started, 4), **counts}
     log.info("job %s done", job, extra={"fields": fields})
     return counts
+
+
+def run_again(delay: float, name: str, *args: Any) -> bool:
+    """From a running job: run `name(*args)` after `delay` seconds, through rq's scheduler under rq and on the
+    in-process runner's loop otherwise, so no worker or thread waits idle. False when neither started the
+    job (run by hand): the caller waits itself, or leaves it to the sweep."""
+    from rq import Queue, Retry, get_current_job
+
+    job = get_current_job()
+    if job is not None:
+        Queue(job.origin, connection=job.connection).enqueue_in(
+            timedelta(seconds=delay),
+            run_job,
+            name,
+            list(args),
+            None,
+            job_timeout=JOB_TIMEOUT_SECONDS,
+            retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+            description=f"{name}{args!r} retry",
+        )
+        return True
+    return jobs.run_later(delay, name, *args)

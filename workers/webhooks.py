@@ -24,11 +24,11 @@ from sqlalchemy import select, update
 from ideaengine import webhooks
 from ideaengine.errors import DomainError
 from ideaengine.platform import jobs
-from ideaengine.platform.jobs import JOB_TIMEOUT_SECONDS, RETRY_INTERVALS, current_settings, run_job
+from ideaengine.platform.jobs import current_settings
 from ideaengine.platform.models import Webhook, WebhookDelivery, WebhookDeliveryStatus, utcnow
 from ideaengine.platform.secrets_box import SecretBox, load_server_key
 from ideaengine.platform.settings import Settings
-from workers.base import job_database
+from workers.base import job_database, run_again
 
 log = logging.getLogger("ideaengine.jobs")
 
@@ -65,34 +65,14 @@ def deliver(delivery_id: int, retries: bool = True) -> dict[str, Any]:
                 }
             )
         )
-        if outcome.retry_in is None or _reschedule(delivery_id, outcome.retry_in):
+        if outcome.retry_in is None or run_again(outcome.retry_in, webhooks.DELIVER, delivery_id):
             return outcome.counts
         time.sleep(outcome.retry_in)  # run by hand, with no runner to come back later: wait here
 
 
-def _reschedule(delivery_id: int, delay: float) -> bool:
-    """Run this job again after `delay`: rq's scheduler under rq, the in-process runner's loop otherwise."""
-    from rq import Queue, Retry, get_current_job
-
-    job = get_current_job()
-    if job is not None:
-        Queue(job.origin, connection=job.connection).enqueue_in(
-            timedelta(seconds=delay),
-            run_job,
-            webhooks.DELIVER,
-            [delivery_id],
-            None,
-            job_timeout=JOB_TIMEOUT_SECONDS,
-            retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
-            description=f"{webhooks.DELIVER}({delivery_id},) retry",
-        )
-        return True
-    return jobs.run_later(delay, webhooks.DELIVER, delivery_id)
-
-
 def backoff(settings: Settings, attempts: int) -> float:
-    """Seconds before the attempt after `attempts` failed ones: base, 2 x base, 4 x base, ..."""
-    return float(settings.webhook_retry_base_seconds * 2 ** (attempts - 1))
+    """Seconds before the attempt after `attempts` failed ones (`jobs.backoff` from webhook_retry_base_seconds)."""
+    return jobs.backoff(settings.webhook_retry_base_seconds, attempts)
 
 
 async def _attempt(settings: Settings, delivery_id: int, retries: bool) -> Outcome:

@@ -31,6 +31,9 @@ POOL_SIZE = 20
 POOL_OVERFLOW = 20
 READ_POOL_OVERFLOW = 10
 "PostgreSQL connections a process keeps open, and how many more it may open under a burst (writes, reads)."
+SETTINGS_KEY = "ideaengine.settings"
+"Every session's `info` holds the settings it runs under, so a domain rule that depends on configuration (email\n"
+"goes out only with a mail server) reads them without a parameter threaded through every service."
 AUTOCOMMIT_OPTION = "ideaengine_autocommit"
 "Execution option of SQLite read connections that run each statement on its own (no BEGIN)."
 
@@ -145,7 +148,9 @@ class Database:
     def __init__(self, settings: Settings, *, pooled: bool = True) -> None:
         self.settings = settings
         self.engine = create_engine(settings, pooled=pooled)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=True, info={SETTINGS_KEY: settings}
+        )
         self._writer = writer_lock.for_database(_sqlite_path(settings)) if settings.is_sqlite else None
         "SQLite has one writer at a time: this process's writers (server and in-process jobs alike) queue here,\n"
         "in order, rather than polling in SQLite's busy handler, where they could outwait busy_timeout."

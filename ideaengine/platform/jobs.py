@@ -187,6 +187,11 @@ class InProcessQueue:
         await self.drain()
 
 
+def backoff(base_seconds: float, attempts: int) -> float:
+    """Seconds before the attempt after `attempts` failed ones: base, 2 x base, 4 x base, ... (webhooks, mail)."""
+    return float(base_seconds * 2 ** (attempts - 1))
+
+
 def run_later(delay: float, name: str, *args: Any) -> bool:
     """From a job run by the in-process runner: run `name(*args)` again after `delay` seconds.
 

@@ -473,6 +473,44 @@ class NotificationSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class MailStatus(enum.Enum):
+    PENDING = "PENDING"
+    "Not sent yet: waiting for its first attempt, its digest's time, or (attempts > 0) a retry."
+    SENT = "SENT"
+    SKIPPED = "SKIPPED"
+    "Not sent, on purpose: by sending time the user turned email off, has no address, or cannot read the idea."
+    FAILED = "FAILED"
+    "Given up: the mail server refused it for good (5xx), or out of attempts."
+
+
+class MailOutbox(Base):
+    """One notification to send by email: written with the notification, sent by `workers.mail.send_due`.
+
+    One row per notification (which is one user's), so no address hears of one event twice; `locked_until`
+    is a sender's claim, so two senders never take the same row."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (
+        Index("ix_mail_outbox_due", "status", "next_attempt_at"),
+        Index("ix_mail_outbox_user", "user_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    digest: Mapped[DigestFrequency] = mapped_column(_enum(DigestFrequency, "mail_outbox_digest"))
+    "The rhythm the user had chosen when it was written: INSTANT alone, DAILY or WEEKLY gathered per user."
+    status: Mapped[MailStatus] = mapped_column(_enum(MailStatus, "mail_status"), default=MailStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    "When it is due: now for INSTANT, a day or a week on for a digest, later after a failed attempt."
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "Claimed by a sender until then (a sender that died releases it when this passes)."
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class BoardScore(Base):
     """What a board's last score refresh covered: one row per board, written with the figures it refreshed.
 

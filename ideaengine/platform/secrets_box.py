@@ -1,8 +1,10 @@
-"""The server key that encrypts SSO secrets at rest: they must stay usable for HMAC, so they are not hashed."""
+"""The server key that encrypts SSO secrets at rest (they must stay usable for HMAC, so they are not hashed), and
+seals the short-lived tokens the server hands out and alone can read (unsubscribe links)."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -51,3 +53,15 @@ class SecretBox:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
             raise ValueError("the SSO secret cannot be decrypted with this server key") from None
+
+    def seal_token(self, payload: str, at: float | None = None) -> str:
+        """A URL-safe token only this server can read, stamped with its time of issue (`at`, default now)."""
+        return self._fernet.encrypt_at_time(payload.encode(), int(time.time() if at is None else at)).decode()
+
+    def open_token(self, token: str, max_age_seconds: float) -> str:
+        """The payload of a token sealed here at most `max_age_seconds` ago; ValueError when it was forged,
+        altered or sealed with another key, or is too old."""
+        try:
+            return self._fernet.decrypt(token.encode(), ttl=int(max_age_seconds)).decode()
+        except (InvalidToken, UnicodeError):
+            raise ValueError("not a token of this server, or expired") from None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -90,6 +91,23 @@ class Settings(BaseSettings):
     "Largest cost (schema/cost.py) of an anonymous caller's operation; QUERY_TOO_COMPLEX beyond."
     max_query_cost: Annotated[int, Field(ge=1)] = MAX_QUERY_COST
     "Largest cost of a signed-in caller's operation."
+    smtp_url: str | None = None
+    "Mail server: `smtp://[user:password@]host[:port]` (STARTTLS when the server offers it) or `smtps://` (TLS\n"
+    "from the start). Set with mail_from and public_url, notifications also go by email (README: Email)."
+    mail_from: str | None = None
+    "The From of every message, e.g. `Acme ideas <ideas@acme.example>`."
+    public_url: str | None = None
+    "Where people reach this server (often behind the host app's domain): unsubscribe links point here."
+    mail_idea_url: str | None = None
+    "Optional link to an idea in the host app, with `{idea}` (its global id) and `{board}` (the board's slug)."
+    mail_retry_base_seconds: Annotated[float, Field(gt=0)] = 60.0
+    "A message the mail server did not take is tried again after this many seconds, then twice as long each time."
+    mail_max_attempts: Annotated[int, Field(ge=1, le=30)] = 12
+    "Attempts of one message before it is given up (12: the last about 34 hours after the first, 68 in all)."
+    mail_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    "How long the mail server has to answer each command."
+    unsubscribe_link_days: Annotated[int, Field(ge=1)] = 90
+    "How long an unsubscribe link in a message keeps working."
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     "Any case (`info` is INFO)."
     log_format: Literal["text", "json"] = "text"
@@ -114,6 +132,52 @@ class Settings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018  (raises ValueError on a bad port)
+        except ValueError as exc:
+            raise ValueError(f"not a URL ({exc})") from None
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must look like smtp://host:587 or smtps://host:465")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        _, address = parseaddr(value)
+        if "@" not in address or any(c in value for c in "\r\n"):
+            raise ValueError("must be an address, e.g. `Acme ideas <ideas@acme.example>`")
+        return value.strip()
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("must be an http(s) URL such as https://ideas.example.com (a path is allowed)")
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _mail_complete(self) -> Settings:
+        if self.smtp_url and not (self.mail_from and self.public_url):
+            missing = "IDEAENGINE_MAIL_FROM" if not self.mail_from else "IDEAENGINE_PUBLIC_URL"
+            raise ValueError(f"{missing}: required with IDEAENGINE_SMTP_URL (messages need a sender and links)")
+        return self
+
+    @property
+    def mail_enabled(self) -> bool:
+        """Notifications also go by email: a mail server, a sender and a public URL are configured."""
+        return bool(self.smtp_url and self.mail_from and self.public_url)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -188,7 +252,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "IDEAENGINE_" + str(first["loc"][0]).upper() if first["loc"] else "IDEAENGINE_*"
+        if not first["loc"]:  # a rule across variables: its message names them
+            raise SettingsError(str(first["msg"]).removeprefix("Value error, ")) from None
+        name = "IDEAENGINE_" + str(first["loc"][0]).upper()
         message = str(first["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"{name}: {message}") from None
 

@@ -34,3 +34,36 @@ def test_a_malformed_cors_origin_is_one_line_naming_the_variable(monkeypatch: py
 def test_log_level_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IDEAENGINE_LOG_LEVEL", "debug")
     assert load_settings().log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SMTP_URL": "mail.example.com"}, "IDEAENGINE_SMTP_URL: must look like smtp://host:587 or smtps://host:465"),
+        ({"SMTP_URL": "smtp://mail.example.com"}, "IDEAENGINE_MAIL_FROM: required with IDEAENGINE_SMTP_URL"),
+        (
+            {"SMTP_URL": "smtp://mail.example.com", "MAIL_FROM": "ideas@acme.example"},
+            "IDEAENGINE_PUBLIC_URL: required with IDEAENGINE_SMTP_URL",
+        ),
+        ({"MAIL_FROM": "Acme ideas"}, "IDEAENGINE_MAIL_FROM: must be an address"),
+        ({"PUBLIC_URL": "ideas.example.com"}, "IDEAENGINE_PUBLIC_URL: must be an http(s) URL"),
+    ],
+    ids=["not_smtp", "no_sender", "no_public_url", "sender_without_address", "public_url_without_scheme"],
+)
+def test_mail_settings_are_complete_or_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(f"IDEAENGINE_{name}", value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert str(refused.value).startswith(message)
+
+
+def test_mail_is_on_with_a_server_a_sender_and_a_public_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().mail_enabled is False
+    monkeypatch.setenv("IDEAENGINE_SMTP_URL", "smtps://me%40acme:p%40ss@mail.example.com:465")
+    monkeypatch.setenv("IDEAENGINE_MAIL_FROM", "Acme ideas <ideas@acme.example>")
+    monkeypatch.setenv("IDEAENGINE_PUBLIC_URL", "https://acme.example/ideas/")
+    settings = load_settings()
+    assert settings.mail_enabled is True and settings.public_url == "https://acme.example/ideas"
