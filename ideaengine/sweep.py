@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ideaengine import boards, scores, webhooks
+from ideaengine import boards, campaigns, scores, webhooks
 from ideaengine.platform.db import Database
 from ideaengine.platform.jobs import JobQueue, JobRequest
 from ideaengine.platform.models import utcnow
@@ -19,11 +19,13 @@ DELIVERY_GRACE = timedelta(seconds=60)
 
 
 async def sweep(db: Database, queue: JobQueue, period: str | None = None, now: datetime | None = None) -> int:
-    """Enqueue a refresh for every stale board and every overdue webhook delivery; returns how many."""
-    due = (now or utcnow()) - DELIVERY_GRACE
+    """Enqueue a refresh for every stale board and every overdue webhook delivery, and a move for every
+    campaign whose dates passed (or that CLOSED without results); returns how many."""
+    now = now or utcnow()
     async with db.read() as session:
         score_ids, text_ids = await scores.stale_boards(session)
-        delivery_ids = await webhooks.overdue_deliveries(session, due)
+        delivery_ids = await webhooks.overdue_deliveries(session, now - DELIVERY_GRACE)
+        campaign_ids = await campaigns.due(session, now)
 
     def request(name: str, kind: str, pk: int) -> JobRequest:
         return JobRequest(
@@ -33,6 +35,7 @@ async def sweep(db: Database, queue: JobQueue, period: str | None = None, now: d
     requests = [request(boards.REFRESH_SCORES, "scores", b) for b in score_ids]
     requests += [request(boards.INDEX_TEXTS, "texts", b) for b in text_ids]
     requests += [request(webhooks.DELIVER, "delivery", d) for d in delivery_ids]
+    requests += [request(campaigns.ADVANCE, "campaign", c) for c in campaign_ids]
     if requests:
         await queue.submit(requests)
     return len(requests)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from ideaengine.platform import events, jobs
 from ideaengine.platform.db import Database
-from ideaengine.platform.jobs import current_settings
+from ideaengine.platform.jobs import JobRequest, RqQueue, current_settings
+from ideaengine.platform.unit_of_work import UnitOfWork
 
 log = logging.getLogger("ideaengine.jobs")
 T = TypeVar("T")
@@ -40,3 +42,41 @@ def run(job: str, board_id: int, body: Callable[[Database], Awaitable[dict[str, 
     fields = {"job": job, "board": board_id, "seconds": round(time.monotonic() - started, 4), **counts}
     log.info("job %s done", job, extra={"fields": fields})
     return counts
+
+
+class JobEffects:
+    """Where a job's own writes send what they queued for after commit: its live events as jobs publish them
+    (`events.publish_from_job`), its jobs to rq when Redis is set, else to the in-process runner that started
+    it. Run by hand with neither, the jobs are dropped: the sweep finds what they would have done."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    async def publish(self, found: Sequence[events.Event]) -> None:
+        await events.publish_from_job(self.settings, found)
+
+    async def submit(self, requests: Sequence[JobRequest]) -> None:
+        if self.settings.redis_url:
+            queue = RqQueue(self.settings.redis_url, self.settings.queue_name, self.settings.refresh_delay_seconds)
+            try:
+                await queue.submit(requests)
+            finally:
+                await queue.close()
+            return
+        for request in requests:
+            jobs.run_later(0.0, request.name, *request.args)
+
+    def depth(self) -> int:
+        return 0
+
+    async def close(self) -> None:
+        return None
+
+    def subscribe(self, channel: str) -> Any:
+        raise NotImplementedError("jobs publish, they never subscribe")
+
+
+def job_work(db: Database) -> UnitOfWork:
+    """Write transactions of a job, whose jobs and live events go out after commit like the API's."""
+    effects = JobEffects(db.settings)
+    return UnitOfWork(db, effects, effects)
