@@ -103,6 +103,9 @@ def phase_at(windows: Windows, t: datetime) -> CampaignPhase:
 def check_windows(windows: Windows) -> None:
     """Dates given must come in order: submission opens, closes, voting opens, closes (INVALID on the later)."""
     given = [(getattr(windows, attribute), name) for attribute, name, _ in FIELDS]
+    for at, name in given:
+        if at is not None and at.tzinfo is None:
+            raise invalid(f"{name} needs a time zone offset, e.g. 2027-03-01T09:00:00Z.", name)
     for n, (at, name) in enumerate(given):
         for before, before_name in given[:n]:
             if at is not None and before is not None and at < before:
