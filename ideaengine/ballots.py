@@ -25,6 +25,8 @@ from ideaengine.platform.models import (
 )
 
 FIELD = "ideaIds"
+BALLOT_MAX = 100
+"Most ideas one ballot may name, whatever maxChoices says: a bound on what one request makes the database read."
 SET_BALLOTS = (BallotKind.APPROVAL, BallotKind.BUDGET)
 "The kinds whose voters cast a set of ideas with castBallot."
 
@@ -47,10 +49,11 @@ async def cast(session: AsyncSession, actor: Actor, campaign_id: int, idea_ids: 
             "campaignId",
         )
     chosen = list(dict.fromkeys(idea_ids))
-    if campaign.max_choices is not None and len(chosen) > campaign.max_choices:
+    limit = min(campaign.max_choices or BALLOT_MAX, BALLOT_MAX)
+    if len(chosen) > limit:
         raise DomainError(
             ErrorCode.TOO_MANY_CHOICES,
-            f"Too many choices: a ballot names at most {campaign.max_choices} ideas, this one {len(chosen)}.",
+            f"Too many choices: a ballot names at most {limit} ideas, this one {len(chosen)}.",
             FIELD,
         )
     picked = await _candidates(session, actor, campaign, board, chosen)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -53,6 +53,8 @@ PHRASES = {
     P.CLOSED: "closed",
 }
 CURRENCY = re.compile(r"[A-Z]{3}")
+FINALISTS_MAX = 100
+"Most finalists a campaign may have (a bound on what one request makes the database read)."
 ORDER = (SortKey(Campaign.created_at, descending=True), SortKey(Campaign.id, descending=True))
 "Newest first."
 
@@ -194,7 +196,7 @@ async def update(
     title: str | None = None,
     description: str | None = None,
     phase: CampaignPhase | None = None,
-    dates: dict[str, datetime | None] | None = None,
+    dates: Mapping[str, datetime | None] | None = None,
 ) -> Campaign:
     """Moderators and admins: text and dates (None leaves a field as it is; `dates` maps the attributes it
     changes, a None value clears that date), and `phase` moves it on by hand: never backward
@@ -388,6 +390,8 @@ async def set_finalists(session: AsyncSession, actor: Actor, campaign_id: int, i
             "campaignId",
         )
     chosen = set(idea_ids)
+    if len(chosen) > FINALISTS_MAX:
+        raise invalid(f"A campaign has at most {FINALISTS_MAX} finalists.", "ideaIds")
     entries = set(
         (
             await session.execute(

@@ -229,7 +229,9 @@ class UpdateCampaignPayload:
 @strawberry.input
 class SetFinalistsInput:
     campaign_id: strawberry.ID
-    idea_ids: list[strawberry.ID] = strawberry.field(description="Entries of the campaign; [] clears the finalists.")
+    idea_ids: list[strawberry.ID] = strawberry.field(
+        description="At most 100 entries of the campaign; [] clears the finalists."
+    )
 
 
 @strawberry.type
@@ -253,7 +255,9 @@ class SetIdeaCostPayload:
 @strawberry.input(description="Replaces the viewer's whole ballot (APPROVAL, BUDGET); an empty list withdraws it.")
 class CastBallotInput:
     campaign_id: strawberry.ID
-    idea_ids: list[strawberry.ID]
+    idea_ids: list[strawberry.ID] = strawberry.field(
+        description="Candidates of the campaign: at most maxChoices of them, and never more than 100."
+    )
 
 
 @strawberry.type

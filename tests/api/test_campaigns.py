@@ -20,6 +20,7 @@ from ideaengine.errors import DomainError
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.platform import events
 from ideaengine.platform.models import BallotKind, Campaign, WebhookDelivery
+from schema.relay import encode_id
 from tests.api.conftest import Api, Workspace, make_workspace
 from tests.api.ops import compare, create_board, drain, idea_id, pk, vote
 from tests.conftest import eventually
@@ -374,6 +375,10 @@ async def test_budget_ballots_fit_the_budget_and_fund_in_rank_order_skipping_wha
     assert await errors(api, COST, mod, ideaId=a, cost=1.0) == [("WRONG_PHASE", ["input", "ideaId"])]
     voter = ws.token("v0")
     assert await errors(api, BALLOT, voter, campaignId=cid, ideaIds=[a, b]) == [("OVER_BUDGET", ["input", "ideaIds"])]
+    many = [str(encode_id("Idea", n)) for n in range(1, 102)]  # no maxChoices: still at most 100 per ballot
+    assert await errors(api, BALLOT, voter, campaignId=cid, ideaIds=many) == [
+        ("TOO_MANY_CHOICES", ["input", "ideaIds"])
+    ]
     assert (await read(api, cid, voter))["viewerBallot"] == []
     ballots = [[a, c], [a, d], [a], [b, c], [b, d], [d], [c]]  # a 3, b 2, c 3, d 3: ties go to the earlier entry
     for n, picks in enumerate(ballots):
