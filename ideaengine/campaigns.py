@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, func, literal, or_, select, union
@@ -106,8 +106,14 @@ def check_windows(windows: Windows) -> None:
     """Dates given must come in order: submission opens, closes, voting opens, closes (INVALID on the later)."""
     given = [(getattr(windows, attribute), name) for attribute, name, _ in FIELDS]
     for at, name in given:
-        if at is not None and at.tzinfo is None:
+        if at is None:
+            continue
+        if at.tzinfo is None:
             raise invalid(f"{name} needs a time zone offset, e.g. 2027-03-01T09:00:00Z.", name)
+        try:
+            at.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first instant Python can hold in UTC
+            raise invalid(f"{name} is out of range.", name) from None
     for n, (at, name) in enumerate(given):
         for before, before_name in given[:n]:
             if at is not None and before is not None and at < before:

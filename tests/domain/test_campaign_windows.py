@@ -40,6 +40,7 @@ def test_phase_at_is_the_phase_of_the_latest_date_passed(windows: Windows, at: d
         (Windows(voting_starts_at=T0, voting_ends_at=T0), "votingEndsAt"),
         (Windows(submission_starts_at=T0, submission_ends_at=T0), "submissionEndsAt"),
         (Windows(voting_ends_at=datetime(2027, 1, 1)), "votingEndsAt"),
+        (Windows(submission_starts_at=datetime.fromisoformat("0001-01-01T00:00:00+01:00")), "submissionStartsAt"),
     ],
 )
 def test_dates_out_of_order_name_the_later_one(windows: Windows, field: str) -> None:
