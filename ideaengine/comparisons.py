@@ -10,10 +10,10 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
-from ideaengine import boards, ideas
+from ideaengine import boards, campaigns, ideas
 from ideaengine.errors import invalid
 from ideaengine.identity import Actor, ActorRole, require_in
-from ideaengine.platform.models import Board, Comparison, Idea, IdeaScore, utcnow
+from ideaengine.platform.models import BallotKind, Board, Campaign, CampaignPhase, Comparison, Idea, IdeaScore, utcnow
 from ideaengine.platform.upsert import insert_for
 
 MATCHUP_ATTEMPTS = 8
@@ -38,6 +38,8 @@ async def compare(session: AsyncSession, actor: Actor, winner_id: int, loser_id:
         raise invalid("Both ideas must be on the same board.", "loserId")
     ideas.require_open(winner, "winnerId")
     ideas.require_open(loser, "loserId")
+    await campaigns.require_ballot(session, winner, BallotKind.PAIRWISE, "winnerId")
+    await campaigns.require_ballot(session, loser, BallotKind.PAIRWISE, "loserId")
     now = utcnow()
     low, high = sorted((winner.id, loser.id))
     stmt = insert_for(session, Comparison).values(
@@ -69,13 +71,22 @@ async def comparison_counts(session: AsyncSession, board_id: int) -> dict[int, i
 
 
 async def next_matchup(
-    session: AsyncSession, actor: Actor, board: Board, rng: random.Random | None = None
+    session: AsyncSession,
+    actor: Actor,
+    board: Board,
+    rng: random.Random | None = None,
+    campaign: Campaign | None = None,
 ) -> Matchup | None:
     """Two open ideas to compare: under-compared ideas first, then close and uncertain pairs; none on an
-    archived board (it takes no comparisons)."""
+    archived board (it takes no comparisons). With a campaign of the board, two of its candidates, and only
+    while it is VOTING (none otherwise)."""
     if not boards.can_read(actor, board) or board.archived_at is not None:
         return None
-    candidates = await ideas.open_ideas(session, board.id)
+    if campaign is not None and (campaign.board_id != board.id or campaign.phase != CampaignPhase.VOTING):
+        return None
+    candidates = await (
+        ideas.open_ideas(session, board.id) if campaign is None else campaigns.candidates(session, campaign)
+    )
     if len(candidates) < 2:
         return None
     ids = [i.id for i in candidates]

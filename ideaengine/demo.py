@@ -20,7 +20,19 @@ import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import apikeys, boards, comments, comparisons, follows, ideas, identity, lifecycle, votes, workspaces
+from ideaengine import (
+    apikeys,
+    boards,
+    comments,
+    comparisons,
+    demo_campaigns,
+    follows,
+    ideas,
+    identity,
+    lifecycle,
+    votes,
+    workspaces,
+)
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.platform.models import Board, Idea, IdeaStatus, Workspace
 from ideaengine.platform.secrets_box import SecretBox
@@ -342,6 +354,7 @@ async def _seed(session: AsyncSession, box: SecretBox, progress: Progress) -> di
     source, target = MERGE
     if source in fresh and target in fresh:
         await lifecycle.merge_ideas(session, moderator, fresh[source], fresh[target])
+    await demo_campaigns.seed(session, board, moderator, members)
 
     return {
         "workspace": workspace.slug,

@@ -18,6 +18,12 @@ class ErrorCode(enum.Enum):
     RATE_LIMITED = "RATE_LIMITED"
     BOARD_ARCHIVED = "BOARD_ARCHIVED"
     "The board is archived: readable, but its ideas take no new writes."
+    WRONG_PHASE = "WRONG_PHASE"
+    "The campaign's phase does not take this (entries outside SUBMISSION, ballots outside VOTING, ...)."
+    NOT_IN_CAMPAIGN = "NOT_IN_CAMPAIGN"
+    NOT_A_FINALIST = "NOT_A_FINALIST"
+    TOO_MANY_CHOICES = "TOO_MANY_CHOICES"
+    OVER_BUDGET = "OVER_BUDGET"
 
 
 class DomainError(Exception):

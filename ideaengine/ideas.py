@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 import ranking
-from ideaengine import boards, moderation, validation, visibility
+from ideaengine import boards, campaigns, moderation, validation, visibility
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.models import (
@@ -45,18 +45,27 @@ def search_text(title: str, body: str) -> str:
 
 
 async def submit(
-    session: AsyncSession, actor: Actor, board_id: int, title: str, body: str = "", tags: Sequence[str] = ()
+    session: AsyncSession,
+    actor: Actor,
+    board_id: int,
+    title: str,
+    body: str = "",
+    tags: Sequence[str] = (),
+    campaign_id: int | None = None,
 ) -> Idea:
     """Members and above; the author follows the new idea at once, and its status history starts with
     SUBMITTED (from null, by the author), so the history holds every status the idea ever had. On a board
     that requires approval a member's idea starts PENDING: it is announced (live event, webhook, rankings)
-    only when a moderator approves it."""
+    only when a moderator approves it. With `campaign_id` the idea enters that campaign of the same board,
+    which must be open for entries (`campaigns.entry_for`)."""
     board = await boards.require_visible(session, actor, board_id)
     user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "submit ideas")
     boards.require_active(board, "boardId")
     title = validation.title(title)
     body = validation.body(body)
     clean_tags = validation.tags(tags)
+    if campaign_id is not None:
+        await campaigns.entry_for(session, actor, campaign_id, board)
     now = utcnow()
     idea = Idea(
         board_id=board.id,
@@ -69,6 +78,7 @@ async def submit(
         created_at=now,
         updated_at=now,
         follower_count=1,
+        campaign_id=campaign_id,
     )
     session.add(idea)
     await session.flush()
@@ -222,6 +232,8 @@ class IdeaFilter:
     statuses: Sequence[IdeaStatus] | None = None
     tag: str | None = None
     search: str | None = None
+    campaign_id: int | None = None
+    "Only the entries of this campaign (Campaign.ideas is the board's listing with this filter)."
 
 
 def listed_by_default() -> ColumnElement[bool]:
@@ -238,6 +250,8 @@ def _filtered(f: IdeaFilter) -> list[ColumnElement[bool]]:
     if f.tag is not None:
         tag = validation.tags([f.tag], "tag")[0] if f.tag.strip() else ""
         where.append(exists().where(IdeaTag.idea_id == Idea.id, IdeaTag.tag == tag))
+    if f.campaign_id is not None:
+        where.append(Idea.campaign_id == f.campaign_id)
     if f.search is not None:
         for word in validation.search_form(f.search).split()[:10]:
             where.append(Idea.search_text.like(like_pattern(word), escape="\\"))

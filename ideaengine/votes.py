@@ -9,9 +9,9 @@ from sqlalchemy import Float, Integer, Row, Table, bindparam, delete, select, te
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ideaengine import boards, follows, ideas, trending
+from ideaengine import boards, campaigns, follows, ideas, trending
 from ideaengine.identity import Actor, ActorRole, require_in
-from ideaengine.platform.models import Idea, UTCDateTime, Vote, utcnow
+from ideaengine.platform.models import BallotKind, Idea, UTCDateTime, Vote, utcnow
 from ideaengine.platform.upsert import insert_for
 
 UP, DOWN = 1, -1
@@ -84,6 +84,7 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "vote")
     boards.require_active(board, "ideaId")
     ideas.require_open(idea)
+    await campaigns.require_ballot(session, idea, BallotKind.VOTES, "ideaId")
     if value not in (UP, DOWN, None):
         raise ValueError(f"value must be 1, -1 or None, not {value!r}")
     now = utcnow()

@@ -66,6 +66,10 @@ class WebhookEvent(enum.Enum):
     ANSWER_ACCEPTED = "comment.answer_accepted"
     IDEA_LAUNCH_CREDITED = "idea.launch_credited"
     "An idea launched: who is thanked for it (its author and supporters), for the host app's own channels."
+    CAMPAIGN_PHASE_CHANGED = "campaign.phase_changed"
+    "A campaign moved to another phase (by its dates, or by a moderator)."
+    CAMPAIGN_RESULTS = "campaign.results"
+    "A closed campaign's results, computed once: every candidate's rank and support, and the winners."
     PING = "webhook.ping"
     "A test event sent on request (pingWebhook), never subscribed to."
 

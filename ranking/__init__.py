@@ -3,6 +3,7 @@
 Definitions of every number: design/RANKING.md. Nothing here imports the rest of the project.
 """
 
+from ranking.campaigns import approvals, campaign_order, fund, top
 from ranking.duplicates import DUPLICATE_THRESHOLD, DUPLICATE_THRESHOLD_VECTORS, cluster_duplicates, cluster_index
 from ranking.index import INDEX_FORMAT, TextIndex
 from ranking.pairwise import (
@@ -35,12 +36,16 @@ __all__ = [
     "Z95",
     "BradleyTerryResult",
     "TextIndex",
+    "approvals",
     "bradley_terry",
+    "campaign_order",
     "cluster_duplicates",
     "cluster_index",
     "decayed_votes",
     "elo_ratings",
+    "fund",
     "next_pair",
     "normalise_text",
+    "top",
     "wilson_lower_bound",
 ]

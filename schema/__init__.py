@@ -33,6 +33,7 @@ from ideaengine.platform.settings import (
 from schema import relay
 from schema.apikeys import ApiKeyMutations, ApiKeyQueries
 from schema.boards import BoardMutations, BoardNode, BoardQueries
+from schema.campaigns import CampaignMutations, CampaignNode
 from schema.comments import CommentMutations, CommentNode
 from schema.context import Context, Info, SharedReads
 from schema.cost import QueryCost
@@ -75,6 +76,9 @@ class Query(BoardQueries, IdeaQueries, VoteQueries, WebhookQueries, ApiKeyQuerie
         if type_name == "Comment":
             comment = await loaders.comment.load(pk)
             return None if comment is None else CommentNode(model=comment)
+        if type_name == "Campaign":
+            campaign = await loaders.campaign.load(pk)
+            return None if campaign is None else CampaignNode(model=campaign)
         notification = await loaders.notification.load(pk)
         return None if notification is None else NotificationNode(model=notification)
 
@@ -97,6 +101,7 @@ class Mutation(
     WorkspaceMutations,
     UserMutations,
     NotificationSettingsMutations,
+    CampaignMutations,
 ):
     pass
 
@@ -200,7 +205,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[IdeaNode, BoardNode, UserNode, CommentNode, NotificationNode, *BOARD_EVENT_TYPES],
+        types=[IdeaNode, BoardNode, UserNode, CommentNode, NotificationNode, CampaignNode, *BOARD_EVENT_TYPES],
         extensions=[
             lambda: SubscriptionSafeParserCache(maxsize=1000),
             lambda: ValidationCache(maxsize=1000),

@@ -14,12 +14,13 @@ from ideaengine.platform import models
 from ideaengine.platform.models import Board, Visibility
 from schema import relay
 from schema.context import Info
-from schema.enums import BoardVisibility, IdeaSort, IdeaStatus, ModerationState
+from schema.enums import BoardVisibility, CampaignPhase, IdeaSort, IdeaStatus, ModerationState
 from schema.errors import DomainErrors, UserError
 
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from schema.campaigns import CampaignConnection
     from schema.ideas import IdeaConnection
     from schema.lifecycle import DuplicateClusterConnection
     from schema.moderation import ModerationItemConnection
@@ -123,6 +124,20 @@ class BoardNode(relay.Node):
         for idea in page.rows:
             info.context.loaders.idea.prime(idea.id, idea)
         return relay.connection(IdeaConnection, scope, window, page, lambda row: IdeaNode(model=row))
+
+    @strawberry.field(description="The board's campaigns, newest first; `phases` keeps those in these phases.")
+    async def campaigns(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        phases: list[CampaignPhase] | None = None,
+        last: relay.Last = None,
+        before: relay.Before = None,
+    ) -> Annotated[CampaignConnection, strawberry.lazy("schema.campaigns")]:
+        from schema.campaigns import board_campaigns
+
+        return await board_campaigns(info, self.model, first, after, phases, last, before)
 
     @strawberry.field(description="Tags used on this board, most used first.")
     async def tags(self, info: Info) -> list[str]:

@@ -117,6 +117,10 @@ NotificationKind = Annotated[
             _N.ANSWER_ACCEPTED: "Your comment was accepted as the answer on the idea.",
             _N.SUPPORTED_IDEA_LAUNCHED: "An idea you wrote or supported (an UP vote, kept through merges) launched: "
             "a thank-you quoting the idea and the team's note.",
+            _N.CAMPAIGN_PHASE_CHANGED: "A campaign you entered, or one of whose entries you follow, moved to another "
+            "phase (the notification's idea is your entry, or the entry you follow).",
+            _N.CAMPAIGN_RESULT: "A campaign you entered, or one of whose entries you follow, closed: the message "
+            "names its winners.",
         },
     ),
 ]
@@ -224,6 +228,49 @@ UserErrorCode = Annotated[
             _E.RATE_LIMITED: "Too many of these actions lately; retry after retryAfterSeconds.",
             _E.BOARD_ARCHIVED: "The board is archived: readable, but it takes no submissions, votes, comparisons, "
             "comments, edits, status changes or merges until an admin unarchives it (updateBoard).",
+            _E.WRONG_PHASE: "The campaign's phase does not take this: entries only in SUBMISSION, finalists only in "
+            "SHORTLIST, ballots (votes, comparisons, castBallot) only in VOTING, costs only before VOTING.",
+            _E.NOT_IN_CAMPAIGN: "An idea named is not an entry of the campaign.",
+            _E.NOT_A_FINALIST: "The campaign has finalists and an idea named is not one of them.",
+            _E.TOO_MANY_CHOICES: "The ballot names more ideas than the campaign's maxChoices.",
+            _E.OVER_BUDGET: "The costs of the ideas on the ballot add up to more than the campaign's budget.",
+        },
+    ),
+]
+
+
+_P = models.CampaignPhase
+CampaignPhase = Annotated[
+    models.CampaignPhase,
+    described(
+        models.CampaignPhase,
+        "CampaignPhase",
+        "Where a campaign is: SCHEDULED -> SUBMISSION -> SHORTLIST -> VOTING -> CLOSED, never backward. The workers "
+        "move it when a window's date passes (within a minute); moderators may move it on sooner (updateCampaign).",
+        {
+            _P.SCHEDULED: "Announced, not yet open.",
+            _P.SUBMISSION: "Ideas may be entered (submitIdea with campaignId).",
+            _P.SHORTLIST: "Entries closed; moderators may pick finalists (setFinalists).",
+            _P.VOTING: "Ballots are cast, on the finalists if any were picked.",
+            _P.CLOSED: "Voting is over; results are final once computed.",
+        },
+    ),
+]
+
+_B = models.BallotKind
+BallotKind = Annotated[
+    models.BallotKind,
+    described(
+        models.BallotKind,
+        "BallotKind",
+        "How a campaign's voters choose; every kind breaks ties in favour of the earlier submission.",
+        {
+            _B.VOTES: "Ordinary up/down votes on the entries (vote), cast in VOTING; ranked by the Wilson lower bound.",
+            _B.APPROVAL: "Each voter picks up to maxChoices entries (castBallot); ranked by approvals.",
+            _B.BUDGET: "Each voter picks entries whose costs fit the budget (castBallot); ranked by ballots and "
+            "funded in that order while the budget lasts, skipping any that no longer fits.",
+            _B.PAIRWISE: "Which-is-better comparisons between entries (compareIdeas, pairwiseMatchup with "
+            "campaignId), cast in VOTING; ranked by Bradley-Terry strength.",
         },
     ),
 ]

@@ -22,6 +22,7 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from schema.boards import BoardNode
+    from schema.campaigns import CampaignNode
     from schema.comments import CommentConnection
     from schema.lifecycle import StatusChangeType
 
@@ -83,6 +84,16 @@ class IdeaNode(relay.Node):
         board = await info.context.loaders.board.load(self.model.board_id)
         assert board is not None  # the idea was loaded through its board's visibility
         return BoardNode(model=board)
+
+    @strawberry.field(description="The campaign the idea was entered into; null for none.")
+    async def campaign(self, info: Info) -> Annotated[CampaignNode, strawberry.lazy("schema.campaigns")] | None:
+        from schema.campaigns import load_campaign
+
+        return await load_campaign(info, self.model.campaign_id)
+
+    @strawberry.field(description="BUDGET campaigns: the estimated cost, set by moderators.")
+    def cost(self) -> float | None:
+        return self.model.cost
 
     @strawberry.field(description="3-200 characters, trimmed.")
     def title(self) -> str:
@@ -306,6 +317,9 @@ class SubmitIdeaInput:
         default_factory=list,
         description="At most 10 tags of up to 40 characters; stored trimmed, lower-case, without repeats.",
     )
+    campaign_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Enter the idea into this campaign of the same board, while it is in SUBMISSION."
+    )
 
 
 @strawberry.type
@@ -353,14 +367,18 @@ class IdeaMutations:
             "Submit an idea; the author follows it, and its status history starts with SUBMITTED. Members, "
             "moderators and admins of the board's workspace. Codes: UNAUTHENTICATED (the message names the "
             "workspace to a caller signed in to another), NOT_FOUND (boardId), INVALID (boardId, title, body, tags), "
-            "RATE_LIMITED."
+            "RATE_LIMITED; with campaignId: NOT_FOUND, INVALID (a campaign of another board), WRONG_PHASE (not in "
+            "SUBMISSION)."
         ),
     )
     async def submit_idea(self, info: Info, input: SubmitIdeaInput) -> SubmitIdeaPayload:
         board_id = relay.decode_id(input.board_id, "Board", "boardId")
+        campaign_id = (
+            None if input.campaign_id is None else relay.decode_id(input.campaign_id, "Campaign", "campaignId")
+        )
         async with info.context.transaction() as session:
             idea = await ideas.submit(
-                session, info.context.actor, board_id, input.title, input.body or "", input.tags or []
+                session, info.context.actor, board_id, input.title, input.body or "", input.tags or [], campaign_id
             )
         async with info.context.read() as session:
             found = await duplicates.similar_to_text(

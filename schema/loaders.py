@@ -12,7 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 from ideaengine import (
+    ballots,
     boards,
+    campaign_results,
+    campaigns,
     comments,
     duplicates,
     follows,
@@ -30,6 +33,9 @@ from ideaengine.errors import DomainError
 from ideaengine.identity import Actor
 from ideaengine.platform.models import (
     Board,
+    Campaign,
+    CampaignPhase,
+    CampaignResult,
     Comment,
     CommentRevision,
     Idea,
@@ -45,6 +51,8 @@ V = TypeVar("V")
 
 IdeaListing = tuple[ideas.IdeaSort, ideas.IdeaFilter, Window]
 "What a board's idea list is asked for: its sort, filters and window."
+CampaignListing = tuple[tuple[CampaignPhase, ...] | None, Window]
+"What a board's campaign list is asked for: its phases and window."
 
 
 class Reads(Protocol):
@@ -161,6 +169,17 @@ class Loaders:
         )
         self.similar: DataLoader[tuple[int, int], list[tuple[int, float]]] = _per_parent(
             db, lambda s, ids, k: duplicates.similar_many(s, actor, ids, k), list
+        )
+        self.campaign: DataLoader[int, Campaign | None] = _loader(
+            db, lambda s, ids: campaigns.get_visible_many(s, actor, ids)
+        )
+        self.campaign_pages: DataLoader[tuple[int, CampaignListing], Page[Campaign]] = _per_parent(
+            db, lambda s, ids, a: campaigns.list_many(s, actor, ids, *a), Page
+        )
+        self.campaign_finalists: DataLoader[int, list[int]] = _loader(db, ballots.finalists_many, list)
+        self.campaign_results: DataLoader[int, list[CampaignResult]] = _loader(db, campaign_results.results_many, list)
+        self.viewer_ballot: DataLoader[int, list[int]] = _loader(
+            db, lambda s, ids: ballots.viewer_ballots(s, user_id, ids) if user_id else _empty(), list
         )
 
 

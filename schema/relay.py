@@ -27,7 +27,7 @@ R = TypeVar("R")
 K = TypeVar("K")
 C = TypeVar("C", bound="Connection[Any]")
 
-NODE_TYPES = ("Board", "Idea", "User", "Comment", "Notification")
+NODE_TYPES = ("Board", "Idea", "User", "Comment", "Notification", "Campaign")
 "Types `node(id:)` resolves; other global ids (Webhook) are valid ids but not nodes."
 
 Last = Annotated[

@@ -18,15 +18,17 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import ParserCache
 
-from ideaengine import boards, ideas, lifecycle
+from ideaengine import boards, campaigns, ideas, lifecycle
 from ideaengine.errors import not_found
 from ideaengine.identity import Actor
 from ideaengine.platform import events
-from ideaengine.platform.models import Board, Idea, StatusChange, utcnow
+from ideaengine.platform.models import Board, CampaignPhase, Idea, StatusChange, utcnow
 from ideaengine.platform.services import Services
 from schema import relay
 from schema.boards import BoardNode
+from schema.campaigns import CampaignNode
 from schema.context import Info
+from schema.enums import CampaignPhase as CampaignPhaseEnum
 from schema.errors import query_error
 from schema.ideas import IdeaNode
 from schema.lifecycle import StatusChangeType
@@ -59,7 +61,20 @@ class ScoresUpdatedEvent(BoardEvent):
     pass
 
 
-BOARD_EVENT_TYPES = (IdeaSubmittedEvent, IdeaStatusChangedEvent, IdeasMergedEvent, ScoresUpdatedEvent)
+@strawberry.type(description="A campaign moved to another phase (by its dates, or by a moderator).")
+class CampaignPhaseChangedEvent(BoardEvent):
+    campaign: CampaignNode
+    from_: CampaignPhaseEnum = strawberry.field(name="from")
+    to: CampaignPhaseEnum
+
+
+BOARD_EVENT_TYPES = (
+    IdeaSubmittedEvent,
+    IdeaStatusChangedEvent,
+    IdeasMergedEvent,
+    ScoresUpdatedEvent,
+    CampaignPhaseChangedEvent,
+)
 "Registered with the schema: they are reached only through the BoardEvent interface."
 
 
@@ -147,9 +162,9 @@ class Subscriptions:
                     yield StatusChangeType(model=change)
 
     @strawberry.subscription(
-        description="What happens on one board, as it happens: new ideas, status changes, merges and score "
-        "refreshes (graphql-transport-ws). An unknown or unreadable board ends the subscription with an error "
-        f"(BAD_USER_INPUT, NOT_FOUND); {_ENDS}"
+        description="What happens on one board, as it happens: new ideas, status changes, merges, score "
+        "refreshes and campaign phase changes (graphql-transport-ws). An unknown or unreadable board ends the "
+        f"subscription with an error (BAD_USER_INPUT, NOT_FOUND); {_ENDS}"
     )
     async def board_activity(self, info: Info, board_id: strawberry.ID) -> AsyncGenerator[BoardEvent, None]:
         pk = relay.query_id(board_id, "Board", "boardId")
@@ -190,6 +205,16 @@ async def _board_event(services: Services, actor: Actor, board_id: int, payload:
             if source is None or target is None:
                 return None
             return IdeasMergedEvent(board=node, at=at, source=IdeaNode(model=source), target=IdeaNode(model=target))
+        if kind == events.CAMPAIGN_PHASE_CHANGED:
+            found = await campaigns.get_visible_many(session, actor, [int(payload.get("campaignId") or 0)])
+            campaign = next(iter(found.values()), None)
+            phases = {p.value: p for p in CampaignPhase}
+            before, after = phases.get(str(payload.get("from"))), phases.get(str(payload.get("to")))
+            if campaign is None or campaign.board_id != board.id or before is None or after is None:
+                return None
+            return CampaignPhaseChangedEvent(
+                board=node, at=at, campaign=CampaignNode(model=campaign), from_=before, to=after
+            )
     return None
 
 

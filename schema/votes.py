@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from ideaengine import boards, comparisons, votes
+from ideaengine import boards, campaigns, comparisons, votes
 from schema import relay
 from schema.context import Info
 from schema.enums import VoteValue
@@ -56,15 +56,27 @@ class CompareIdeasPayload:
 class VoteQueries:
     @strawberry.field(
         description="The next two ideas to show a voter for a pairwise comparison; null if fewer "
-        "than two open ideas, or the board is archived. Under-compared ideas come first, then close, uncertain pairs."
+        "than two open ideas, or the board is archived. Under-compared ideas come first, then close, uncertain pairs. "
+        "With `campaignId` (a campaign of the board): two of its candidates (its finalists, if picked), and null "
+        "unless it is VOTING."
     )
-    async def pairwise_matchup(self, info: Info, board_id: strawberry.ID) -> Matchup | None:
+    async def pairwise_matchup(
+        self, info: Info, board_id: strawberry.ID, campaign_id: strawberry.ID | None = None
+    ) -> Matchup | None:
         pk = relay.query_id(board_id, "Board", "boardId")
+        campaign_pk = None if campaign_id is None else relay.query_id(campaign_id, "Campaign", "campaignId")
         async with info.context.read() as session:
             board = (await boards.get_visible_many(session, info.context.actor, [pk])).get(pk)
             if board is None:
                 return None
-            return Matchup.of(await comparisons.next_matchup(session, info.context.actor, board))
+            campaign = None
+            if campaign_pk is not None:
+                campaign = (await campaigns.get_visible_many(session, info.context.actor, [campaign_pk])).get(
+                    campaign_pk
+                )
+                if campaign is None:
+                    return None
+            return Matchup.of(await comparisons.next_matchup(session, info.context.actor, board, campaign=campaign))
 
 
 @strawberry.type

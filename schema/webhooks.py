@@ -40,6 +40,10 @@ WebhookEvent = Annotated[
             "thanked (SUPPORTED_IDEA_LAUNCHED); data: {idea, body, note, author, supporters}, each person "
             "{id, externalId, name} (author null if erased; supporters: UP voters, merged ones included, oldest "
             "first, erased users left out).",
+            _W.CAMPAIGN_PHASE_CHANGED: "campaign.phase_changed: a campaign moved to another phase, by its dates or "
+            "by a moderator; data: {campaign {id, title, phase, ballot, board}, from, to}.",
+            _W.CAMPAIGN_RESULTS: "campaign.results: a closed campaign's results, computed once; data: {campaign, "
+            "results [{idea, rank, support, winner, cost}]}, best first.",
             _W.PING: "webhook.ping: a test event sent by pingWebhook, never by what happens on boards; data: "
             "{webhook: {id, url, events}}. Not an event to subscribe to (INVALID in createWebhook and updateWebhook).",
         },

@@ -5,14 +5,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from ideaengine.platform import jobs
+from ideaengine.platform import events, jobs
 from ideaengine.platform.db import Database
-from ideaengine.platform.jobs import JOB_TIMEOUT_SECONDS, RETRY_INTERVALS, current_settings, run_job
+from ideaengine.platform.jobs import (
+    JOB_TIMEOUT_SECONDS,
+    RETRY_INTERVALS,
+    JobRequest,
+    RqQueue,
+    current_settings,
+    run_job,
+)
+from ideaengine.platform.unit_of_work import UnitOfWork
 
 log = logging.getLogger("ideaengine.jobs")
 T = TypeVar("T")
@@ -64,3 +72,41 @@ def run_again(delay: float, name: str, *args: Any) -> bool:
         )
         return True
     return jobs.run_later(delay, name, *args)
+
+
+class JobEffects:
+    """Where a job's own writes send what they queued for after commit: its live events as jobs publish them
+    (`events.publish_from_job`), its jobs to rq when Redis is set, else to the in-process runner that started
+    it. Run by hand with neither, the jobs are dropped: the sweep finds what they would have done."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    async def publish(self, found: Sequence[events.Event]) -> None:
+        await events.publish_from_job(self.settings, found)
+
+    async def submit(self, requests: Sequence[JobRequest]) -> None:
+        if self.settings.redis_url:
+            queue = RqQueue(self.settings.redis_url, self.settings.queue_name, self.settings.refresh_delay_seconds)
+            try:
+                await queue.submit(requests)
+            finally:
+                await queue.close()
+            return
+        for request in requests:
+            jobs.run_later(0.0, request.name, *request.args)
+
+    def depth(self) -> int:
+        return 0
+
+    async def close(self) -> None:
+        return None
+
+    def subscribe(self, channel: str) -> Any:
+        raise NotImplementedError("jobs publish, they never subscribe")
+
+
+def job_work(db: Database) -> UnitOfWork:
+    """Write transactions of a job, whose jobs and live events go out after commit like the API's."""
+    effects = JobEffects(db.settings)
+    return UnitOfWork(db, effects, effects)

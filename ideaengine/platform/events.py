@@ -45,6 +45,7 @@ IDEA_SUBMITTED = "idea_submitted"
 STATUS_CHANGED = "status_changed"
 IDEA_MERGED = "idea_merged"
 SCORES_UPDATED = "scores_updated"
+CAMPAIGN_PHASE_CHANGED = "campaign_phase_changed"
 "Board event types: the `type` of a payload on a `board:{id}` channel."
 
 
@@ -75,8 +76,9 @@ def after_commit(session: AsyncSession, channel: str, payload: dict[str, Any]) -
     session.info.setdefault(EVENTS_KEY, []).append(Event(channel, payload))
 
 
-def board_event(session: AsyncSession, board_id: int, kind: str, at: datetime, **ids: int) -> None:
-    """A board activity event after commit: `kind` is one of the board event types, `ids` what it is about."""
+def board_event(session: AsyncSession, board_id: int, kind: str, at: datetime, **ids: int | str) -> None:
+    """A board activity event after commit: `kind` is one of the board event types, `ids` what it is about
+    (ids, or the names of what changed: a campaign's phases)."""
     after_commit(session, board_channel(board_id), {"type": kind, "boardId": board_id, "at": at.isoformat(), **ids})
 
 

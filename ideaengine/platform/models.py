@@ -108,6 +108,25 @@ class NotificationKind(enum.Enum):
     MENTION = "MENTION"
     ANSWER_ACCEPTED = "ANSWER_ACCEPTED"
     SUPPORTED_IDEA_LAUNCHED = "SUPPORTED_IDEA_LAUNCHED"
+    CAMPAIGN_PHASE_CHANGED = "CAMPAIGN_PHASE_CHANGED"
+    CAMPAIGN_RESULT = "CAMPAIGN_RESULT"
+
+
+class CampaignPhase(enum.Enum):
+    """A campaign's phases in the only order it moves through them (never backward)."""
+
+    SCHEDULED = "SCHEDULED"
+    SUBMISSION = "SUBMISSION"
+    SHORTLIST = "SHORTLIST"
+    VOTING = "VOTING"
+    CLOSED = "CLOSED"
+
+
+class BallotKind(enum.Enum):
+    VOTES = "VOTES"
+    APPROVAL = "APPROVAL"
+    BUDGET = "BUDGET"
+    PAIRWISE = "PAIRWISE"
 
 
 class Reaction(enum.Enum):
@@ -275,8 +294,74 @@ class Idea(Base):
     "a page of ideas would otherwise fetch and copy 1.5 KB per idea it never shows (read it by column)."
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
+    "The campaign the idea was entered into, if any (ideaengine/campaigns.py); the board lists it all the same."
+    cost: Mapped[float | None] = mapped_column(Float)
+    "BUDGET campaigns: the estimated cost moderators set; null until then."
+    finalist: Mapped[bool] = mapped_column(Boolean, default=False)
+    "Picked in its campaign's SHORTLIST phase: once a campaign has finalists, VOTING offers them alone."
 
     board: Mapped[Board] = relationship(lazy="raise")
+
+
+class Campaign(Base):
+    """A time-boxed contest on a board: entries in SUBMISSION, finalists in SHORTLIST, ballots in VOTING."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        Index("ix_campaigns_board_created", "board_id", "created_at", "id"),
+        Index("ix_campaigns_results_at", "results_at"),
+        CheckConstraint("budget IS NULL OR budget >= 0", name="budget_nonnegative"),
+        CheckConstraint("max_choices IS NULL OR max_choices >= 1", name="max_choices_positive"),
+        CheckConstraint("winner_count >= 1", name="winner_count_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    phase: Mapped[CampaignPhase] = mapped_column(_enum(CampaignPhase, "campaign_phase"))
+    ballot: Mapped[BallotKind] = mapped_column(_enum(BallotKind, "campaign_ballot"))
+    submission_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submission_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voting_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voting_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "A null date is a move the workers never make: a moderator moves the phase on by hand."
+    max_choices: Mapped[int | None] = mapped_column(Integer)
+    budget: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    winner_count: Mapped[int] = mapped_column(Integer, default=1)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    "Who created it: the workers act in their name when they move winners to PLANNED."
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    phase_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    results_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "When the results were computed (once, after CLOSED); null before: the sweep looks for these."
+
+
+class CampaignBallot(Base):
+    """One idea on one voter's APPROVAL or BUDGET ballot; castBallot replaces a voter's rows at once."""
+
+    __tablename__ = "campaign_ballots"
+    __table_args__ = (Index("ix_campaign_ballots_campaign_idea", "campaign_id", "idea_id"),)
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CampaignResult(Base):
+    """A closed campaign's final standing of one candidate, computed once from the ballots."""
+
+    __tablename__ = "campaign_results"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    support: Mapped[float] = mapped_column(Float)
+    winner: Mapped[bool] = mapped_column(Boolean)
+    cost: Mapped[float | None] = mapped_column(Float)
 
 
 class IdeaTag(Base):

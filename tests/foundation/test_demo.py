@@ -16,11 +16,15 @@ import jwt
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import demo, identity
+from ideaengine import demo, demo_campaigns, identity
 from ideaengine.identity import ActorRole
 from ideaengine.platform.models import (
     ApiKey,
+    BallotKind,
     Board,
+    Campaign,
+    CampaignBallot,
+    CampaignPhase,
     Comment,
     Comparison,
     Follow,
@@ -37,6 +41,8 @@ from ideaengine.platform.models import (
 
 SEEDED = (Workspace, Board, Idea, IdeaTag, Vote, Comparison, Comment, StatusChange, Follow, Notification)
 TITLES = {spec.key: spec.title for spec in demo.IDEAS}
+ENTRIES = len(demo_campaigns.CONTEST_ENTRIES) + len(demo_campaigns.BUDGET_ENTRIES)
+"The campaigns' entries: ideas of the board too."
 
 
 async def _count(session: AsyncSession, model: Any, *where: Any) -> int:
@@ -74,9 +80,9 @@ async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(
         board = (await session.execute(select(Board).where(Board.slug == "ideas"))).scalar_one()
         assert (board.name, board.visibility.value) == ("Driftwood Coffee customer ideas", "PUBLIC")
         by_title = await _board_ideas(session)
-        assert len(by_title) == len(demo.IDEAS) == 35
+        assert len(by_title) == len(demo.IDEAS) + ENTRIES == 35 + 8
         assert Counter(i.status for i in by_title.values()) == {
-            IdeaStatus.SUBMITTED: 24,
+            IdeaStatus.SUBMITTED: 24 + ENTRIES,
             IdeaStatus.UNDER_REVIEW: 3,
             IdeaStatus.PLANNED: 3,
             IdeaStatus.IN_PROGRESS: 2,
@@ -146,6 +152,18 @@ async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(
         open_pairs = [p for p in demo.DUPLICATES if all(by_title[TITLES[k]].status != IdeaStatus.MERGED for k in p)]
         assert len(open_pairs) == 3  # left for the duplicate finder to cluster
 
+        running = {c.title: c for c in (await session.execute(select(Campaign))).scalars()}
+        contest, budget = running[demo_campaigns.CONTEST], running[demo_campaigns.BUDGET]
+        assert (contest.phase, contest.ballot, budget.phase, budget.ballot) == (
+            CampaignPhase.VOTING,
+            BallotKind.VOTES,
+            CampaignPhase.VOTING,
+            BallotKind.BUDGET,
+        )
+        finalists = await _count(session, Idea, Idea.campaign_id == contest.id, Idea.finalist.is_(True))
+        assert finalists == demo_campaigns.CONTEST_FINALISTS
+        assert await _count(session, CampaignBallot, CampaignBallot.campaign_id == budget.id) == 14
+
 
 SEED_PROGRESS = [
     ("submitting ideas", 10, 35),
@@ -196,7 +214,7 @@ async def test_each_run_issues_a_new_admin_key_in_place_of_the_last_and_adds_no_
     assert second["ssoSecret"] == first["ssoSecret"]
     async with services.transaction() as session:
         assert await _snapshot(session) == before
-        assert before["counts"]["ideas"] == len(demo.IDEAS)
+        assert before["counts"]["ideas"] == len(demo.IDEAS) + ENTRIES
         # One key for the workspace (never printed) and one the demo prints: runs do not pile keys up.
         assert keys_before == await _count(session, ApiKey) == 2
         assert await _count(session, User, User.external_id.like("apikey:%")) == 2
