@@ -101,18 +101,19 @@ async def _refresh_locked(db: Database, board_id: int) -> dict[str, Any]:
     Refreshes of one board reach several workers (coalesced jobs, the sweep's, a retry): without the lock two
     of them would read and compute the same board at once, twice the work for one result. Waiting costs the
     waiter nothing (it holds nothing else), and when its turn comes the board is usually computed at its
-    sequence already: it skips. The log line says how long it `waited` and when, by the server's one clock, it
-    held the lock (`locked_at`, `held` seconds), so overlaps across workers can be checked after the fact.
+    sequence already: it skips. The log line says how long it `waited` (0: the lock was free) and when, by the
+    server's one clock, it held the lock (`locked_at`, `held` seconds), so overlaps across workers can be
+    checked after the fact (bench/scale.py does).
     In READ COMMITTED each statement sees the commits before it: the sequence, read first, is never newer than
     the data read after it (DECISIONS.md 12). A worker killed halfway ends its connection, which releases the
     lock and rolls everything back.
     """
     async with db.write() as session:
-        started = time.monotonic()
-        params = {"board_id": board_id}
+        params, waited = {"board_id": board_id}, 0.0
         if not (await session.execute(_TRY_LOCK, params)).scalar_one():
+            started = time.monotonic()
             await session.execute(_LOCK, params)
-        waited = round(time.monotonic() - started, 4)
+            waited = round(time.monotonic() - started, 4)
         state = (await session.execute(_STATE, params)).one_or_none()
         if state is None:
             return {"skipped": "board no longer exists"}
