@@ -161,7 +161,7 @@ OPEN_STATUSES = "[SUBMITTED, UNDER_REVIEW, PLANNED, IN_PROGRESS]"
 VOTE = "mutation($i: VoteInput!) { vote(input: $i) { idea { id votes { up down } } userErrors { code } } }"
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> dict[str, Any]:
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> dict[str, Any]:
     """One HTTP/1.1 keep-alive round trip; a bare client, so the load costs little of the shared CPU."""
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
@@ -179,25 +179,25 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     return body
 
 
+def raw_post(url: httpx.URL, token: str, body: dict[str, Any]) -> bytes:
+    """One keep-alive POST of a JSON body as a signed-in user, as bytes for `exchange`."""
+    data = json.dumps(body).encode()
+    return (
+        f"POST {url.path} HTTP/1.1\r\nHost: {url.host}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {len(data)}\r\n\r\n"
+    ).encode() + data
+
+
 async def burst(url: str, plan: list[tuple[str, list[dict[str, Any]]]]) -> float:
     """Votes per second when every user sends its votes at once, one after another on its own connection."""
     parsed = httpx.URL(url)
-    host, port = parsed.host, parsed.port or 80
-
-    def request(token: str, body: dict[str, Any]) -> bytes:
-        data = json.dumps(body).encode()
-        return (
-            f"POST {parsed.path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer {token}\r\nContent-Length: {len(data)}\r\n\r\n"
-        ).encode() + data
-
-    connections = [await asyncio.open_connection(host, port) for _ in plan]
+    connections = [await asyncio.open_connection(parsed.host, parsed.port or 80) for _ in plan]
 
     async def user(n: int) -> None:
         token, bodies = plan[n]
         reader, writer = connections[n]
         for body in bodies:
-            answer = await _exchange(reader, writer, request(token, body))
+            answer = await exchange(reader, writer, raw_post(parsed, token, body))
             if answer["data"]["vote"]["userErrors"]:
                 raise SystemExit(f"vote refused: {answer}")
 

@@ -3,18 +3,20 @@
 A refresh costs the board's ideas and comparisons, never its votes: tallies and the TRENDING figure are kept
 per idea as votes are written (ideaengine/votes.py, ideaengine/trending.py). It writes, in one transaction,
 only the rows whose figures changed, then what it covered (`BoardScore`): a refresh killed halfway leaves the
-previous figures, and one that lost the race to a newer refresh writes nothing.
+previous figures, and one that lost the race to a newer refresh writes nothing. On PostgreSQL a whole refresh
+holds its board's lock (`_refresh_locked`), so no two workers ever refresh one board at the same time.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain
 from typing import Any, TypeVar, cast
 
 import numpy as np
-from sqlalchemy import Select, Table, and_, func, not_, select, update
+from sqlalchemy import Integer, Select, Table, and_, bindparam, func, not_, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,6 +72,71 @@ def refresh_board(board_id: int) -> dict[str, Any]:
 
 
 async def _refresh(db: Database, board_id: int) -> dict[str, Any]:
+    counts = await (_refresh_sqlite(db, board_id) if db.settings.is_sqlite else _refresh_locked(db, board_id))
+    if "skipped" in counts:
+        return counts
+    # Jobs run in other processes (rq) or threads (in-process): they publish through Redis or their server.
+    channel = events.board_channel(board_id)
+    payload = {"type": events.SCORES_UPDATED, "boardId": board_id, "at": counts["at"], "seq": counts["seq"]}
+    await events.publish_from_job(db.settings, [events.Event(channel, payload)])
+    return counts
+
+
+LOCK_NAMESPACE = 0x69655363
+"""The first key of a board's refresh lock, `pg_advisory_xact_lock(LOCK_NAMESPACE, board_id)` (b"ieSc"): the
+second is the board, so refreshes of different boards never wait for each other."""
+_TRY_LOCK = select(func.pg_try_advisory_xact_lock(LOCK_NAMESPACE, bindparam("board_id", type_=Integer)))
+_LOCK = select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, bindparam("board_id", type_=Integer)))
+_STATE = select(
+    boards.score_seq(Board.id),
+    select(REFRESHES.c.computed_seq).where(REFRESHES.c.board_id == Board.id).scalar_subquery(),
+    func.clock_timestamp(),
+).where(Board.id == bindparam("board_id", type_=Integer))
+"The board's sequence, the one its figures were computed at (None before its first refresh), the server's time."
+
+
+async def _refresh_locked(db: Database, board_id: int) -> dict[str, Any]:
+    """PostgreSQL: the whole refresh (read, compute, write) in one transaction that holds the board's lock.
+
+    Refreshes of one board reach several workers (coalesced jobs, the sweep's, a retry): without the lock two
+    of them would read and compute the same board at once, twice the work for one result. Waiting costs the
+    waiter nothing (it holds nothing else), and when its turn comes the board is usually computed at its
+    sequence already: it skips. The log line says how long it `waited` (0: the lock was free) and when, by the
+    server's one clock, it held the lock (`locked_at`, `held` seconds), so overlaps across workers can be
+    checked after the fact (bench/scale.py does).
+    In READ COMMITTED each statement sees the commits before it: the sequence, read first, is never newer than
+    the data read after it (DECISIONS.md 12). A worker killed halfway ends its connection, which releases the
+    lock and rolls everything back.
+    """
+    async with db.write() as session:
+        params, waited = {"board_id": board_id}, 0.0
+        if not (await session.execute(_TRY_LOCK, params)).scalar_one():
+            started = time.monotonic()
+            await session.execute(_LOCK, params)
+            waited = round(time.monotonic() - started, 4)
+        state = (await session.execute(_STATE, params)).one_or_none()
+        if state is None:
+            return {"skipped": "board no longer exists"}
+        seq, computed, locked_at = state
+        lock = {"waited": waited, "locked_at": locked_at.isoformat()}
+        if computed is not None and computed >= seq:
+            return {"seq": seq, **lock, "skipped": "already computed at its sequence"}
+        data = await load(session, board_id)
+        now, reference, figures = _figures(data)
+        written = await write(session, board_id, seq, now, reference, data.ids, figures)
+        released = (await session.execute(select(func.clock_timestamp()))).scalar_one()
+    lock["held"] = round((released - locked_at).total_seconds(), 4)
+    return _outcome(board_id, seq, now, data, written) | lock
+
+
+async def _refresh_sqlite(db: Database, board_id: int) -> dict[str, Any]:
+    """SQLite: read in one transaction, compute outside any, write in a second, with no board lock.
+
+    SQLite has one writer at a time, and a write transaction held through the compute would hold back every
+    vote of every board for that long. Embedded, the in-process runner folds a board's refreshes into one per
+    delay, so two rarely overlap; when they do (or rq workers share a SQLite file), the writes still queue one
+    after the other, and `write` drops one computed at an older sequence than the stored one.
+    """
     async with db.read() as session:
         # The sequence is read before the data: a write landing in between leaves these scores stale, never
         # wrongly fresh (DECISIONS.md 12).
@@ -79,19 +146,24 @@ async def _refresh(db: Database, board_id: int) -> dict[str, Any]:
         if seq is None:
             return {"skipped": "board no longer exists"}
         data = await load(session, board_id)
-    now = utcnow()
-    reference = data.reference if data.reference is not None and now - data.reference < REBASE_AFTER else now
-    figures = compute(data, reference)
+    now, reference, figures = _figures(data)
     async with db.write() as session:
         written = await write(session, board_id, seq, now, reference, data.ids, figures)
+    return _outcome(board_id, seq, now, data, written)
+
+
+def _figures(data: Loaded) -> tuple[datetime, datetime, dict[str, np.ndarray]]:
+    """Now, the time TRENDING is expressed at (the board's, until REBASE_AFTER), and every figure."""
+    now = utcnow()
+    reference = data.reference if data.reference is not None and now - data.reference < REBASE_AFTER else now
+    return now, reference, compute(data, reference)
+
+
+def _outcome(board_id: int, seq: int, now: datetime, data: Loaded, written: int | None) -> dict[str, Any]:
     counts = {"ideas": len(data.ids), "written": written, "comparisons": len(data.winners), "seq": seq}
     if written is None:
         return {**counts, "skipped": "a newer refresh was written first"}
-    # Jobs run in other processes (rq) or threads (in-process): they publish through Redis or their server.
-    channel = events.board_channel(board_id)
-    payload = {"type": events.SCORES_UPDATED, "boardId": board_id, "at": now.isoformat(), "seq": seq}
-    await events.publish_from_job(db.settings, [events.Event(channel, payload)])
-    return counts
+    return {**counts, "at": now.isoformat()}
 
 
 async def load(session: AsyncSession, board_id: int) -> Loaded:

@@ -3,17 +3,21 @@ changed; its figures equal a full recompute from the votes and comparisons table
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import select
 
+import ranking
 from ideaengine import scores
 from ideaengine.platform.models import Board, BoardScore, Idea, IdeaScore, utcnow
 from tests.api.conftest import Api, Workspace
-from tests.api.ops import compare, create_board, drain, idea_id, pk, vote
+from tests.api.ops import compare, create_board, drain, idea, idea_id, pk, vote
+from tests.conftest import eventually
 from tests.workers.test_inprocess import job_lines
 from workers import scores as refresh
 
@@ -181,3 +185,58 @@ async def test_a_refresh_interrupted_halfway_leaves_the_previous_figures(
         stored = (await scores.scores_many(session, [pk(target)]))[pk(target)]
     assert stored.score is not None
     assert (stored.score.up, stored.score.down, stored.stale) == (2, 1, False)
+
+
+SCORE = "votes { up down } score { wilsonLowerBound stale }"
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # SQLite keeps one writer instead
+async def test_a_refresh_waits_for_its_boards_lock_and_a_vote_during_it_stays_stale_until_the_next(
+    api: Api, ws: Workspace, services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker's refresh of the board (the test, holding the board's lock) makes this one wait with the
+    figures untouched; then a vote landing after it read the board's sequence leaves the board stale, and the
+    next refresh includes it. A refresh that finds the board already computed at its sequence skips."""
+    from ideaengine.platform.jobs import run_job
+
+    board = await create_board(api, ws.api_key)
+    target = await idea_id(api, ws.token("author"), board, "Oat milk in every store")
+    await drain(services)
+    monkeypatch.setattr(services.work, "queue", None)  # the test runs every refresh itself
+    other_worker = await asyncpg.connect(services.settings.database_url.replace("postgresql+asyncpg", "postgresql"))
+
+    async def waiting_on(lock: str) -> bool:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = $1"
+        return bool(await other_worker.fetchval(query, lock))
+
+    def refreshing() -> asyncio.Task[dict[str, Any]]:
+        job = asyncio.to_thread(run_job, "workers.scores.refresh_board", (pk(board),), None, services.settings)
+        return asyncio.ensure_future(job)
+
+    wilson = [float(ranking.wilson_lower_bound([up], [0])[0]) for up in (0, 1, 2)]
+    try:
+        await other_worker.execute("SELECT pg_advisory_lock($1, $2)", refresh.LOCK_NAMESPACE, pk(board))
+        assert (await vote(api, ws.token("bob"), target, "UP"))["userErrors"] == []
+        running = refreshing()
+        await eventually(lambda: waiting_on("advisory"), 30, "the refresh to wait for the board's lock")
+        shown = await idea(api, None, target, SCORE)
+        assert shown == {"votes": {"up": 1, "down": 0}, "score": {"wilsonLowerBound": wilson[0], "stale": True}}
+        assert not running.done()
+
+        # Hand the board over, keeping its refresh row: the refresh reads and computes, then waits to write.
+        async with other_worker.transaction():
+            await other_worker.execute("SELECT FROM board_scores WHERE board_id = $1 FOR UPDATE", pk(board))
+            await other_worker.execute("SELECT pg_advisory_unlock($1, $2)", refresh.LOCK_NAMESPACE, pk(board))
+            await eventually(lambda: waiting_on("transactionid"), 30, "the refresh to reach its write")
+            assert (await vote(api, ws.token("carol"), target, "UP"))["userErrors"] == []
+        counts = await running
+    finally:
+        await other_worker.close()
+    assert counts["written"] == 1 and counts["waited"] > 0, counts
+    shown = await idea(api, None, target, SCORE)
+    assert shown == {"votes": {"up": 2, "down": 0}, "score": {"wilsonLowerBound": wilson[1], "stale": True}}
+
+    assert "skipped" not in await refreshing()
+    shown = await idea(api, None, target, SCORE)
+    assert shown == {"votes": {"up": 2, "down": 0}, "score": {"wilsonLowerBound": wilson[2], "stale": False}}
+    assert (await refreshing())["skipped"] == "already computed at its sequence"
