@@ -335,10 +335,12 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
                 our_url,
                 json={
                     "query": f'{{ board(workspace: "demo", slug: "ideas") {{ ideas(first: 50, statuses: '
-                    f"{OPEN_STATUSES}) {{ edges {{ node {{ id }} }} }} }} }}"
+                    f"{OPEN_STATUSES}) {{ edges {{ node {{ id campaign {{ id }} }} }} }} }} }}"
                 },
             ).json()
-            idea_ids = [e["node"]["id"] for e in listed["data"]["board"]["ideas"]["edges"]]
+            # Entries of the demo's campaigns take votes only in their campaign's rules: the board's own ideas.
+            edges = listed["data"]["board"]["ideas"]["edges"]
+            idea_ids = [e["node"]["id"] for e in edges if e["node"]["campaign"] is None]
             auth = {"authorization": f"Bearer {key}"}
             votes = [
                 {"query": VOTE, "variables": {"i": {"ideaId": i, "value": v}}} for i in idea_ids for v in ("UP", "DOWN")

@@ -31,7 +31,7 @@ from strawberry.types.graphql import OperationType
 from ideaengine import identity, mail, scores, sweep, unsubscribe
 from ideaengine.identity import Actor
 from ideaengine.platform import logs, media
-from ideaengine.platform.body_limit import BodyLimit
+from ideaengine.platform.body_limit import MAX_LIST_ITEMS, BodyLimit, longest_list
 from ideaengine.platform.db import unavailable
 from ideaengine.platform.jobs import InProcessQueue
 from ideaengine.platform.ratelimit import AnonymousReads
@@ -171,13 +171,16 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def parse_json(self, data: str | bytes) -> Any:
         """orjson refuses nesting past 1,024 levels at once (json.loads recursed until it crashed); anything
-        but a JSON object (a bare string, say) is the client's mistake, not a server error."""
+        but a JSON object (a bare string, say) is the client's mistake, not a server error; and so is a list
+        too long for any input, refused before GraphQL coerces its every item."""
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise HTTPException(400, f"The request is not valid JSON: {exc}.") from None
         if not isinstance(parsed, dict):
             raise HTTPException(400, "The request body, and `variables` and `extensions`, must be JSON objects.")
+        if (length := longest_list(parsed)) is not None:  # the body, or a GET's `variables` alone
+            raise HTTPException(400, f"A list in the request holds {length} items; at most {MAX_LIST_ITEMS}.")
         return parsed
 
     def encode_json(self, data: object) -> str:

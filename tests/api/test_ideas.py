@@ -48,10 +48,10 @@ async def test_submit_trims_and_normalises(api: Api, ws: Workspace, board: str) 
             id="bidi_override_in_title",
         ),
         pytest.param(
-            {"tags": [f"t{n}" for n in range(30_000)]},
+            {"tags": [f"t{n}" for n in range(1_000)]},
             "tags",
             "An idea has at most 10 tags.",
-            id="thirty_thousand_tags",
+            id="a_thousand_tags",
         ),
     ],
 )
