@@ -61,9 +61,8 @@ class SharedReads:
             await session.close()
 
     async def data_version(self) -> str:
-        """The database's data version as this request's connection sees it (see `Database.data_version`)."""
-        async with self.session() as session:
-            return await self._db.data_version(session)
+        """The database's data version now (see `Database.data_version`): no connection of the request's own."""
+        return await self._db.data_version()
 
     async def forget(self) -> None:
         """Hand the connection back; objects read so far are forgotten, so a later read sees fresh rows."""

@@ -116,3 +116,28 @@ async def test_the_media_type_asked_for_is_part_of_the_key(client: httpx.AsyncCl
             break
     assert [kind for kind, _ in kinds] == [*accepts, *accepts]
     assert [hit for _, hit in kinds[2:]] == ["hit", "hit"]
+
+
+async def test_callers_asking_at_once_share_an_answer_no_older_than_their_arrival(
+    services: Any, settings: Any, ws: Workspace
+) -> None:
+    """Many requests at once share one question for the data version (PostgreSQL asks the server; SQLite reads
+    shared memory); whoever arrives after a commit gets a version the commit moved, whatever was in flight."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from ideaengine.platform.db import Database
+
+    db = services.db
+    before = set(await asyncio.gather(*(db.data_version() for _ in range(20))))
+    elsewhere = Database(settings, pooled=False)
+    try:
+        in_flight = [asyncio.ensure_future(db.data_version()) for _ in range(10)]  # asked before the commit
+        async with elsewhere.write() as session:
+            await session.execute(text("UPDATE workspaces SET name = name || '!'"))  # a row written
+        after = await asyncio.gather(*(db.data_version() for _ in range(20)))
+        await asyncio.gather(*in_flight)
+    finally:
+        await elsewhere.dispose()
+    assert not before & set(after)
