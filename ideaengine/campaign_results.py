@@ -176,6 +176,7 @@ async def finish(session: AsyncSession, campaign: Campaign, board: Board, now: d
                     "support": s.support,
                     "winner": s.winner,
                     "cost": s.idea.cost,
+                    "freshSupport": s.fresh_support,
                 }
                 for s in found
             ],

@@ -6,6 +6,7 @@ worker computed them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
@@ -428,6 +429,12 @@ async def test_a_brigade_of_fresh_accounts_flips_the_winner_only_where_fresh_acc
     )
     assert unknown["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert (await board_view(api))["campaigns"]["totalCount"] == 0
+    hook = await api(
+        """mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { userErrors { code } } }""",
+        {"i": {"url": "https://93.184.215.14/hooks", "events": ["CAMPAIGN_RESULTS"]}},
+        auth=ws.api_key,
+    )
+    assert hook["data"]["createWebhook"]["userErrors"] == []
     made = {
         "off": await new_campaign(api, ws, board),
         "apart": await new_campaign(api, ws, board, freshAccounts="SEPARATE"),
@@ -485,6 +492,10 @@ async def test_a_brigade_of_fresh_accounts_flips_the_winner_only_where_fresh_acc
     assert standings["off"] == [(weak, True, wilson[1], None), (good, False, wilson[0], None)]
     good, weak = entries["apart"]  # fresh ballots are left out and reported apart
     assert standings["apart"] == [(good, True, wilson[2], wilson[3]), (weak, False, 0.0, wilson[1])]
+    async with services.db.read() as session:
+        sent = [json.loads(p) for p in (await session.execute(select(WebhookDelivery.payload))).scalars()]
+    apart = next(p["data"]["results"] for p in sent if p["data"]["campaign"]["id"] == made["apart"])
+    assert [(r["idea"]["id"], r["freshSupport"]) for r in apart] == [(good, wilson[3]), (weak, wilson[1])]
     good, weak = entries["approval"]
     assert standings["approval"] == [(good, True, 2.0, None), (weak, False, 0.0, None)]
     good, weak = entries["pairwise"]
