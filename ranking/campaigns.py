@@ -108,6 +108,8 @@ def outcome(
     """(order, won) for entries given in submission order (a tie goes to the earlier): BUDGET funds the
     eligible ones in that order while `budget` lasts (`fund`, NaN cost: never funded); every other kind
     takes the `winner_count` best eligible ones (`top`)."""
+    if kind not in BALLOT_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(BALLOT_KINDS)}, got {kind!r}")
     s = v.finite("support", support)
     order = campaign_order(s, np.arange(s.size))
     mask = np.asarray(eligible, dtype=bool)
@@ -116,8 +118,6 @@ def outcome(
         cost = np.full(s.size, np.nan) if costs is None else np.asarray(costs, dtype=float)
         v.same_length("costs", cost, s)
         return order, fund(cost, order[mask[order]], budget)
-    if kind not in BALLOT_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(BALLOT_KINDS)}, got {kind!r}")
     return order, top(order, mask, winner_count)
 
 
