@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_WORKERS ?= 3
 
-.PHONY: run test lint bench quality schema
+.PHONY: run test lint bench quality contest schema
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -47,6 +47,9 @@ bench: $(STAMP)
 
 quality: $(STAMP)
 	$(PY) -m bench.quality
+
+contest: $(STAMP)
+	$(PY) -m bench.contest
 
 schema: $(STAMP)
 	$(VENV)/bin/ideaengine export-schema > schema/schema.graphql

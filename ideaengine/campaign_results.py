@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
@@ -30,11 +30,13 @@ from ideaengine.platform.models import (
     CampaignPhase,
     CampaignResult,
     Comparison,
+    FreshAccounts,
     Idea,
     IdeaStatus,
     NotificationKind,
     Role,
     User,
+    Vote,
     utcnow,
 )
 
@@ -47,48 +49,70 @@ class Standing:
     rank: int
     support: float
     winner: bool
+    fresh_support: float | None = None
+    "SEPARATE: the same measure from fresh accounts' ballots alone."
 
 
 async def standings(session: AsyncSession, campaign: Campaign) -> list[Standing]:
     """Every candidate's rank, support and whether it wins, best first. Support: Wilson lower bound (VOTES),
     ballots naming it (APPROVAL, BUDGET) or Bradley-Terry strength (PAIRWISE). Ties go to the earlier
     submission. Only candidates with some support win: an up vote, a ballot, a comparison won; BUDGET funds
-    them in rank order while the money lasts, skipping any that no longer fits."""
+    them in rank order while the money lasts, skipping any that no longer fits. Ballots of accounts first seen
+    once voting had opened count or not as the campaign's `fresh_accounts` says (`ranking.fresh_split`)."""
     entries = await campaigns.candidates(session, campaign)  # in submission order: the tie-break
     n = len(entries)
     if n == 0:
         return []
-    position = {idea.id: k for k, idea in enumerate(entries)}
-    if campaign.ballot == BallotKind.VOTES:
-        up = np.array([i.up_count for i in entries])
-        support = ranking.wilson_lower_bound(up, [i.down_count for i in entries])
-        eligible = up > 0
-    elif campaign.ballot == BallotKind.PAIRWISE:
-        rows = (
-            await session.execute(
-                select(Comparison.winner_id, Comparison.loser_id).where(
-                    Comparison.winner_id.in_(list(position)), Comparison.loser_id.in_(list(position))
-                )
-            )
-        ).all()
-        winners = [position[w] for w, _ in rows]
-        support = ranking.bradley_terry(n, winners, [position[lo] for _, lo in rows]).strength
-        eligible = np.bincount(np.asarray(winners, dtype=np.int64), minlength=n) > 0
-    else:
-        named = (
-            await session.execute(select(CampaignBallot.idea_id).where(CampaignBallot.campaign_id == campaign.id))
-        ).scalars()
-        support = ranking.approvals(n, [position[i] for i in named if i in position])
-        eligible = support > 0
-    order = ranking.campaign_order(support, np.arange(n))
-    if campaign.ballot == BallotKind.BUDGET:
-        costs = np.array([np.nan if i.cost is None else i.cost for i in entries])
-        won = ranking.fund(costs, order[eligible[order]], campaign.budget or 0.0)
-    else:
-        won = ranking.top(order, eligible, campaign.winner_count)
+    kind = campaign.ballot.value
+    first, second, seen = await _ballots(session, campaign, {idea.id: k for k, idea in enumerate(entries)})
+    opened = None if campaign.voting_opened_at is None else campaign.voting_opened_at.timestamp()
+    counted, apart = ranking.fresh_split(seen, opened, campaign.fresh_accounts.value)
+    support, eligible = ranking.ballot_support(kind, n, first[counted], second[counted])
+    costs = [np.nan if i.cost is None else i.cost for i in entries]
+    order, won = ranking.outcome(kind, support, eligible, campaign.winner_count, costs, campaign.budget or 0.0)
+    fresh: list[float | None] = [None] * n
+    if campaign.fresh_accounts == FreshAccounts.SEPARATE:
+        fresh = ranking.ballot_support(kind, n, first[apart], second[apart])[0].tolist()
     return [
-        Standing(entries[k], rank, float(support[k]), bool(won[k])) for rank, k in enumerate(order.tolist(), start=1)
+        Standing(entries[k], rank, float(support[k]), bool(won[k]), fresh[k])
+        for rank, k in enumerate(order.tolist(), start=1)
     ]
+
+
+async def _ballots(
+    session: AsyncSession, campaign: Campaign, position: dict[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidates' ballots as `ranking.ballot_support` reads them (entry positions in `first`, the vote's
+    value or the loser in `second`), with when each voter's account was first seen (seconds since the epoch)."""
+    ids = list(position)
+    stmt: Select[int, int, datetime]
+    if campaign.ballot == BallotKind.VOTES:
+        stmt = (
+            select(Vote.idea_id, Vote.value, User.created_at)
+            .join(User, User.id == Vote.user_id)
+            .where(Vote.idea_id.in_(ids))
+            .order_by(Vote.id)
+        )
+    elif campaign.ballot == BallotKind.PAIRWISE:
+        stmt = (
+            select(Comparison.winner_id, Comparison.loser_id, User.created_at)
+            .join(User, User.id == Comparison.voter_id)
+            .where(Comparison.winner_id.in_(ids), Comparison.loser_id.in_(ids))
+            .order_by(Comparison.id)
+        )
+    else:
+        stmt = (
+            select(CampaignBallot.idea_id, literal(0), User.created_at)  # a set ballot has no second
+            .join(User, User.id == CampaignBallot.user_id)
+            .where(CampaignBallot.campaign_id == campaign.id, CampaignBallot.idea_id.in_(ids))
+            .order_by(CampaignBallot.user_id, CampaignBallot.idea_id)
+        )
+    rows = (await session.execute(stmt)).all()
+    pairwise = campaign.ballot == BallotKind.PAIRWISE
+    first = np.array([position[a] for a, _, _ in rows], dtype=np.int64)
+    second = np.array([position[b] if pairwise else b for _, b, _ in rows], dtype=np.int64)
+    seen = np.array([at.timestamp() for _, _, at in rows], dtype=np.float64)
+    return first, second, seen
 
 
 async def advance(session: AsyncSession, campaign_id: int, now: datetime | None = None) -> dict[str, Any]:
@@ -128,6 +152,7 @@ async def finish(session: AsyncSession, campaign: Campaign, board: Board, now: d
                 support=s.support,
                 winner=s.winner,
                 cost=s.idea.cost,
+                fresh_support=s.fresh_support,
             )
             for s in found
         ]
@@ -151,6 +176,7 @@ async def finish(session: AsyncSession, campaign: Campaign, board: Board, now: d
                     "support": s.support,
                     "winner": s.winner,
                     "cost": s.idea.cost,
+                    "freshSupport": s.fresh_support,
                 }
                 for s in found
             ],

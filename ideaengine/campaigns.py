@@ -31,6 +31,7 @@ from ideaengine.platform.models import (
     Campaign,
     CampaignPhase,
     Follow,
+    FreshAccounts,
     Idea,
     IdeaStatus,
     ModerationState,
@@ -126,6 +127,14 @@ def check_windows(windows: Windows) -> None:
         raise invalid("The voting window must not be empty: votingEndsAt after votingStartsAt.", FIELDS[3][1])
 
 
+def voting_opened(windows: Windows, now: datetime) -> datetime:
+    """When voting opened for a campaign entering VOTING (or beyond) at `now`: its votingStartsAt if that has
+    passed (the workers move it up to a sweep later), else now (a moderator moved it on early). Accounts first
+    seen from then on are fresh (`Campaign.fresh_accounts`)."""
+    at = windows.voting_starts_at
+    return at if at is not None and at <= now else now
+
+
 def money(value: float | None, field: str, label: str) -> float | None:
     """A budget or cost: finite and not negative (INVALID on `field`)."""
     if value is None:
@@ -155,6 +164,7 @@ async def create(
     budget: float | None = None,
     currency: str | None = None,
     winner_count: int = 1,
+    fresh_accounts: FreshAccounts = FreshAccounts.COUNT,
 ) -> Campaign:
     """Moderators and admins of the board's workspace. It starts in the phase its dates put it in now (no one
     has entered it yet, so no one is told); the workers move it on from there."""
@@ -173,16 +183,19 @@ async def create(
     if currency is not None and not CURRENCY.fullmatch(currency):
         raise invalid("A currency is a three-letter ISO 4217 code in capitals, e.g. EUR.", "currency")
     now = utcnow()
+    phase = phase_at(windows, now)
     campaign = Campaign(
         board_id=board.id,
         title=title,
         description=description,
-        phase=phase_at(windows, now),
+        phase=phase,
         ballot=ballot,
         max_choices=max_choices,
         budget=budget,
         currency=currency,
         winner_count=winner_count,
+        fresh_accounts=fresh_accounts,
+        voting_opened_at=voting_opened(windows, now) if PHASES.index(phase) >= PHASES.index(P.VOTING) else None,
         created_by_id=user_id,
         created_at=now,
         phase_changed_at=now,
@@ -203,11 +216,13 @@ async def update(
     description: str | None = None,
     phase: CampaignPhase | None = None,
     dates: Mapping[str, datetime | None] | None = None,
+    fresh_accounts: FreshAccounts | None = None,
 ) -> Campaign:
     """Moderators and admins: text and dates (None leaves a field as it is; `dates` maps the attributes it
     changes, a None value clears that date), and `phase` moves it on by hand: never backward
     (INVALID_TRANSITION). Dates alone never move it back either; a date now passed moves it on within a
-    sweep (a job is queued at once)."""
+    sweep (a job is queued at once). `fresh_accounts` may change until the campaign is CLOSED (WRONG_PHASE
+    then: its results are being or were computed), e.g. when a brigade shows up during the vote."""
     campaign, board = await get_for_write(session, actor, campaign_id, lock=True)
     user_id = await require_in(session, actor, board.workspace_id, ActorRole.MODERATOR, "edit campaigns")
     boards.require_active(board, "campaignId")
@@ -221,7 +236,15 @@ async def update(
             f"A campaign never moves backward: it is {campaign.phase.value}, not before {phase.value}.",
             "phase",
         )
+    if fresh_accounts is not None and fresh_accounts != campaign.fresh_accounts and campaign.phase == P.CLOSED:
+        raise DomainError(
+            ErrorCode.WRONG_PHASE,
+            "The campaign is closed: its results count the ballots as they were set to.",
+            "freshAccounts",
+        )
     campaign.title, campaign.description = new_title, new_description
+    if fresh_accounts is not None:
+        campaign.fresh_accounts = fresh_accounts
     for attribute, _, _ in FIELDS:
         setattr(campaign, attribute, getattr(windows, attribute))
     if phase is not None and phase != campaign.phase:
@@ -243,6 +266,8 @@ async def move(
     VOTING queues the results (`ADVANCE`)."""
     previous, now = campaign.phase, utcnow()
     campaign.phase, campaign.phase_changed_at = to, now
+    if campaign.voting_opened_at is None and PHASES.index(to) >= PHASES.index(P.VOTING):
+        campaign.voting_opened_at = voting_opened(Windows.of(campaign), now)
     await session.flush()
     message = f"The campaign “{campaign.title}” is now {PHRASES[to]}."
     await notify(session, campaign, NotificationKind.CAMPAIGN_PHASE_CHANGED, message, actor_id)

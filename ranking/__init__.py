@@ -3,7 +3,17 @@
 Definitions of every number: design/RANKING.md. Nothing here imports the rest of the project.
 """
 
-from ranking.campaigns import approvals, campaign_order, fund, top
+from ranking.campaigns import (
+    BALLOT_KINDS,
+    FRESH_MODES,
+    approvals,
+    ballot_support,
+    campaign_order,
+    fresh_split,
+    fund,
+    outcome,
+    top,
+)
 from ranking.duplicates import DUPLICATE_THRESHOLD, DUPLICATE_THRESHOLD_VECTORS, cluster_duplicates, cluster_index
 from ranking.index import INDEX_FORMAT, TextIndex
 from ranking.pairwise import (
@@ -25,27 +35,32 @@ from ranking.scores import (
 from ranking.text import normalise_text
 
 __all__ = [
+    "BALLOT_KINDS",
     "BT_ALPHA",
     "DUPLICATE_THRESHOLD",
     "DUPLICATE_THRESHOLD_VECTORS",
     "ELO_INITIAL",
     "ELO_K",
     "EXACT_STDERR_MAX_ITEMS",
+    "FRESH_MODES",
     "INDEX_FORMAT",
     "TRENDING_HALF_LIFE_HOURS",
     "Z95",
     "BradleyTerryResult",
     "TextIndex",
     "approvals",
+    "ballot_support",
     "bradley_terry",
     "campaign_order",
     "cluster_duplicates",
     "cluster_index",
     "decayed_votes",
     "elo_ratings",
+    "fresh_split",
     "fund",
     "next_pair",
     "normalise_text",
+    "outcome",
     "top",
     "wilson_lower_bound",
 ]

@@ -172,6 +172,24 @@ def _unavailable(error: GraphQLError) -> GraphQLError:
     )
 
 
+class BadVariables(SchemaExtension):
+    """A variable the schema cannot take (an unknown enum value, a string for an Int) is the client's input at
+    fault: BAD_USER_INPUT, like the other refusals of input outside a payload's userErrors."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [_bad_variable(error) for error in result.errors]
+
+
+def _bad_variable(error: GraphQLError) -> GraphQLError:
+    if error.path is not None or error.extensions or not error.message.startswith("Variable '$"):
+        return error
+    return GraphQLError(error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
+
+
 class ReleaseReads(SchemaExtension):
     """Hands an HTTP request's read connection back to the pool as soon as its operation is done."""
 
@@ -214,6 +232,7 @@ def build_schema(
             lambda: QueryCost(anonymous_limit=max_cost_anonymous, limit=max_cost),
             lambda: MaskErrors(should_mask_error=should_mask_error),
             DatabaseUnavailable,
+            BadVariables,
             AuthErrors,
             OperationName,
             SubscriptionsOverWebSocket,

@@ -12,9 +12,10 @@ from ideaengine import ballots, campaigns
 from ideaengine import ideas as idea_service
 from ideaengine.platform.models import BallotKind as BallotKindModel
 from ideaengine.platform.models import Board, Campaign, CampaignResult
+from ideaengine.platform.models import FreshAccounts as FreshAccountsModel
 from schema import relay
 from schema.context import Info
-from schema.enums import BallotKind, CampaignPhase, IdeaSort
+from schema.enums import BallotKind, CampaignPhase, FreshAccounts, IdeaSort
 from schema.errors import DomainErrors, UserError
 from schema.ideas import IdeaConnection, IdeaNode
 
@@ -86,6 +87,17 @@ class CampaignNode(relay.Node):
     def winner_count(self) -> int:
         return self.model.winner_count
 
+    @strawberry.field(description="Whether ballots from accounts first seen once voting opened count in the results.")
+    def fresh_accounts(self) -> FreshAccounts:
+        return self.model.fresh_accounts
+
+    @strawberry.field(
+        description="When voting opened (votingStartsAt, or when a moderator moved it on earlier); null before. "
+        "Accounts first seen from then on are fresh (freshAccounts)."
+    )
+    def voting_opened_at(self) -> datetime | None:
+        return self.model.voting_opened_at
+
     @strawberry.field(
         description="The campaign's entries, in any order of Board.ideas (the same listing, kept to this campaign)."
     )
@@ -151,6 +163,13 @@ class CampaignResultType:
     def cost(self) -> float | None:
         return self.model.cost
 
+    @strawberry.field(
+        description="freshAccounts SEPARATE: the same measure as support from fresh accounts' ballots alone, which "
+        "support and the ranks leave out; null otherwise."
+    )
+    def fresh_support(self) -> float | None:
+        return self.model.fresh_support
+
 
 @strawberry.type(name="CampaignConnection")
 class CampaignConnection(relay.Connection[CampaignNode]):
@@ -196,6 +215,10 @@ class CreateCampaignInput:
     budget: float | None = strawberry.field(default=None, description="BUDGET (required there): at least 0.")
     currency: str | None = strawberry.field(default=None, description="ISO 4217 code in capitals, e.g. EUR.")
     winner_count: int | None = strawberry.field(default=1, description="At least 1.")
+    fresh_accounts: FreshAccounts | None = strawberry.field(
+        default=FreshAccountsModel.COUNT,
+        description="Whether ballots from accounts first seen once voting opened count: a guard against brigades.",
+    )
 
 
 @strawberry.type
@@ -218,6 +241,9 @@ class UpdateCampaignInput:
     submission_ends_at: datetime | None = strawberry.field(default=strawberry.UNSET, description="As above.")
     voting_starts_at: datetime | None = strawberry.field(default=strawberry.UNSET, description="As above.")
     voting_ends_at: datetime | None = strawberry.field(default=strawberry.UNSET, description="As above.")
+    fresh_accounts: FreshAccounts | None = strawberry.field(
+        default=strawberry.UNSET, description="Until CLOSED (WRONG_PHASE then); null or omitted: unchanged."
+    )
 
 
 @strawberry.type
@@ -307,6 +333,7 @@ class CampaignMutations:
                 input.budget,
                 input.currency,
                 1 if input.winner_count is None else input.winner_count,
+                input.fresh_accounts or FreshAccountsModel.COUNT,
             )
         return CreateCampaignPayload(campaign=CampaignNode(model=campaign))
 
@@ -316,7 +343,8 @@ class CampaignMutations:
             "Change a campaign's text or dates, or move it on by hand (`phase`, forward only: each move notifies "
             "entrants and followers of entries, and is a boardActivity event and a webhook). Moderators and admins. "
             "Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (campaignId), BOARD_ARCHIVED, INVALID (title, "
-            "description, a date out of order), INVALID_TRANSITION (phase: backward)."
+            "description, a date out of order), INVALID_TRANSITION (phase: backward), WRONG_PHASE (freshAccounts: "
+            "the campaign is CLOSED)."
         ),
     )
     async def update_campaign(self, info: Info, input: UpdateCampaignInput) -> UpdateCampaignPayload:
@@ -331,6 +359,7 @@ class CampaignMutations:
                 description=_given(input.description),
                 phase=_given(input.phase),
                 dates=dates,
+                fresh_accounts=_given(input.fresh_accounts),
             )
         return UpdateCampaignPayload(campaign=CampaignNode(model=campaign))
 

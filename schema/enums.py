@@ -229,7 +229,8 @@ UserErrorCode = Annotated[
             _E.BOARD_ARCHIVED: "The board is archived: readable, but it takes no submissions, votes, comparisons, "
             "comments, edits, status changes or merges until an admin unarchives it (updateBoard).",
             _E.WRONG_PHASE: "The campaign's phase does not take this: entries only in SUBMISSION, finalists only in "
-            "SHORTLIST, ballots (votes, comparisons, castBallot) only in VOTING, costs only before VOTING.",
+            "SHORTLIST, ballots (votes, comparisons, castBallot) only in VOTING, costs only before VOTING, "
+            "freshAccounts only before CLOSED.",
             _E.NOT_IN_CAMPAIGN: "An idea named is not an entry of the campaign.",
             _E.NOT_A_FINALIST: "The campaign has finalists and an idea named is not one of them.",
             _E.TOO_MANY_CHOICES: "The ballot names more ideas than the campaign's maxChoices.",
@@ -271,6 +272,23 @@ BallotKind = Annotated[
             "funded in that order while the budget lasts, skipping any that no longer fits.",
             _B.PAIRWISE: "Which-is-better comparisons between entries (compareIdeas, pairwiseMatchup with "
             "campaignId), cast in VOTING; ranked by Bradley-Terry strength.",
+        },
+    ),
+]
+
+_F = models.FreshAccounts
+FreshAccounts = Annotated[
+    models.FreshAccounts,
+    described(
+        models.FreshAccounts,
+        "FreshAccounts",
+        "What a campaign's results do with ballots (votes, castBallot, comparisons) from fresh accounts: accounts "
+        "first seen on the workspace at or after its voting window opened (Campaign.votingOpenedAt), the accounts "
+        "a last-minute brigade creates. Changeable until CLOSED.",
+        {
+            _F.COUNT: "They count like any other (the default).",
+            _F.SEPARATE: "They are left out of the ranking and reported apart (CampaignResult.freshSupport).",
+            _F.IGNORE: "They are left out of the results.",
         },
     ),
 ]

@@ -129,6 +129,15 @@ class BallotKind(enum.Enum):
     PAIRWISE = "PAIRWISE"
 
 
+class FreshAccounts(enum.Enum):
+    """What a campaign's results do with ballots from accounts first seen after its voting window opened:
+    the accounts a last-minute brigade creates."""
+
+    COUNT = "COUNT"
+    SEPARATE = "SEPARATE"
+    IGNORE = "IGNORE"
+
+
 class Reaction(enum.Enum):
     THUMBS_UP = "THUMBS_UP"
     HEART = "HEART"
@@ -331,6 +340,12 @@ class Campaign(Base):
     budget: Mapped[float | None] = mapped_column(Float)
     currency: Mapped[str | None] = mapped_column(String(3))
     winner_count: Mapped[int] = mapped_column(Integer, default=1)
+    fresh_accounts: Mapped[FreshAccounts] = mapped_column(
+        _enum(FreshAccounts, "campaign_fresh_accounts"), default=FreshAccounts.COUNT
+    )
+    "Whether ballots of accounts first seen (users.created_at) at or after `voting_opened_at` count."
+    voting_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    "When voting opened: votingStartsAt if it had passed when the campaign entered VOTING, else that moment."
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     "Who created it: the workers act in their name when they move winners to PLANNED."
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -362,6 +377,8 @@ class CampaignResult(Base):
     support: Mapped[float] = mapped_column(Float)
     winner: Mapped[bool] = mapped_column(Boolean)
     cost: Mapped[float | None] = mapped_column(Float)
+    fresh_support: Mapped[float | None] = mapped_column(Float)
+    "SEPARATE: the same measure from fresh accounts' ballots alone (left out of `support`); null otherwise."
 
 
 class IdeaTag(Base):

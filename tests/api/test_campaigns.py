@@ -6,6 +6,7 @@ worker computed them."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,7 @@ CREATE = """mutation($i: CreateCampaignInput!) { createCampaign(input: $i) {
   campaign { id title phase ballot maxChoices budget currency winnerCount board { slug } }
   userErrors { code field message } } }"""
 UPDATE = """mutation($i: UpdateCampaignInput!) { updateCampaign(input: $i) {
-  campaign { id phase title submissionStartsAt votingEndsAt } userErrors { code field message } } }"""
+  campaign { id phase title submissionStartsAt votingEndsAt freshAccounts } userErrors { code field message } } }"""
 FINALISTS = """mutation($i: SetFinalistsInput!) { setFinalists(input: $i) {
   campaign { finalists { id } } userErrors { code field message } } }"""
 COST = """mutation($i: SetIdeaCostInput!) { setIdeaCost(input: $i) {
@@ -39,8 +40,8 @@ BALLOT = """mutation($i: CastBallotInput!) { castBallot(input: $i) {
 SUBMIT = """mutation($i: SubmitIdeaInput!) { submitIdea(input: $i) {
   idea { id campaign { id title } } userErrors { code field message } } }"""
 CAMPAIGN = """query($id: ID!) { node(id: $id) { ... on Campaign { id phase title finalists { id }
-  viewerBallot { id }
-  results { rank support winner cost idea { id title status statusHistory { to note } } } } } }"""
+  viewerBallot { id } freshAccounts votingOpenedAt
+  results { rank support freshSupport winner cost idea { id title status statusHistory { to note } } } } } }"""
 IDEAS = """query($id: ID!, $sort: IdeaSort) { node(id: $id) { ... on Campaign {
   ideas(sort: $sort) { totalCount edges { node { id campaign { id } } } } } } }"""
 BOARD = """query($slug: String!, $phases: [CampaignPhase!]) { board(workspace: "acme", slug: $slug) {
@@ -416,3 +417,92 @@ async def test_pairwise_campaigns_draw_matchups_from_their_entries_and_rank_by_b
     results = (await read(api, cid))["results"]
     assert [(r["idea"]["id"], r["winner"]) for r in results] == [(c, True), (b, False), (a, False)]
     assert results[0]["support"] > results[1]["support"] > results[2]["support"]
+
+
+async def test_a_brigade_of_fresh_accounts_flips_the_winner_only_where_fresh_accounts_count(
+    api: Api, ws: Workspace, services: Any
+) -> None:
+    board = await create_board(api, ws.api_key)
+    mod = ws.token("mod", role="moderator")
+    unknown = await api(
+        CREATE, {"i": {"boardId": board, "title": "T", "freshAccounts": "SOMETIMES"}}, auth=mod, expect_errors=True
+    )
+    assert unknown["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert (await board_view(api))["campaigns"]["totalCount"] == 0
+    hook = await api(
+        """mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { userErrors { code } } }""",
+        {"i": {"url": "https://93.184.215.14/hooks", "events": ["CAMPAIGN_RESULTS"]}},
+        auth=ws.api_key,
+    )
+    assert hook["data"]["createWebhook"]["userErrors"] == []
+    made = {
+        "off": await new_campaign(api, ws, board),
+        "apart": await new_campaign(api, ws, board, freshAccounts="SEPARATE"),
+        "approval": await new_campaign(api, ws, board, ballot="APPROVAL"),
+        "pairwise": await new_campaign(api, ws, board, ballot="PAIRWISE", freshAccounts="IGNORE"),
+    }
+    assert {k: (await read(api, made["off"]))[k] for k in ("freshAccounts", "votingOpenedAt")} == {
+        "freshAccounts": "COUNT",
+        "votingOpenedAt": None,
+    }
+    entries: dict[str, tuple[str, str]] = {}
+    for name, cid in made.items():
+        await to_phase(api, ws, cid, "SUBMISSION")
+        good = await enter(api, ws.token("ann"), board, cid, f"The best entry ({name})")
+        weak = await enter(api, ws.token("ben"), board, cid, f"A weak entry ({name})")
+        entries[name] = (good, weak)
+    honest = [ws.token(u) for u in ("alice", "bob")]
+    for auth in honest:  # first seen before voting opens
+        assert (await api("{ viewer { user { id } } }", auth=auth))["data"]["viewer"]["user"] is not None
+    for cid in made.values():
+        await to_phase(api, ws, cid, "VOTING")
+    opened = await read(api, made["apart"])
+    assert opened["freshAccounts"] == "SEPARATE" and opened["votingOpenedAt"] is not None
+    brigade = [ws.token(f"sock{n}") for n in range(3)]  # accounts first seen during the vote
+
+    for name in ("off", "apart"):
+        good, weak = entries[name]
+        for auth in honest:
+            assert (await vote(api, auth, good, "UP"))["userErrors"] == []
+        for auth in brigade:
+            assert (await vote(api, auth, weak, "UP"))["userErrors"] == []
+            assert (await vote(api, auth, good, "DOWN"))["userErrors"] == []
+    good, weak = entries["approval"]
+    for auth, picks in [*((a, [good]) for a in honest), *((a, [weak]) for a in brigade)]:
+        assert (await run(api, BALLOT, auth, campaignId=made["approval"], ideaIds=picks))["userErrors"] == []
+    good, weak = entries["pairwise"]
+    for auth, (winner, loser) in [*((a, (good, weak)) for a in honest), *((a, (weak, good)) for a in brigade)]:
+        assert (await compare(api, auth, winner, loser))["userErrors"] == []
+    # The moderator sees the brigade during the vote and switches it off; null leaves the switch as it is.
+    switched = await run(api, UPDATE, mod, campaignId=made["approval"], freshAccounts="IGNORE")
+    assert switched["campaign"]["freshAccounts"] == "IGNORE"
+    kept = await run(api, UPDATE, mod, campaignId=made["approval"], freshAccounts=None, title="Approve")
+    assert kept["campaign"]["freshAccounts"] == "IGNORE"
+    for cid in made.values():
+        await to_phase(api, ws, cid, "CLOSED")
+    await drain(services)
+
+    standings = {}
+    for name, cid in made.items():
+        rows = (await read(api, cid))["results"]
+        standings[name] = [(r["idea"]["id"], r["winner"], r["support"], r["freshSupport"]) for r in rows]
+    # Wilson lower bounds of 2 up 3 down, 3 up, 2 up, 0 up 3 down.
+    wilson = [pytest.approx(float(x)) for x in ranking.wilson_lower_bound([2, 3, 2, 0], [3, 0, 0, 3])]
+    good, weak = entries["off"]  # every ballot counts: the brigade's entry wins
+    assert standings["off"] == [(weak, True, wilson[1], None), (good, False, wilson[0], None)]
+    good, weak = entries["apart"]  # fresh ballots are left out and reported apart
+    assert standings["apart"] == [(good, True, wilson[2], wilson[3]), (weak, False, 0.0, wilson[1])]
+    async with services.db.read() as session:
+        sent = [json.loads(p) for p in (await session.execute(select(WebhookDelivery.payload))).scalars()]
+    apart = next(p["data"]["results"] for p in sent if p["data"]["campaign"]["id"] == made["apart"])
+    assert [(r["idea"]["id"], r["freshSupport"]) for r in apart] == [(good, wilson[3]), (weak, wilson[1])]
+    good, weak = entries["approval"]
+    assert standings["approval"] == [(good, True, 2.0, None), (weak, False, 0.0, None)]
+    good, weak = entries["pairwise"]
+    assert [(i, won, f) for i, won, _, f in standings["pairwise"]] == [(good, True, None), (weak, False, None)]
+
+    # Once CLOSED, the results stand as they were counted.
+    assert await errors(api, UPDATE, mod, campaignId=made["off"], freshAccounts="IGNORE") == [
+        ("WRONG_PHASE", ["input", "freshAccounts"])
+    ]
+    assert (await read(api, made["off"]))["freshAccounts"] == "COUNT"
