@@ -3,8 +3,8 @@
 Definitions of every number: design/RANKING.md. Nothing here imports the rest of the project.
 """
 
-from ranking.duplicates import DUPLICATE_THRESHOLD, DUPLICATE_THRESHOLD_VECTORS, cluster_duplicates, cluster_index
-from ranking.index import INDEX_FORMAT, TextIndex
+from ranking.duplicates import DUPLICATE_THRESHOLD, SENSITIVITY_THRESHOLDS, cluster_duplicates, cluster_index
+from ranking.index import INDEX_FORMAT, SUGGESTION_FLOOR, TextIndex
 from ranking.pairwise import (
     BT_ALPHA,
     EXACT_STDERR_MAX_ITEMS,
@@ -26,11 +26,12 @@ from ranking.text import normalise_text
 __all__ = [
     "BT_ALPHA",
     "DUPLICATE_THRESHOLD",
-    "DUPLICATE_THRESHOLD_VECTORS",
     "ELO_INITIAL",
     "ELO_K",
     "EXACT_STDERR_MAX_ITEMS",
     "INDEX_FORMAT",
+    "SENSITIVITY_THRESHOLDS",
+    "SUGGESTION_FLOOR",
     "TRENDING_HALF_LIFE_HOURS",
     "Z95",
     "BradleyTerryResult",
