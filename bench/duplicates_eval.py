@@ -415,7 +415,7 @@ def _print_calibration(boards: list[Board], results: dict[str, dict[str, Neighbo
                 inside = (p >= lo) & (p < hi)
                 parts.append(f"{label[inside].mean():.2f} ({int(inside.sum())})" if inside.any() else "-")
             cells.append(" / ".join(parts))
-        print(f"| {lo:.1f}-{min(hi, 1.0):.1f} | " + " | ".join(cells) + " |")
+        print(f"| {lo:.2f}-{min(hi, 1.0):.2f} | " + " | ".join(cells) + " |")
     print()
 
 

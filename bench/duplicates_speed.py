@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     scale = 10 if args.quick else 1
     load = os.getloadavg()[0]
-    print(f"{os.cpu_count()} cores, load average {load:.1f}; onnxruntime threads {embeddings.THREADS}")
+    threads = os.environ.get("IDEAENGINE_EMBED_THREADS", embeddings.THREADS)
+    print(f"{os.cpu_count()} cores, load average {load:.1f}; onnxruntime threads {threads}")
     texts = texts_from(args.data, 10_000 // scale + 200)
     bench_throughput(texts[: 4_000 // scale])
     bench_query(texts[:-200], texts[-200:])
