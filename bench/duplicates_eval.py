@@ -1,80 +1,115 @@
-"""Duplicate-detection quality on real labelled duplicates: "did you mean" recall@5 and cluster pair P/R.
+"""Duplicate-detection quality on public labelled duplicates, tuning and held-out sets apart.
 
-    .venv/bin/python -m bench.duplicates_eval [DATA_DIR] [--thresholds 0.3,0.35,...]
+    .venv/bin/python -m bench.duplicates_eval [DATA_DIR] [--no-embeddings] [--fit]
 
-DATA_DIR (default /work/data) holds, outside the repository (fetched data is never committed):
-  quora/dev.tsv, quora/test.tsv   label<TAB>question1<TAB>question2<TAB>id: the Quora Question Pairs
-      release as split by github.com/Deep1994/Quora-Question-Pairs-dataset-analysis-and-construction
-  gitbugs/{hadoop_bugs,SeaMonkey_bugs}.csv and *-combined.csv: issue titles and the duplicates their
-      trackers recorded, from github.com/av9ash/gitbugs
-Sets that are absent are skipped with a message.
+DATA_DIR (default /work/data) is outside the repository; fetched data is never committed. It holds files
+exported from these public repositories at these commits (docs/ranking.md names licences and reasons):
+
+  quora/dev.tsv, quora/test.tsv          Deep1994/Quora-Question-Pairs-dataset-analysis-and-construction
+                                         @ 79a83eeb67f0b7fee10590ef5c841a835f827a27 : dataset/{dev,test}.tsv
+  gitbugs/hadoop_bugs{,-combined}.csv    av9ash/gitbugs @ eadf2d6794990a1aaa26d0ae15391f29f8969301 : hadoop/
+  gitbugs/SeaMonkey_bugs{,-combined}.csv the same commit : seamonkey/
+  sts2016/question-question.test.tsv     brmson/dataset-sts @ e1d3375f5b3bc24f21aa4e46f96eb379e9fc1081 :
+                                         data/sts/semeval-sts/2016/question-question.test.tsv
+
+for example, with a clone of each repository: `git -C REPO show COMMIT:PATH > DATA_DIR/...`. Sets that are
+absent are skipped with a message.
+
+Tuning sets (the calibration and every threshold were chosen on them): Quora dev, Hadoop JIRA, STS 2016
+question-question. Held out (never used to choose anything): Quora test, and SeaMonkey, whose duplicates were
+marked on Mozilla's Bugzilla.
+
+What it prints, per set:
+  - "did you mean" recall@5 (a labelled duplicate among the 5 most similar, the text itself excluded) for
+    the lexical standard (TF-IDF over word 1-2-grams and character 3-5-grams, mean of both cosines),
+    `TextIndex` without embeddings, and `TextIndex` with them (what the service runs with the semantic extra),
+    each also with the calibrated floor (`ranking.SUGGESTION_FLOOR`) applied;
+  - the calibration: among suggestions (top 5 of every text), the share that are labelled duplicates per
+    band of calibrated score, lexical and mixed scores side by side (one scale: the same band should mean
+    the same share in both);
+  - clusters: pair precision and recall of `cluster_index` at each sensitivity level, and the recall of the
+    lexical standard at the same precision (its pairs above a threshold, the best threshold for it).
+With --fit it also fits the calibration on the tuning sets and prints the constants for ranking/index.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
+import itertools
+import re
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse
+from scipy.optimize import minimize
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 import ranking
+from ranking import index as text_index
+
+K = 5
 
 
 @dataclass
 class Board:
     name: str
+    tuning: bool
     texts: list[str]
     pairs: set[tuple[int, int]]
-    negatives: set[tuple[int, int]]
+    vectors: np.ndarray | None = None
+    _groups: np.ndarray | None = field(default=None, repr=False)
 
-    def truth_groups(self) -> np.ndarray:
+    @property
+    def groups(self) -> np.ndarray:
         """Group id per text: labelled duplicates, closed transitively."""
-        n = len(self.texts)
-        if not self.pairs:
-            return np.arange(n)
-        i, j = np.array(sorted(self.pairs)).T
-        return connected_components(coo_array((np.ones(i.size), (i, j)), shape=(n, n)), directed=False)[1]
+        if self._groups is None:
+            n = len(self.texts)
+            if not self.pairs:
+                self._groups = np.arange(n)
+            else:
+                i, j = np.array(sorted(self.pairs)).T
+                graph = coo_array((np.ones(i.size), (i, j)), shape=(n, n))
+                self._groups = connected_components(graph, directed=False)[1]
+        return self._groups
+
+    def truth_pairs(self) -> int:
+        sizes = np.bincount(self.groups)
+        return int((sizes * (sizes - 1) // 2).sum())
 
 
-def _board(
-    name: str, raw_pairs: list[tuple[str, str]], extra: list[str], raw_negatives: list[tuple[str, str]] = ()
-) -> Board:
+def _board(name: str, tuning: bool, raw_pairs: list[tuple[str, str]], extra: list[str]) -> Board:
     index: dict[str, int] = {}
     for text in [t for p in raw_pairs for t in p] + extra:
         if text.strip():
             index.setdefault(text, len(index))
-
-    def ids(raw: list[tuple[str, str]]) -> set[tuple[int, int]]:
-        return {
-            (min(index[a], index[b]), max(index[a], index[b]))
-            for a, b in raw
-            if a.strip() and b.strip() and index[a] != index[b]
-        }
-
-    return Board(name, list(index), ids(raw_pairs), ids(list(raw_negatives)) - ids(raw_pairs))
+    pairs = {
+        (min(index[a], index[b]), max(index[a], index[b]))
+        for a, b in raw_pairs
+        if a.strip() and b.strip() and index[a] != index[b]
+    }
+    return Board(name, tuning, list(index), pairs)
 
 
-def load_quora(path: Path) -> Board | None:
+def load_quora(path: Path, tuning: bool) -> Board | None:
     if not path.exists():
         print(f"skipped: {path} not found", file=sys.stderr)
         return None
     dup, other = [], []
     with path.open(encoding="utf-8", errors="replace") as fh:
         for row in csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
-            if len(row) < 3:
-                continue
-            (dup if row[0] == "1" else other).append((row[1], row[2]))
-    return _board(f"quora/{path.stem}", dup, [t for p in other for t in p], other)
+            if len(row) >= 3:
+                (dup if row[0] == "1" else other).append((row[1], row[2]))
+    return _board(f"quora/{path.stem}", tuning, dup, [t for p in other for t in p])
 
 
-def load_gitbugs(directory: Path, project: str) -> Board | None:
+def load_gitbugs(directory: Path, project: str, tuning: bool) -> Board | None:
     bugs, links = directory / f"{project}.csv", directory / f"{project}-combined.csv"
     if not bugs.exists() or not links.exists():
         print(f"skipped: {bugs} or {links} not found", file=sys.stderr)
@@ -87,103 +122,328 @@ def load_gitbugs(directory: Path, project: str) -> Board | None:
         for row in csv.DictReader(fh):
             a = row["Issue id"].strip()
             for b in (row.get("Duplicate id") or "").split(","):
-                b = b.strip()
-                if a in titles and b in titles:
-                    raw.append((titles[a], titles[b]))
-    return _board(f"gitbugs/{project}", raw, list(titles.values()))
+                if a in titles and b.strip() in titles:
+                    raw.append((titles[a], titles[b.strip()]))
+    return _board(f"gitbugs/{project.split('_')[0].lower()}", tuning, raw, list(titles.values()))
 
 
-def recall_at_5(board: Board) -> tuple[int, int]:
-    """Queries with a labelled duplicate, and how many find one in their top 5 (themselves excluded)."""
-    group = board.truth_groups()
+def load_sts_questions(path: Path, tuning: bool) -> Board | None:
+    """STS 2016 question-question: pairs scored 4-5 ("equivalent") are duplicates; every question is a text."""
+    if not path.exists():
+        print(f"skipped: {path} not found", file=sys.stderr)
+        return None
+    dup, texts = [], []
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for row in csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+            if len(row) >= 3:
+                texts += row[1:3]
+                if row[0].strip() and float(row[0]) >= 4:
+                    dup.append((row[1], row[2]))
+    return _board("sts2016/questions", tuning, dup, texts)
+
+
+def load_all(data: Path) -> list[Board]:
+    boards = [
+        load_quora(data / "quora" / "dev.tsv", tuning=True),
+        load_gitbugs(data / "gitbugs", "hadoop_bugs", tuning=True),
+        load_sts_questions(data / "sts2016" / "question-question.test.tsv", tuning=True),
+        load_quora(data / "quora" / "test.tsv", tuning=False),
+        load_gitbugs(data / "gitbugs", "SeaMonkey_bugs", tuning=False),
+    ]
+    return [b for b in boards if b is not None]
+
+
+def embed_cached(board: Board, cache: Path) -> np.ndarray | None:
+    """The board's embeddings, computed once and kept beside the data (keyed by the texts and the model)."""
+    from ideaengine.platform import embeddings
+
+    if not embeddings.available():
+        return None
+    digest = hashlib.sha256("\x00".join([embeddings.MODEL_ID, *board.texts]).encode()).hexdigest()[:16]
+    path = cache / f"{board.name.replace('/', '_')}-{digest}.npy"
+    if path.exists():
+        return np.asarray(np.load(path), dtype=float)
+    start = time.perf_counter()
+    vectors = embeddings.embed(board.texts)
+    assert vectors is not None
+    elapsed = time.perf_counter() - start
+    print(f"embedded {board.name}: {len(board.texts)} texts in {elapsed:.1f} s", file=sys.stderr)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return np.asarray(vectors, dtype=float)
+
+
+# --- the lexical standard ---------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def _tfidf(docs: list[list[str]]) -> scipy.sparse.csr_array:
+    """Raw counts x smooth idf, rows L2-normalised (scikit-learn's TfidfVectorizer defaults)."""
+    vocab: dict[str, int] = {}
+    rows, cols = [], []
+    for r, features in enumerate(docs):
+        for f in features:
+            rows.append(r)
+            cols.append(vocab.setdefault(f, len(vocab)))
+    counts = scipy.sparse.csr_array(
+        (np.ones(len(rows)), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
+        shape=(len(docs), max(len(vocab), 1)),
+    )
+    counts.sum_duplicates()
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    idf = np.log((1 + len(docs)) / (1 + df)) + 1
+    weighted = scipy.sparse.csr_array(counts @ scipy.sparse.diags_array(idf))
+    norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1)).ravel())
+    return scipy.sparse.csr_array(scipy.sparse.diags_array(1 / np.maximum(norms, 1e-12)) @ weighted)
+
+
+def lexical_standard(texts: list[str]) -> tuple[scipy.sparse.csr_array, scipy.sparse.csr_array]:
+    """Word 1-2-gram and char 3-5-gram (inside word boundaries) TF-IDF matrices; similarity: mean of cosines."""
+    words, chars = [], []
+    for text in texts:
+        tokens = _TOKEN.findall(text.lower())
+        words.append(tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)])
+        grams = []
+        for w in text.lower().split():
+            padded = f" {w} "
+            grams += [padded[i : i + n] for n in (3, 4, 5) for i in range(len(padded) - n + 1)]
+        chars.append(grams)
+    return _tfidf(words), _tfidf(chars)
+
+
+# --- neighbours and scores --------------------------------------------------------------------------------
+
+
+@dataclass
+class Neighbours:
+    """For each text, its K' nearest others by some similarity: indices and raw similarities, best first."""
+
+    index: np.ndarray
+    score: np.ndarray
+
+
+def _top(sims: np.ndarray, start: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.arange(sims.shape[0])
+    sims[rows, rows + start] = -np.inf  # never the text itself
+    top = np.argpartition(-sims, k, axis=1)[:, :k]
+    vals = np.take_along_axis(sims, top, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+
+def neighbours(similarity: Callable[[int, int], np.ndarray], n: int, k: int = 10, chunk: int = 1000) -> Neighbours:
+    idx, val = [], []
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        i, s = _top(similarity(start, stop), start, k)
+        idx.append(i)
+        val.append(s)
+    return Neighbours(np.vstack(idx), np.vstack(val))
+
+
+def standard_similarity(texts: list[str]) -> Callable[[int, int], np.ndarray]:
+    w, c = lexical_standard(texts)
+    wt, ct = scipy.sparse.csr_array(w.T), scipy.sparse.csr_array(c.T)
+    return lambda a, b: ((w[a:b] @ wt).toarray() + (c[a:b] @ ct).toarray()) / 2
+
+
+def index_similarity(index: ranking.TextIndex, vectors: bool) -> Callable[[int, int], np.ndarray]:
+    """Raw similarities of `TextIndex` rows (what `similar` ranks by), lexical or mixed with the embeddings."""
+    x = index._matrix_()  # the bench reads the index's own matrix: all texts at once, not one query at a time
+    xt = scipy.sparse.csr_array(x.T)
+    v = index.vectors
+
+    def sims(a: int, b: int) -> np.ndarray:
+        lexical = np.clip((x[a:b] @ xt).toarray(), 0, 1)
+        if not vectors or v is None:
+            return lexical
+        return text_index.mix(lexical, v[a:b] @ v.T)
+
+    return sims
+
+
+def recall_at(board: Board, nb: Neighbours, floor: float = -np.inf, k: int = K) -> float:
+    group = board.groups
     sizes = np.bincount(group)
-    index = ranking.TextIndex(board.texts)
-    hits = queries = 0
-    for q in np.flatnonzero(sizes[group] > 1):
-        found = [i for i, _ in index.similar(board.texts[q], k=6) if i != q][:5]
-        queries += 1
-        hits += any(group[i] == group[q] for i in found)
-    return hits, queries
+    queries = np.flatnonzero(sizes[group] > 1)
+    hit = (group[nb.index[queries, :k]] == group[queries, None]) & (nb.score[queries, :k] >= floor)
+    return float(hit.any(axis=1).mean()) if queries.size else float("nan")
 
 
-def _pairs_in(labels: np.ndarray) -> Iterator[tuple[int, int]]:
+# --- calibration ------------------------------------------------------------------------------------------
+
+
+def suggestions(board: Board, nb: Neighbours, k: int = K) -> tuple[np.ndarray, np.ndarray]:
+    """Raw score and label (labelled duplicate or not) of the top-k suggestions of every text that has a
+    labelled duplicate: the calibration's population ("for a draft that has a duplicate"), which the sets'
+    very different shares of labelled texts leave comparable."""
+    sizes = np.bincount(board.groups)
+    queries = np.flatnonzero(sizes[board.groups] > 1)
+    labels = board.groups[nb.index[queries, :k]] == board.groups[queries, None]
+    return nb.score[queries, :k].ravel(), labels.ravel()
+
+
+def fit_logistic(samples: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, float]:
+    """(a, b) of 1 / (1 + exp(-(a + b * raw))) by maximum likelihood, each set weighing the same whatever its size."""
+    x = np.concatenate([s for s, _ in samples])
+    y = np.concatenate([label for _, label in samples]).astype(float)
+    w = np.concatenate([np.full(s.size, 1.0 / s.size) for s, _ in samples])
+
+    def loss(p: np.ndarray) -> float:
+        z = p[0] + p[1] * x
+        return float(np.sum(w * (np.logaddexp(0, z) - y * z)))
+
+    fit = minimize(loss, np.array([-5.0, 8.0]), method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-12})
+    return float(fit.x[0]), float(fit.x[1])
+
+
+# --- clusters ---------------------------------------------------------------------------------------------
+
+
+def cluster_pr(board: Board, labels: np.ndarray) -> tuple[float, float, int]:
+    """Pair precision and recall of a clustering against the labelled groups, and the predicted pairs."""
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    predicted = correct = 0
     for members in np.split(order, bounds):
-        for a in range(members.size):
-            for b in range(a + 1, members.size):
-                yield int(members[a]), int(members[b])
+        if members.size < 2:
+            continue
+        g = board.groups[members]
+        predicted += members.size * (members.size - 1) // 2
+        counts = np.bincount(g)
+        correct += int((counts * (counts - 1) // 2).sum())
+    total = board.truth_pairs()
+    return (correct / predicted if predicted else float("nan")), correct / max(total, 1), predicted
 
 
-def cluster_pairs(board: Board, threshold: float) -> tuple[int, int, int, int]:
-    """Predicted pairs (same cluster), how many are labelled duplicates (transitively), and among the
-    predicted pairs that were labelled either way (Quora labels hard negatives too), how many and how
-    many of them positive."""
-    labels = ranking.cluster_duplicates(board.texts, threshold=threshold)
-    group = board.truth_groups()
-    predicted = correct = judged = judged_positive = 0
-    for a, b in _pairs_in(labels):
-        predicted += 1
-        correct += group[a] == group[b]
-        if (a, b) in board.pairs:
-            judged += 1
-            judged_positive += 1
-        elif (a, b) in board.negatives:
-            judged += 1
-    return predicted, correct, judged, judged_positive
+def standard_recall_at(board: Board, nb: Neighbours, precision: float) -> float:
+    """Best pair recall of the lexical standard's pairs above a threshold with at least `precision`."""
+    i = np.repeat(np.arange(nb.index.shape[0]), nb.index.shape[1])
+    j = nb.index.ravel()
+    s = nb.score.ravel()
+    keys = np.minimum(i, j) * len(board.texts) + np.maximum(i, j)
+    keys, first = np.unique(keys, return_index=True)
+    s = s[first]
+    a, b = keys // len(board.texts), keys % len(board.texts)
+    correct = board.groups[a] == board.groups[b]
+    order = np.argsort(-s, kind="stable")
+    tp = np.cumsum(correct[order])
+    prec = tp / np.arange(1, order.size + 1)
+    ok = prec >= precision
+    return float(tp[ok].max() / max(board.truth_pairs(), 1)) if ok.any() else 0.0
 
 
-def truth_pairs(board: Board) -> int:
-    sizes = np.bincount(board.truth_groups())
-    return int((sizes * (sizes - 1) // 2).sum())
+# --- report -----------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", nargs="?", default="/work/data", type=Path)
-    parser.add_argument("--thresholds", default="0.3,0.35,0.4,0.45,0.5,0.55,0.6,0.65,0.7,0.75,0.8")
+    parser.add_argument("--no-embeddings", action="store_true", help="lexical TextIndex only")
+    parser.add_argument("--fit", action="store_true", help="fit the calibration on the tuning sets and print it")
     args = parser.parse_args(argv)
-    boards = [
-        load_quora(args.data / "quora" / "dev.tsv"),
-        load_quora(args.data / "quora" / "test.tsv"),
-        load_gitbugs(args.data / "gitbugs", "hadoop_bugs"),
-        load_gitbugs(args.data / "gitbugs", "SeaMonkey_bugs"),
-    ]
-    present = [b for b in boards if b is not None]
-    if not present:
+    boards = load_all(args.data)
+    if not boards:
         print("no labelled duplicate data found: nothing to evaluate")
         return
-    thresholds = [float(t) for t in args.thresholds.split(",")]
-    print("| board | texts | duplicate pairs (closed) | recall@5 |")
-    print("|---|---|---|---|")
-    for board in present:
+    for board in boards:
+        board.vectors = None if args.no_embeddings else embed_cached(board, args.data / "cache")
+    run(boards, fit=args.fit)
+
+
+def run(boards: list[Board], fit: bool = False) -> None:
+    results: dict[str, dict[str, Neighbours]] = {}
+    for board in boards:
         start = time.perf_counter()
-        hits, queries = recall_at_5(board)
-        print(
-            f"| {board.name} | {len(board.texts)} | {truth_pairs(board)} | "
-            f"{hits / max(queries, 1):.3f} ({hits}/{queries}, {time.perf_counter() - start:.1f} s) |"
-        )
+        index = ranking.TextIndex(board.texts, board.vectors)
+        results[board.name] = {
+            "standard": neighbours(standard_similarity(board.texts), len(board.texts)),
+            "lexical": neighbours(index_similarity(index, vectors=False), len(board.texts)),
+        }
+        if board.vectors is not None:
+            results[board.name]["mixed"] = neighbours(index_similarity(index, vectors=True), len(board.texts))
+        print(f"scored {board.name} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    modes = [m for m in ("lexical", "mixed") if all(m in r for r in results.values())]
+    if fit:
+        for mode in modes:
+            samples = [suggestions(b, results[b.name][mode]) for b in boards if b.tuning]
+            print(f"calibration fitted on the tuning sets, {mode}: (a, b) = {fit_logistic(samples)}")
+        print()
+    _print_recall(boards, results, modes)
+    _print_calibration(boards, results, modes)
+    _print_clusters(boards, results, modes)
+
+
+def _print_recall(boards: list[Board], results: dict[str, dict[str, Neighbours]], modes: list[str]) -> None:
+    print(f'"Did you mean": recall@{K} (a labelled duplicate among the top {K}); [with the calibrated floor]')
     print()
-    print("Cells: pair precision / pair recall of cluster_duplicates; [precision among labelled pairs].")
+    print("| set | use | texts | labelled pairs (closed) | lexical standard | " + " | ".join(modes) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(modes))
+    for board in boards:
+        r = results[board.name]
+        cells = [f"{recall_at(board, r['standard']):.3f}"]
+        for mode in modes:
+            floor = text_index.raw_floor(ranking.SUGGESTION_FLOOR, mode == "mixed")
+            cells.append(f"{recall_at(board, r[mode]):.3f} [{recall_at(board, r[mode], floor):.3f}]")
+        use = "tuning" if board.tuning else "held out"
+        print(f"| {board.name} | {use} | {len(board.texts)} | {board.truth_pairs()} | " + " | ".join(cells) + " |")
     print()
-    print("| threshold | " + " | ".join(f"{b.name}" for b in present) + " | tuning sets pooled P / R |")
-    print("|---|" + "---|" * (len(present) + 1))
-    for t in thresholds:
-        cells, pooled = [], np.zeros(3)
-        for board in present:
-            predicted, correct, judged, judged_positive = cluster_pairs(board, t)
-            total = truth_pairs(board)
-            cell = f"{correct / max(predicted, 1):.2f} / {correct / max(total, 1):.3f}"
-            if board.negatives:
-                cell += f" [{judged_positive / max(judged, 1):.2f}]"
-            cells.append(cell)
-            if board.name != "quora/test":
-                pooled += (predicted, correct, total)
-        print(
-            f"| {t:.2f} | "
-            + " | ".join(cells)
-            + f" | {pooled[1] / max(pooled[0], 1):.2f} / {pooled[1] / max(pooled[2], 1):.3f} |"
-        )
+
+
+BANDS = (0.0, 0.02, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0001)
+
+
+def _print_calibration(boards: list[Board], results: dict[str, dict[str, Neighbours]], modes: list[str]) -> None:
+    print(f"Calibration: share of top-{K} suggestions that are labelled duplicates (for texts that have one), by")
+    print("calibrated score band; cells: words only / with embeddings (suggestions in the band). One scale: both")
+    print("halves of a cell should read alike, and rise with the band.")
+    print()
+    print(
+        "| calibrated score | "
+        + " | ".join(f"{b.name} ({'tuning' if b.tuning else 'held out'})" for b in boards)
+        + " |"
+    )
+    print("|---|" + "---|" * len(boards))
+    for lo, hi in itertools.pairwise(BANDS):
+        cells = []
+        for b in boards:
+            parts = []
+            for mode in modes:
+                raw, label = suggestions(b, results[b.name][mode])
+                p = text_index.calibrate(raw, mode == "mixed")
+                inside = (p >= lo) & (p < hi)
+                parts.append(f"{label[inside].mean():.2f} ({int(inside.sum())})" if inside.any() else "-")
+            cells.append(" / ".join(parts))
+        print(f"| {lo:.2f}-{min(hi, 1.0):.2f} | " + " | ".join(cells) + " |")
+    print()
+
+
+def _print_clusters(boards: list[Board], results: dict[str, dict[str, Neighbours]], modes: list[str]) -> None:
+    print("Clusters: pair precision / pair recall of cluster_index at each sensitivity level;")
+    print("[the lexical standard's best recall at that precision, and ours as a multiple of it]")
+    print()
+    levels = list(ranking.SENSITIVITY_THRESHOLDS.items())
+    print("| set | use | mode | " + " | ".join(f"{name} ({t:.2f})" for name, t in levels) + " |")
+    print("|---|---|---|" + "---|" * len(levels))
+    for board in boards:
+        for mode in modes:
+            vectors = board.vectors if mode == "mixed" else None
+            index = ranking.TextIndex(board.texts, vectors)
+            cells = []
+            for _, threshold in levels:
+                start = time.perf_counter()
+                p, r, _ = cluster_pr(board, ranking.cluster_index(index, threshold))
+                elapsed = time.perf_counter() - start
+                if p > 0:  # NaN (nothing clustered) and 0 compare to nothing
+                    std = standard_recall_at(board, results[board.name]["standard"], p)
+                    ratio = f"{r / std:.1f}x" if std > 0 else "-"
+                    cells.append(f"{p:.2f} / {r:.3f} [{std:.3f}, {ratio}] {elapsed:.1f}s")
+                else:
+                    cells.append(f"{p:.2f} / {r:.3f} [-] {elapsed:.1f}s")
+            use = "tuning" if board.tuning else "held out"
+            print(f"| {board.name} | {use} | {mode} | " + " | ".join(cells) + " |")
+    print()
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from ideaengine.platform import jobs
 from ideaengine.platform.models import (
     Board,
     BoardScoreSeq,
+    DuplicateSensitivity,
     Idea,
     IdeaStatus,
     IdeaTag,
@@ -202,12 +203,13 @@ async def update_board(
     requires_approval: bool | None = None,
     report_threshold: int | None = None,
     status_labels: Sequence[tuple[IdeaStatus, str]] | None = None,
+    duplicate_sensitivity: DuplicateSensitivity | None = None,
 ) -> Board:
     """Admins: change what is given (None leaves a field as it is). Archiving makes the board read-only and
     hides it from `boards` unless asked; unarchiving undoes both. The slug stays: URLs and embeds use it.
     `requires_approval` holds members' new ideas and comments as PENDING; `report_threshold` (1-100) is how
     many distinct users' reports hide a subject. Status labels given replace the board's labels (statuses left
-    out read as their defaults)."""
+    out read as their defaults). A new `duplicate_sensitivity` rebuilds the board's duplicate clusters after commit."""
     board = await require_visible(session, actor, board_id)
     actor.require(board.workspace_id, ActorRole.ADMIN, "edit boards")
     if name is not None:
@@ -232,6 +234,9 @@ async def update_board(
         board.report_threshold = report_threshold
     if new_labels is not None:
         board.status_labels = new_labels or None
+    if duplicate_sensitivity is not None and duplicate_sensitivity != board.duplicate_sensitivity:
+        board.duplicate_sensitivity = duplicate_sensitivity
+        jobs.after_commit(session, INDEX_TEXTS, board_id, coalesce=True)
     await session.flush()
     return board
 

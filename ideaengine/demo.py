@@ -34,7 +34,7 @@ from ideaengine import (
     workspaces,
 )
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.platform.models import Board, Idea, IdeaStatus, Workspace
+from ideaengine.platform.models import Board, DuplicateSensitivity, Idea, IdeaStatus, Workspace
 from ideaengine.platform.secrets_box import SecretBox
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings, SettingsError
@@ -213,6 +213,12 @@ IDEAS: tuple[IdeaSpec, ...] = (
     S("roast-date", 9, 1.0, 0.15, "Print the roast date on retail beans",
       "The bags only show a best-before date. The roast date tells me far more about freshness.",
       ("coffee", "beans")),
+    S("csv-export", 12, 0.6, 0.3, "Export reports to CSV",
+      "Let me export my monthly spending reports from the app to a CSV file for my expense claims.",
+      ("app", "receipts")),
+    S("csv-download", 7, 0.5, 0.2, "CSV download of reports",
+      "A CSV download of my monthly spending reports in the app, please: my expense claims need it.",
+      ("app", "receipts")),
 )
 # fmt: on
 del S
@@ -222,8 +228,12 @@ DUPLICATES: tuple[tuple[str, str], ...] = (
     ("pumpkin", "pumpkin-again"),
     ("order-ahead", "skip-the-line"),
     ("byo-cup", "reusable-reward"),
+    ("csv-export", "csv-download"),
 )
 "Pairs phrased differently that mean the same, for the duplicate finder; the first is merged below."
+CLUSTERED = ("csv-export", "csv-download")
+"The obvious pair the board's duplicate clusters show (the board's sensitivity is HIGH, as a small board affords)."
+SENSITIVITY = DuplicateSensitivity.HIGH
 MERGE = ("oat-milk-all", "oat-milk")
 "Source, target."
 
@@ -370,6 +380,7 @@ async def _board(session: AsyncSession, admin: Actor, workspace_id: int) -> Boar
     ).scalar_one_or_none()
     if board is None:
         board = await boards.create_board(session, admin, workspace_id, BOARD_SLUG, BOARD_NAME, BOARD_DESCRIPTION)
+        board = await boards.update_board(session, admin, board.id, duplicate_sensitivity=SENSITIVITY)
     return board
 
 

@@ -1,9 +1,13 @@
 """Similar ideas ("did you mean") and duplicate clusters, read from the index `index_board` builds.
 
 Ideas newer than the stored index are matched per request against a small index of their own, so
-a fresh idea is found at once without scanning the board. The index is stored as numeric arrays
-(`ranking.TextIndex.to_arrays` in an npz blob, never a pickle): a blob that is not one this version
-wrote is ignored, so the board is answered as if it had no index yet.
+a fresh idea is found at once without scanning the board. Where the `semantic` extra is installed, that small
+index has embeddings too (stored ones, else computed and kept in a small per-process cache), and the draft is
+embedded: scores are calibrated (ranking.index), so they are on one scale before and after the board's index
+is built, and the same floor (ranking.SUGGESTION_FLOOR) keeps unrelated ideas out of every answer.
+
+The index is stored as numeric arrays (`ranking.TextIndex.to_arrays` in an npz blob, never a pickle): a blob
+that is not one this version wrote is ignored, so the board is answered as if it had no index yet.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from ideaengine.platform.queries import Page, SortKey, Window, pages
 
 INDEX_CACHE_SIZE = 64
 "Board indexes kept loaded per process, keyed by board and build (a refused blob too, so it is logged once)."
+NEWER_EMBED_MAX = 200
+"Most ideas newer than the stored index embedded at request time; beyond that the newer ones are matched by words."
+VECTOR_CACHE_SIZE = 2_048
+"Texts whose embedding a process keeps (newer ideas are looked up again on every keystroke until indexed)."
 QUERY_MAX_CHARS = 2_000
 EMBEDDING_DTYPE = np.float32
 "How embeddings are computed and stored (Idea.embedding, and the vectors of a stored index)."
@@ -74,6 +82,30 @@ class Cluster:
 
 
 _cache: OrderedDict[tuple[str, int, int, object], StoredIndex | None] = OrderedDict()
+_vector_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+
+async def _embed(texts: Sequence[str]) -> list[np.ndarray] | None:
+    """Each text's embedding, off the event loop and through the per-process cache; None without the extra."""
+    if not embeddings.available():
+        return None
+    missing = list(dict.fromkeys(t for t in texts if t not in _vector_cache))
+    if missing:
+        computed = await asyncio.to_thread(embeddings.embed, missing)
+        if computed is None:
+            return None
+        for text, row in zip(missing, computed, strict=True):
+            _vector_cache[text] = row.astype(float)
+            while len(_vector_cache) > VECTOR_CACHE_SIZE:
+                _vector_cache.popitem(last=False)
+    out = []
+    for text in texts:
+        row = _vector_cache.get(text)
+        if row is None:  # pushed out by this very call (more texts than the cache holds)
+            return None
+        _vector_cache.move_to_end(text)
+        out.append(row)
+    return out
 
 
 def idea_text(title: str, body: str) -> str:
@@ -153,8 +185,8 @@ async def similar_many(
         by_board.setdefault(idea.board_id, []).append(idea)
     for board_id, members in by_board.items():
         stored, covered = await _stored(session, board_id)
-        vectors = await _vectors(session, stored, members)
         newer = await _newer(session, board_id, covered)
+        vectors = await _vectors(session, _wants_vectors(stored, newer), members)
         closed = await _closed(session, board_id)
         skip = _Skip.of(stored, newer, closed)
         for idea in members:
@@ -191,9 +223,14 @@ _EMBEDDINGS = select(Idea.id, Idea.embedding).where(Idea.id.in_(bindparam("ids",
 "The stored embeddings by column: Idea.embedding is deferred (never loaded with the idea)."
 
 
-async def _vectors(session: AsyncSession, stored: StoredIndex | None, members: Sequence[Idea]) -> dict[int, np.ndarray]:
-    """Each idea's embedding: the stored one, else (when the index has vectors) one computed now."""
-    if stored is None or stored.index.vectors is None:
+def _wants_vectors(stored: StoredIndex | None, newer: _Newer) -> bool:
+    """Whether a lookup should embed its text: some index it asks has embeddings."""
+    return any(i is not None and i.vectors is not None for i in (None if stored is None else stored.index, newer.index))
+
+
+async def _vectors(session: AsyncSession, wanted: bool, members: Sequence[Idea]) -> dict[int, np.ndarray]:
+    """Each idea's embedding (when `wanted`): the stored one, else one computed now."""
+    if not wanted:
         return {}
     saved: dict[int, bytes | None] = {
         idea_id: blob for idea_id, blob in await session.execute(_EMBEDDINGS, {"ids": [i.id for i in members]})
@@ -204,9 +241,7 @@ async def _vectors(session: AsyncSession, stored: StoredIndex | None, members: S
         if blob is not None
     }
     missing = [i for i in members if saved.get(i.id) is None]
-    computed = None
-    if missing and embeddings.available():
-        computed = await asyncio.to_thread(embeddings.embed, [idea_text(i.title, i.body) for i in missing])
+    computed = await _embed([idea_text(i.title, i.body) for i in missing]) if missing else None
     if computed is not None:
         out.update((idea.id, row) for idea, row in zip(missing, computed, strict=True))
     return out
@@ -216,10 +251,12 @@ async def _similar(
     session: AsyncSession, board_id: int, text: str, k: int, exclude: int | None, vector: np.ndarray | None = None
 ) -> list[tuple[int, float]]:
     stored, covered = await _stored(session, board_id)
-    if stored is not None and stored.index.vectors is not None and vector is None and embeddings.available():
+    newer = await _newer(session, board_id, covered)
+    if vector is None and _wants_vectors(stored, newer):
         # Meaning beats shared words (RANKING.md): the draft is embedded, off the event loop.
-        vector = (await asyncio.to_thread(embeddings.embed, [text]))[0]  # type: ignore[index]
-    found = _candidates(stored, await _newer(session, board_id, covered), text, k, exclude, vector)
+        embedded = await _embed([text])
+        vector = None if embedded is None else embedded[0]
+    found = _candidates(stored, newer, text, k, exclude, vector)
     return _best(found, await _live(session, set(found)), k)
 
 
@@ -232,15 +269,30 @@ class _Newer:
 
 
 async def _newer(session: AsyncSession, board_id: int, covered: int) -> _Newer:
+    """With the `semantic` extra (and at most NEWER_EMBED_MAX of them), the index has their embeddings: the
+    stored ones, the others computed now."""
     rows = (
         await session.execute(
-            select(Idea.id, Idea.title, Idea.body)
+            select(Idea.id, Idea.title, Idea.body, Idea.embedding)
             .where(Idea.board_id == board_id, Idea.id > covered, Idea.status != IdeaStatus.MERGED)
             .order_by(Idea.id)
         )
     ).all()
-    index = ranking.TextIndex([idea_text(r.title, r.body) for r in rows]) if rows else None
-    return _Newer([r.id for r in rows], index)
+    if not rows:
+        return _Newer([], None)
+    texts = [idea_text(r.title, r.body) for r in rows]
+    vectors = None
+    if len(rows) <= NEWER_EMBED_MAX:
+        computed = await _embed([t for t, r in zip(texts, rows, strict=True) if r.embedding is None])
+        if computed is not None:
+            fresh = iter(computed)
+            vectors = np.vstack(
+                [
+                    next(fresh) if r.embedding is None else np.frombuffer(r.embedding, dtype=EMBEDDING_DTYPE)
+                    for r in rows
+                ]
+            ).astype(float)
+    return _Newer([r.id for r in rows], ranking.TextIndex(texts, vectors))
 
 
 def _candidates(
@@ -263,7 +315,12 @@ def _candidates(
         ):
             found[stored.idea_ids[row]] = similarity
     if newer.index is not None:
-        for row, similarity in newer.index.similar(text, k=k + 1, exclude=() if skip is None else skip.newer):
+        for row, similarity in newer.index.similar(
+            text,
+            k=k + 1,
+            vector=None if newer.index.vectors is None else vector,
+            exclude=() if skip is None else skip.newer,
+        ):
             idea_id = newer.idea_ids[row]
             found[idea_id] = max(similarity, found.get(idea_id, 0.0))
     found.pop(exclude, None)  # type: ignore[arg-type]

@@ -14,8 +14,8 @@ from ranking.campaigns import (
     outcome,
     top,
 )
-from ranking.duplicates import DUPLICATE_THRESHOLD, DUPLICATE_THRESHOLD_VECTORS, cluster_duplicates, cluster_index
-from ranking.index import INDEX_FORMAT, TextIndex
+from ranking.duplicates import DUPLICATE_THRESHOLD, SENSITIVITY_THRESHOLDS, cluster_duplicates, cluster_index
+from ranking.index import INDEX_FORMAT, SUGGESTION_FLOOR, TextIndex
 from ranking.pairwise import (
     BT_ALPHA,
     EXACT_STDERR_MAX_ITEMS,
@@ -38,12 +38,13 @@ __all__ = [
     "BALLOT_KINDS",
     "BT_ALPHA",
     "DUPLICATE_THRESHOLD",
-    "DUPLICATE_THRESHOLD_VECTORS",
     "ELO_INITIAL",
     "ELO_K",
     "EXACT_STDERR_MAX_ITEMS",
     "FRESH_MODES",
     "INDEX_FORMAT",
+    "SENSITIVITY_THRESHOLDS",
+    "SUGGESTION_FLOOR",
     "TRENDING_HALF_LIFE_HOURS",
     "Z95",
     "BradleyTerryResult",

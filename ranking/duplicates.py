@@ -1,4 +1,9 @@
-"""Duplicate clusters: texts that say the same thing, grouped on a TextIndex (similarities: ranking.index)."""
+"""Duplicate clusters: texts that say the same thing, grouped on a TextIndex (similarities: ranking.index).
+
+Thresholds are on the index's calibrated scale (an estimated probability of being a duplicate), so one
+threshold holds with and without embeddings. Three sensitivities trade precision for recall; the figures
+behind each are in docs/ranking.md.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,11 @@ from scipy.sparse.csgraph import connected_components
 from ranking import _validate as v
 from ranking.index import TextIndex
 
-DUPLICATE_THRESHOLD = 0.82
-"""Default similarity at which cluster_duplicates joins texts; chosen on labelled data (docs/ranking.md)."""
-DUPLICATE_THRESHOLD_VECTORS = 0.83
-"""The default when embeddings are given: the same pair precision (about 0.5) with recall 0.22 against 0.155."""
+SENSITIVITY_THRESHOLDS = {"LOW": 0.75, "MEDIUM": 0.65, "HIGH": 0.3}
+"""Calibrated similarity at which clusters join texts, by sensitivity: LOW clusters only the surest pairs,
+HIGH finds more at lower precision. Chosen on the tuning sets for pooled pair precision (docs/ranking.md)."""
+DUPLICATE_THRESHOLD = SENSITIVITY_THRESHOLDS["MEDIUM"]
+"""The default: pooled pair precision about 0.5 on the tuning sets."""
 
 EXACT_CLUSTER_MAX = 200
 """Largest group average linkage runs on exactly; bigger groups are split at a stricter threshold first."""
@@ -36,8 +42,7 @@ def cluster_duplicates(
 
 def cluster_index(index: TextIndex, threshold: float | None = None) -> np.ndarray:
     """cluster_duplicates on an index already built (the service keeps the index it clusters)."""
-    default = DUPLICATE_THRESHOLD if index.vectors is None else DUPLICATE_THRESHOLD_VECTORS
-    t = default if threshold is None else v.positive("threshold", threshold)
+    t = DUPLICATE_THRESHOLD if threshold is None else v.positive("threshold", threshold)
     if t > 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
     n = len(index)

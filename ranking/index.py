@@ -2,7 +2,12 @@
 
 Lexical similarity is the cosine of TF-IDF vectors, mixed half and half from two blocks: stemmed words and
 word pairs without stopwords, and character 3-5-grams inside words (spelling variants, compounds). With
-embeddings, similarity = mean(lexical, max(0, cosine of the embeddings)). Every similarity is in [0, 1].
+embeddings, the raw similarity is `mix(lexical, cosine of the embeddings)`.
+
+Every similarity the index gives out is calibrated: an estimate of the probability that the pair is a duplicate,
+fitted on labelled duplicates (docs/ranking.md), one curve for lexical scores and one for mixed ones. So one
+number means the same with or without embeddings and on any board, and a caller can pick one cut-off
+(SUGGESTION_FLOOR, the cluster thresholds) for all of them.
 """
 
 from __future__ import annotations
@@ -29,12 +34,27 @@ CANDIDATES_PER_TEXT = 10
 BLOCK_MAX_DF = 200
 """Word features shared by more texts than this are too common to propose candidates (blocking)."""
 
+EMBEDDING_WEIGHT = 0.6
+"""Share of the embeddings' cosine in the raw similarity with embeddings; the lexical similarity has the rest."""
+
+CALIBRATION_LEXICAL = (-4.380, 6.185)
+"""(a, b) of the calibrated similarity 1 / (1 + exp(-(a + b * raw))) for lexical scores: the estimated share of
+suggestions at that score that are duplicates, for a text that has one. Fitted by `bench/duplicates_eval.py
+--fit` on the tuning sets (each set weighing the same; docs/ranking.md)."""
+CALIBRATION_MIXED = (-6.679, 8.571)
+"""The same for raw scores mixed with embeddings."""
+
+SUGGESTION_FLOOR = 0.02
+"""Calibrated similarity under which `similar` offers nothing, so unrelated drafts get no suggestion: the highest
+floor that costs at most 0.02 of recall@5 on every tuning set, with or without embeddings (docs/ranking.md)."""
+
 INDEX_FORMAT = 1
 """Version of `TextIndex.to_arrays`: bumped whenever the arrays change meaning, so an old stored index is refused."""
 
 _LSH_TABLES = 8
 _LSH_WINDOW = 4
 _PAIR_CHUNK = 200_000
+_VECTOR_CHUNK = 8192
 _ROW_CHUNK = 4096
 
 
@@ -59,6 +79,8 @@ class TextIndex:
         self._has_vectors = vectors is not None
         self._char_cache: dict[str, list[int]] = {}
         self._matrix: Any = None
+        self._csc: Any = None
+        self._vectors_f32: np.ndarray | None = None
         self._idf: tuple[np.ndarray, np.ndarray] | None = None
         self.add(texts, vectors)
 
@@ -75,7 +97,7 @@ class TextIndex:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_char_cache={}, _matrix=None, _idf=None)
+        state.update(_char_cache={}, _matrix=None, _csc=None, _vectors_f32=None, _idf=None)
         return state
 
     def add(self, texts: Iterable[str], vectors: ArrayLike | None = None) -> None:
@@ -100,7 +122,7 @@ class TextIndex:
         self._texts.extend(new)
         if rows is not None:
             self._vectors = rows if self._vectors is None else np.vstack([self._vectors, rows])
-        self._matrix = None
+        self._matrix = self._csc = self._vectors_f32 = None
         self._idf = None
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -142,11 +164,20 @@ class TextIndex:
         return index
 
     def similar(
-        self, text: str, k: int = 5, vector: ArrayLike | None = None, exclude: ArrayLike = ()
+        self,
+        text: str,
+        k: int = 5,
+        vector: ArrayLike | None = None,
+        exclude: ArrayLike = (),
+        floor: float = SUGGESTION_FLOOR,
     ) -> list[tuple[int, float]]:
-        """The k indexed texts most similar to `text`, best first, as (index, similarity > 0); never one of
-        `exclude` (indices a caller may not offer), so the k are the best of the rest, not fewer."""
+        """The k indexed texts most similar to `text`, best first, as (index, calibrated similarity >= floor,
+        and > 0); never one of `exclude` (indices a caller may not offer), so the k are the best of the rest.
+
+        With `vector` (the text's embedding) the embeddings count too; without it the words alone do, on
+        the same calibrated scale."""
         v.text("text", text)
+        floor = _probability("floor", floor)
         if isinstance(k, bool) or not isinstance(k, int) or k < 0:
             raise ValueError(f"k must be a non-negative integer, got {k!r}")
         skip = v.ids("exclude", exclude, len(self._texts))
@@ -162,17 +193,25 @@ class TextIndex:
             query_vector = rows
         if not self._texts or k == 0:
             return []
-        scores = self._matrix_() @ self._query(text)
-        if query_vector is not None and self._vectors is not None:
-            scores = (scores + np.maximum(self._vectors @ query_vector[0], 0.0)) / 2
+        cols, weights = self._query(text)
+        scores = np.zeros(len(self._texts))
+        if cols.size:
+            scores = np.asarray(self._columns()[:, cols] @ weights, dtype=float)
+        mixed = query_vector is not None and self._vectors is not None
+        if mixed:
+            assert query_vector is not None
+            # einsum, not BLAS: one matrix-vector product gains nothing from BLAS threads, and on a busy host
+            # they cost 16 ms against 2 ms for 10,000 rows (bench/duplicates_speed.py).
+            scores = mix(scores, np.einsum("ij,j->i", self._vectors32(), query_vector[0].astype(np.float32)))
         scores = np.clip(scores, 0.0, 1.0)
         scores[skip] = 0.0
         top = np.argpartition(-scores, min(k, scores.size) - 1)[:k]
         top = top[np.lexsort((top, -scores[top]))]
-        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+        calibrated = calibrate(scores[top], mixed)
+        return [(int(i), float(p)) for i, p in zip(top, calibrated, strict=True) if p > 0 and p >= floor]
 
     def pair_similarity(self, first: ArrayLike, second: ArrayLike) -> np.ndarray:
-        """Similarity of texts first[p] and second[p] for every p."""
+        """Calibrated similarity of texts first[p] and second[p] for every p (with embeddings if the index has them)."""
         i = v.ids("first", first, len(self))
         j = v.ids("second", second, len(self), like=i)
         x = self._matrix_()
@@ -181,19 +220,23 @@ class TextIndex:
             a, b = i[start : start + _PAIR_CHUNK], j[start : start + _PAIR_CHUNK]
             out[start : start + a.size] = np.asarray(x[a].multiply(x[b]).sum(axis=1)).ravel()
         if self._vectors is not None:
-            cos = np.einsum("ij,ij->i", self._vectors[i], self._vectors[j])
-            out = (out + np.maximum(cos, 0.0)) / 2
-        return np.clip(out, 0.0, 1.0)
+            vectors = self._vectors32()
+            cos = np.empty(i.size)
+            for start in range(0, i.size, _VECTOR_CHUNK):  # chunks: the gathered rows stay in cache
+                a, b = i[start : start + _VECTOR_CHUNK], j[start : start + _VECTOR_CHUNK]
+                cos[start : start + a.size] = np.einsum("ij,ij->i", vectors[a], vectors[b])
+            out = mix(out, cos)
+        return calibrate(np.clip(out, 0.0, 1.0), self._vectors is not None)
 
     def similarity_matrix(self, members: ArrayLike) -> np.ndarray:
-        """Dense similarities among a few indexed texts (a cluster's members)."""
+        """Dense calibrated similarities among a few indexed texts (a cluster's members)."""
         idx = v.ids("members", members, len(self))
         sub = self._matrix_()[idx]
         sims = (sub @ sub.T).toarray()
         if self._vectors is not None:
             vecs = self._vectors[idx]
-            sims = (sims + np.maximum(vecs @ vecs.T, 0.0)) / 2
-        return np.asarray(np.clip(sims, 0.0, 1.0), dtype=float)
+            sims = mix(sims, vecs @ vecs.T)
+        return calibrate(np.clip(sims, 0.0, 1.0), self._vectors is not None)
 
     def candidate_pairs(self, per_text: int = CANDIDATES_PER_TEXT) -> tuple[np.ndarray, np.ndarray]:
         """Likely-similar pairs (i < j) from blocking on uncommon words (plus LSH on embeddings).
@@ -243,19 +286,21 @@ class TextIndex:
             char_ids.extend(cached)
         return word_ids, char_ids
 
-    def _query(self, text: str) -> np.ndarray:
-        """The query's weighted feature vector over the index's columns; unseen features count in its norm."""
+    def _query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The query's weighted features as (columns of the index, weights): sparse, so a lookup touches only
+        the texts that share a feature. Unseen features count in its norm."""
         self._matrix_()
         assert self._idf is not None
         idf_words, idf_chars = self._idf
         words = content_words(normalise_text(text))
-        parts = []
+        cols: list[int] = []
+        weights: list[float] = []
         unseen_idf = math.log(len(self) + 1) + 1
-        for features, vocab, idf, weight in (
-            (word_features(words), self._word_vocab, idf_words, WORD_WEIGHT),
-            ([g for w in words for g in char_ngrams(w)], self._char_vocab, idf_chars, 1 - WORD_WEIGHT),
+        for features, vocab, idf, weight, offset in (
+            (word_features(words), self._word_vocab, idf_words, WORD_WEIGHT, 0),
+            ([g for w in words for g in char_ngrams(w)], self._char_vocab, idf_chars, 1 - WORD_WEIGHT, idf_words.size),
         ):
-            dense = np.zeros(idf.size)
+            start = len(weights)
             norm2 = 0.0
             for feature, count in Counter(features).items():
                 tf = 1 + math.log(count)
@@ -263,10 +308,26 @@ class TextIndex:
                 if col is None:
                     norm2 += (tf * unseen_idf) ** 2
                 else:
-                    dense[col] = tf * idf[col]
-                    norm2 += dense[col] ** 2
-            parts.append(dense * (math.sqrt(weight / norm2) if norm2 else 0.0))
-        return np.concatenate(parts)
+                    cols.append(offset + col)
+                    weights.append(tf * float(idf[col]))
+                    norm2 += weights[-1] ** 2
+            scale = math.sqrt(weight / norm2) if norm2 else 0.0
+            weights[start:] = [w * scale for w in weights[start:]]
+        return np.asarray(cols, dtype=np.int64), np.asarray(weights, dtype=float)
+
+    def _columns(self) -> scipy.sparse.csc_array:
+        """The weighted matrix by column, for lookups (built on first use, like the matrix)."""
+        if self._csc is None:
+            self._csc = scipy.sparse.csc_array(self._matrix_())
+        csc: scipy.sparse.csc_array = self._csc
+        return csc
+
+    def _vectors32(self) -> np.ndarray:
+        """The embeddings as float32 for lookups: half the memory traffic of float64, and the model's own precision."""
+        if self._vectors_f32 is None:
+            assert self._vectors is not None
+            self._vectors_f32 = self._vectors.astype(np.float32)
+        return self._vectors_f32
 
     def _weighted_words(self) -> scipy.sparse.csr_array:
         return self._block(self._word_ids, self._word_ptr, len(self._word_vocab), 1.0)[0]
@@ -303,6 +364,31 @@ _ARRAY_NAMES = (
     *(f"{name}_{part}" for name in ("word", "char") for part in ("ids", "ptr")),
 )
 """The arrays of `TextIndex.to_arrays` ("vectors" aside, which only an index with embeddings has)."""
+
+
+def mix(lexical: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+    """Raw similarity with embeddings: EMBEDDING_WEIGHT of the cosine (negative counts as 0), the rest lexical."""
+    return np.asarray((1 - EMBEDDING_WEIGHT) * lexical + EMBEDDING_WEIGHT * np.maximum(cosine, 0.0), dtype=float)
+
+
+def calibrate(raw: ArrayLike, mixed: bool) -> np.ndarray:
+    """Raw similarities in [0, 1] to calibrated ones in [0, 1) (0 stays 0: nothing in common), monotone."""
+    a, b = CALIBRATION_MIXED if mixed else CALIBRATION_LEXICAL
+    r = np.asarray(raw, dtype=float)
+    return np.asarray(np.where(r <= 0, 0.0, 1 / (1 + np.exp(-(a + b * r)))))
+
+
+def raw_floor(calibrated: float, mixed: bool) -> float:
+    """The raw similarity whose calibrated value is `calibrated` (the inverse of `calibrate`)."""
+    a, b = CALIBRATION_MIXED if mixed else CALIBRATION_LEXICAL
+    p = min(max(calibrated, 1e-12), 1 - 1e-12)
+    return (math.log(p / (1 - p)) - a) / b
+
+
+def _probability(name: str, value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
 
 
 def _lookup(vocab: dict[str, int], features: list[str]) -> list[int]:

@@ -14,7 +14,7 @@ from ideaengine.platform import models
 from ideaengine.platform.models import Board, Visibility
 from schema import relay
 from schema.context import Info
-from schema.enums import BoardVisibility, CampaignPhase, IdeaSort, IdeaStatus, ModerationState
+from schema.enums import BoardVisibility, CampaignPhase, DuplicateSensitivity, IdeaSort, IdeaStatus, ModerationState
 from schema.errors import DomainErrors, UserError
 
 T = TypeVar("T")
@@ -67,6 +67,10 @@ class BoardNode(relay.Node):
     )
     def report_threshold(self) -> int:
         return self.model.report_threshold
+
+    @strawberry.field(description="How readily duplicateClusters join this board's ideas (default MEDIUM).")
+    def duplicate_sensitivity(self) -> DuplicateSensitivity:
+        return self.model.duplicate_sensitivity
 
     @strawberry.field(
         description="Pending and reported ideas and comments, most reported first (then longest waiting); `states` "
@@ -256,6 +260,11 @@ class UpdateBoardInput:
         description="Replaces the board's status labels: each status at most once; statuses left out read as "
         "their defaults, so [] resets every label. Null: unchanged.",
     )
+    duplicate_sensitivity: DuplicateSensitivity | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="How readily duplicate clusters join ideas; the clusters are rebuilt shortly after a change. "
+        "Null: unchanged.",
+    )
 
 
 @strawberry.type
@@ -299,10 +308,10 @@ class BoardMutations:
     @strawberry.mutation(
         extensions=[DomainErrors()],
         description=(
-            "Change a board's name, description, visibility, pre-moderation, report threshold or status labels, or "
-            "archive or restore it; fields left out or null stay as they are. Admins (API keys) of its workspace "
-            "only. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (boardId), INVALID (boardId, name, description, "
-            "reportThreshold, statusLabels: a status twice, a blank or long label)."
+            "Change a board's name, description, visibility, pre-moderation, report threshold, status labels or "
+            "duplicate sensitivity, or archive or restore it; fields left out or null stay as they are. Admins (API "
+            "keys) of its workspace only. Codes: UNAUTHENTICATED, FORBIDDEN, NOT_FOUND (boardId), INVALID (boardId, "
+            "name, description, reportThreshold, statusLabels: a status twice, a blank or long label)."
         ),
     )
     async def update_board(self, info: Info, input: UpdateBoardInput) -> UpdateBoardPayload:
@@ -319,5 +328,6 @@ class BoardMutations:
                 requires_approval=_given(input.requires_approval),
                 report_threshold=_given(input.report_threshold),
                 status_labels=_labels(_given(input.status_labels)),
+                duplicate_sensitivity=_given(input.duplicate_sensitivity),
             )
         return UpdateBoardPayload(board=BoardNode(model=board))

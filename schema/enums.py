@@ -125,6 +125,22 @@ NotificationKind = Annotated[
     ),
 ]
 
+_DS = models.DuplicateSensitivity
+DuplicateSensitivity = Annotated[
+    models.DuplicateSensitivity,
+    described(
+        models.DuplicateSensitivity,
+        "DuplicateSensitivity",
+        "How readily a board's duplicate clusters join ideas: a trade of precision (clustered ideas really are "
+        "duplicates) for recall (duplicates are found). Figures behind each level: docs/ranking.md.",
+        {
+            _DS.LOW: "Only the surest pairs: about 6 in 10 clustered pairs are duplicates, fewer are found.",
+            _DS.MEDIUM: "The default: about half of the clustered pairs are duplicates.",
+            _DS.HIGH: "Finds the most duplicates, with more pairs a moderator will separate (about a third).",
+        },
+    ),
+]
+
 _D = models.DigestFrequency
 DigestFrequency = Annotated[
     models.DigestFrequency,

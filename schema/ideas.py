@@ -64,8 +64,10 @@ class IdeaScoreType:
 class SimilarIdea:
     idea: IdeaNode
     similarity: float = strawberry.field(
-        description="0 to 1, from shared words and spelling (and meaning, where the server has the `semantic` "
-        "extra); never 0: ideas with nothing in common are not offered."
+        description="0 to 1 on one calibrated scale, from shared words and spelling (and meaning, where the server "
+        "has the `semantic` extra): roughly the share of ideas this alike that are duplicates (docs/ranking.md), "
+        "the same before and after the board's index is built, so one cut-off serves. Never under 0.02: less "
+        "alike ideas are not offered."
     )
 
 

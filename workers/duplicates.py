@@ -26,9 +26,12 @@ def index_board(board_id: int) -> dict[str, Any]:
 async def _index(db: Database, board_id: int) -> dict[str, Any]:
     embedded = await _embed_missing(db, board_id)
     async with db.read() as session:
-        seq = (await session.execute(select(Board.text_seq).where(Board.id == board_id))).scalar_one_or_none()
-        if seq is None:
+        board = (
+            await session.execute(select(Board.text_seq, Board.duplicate_sensitivity).where(Board.id == board_id))
+        ).first()
+        if board is None:
             return {"skipped": "board no longer exists"}
+        seq = board.text_seq
         rows = (
             await session.execute(
                 select(Idea.id, Idea.title, Idea.body, Idea.embedding, Idea.status)
@@ -39,7 +42,8 @@ async def _index(db: Database, board_id: int) -> dict[str, Any]:
     texts = [idea_text(r.title, r.body) for r in rows]
     vectors = _vectors(rows)
     index = ranking.TextIndex(texts, vectors)
-    labels = ranking.cluster_index(index)  # the same index serves lookups and clustering: built once
+    threshold = ranking.SENSITIVITY_THRESHOLDS[board.duplicate_sensitivity.value]
+    labels = ranking.cluster_index(index, threshold)  # the same index serves lookups and clustering: built once
     clusters = _clusters(index, labels, [r.id for r in rows])
     payload = StoredIndex(index, [r.id for r in rows]).to_bytes()
     async with db.write() as session:

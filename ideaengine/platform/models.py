@@ -146,6 +146,14 @@ class Reaction(enum.Enum):
     CONFUSED = "CONFUSED"
 
 
+class DuplicateSensitivity(enum.Enum):
+    """How readily a board's duplicate clusters join ideas (thresholds: ranking.SENSITIVITY_THRESHOLDS)."""
+
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+
 class DigestFrequency(enum.Enum):
     INSTANT = "INSTANT"
     DAILY = "DAILY"
@@ -249,6 +257,10 @@ class Board(Base):
     "Members' new ideas and comments start PENDING until a moderator approves them."
     report_threshold: Mapped[int] = mapped_column(Integer, default=3)
     "Reports from this many distinct users hide a subject until a moderator decides."
+    duplicate_sensitivity: Mapped[DuplicateSensitivity] = mapped_column(
+        _enum(DuplicateSensitivity, "duplicate_sensitivity"), default=DuplicateSensitivity.MEDIUM
+    )
+    "How readily duplicate clusters join this board's ideas."
 
     workspace: Mapped[Workspace] = relationship(lazy="raise")
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import demo, demo_campaigns, identity
 from ideaengine.identity import ActorRole
+from ideaengine.platform.jobs import run_job
 from ideaengine.platform.models import (
     ApiKey,
     BallotKind,
@@ -27,6 +29,8 @@ from ideaengine.platform.models import (
     CampaignPhase,
     Comment,
     Comparison,
+    DuplicateLink,
+    DuplicateSensitivity,
     Follow,
     Idea,
     IdeaStatus,
@@ -80,9 +84,9 @@ async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(
         board = (await session.execute(select(Board).where(Board.slug == "ideas"))).scalar_one()
         assert (board.name, board.visibility.value) == ("Driftwood Coffee customer ideas", "PUBLIC")
         by_title = await _board_ideas(session)
-        assert len(by_title) == len(demo.IDEAS) + ENTRIES == 35 + 8
+        assert len(by_title) == len(demo.IDEAS) + ENTRIES == 37 + 8
         assert Counter(i.status for i in by_title.values()) == {
-            IdeaStatus.SUBMITTED: 24 + ENTRIES,
+            IdeaStatus.SUBMITTED: 26 + ENTRIES,
             IdeaStatus.UNDER_REVIEW: 3,
             IdeaStatus.PLANNED: 3,
             IdeaStatus.IN_PROGRESS: 2,
@@ -150,7 +154,8 @@ async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(
         for first, second in demo.DUPLICATES:
             assert TITLES[first] in by_title and TITLES[second] in by_title
         open_pairs = [p for p in demo.DUPLICATES if all(by_title[TITLES[k]].status != IdeaStatus.MERGED for k in p)]
-        assert len(open_pairs) == 3  # left for the duplicate finder to cluster
+        assert len(open_pairs) == 4  # left for the duplicate finder to cluster
+        assert board.duplicate_sensitivity == DuplicateSensitivity.HIGH
 
         running = {c.title: c for c in (await session.execute(select(Campaign))).scalars()}
         contest, budget = running[demo_campaigns.CONTEST], running[demo_campaigns.BUDGET]
@@ -164,16 +169,25 @@ async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(
         assert finalists == demo_campaigns.CONTEST_FINALISTS
         assert await _count(session, CampaignBallot, CampaignBallot.campaign_id == budget.id) == 14
 
+    # The sweep would index the board; the job itself, here. The obvious pair shows as a cluster.
+    await asyncio.to_thread(run_job, "workers.duplicates.index_board", [board.id], None, settings)
+    async with services.db.read() as session:
+        links = (await session.execute(select(DuplicateLink.cluster_id, DuplicateLink.idea_id))).all()
+    clusters: dict[int, set[int]] = {}
+    for cluster_id, idea in links:
+        clusters.setdefault(cluster_id, set()).add(idea)
+    assert {by_title[TITLES[k]].id for k in demo.CLUSTERED} in clusters.values()
+
 
 SEED_PROGRESS = [
-    ("submitting ideas", 10, 35),
-    ("submitting ideas", 20, 35),
-    ("submitting ideas", 30, 35),
-    ("submitting ideas", 35, 35),
-    ("voting on ideas", 10, 35),
-    ("voting on ideas", 20, 35),
-    ("voting on ideas", 30, 35),
-    ("voting on ideas", 35, 35),
+    ("submitting ideas", 10, 37),
+    ("submitting ideas", 20, 37),
+    ("submitting ideas", 30, 37),
+    ("submitting ideas", 37, 37),
+    ("voting on ideas", 10, 37),
+    ("voting on ideas", 20, 37),
+    ("voting on ideas", 30, 37),
+    ("voting on ideas", 37, 37),
     ("comparing ideas (per member)", 10, 15),
     ("comparing ideas (per member)", 15, 15),
     ("commenting", 10, 14),

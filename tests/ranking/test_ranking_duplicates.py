@@ -50,7 +50,7 @@ def test_similarity_ignores_case_accents_and_punctuation() -> None:
     index = ranking.TextIndex(["Café au lait à emporter", *UNRELATED])
     (top, score), *_ = index.similar("CAFE AU LAIT A EMPORTER!!!", k=1)
     assert top == 0
-    assert score == pytest.approx(1.0)
+    assert [(top, score)] == index.similar("Café au lait à emporter", k=1)  # the text itself: the highest score
 
 
 def test_similar_returns_at_most_k_with_positive_similarity() -> None:
@@ -64,10 +64,10 @@ def test_similar_returns_at_most_k_with_positive_similarity() -> None:
 def test_excluded_texts_are_never_offered_and_the_k_best_of_the_rest_are() -> None:
     oat = ["Oat milk in every store", "Oat milk at every store please", "Stock oat milk in the store"]
     index = ranking.TextIndex([*oat, *UNRELATED])
-    everything = index.similar("oat milk in every store", k=3)
+    everything = index.similar("oat milk in every store", k=3, floor=0.0)
     assert sorted(i for i, _ in everything) == [0, 1, 2]
 
-    found = index.similar("oat milk in every store", k=3, exclude=[0, 1])
+    found = index.similar("oat milk in every store", k=3, exclude=[0, 1], floor=0.0)
 
     assert found[0] == (2, dict(everything)[2])  # the same similarity, now first
     assert len(found) == 3 and {0, 1}.isdisjoint(i for i, _ in found)
@@ -90,17 +90,54 @@ def test_an_index_survives_pickling() -> None:
     assert len(restored) == len(UNRELATED) + 2
 
 
-def test_embeddings_are_mixed_with_the_words_half_and_half() -> None:
+def _raw(calibrated: float, mixed: bool) -> float:
+    return text_index.raw_floor(calibrated, mixed)
+
+
+def test_embeddings_are_mixed_with_the_words_and_calibrated_on_their_own_curve() -> None:
     texts = ["Oat milk in every store", "Plant-based dairy alternatives", "Charging points for electric cars"]
     vectors = np.array([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.0, 0.0, 1.0]])
     index = ranking.TextIndex(texts, vectors=vectors)
     lexical = ranking.TextIndex(texts)
     query, query_vector = "A vegan alternative to cow's milk", np.array([0.8, 0.6, 0.0])
-    mixed = dict(index.similar(query, k=3, vector=query_vector))
-    words = dict(lexical.similar(query, k=3))
+    mixed = dict(index.similar(query, k=3, vector=query_vector, floor=0.0))
+    words = dict(lexical.similar(query, k=3, floor=0.0))
     assert max(mixed, key=lambda i: mixed[i]) == 1
-    assert mixed[1] == pytest.approx((words.get(1, 0.0) + 1.0) / 2)
-    assert index.pair_similarity([0], [1])[0] == pytest.approx((lexical.pair_similarity([0], [1])[0] + 0.8) / 2)
+    w = text_index.EMBEDDING_WEIGHT
+    expected = (1 - w) * (_raw(words[1], False) if 1 in words else 0.0) + w * 1.0
+    assert _raw(mixed[1], True) == pytest.approx(expected)
+    pair_words = _raw(lexical.pair_similarity([0], [1])[0], False)
+    assert _raw(index.pair_similarity([0], [1])[0], True) == pytest.approx((1 - w) * pair_words + w * 0.8)
+
+
+def test_one_scale_with_and_without_embeddings() -> None:
+    """Calibrated scores mean the same whichever way they were computed: a text matched to itself scores
+    about the same by words alone as with embeddings, a weak match stays weak, and the order never changes."""
+    texts = ["Export reports to CSV", "Night theme for dashboard", *UNRELATED]
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((len(texts), 8))
+    with_vectors = ranking.TextIndex(texts, vectors=vectors)
+    words_only = ranking.TextIndex(texts)
+    (same_words, by_words), *_ = words_only.similar("Export reports to CSV", k=1)
+    (same_mixed, mixed), *_ = with_vectors.similar("Export reports to CSV", k=1, vector=vectors[0])
+    assert same_words == same_mixed == 0
+    assert 0.8 < by_words <= 1 and 0.8 < mixed <= 1 and abs(by_words - mixed) < 0.05
+    raw = np.linspace(0, 1, 101)
+    for is_mixed in (False, True):
+        calibrated = text_index.calibrate(raw, is_mixed)
+        assert calibrated[0] == 0 and np.all(np.diff(calibrated) > 0) and calibrated[-1] < 1
+        assert text_index.raw_floor(float(calibrated[40]), is_mixed) == pytest.approx(raw[40])
+
+
+def test_below_the_floor_nothing_is_offered() -> None:
+    """ "Did you mean" stays quiet for unrelated drafts: weak matches exist but fall under SUGGESTION_FLOOR."""
+    index = ranking.TextIndex(["Night theme for dashboard", "Export reports to CSV", *UNRELATED])
+    weak = index.similar("Bigger umbrellas on the terrace", k=5, floor=0.0)
+    assert weak and all(0 < s < ranking.SUGGESTION_FLOOR for _, s in weak)
+    assert index.similar("Bigger umbrellas on the terrace", k=5) == []
+    found = index.similar("Export reports to CSV", k=5)
+    assert [i for i, _ in found] == [1]
+    assert index.similar("Export reports to CSV", k=5, floor=0.99) == []
 
 
 def test_duplicate_clusters_group_rewordings_and_leave_the_rest_alone() -> None:
@@ -110,7 +147,7 @@ def test_duplicate_clusters_group_rewordings_and_leave_the_rest_alone() -> None:
         "oat milk in all stores",
         *UNRELATED,
     ]
-    labels = ranking.cluster_duplicates(texts, threshold=0.6)
+    labels = ranking.cluster_duplicates(texts, threshold=0.3)
     assert labels[0] == labels[1] == labels[2] == 0
     np.testing.assert_array_equal(labels[3:], np.arange(3, len(texts)))
 
@@ -159,6 +196,8 @@ def test_empty_and_single_inputs() -> None:
         (lambda: ranking.TextIndex(["a"]).similar("a", vector=[1.0, 0.0]), "vector"),
         (lambda: ranking.TextIndex(["a"]).similar("a", exclude=[1]), "exclude"),
         (lambda: ranking.TextIndex(["a"]).similar("a", exclude=[0.5]), "exclude"),
+        (lambda: ranking.TextIndex(["a"]).similar("a", floor=1.5), "floor"),
+        (lambda: ranking.TextIndex(["a"]).similar("a", floor=float("nan")), "floor"),
         (lambda: ranking.TextIndex(["a"], vectors=[[1.0, 0.0]]).add(["b"]), "vectors"),
         (lambda: ranking.cluster_duplicates(["a", "b"], threshold=1.5), "threshold"),
         (lambda: ranking.cluster_duplicates(["a", "b"], threshold=float("nan")), "threshold"),
@@ -167,3 +206,21 @@ def test_empty_and_single_inputs() -> None:
 def test_bad_input_raises_naming_the_argument(call: Callable[[], object], argument: str) -> None:
     with pytest.raises(ValueError, match=argument):
         call()
+
+
+def test_sensitivity_trades_precision_for_recall_on_the_calibrated_scale() -> None:
+    """LOW clusters only the surest pairs, HIGH also looser rewordings; each level's pairs include the stricter's,
+    and the default is MEDIUM. The same thresholds hold with embeddings (one calibrated scale)."""
+    levels = ranking.SENSITIVITY_THRESHOLDS
+    assert levels["LOW"] > levels["MEDIUM"] == ranking.DUPLICATE_THRESHOLD > levels["HIGH"] > ranking.SUGGESTION_FLOOR
+    texts = ["Oat milk in every store", "Oat milk in every store please!", "oat milk in all stores", *UNRELATED]
+    index = ranking.TextIndex(texts)
+
+    def pairs(labels: np.ndarray) -> set[tuple[int, int]]:
+        return {(a, b) for a in range(len(texts)) for b in range(a + 1, len(texts)) if labels[a] == labels[b]}
+
+    low, medium, high = (pairs(ranking.cluster_index(index, levels[name])) for name in ("LOW", "MEDIUM", "HIGH"))
+    assert low == {(0, 1)}
+    assert low <= medium <= high
+    assert high == {(0, 1), (0, 2), (1, 2)}
+    assert pairs(ranking.cluster_index(index)) == medium

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 import ranking
 from ideaengine.platform.services import Services
@@ -230,3 +230,71 @@ async def test_with_embeddings_paraphrases_are_found(
     # to "did you mean", and no unrelated idea that shares words ("every store") is ever clustered.
     assert all({i["id"] for i in e["node"]["ideas"]} <= {oat, please} for e in edges)
     assert len(others) == 4
+
+
+SIMILAR = """query($b: ID!, $t: String!) { similarIdeas(boardId: $b, text: $t, first: 5) { idea { id } similarity } }"""
+CLUSTERS = """{ board(workspace: "acme", slug: "ideas") { duplicateSensitivity
+  duplicateClusters { edges { node { ideas { id } } } } } }"""
+SENSITIVITY = """mutation($i: UpdateBoardInput!) { updateBoard(input: $i) {
+  board { duplicateSensitivity } userErrors { code field } } }"""
+
+
+async def test_did_you_mean_has_a_floor_and_one_scale_and_sensitivity_sets_the_clusters(
+    api: Api, ws: Workspace, board: str, services: Services, semantic: None
+) -> None:
+    """Scores are calibrated: the same before and after the board's index is built, unrelated or nonsense drafts
+    get nothing, and the board's duplicate sensitivity moves the cluster threshold (docs/ranking.md)."""
+    alice = ws.token("alice")
+    export = await idea_id(
+        api, alice, board, "Export reports to CSV", body="Let me export my monthly spending reports to a CSV file."
+    )
+    download = await idea_id(
+        api, alice, board, "CSV download of reports", body="A CSV download of my monthly spending reports, please."
+    )
+    theme = await idea_id(api, alice, board, "Night theme for dashboard")
+    for title in ("Oat milk in every store", "Longer opening hours on Sundays", "Recyclable coffee cups"):
+        await idea_id(api, alice, board, title)
+
+    async def similar(text: str) -> dict[str, float]:
+        body = await api(SIMILAR, {"b": board, "t": text})
+        return {f["idea"]["id"]: f["similarity"] for f in body["data"]["similarIdeas"]}
+
+    drafts = ("Export reports to CSV", "Download the reports as CSV", "blorp fizzle wug", "asdf qwerty zxcv")
+    await in_process(services).drain()
+    after = {d: await similar(d) for d in drafts}  # from the board's index, embeddings and all
+    async with services.db.write() as session:  # as before the first build: every idea matched per request
+        from ideaengine.platform.models import BoardIndex
+
+        await session.execute(delete(BoardIndex))
+    before = {d: await similar(d) for d in drafts}
+
+    assert list(before["Export reports to CSV"])[:2] == [export, download]
+    assert theme not in before["Export reports to CSV"] and theme not in after["Export reports to CSV"]
+    assert before["blorp fizzle wug"] == after["blorp fizzle wug"] == {}
+    assert before["asdf qwerty zxcv"] == after["asdf qwerty zxcv"] == {}
+    for draft in drafts:
+        assert before[draft].keys() == after[draft].keys()
+        for found, score in after[draft].items():
+            assert score == pytest.approx(before[draft][found], abs=1e-3)
+            assert ranking.SUGGESTION_FLOOR <= score < 1
+
+    async def clusters(level: str, change: bool = True) -> list[set[str]]:
+        if change:
+            body = await api(SENSITIVITY, {"i": {"boardId": board, "duplicateSensitivity": level}}, auth=ws.api_key)
+            assert body["data"]["updateBoard"] == {"board": {"duplicateSensitivity": level}, "userErrors": []}
+            await in_process(services).drain()  # the change rebuilds the clusters
+        body = await api(CLUSTERS, auth=ws.api_key)
+        assert body["data"]["board"]["duplicateSensitivity"] == level
+        edges = body["data"]["board"]["duplicateClusters"]["edges"]
+        return [{i["id"] for i in e["node"]["ideas"]} for e in edges]
+
+    assert await clusters("MEDIUM", change=False) == []
+    assert await clusters("HIGH") == [{export, download}]
+    assert await clusters("LOW") == []
+    refused = await api(SENSITIVITY, {"i": {"boardId": board, "duplicateSensitivity": "HIGH"}}, auth=alice)
+    assert refused["data"]["updateBoard"]["userErrors"][0]["code"] == "FORBIDDEN"
+    bad = await api(
+        SENSITIVITY, {"i": {"boardId": board, "duplicateSensitivity": "EXTREME"}}, auth=ws.api_key, expect_errors=True
+    )
+    assert bad["data"] is None and "'EXTREME' does not exist in 'DuplicateSensitivity'" in bad["errors"][0]["message"]
+    assert await clusters("LOW", change=False) == []  # neither refusal changed it

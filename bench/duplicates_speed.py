@@ -1,0 +1,138 @@
+"""Speed of duplicate detection with the `semantic` extra: embedding throughput, "did you mean" per query
+(embedding the draft included) on a 10,000-text index, and clustering 100,000 texts with embeddings.
+
+    .venv/bin/python -m bench.duplicates_speed [DATA_DIR] [--quick]
+
+Texts: questions of the Quora set under DATA_DIR (see bench/duplicates_eval.py) when it is there, else the
+synthetic idea titles of bench/ranking_bench.py. Clustering 100,000 texts uses synthetic titles and, as their
+embeddings, sums of fixed random word vectors (embedding 100,000 texts would time the model, not clustering).
+Targets (issue 17): < 5 ms per "did you mean" query on 10,000 texts, draft embedding included; 100,000 texts
+clustered in < 60 s. Each line says whether its target was met in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+import ranking
+from bench.ranking_bench import idea_texts
+from ideaengine.platform import embeddings
+
+QUERY_TARGET_MS = 5.0
+CLUSTER_TARGET_S = 60.0
+
+
+def texts_from(data: Path, n: int) -> list[str]:
+    found: dict[str, None] = {}
+    for name in ("dev.tsv", "test.tsv"):
+        path = data / "quora" / name
+        if path.exists():
+            with path.open(encoding="utf-8", errors="replace") as fh:
+                for row in csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+                    for text in row[1:3]:
+                        if text.strip():
+                            found[text] = None
+    texts = list(found)[:n]
+    return texts if len(texts) == n else idea_texts(n)
+
+
+def bench_throughput(texts: list[str]) -> None:
+    embeddings.embed(texts[:64])  # load the model, warm the session
+    for batch in (16, 32, 64, 128):
+        embeddings.BATCH_SIZE = batch
+        start = time.perf_counter()
+        embeddings.embed(texts)
+        elapsed = time.perf_counter() - start
+        print(f"embed {len(texts):,} texts, batches of {batch:3d} by length: {len(texts) / elapsed:6.0f} texts/s")
+    embeddings.BATCH_SIZE = 64
+
+
+def bench_query(texts: list[str], queries: list[str]) -> None:
+    vectors = embeddings.embed(texts)
+    index = ranking.TextIndex(texts, vectors)
+    index.similar(queries[0], vector=embeddings.embed(queries[:1])[0])  # type: ignore[index]  # first: builds caches
+    embed_ms, lookup_ms, total_ms = [], [], []
+    for query in queries:
+        start = time.perf_counter()
+        vector = embeddings.embed([query])[0]  # type: ignore[index]
+        mid = time.perf_counter()
+        index.similar(query, k=5, vector=vector)
+        end = time.perf_counter()
+        embed_ms.append((mid - start) * 1e3)
+        lookup_ms.append((end - mid) * 1e3)
+        total_ms.append((end - start) * 1e3)
+    words = ranking.TextIndex(texts)
+    words.similar(queries[0])
+    lexical_ms = []
+    for query in queries:
+        start = time.perf_counter()
+        words.similar(query, k=5)
+        lexical_ms.append((time.perf_counter() - start) * 1e3)
+    median = statistics.median(total_ms)
+    p95 = float(np.percentile(total_ms, 95))
+    met = "met" if median < QUERY_TARGET_MS else "NOT met"
+    print(
+        f'"did you mean" on {len(texts):,} texts, {len(queries)} drafts: median {median:.1f} ms, p95 {p95:.1f} ms '
+        f"(embedding the draft {statistics.median(embed_ms):.1f} ms + lookup {statistics.median(lookup_ms):.2f} ms);"
+        f" words only {statistics.median(lexical_ms):.2f} ms. Target < {QUERY_TARGET_MS:.0f} ms: {met}"
+    )
+
+
+def word_vectors(texts: list[str], dim: int = 384, seed: int = 0) -> np.ndarray:
+    """Stand-in embeddings: each text the normalised sum of fixed random vectors of its words."""
+    rng = np.random.default_rng(seed)
+    vocab: dict[str, np.ndarray] = {}
+    out = np.empty((len(texts), dim), dtype=np.float32)
+    for row, text in enumerate(texts):
+        total = np.zeros(dim, dtype=np.float32)
+        for word in ranking.normalise_text(text).split():
+            vec = vocab.get(word)
+            if vec is None:
+                vec = vocab[word] = rng.standard_normal(dim).astype(np.float32)
+            total += vec
+        out[row] = total / max(float(np.linalg.norm(total)), 1e-6)
+    return out
+
+
+def bench_clusters(n: int) -> None:
+    texts = idea_texts(n)
+    vectors = word_vectors(texts)
+    start = time.perf_counter()
+    index = ranking.TextIndex(texts, vectors)
+    built = time.perf_counter() - start
+    labels = ranking.cluster_index(index)
+    elapsed = time.perf_counter() - start
+    met = "met" if elapsed < CLUSTER_TARGET_S else "NOT met"
+    print(
+        f"cluster {n:,} texts with embeddings (default sensitivity): {elapsed:.1f} s (index {built:.1f} s), "
+        f"{n - np.unique(labels).size:,} joined. Target < {CLUSTER_TARGET_S:.0f} s: {met}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", nargs="?", default="/work/data", type=Path)
+    parser.add_argument("--quick", action="store_true", help="a tenth of the sizes")
+    args = parser.parse_args(argv)
+    if not embeddings.available():
+        print("the `semantic` extra is not installed: nothing to measure")
+        return
+    scale = 10 if args.quick else 1
+    load = os.getloadavg()[0]
+    threads = os.environ.get("IDEAENGINE_EMBED_THREADS", embeddings.THREADS)
+    print(f"{os.cpu_count()} cores, load average {load:.1f}; onnxruntime threads {threads}")
+    texts = texts_from(args.data, 10_000 // scale + 200)
+    bench_throughput(texts[: 4_000 // scale])
+    bench_query(texts[:-200], texts[-200:])
+    bench_clusters(100_000 // scale)
+
+
+if __name__ == "__main__":
+    main()
