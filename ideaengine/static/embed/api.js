@@ -20,7 +20,8 @@ export class Api {
   /** The data of one operation; throws ApiError. A rejected credential is reported to `onAuthProblem`. */
   async request(query, variables = {}) {
     const headers = { "content-type": "application/json", accept: "application/graphql-response+json" };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const token = this.token;
+    if (token) headers.authorization = `Bearer ${token}`;
     let response;
     try {
       response = await fetch(this.url, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
@@ -34,7 +35,7 @@ export class Api {
       throw new ApiError(`The server answered ${response.status}.`, { network: true });
     }
     const problems = body.extensions?.authentication?.errors;
-    if (problems?.length && this.token) this.onAuthProblem(problems.join(" "));
+    if (problems?.length && token) this.onAuthProblem(problems.join(" "), token);
     if (body.errors?.length) {
       const first = body.errors[0];
       const code = first.extensions?.code ?? null;
@@ -63,6 +64,7 @@ export class Live {
   _client() {
     if (this.client) return this.client;
     const token = this.api.token;
+    this.clientToken = token;
     this.client = createClient({
       url: this.url,
       lazy: true,
@@ -97,7 +99,9 @@ export class Live {
   }
 
   _start(key, entry) {
-    entry.stop = this._client().subscribe(
+    const client = this._client();
+    const token = this.clientToken;
+    entry.stop = client.subscribe(
       { query: entry.query, variables: entry.variables },
       {
         next: (result) => result.data && entry.onData(result.data),
@@ -105,7 +109,7 @@ export class Live {
           if (this.subscriptions.get(key) !== entry) return;
           const list = Array.isArray(error) ? error : [];
           const code = list[0]?.extensions?.code ?? null;
-          if (code === "UNAUTHENTICATED" && this.api.token) this.api.onAuthProblem(list[0].message);
+          if (code === "UNAUTHENTICATED" && token) this.api.onAuthProblem(list[0].message, token);
           if (!list.length) this.onState("down"); // the socket did not come back: offer a retry
           entry.onError(code, list[0]?.message);
         },

@@ -69,12 +69,13 @@ export class Host {
     this.post({ type: "ideaengine:token-needed", reason });
   }
 
-  /** Ask for a fresh token a minute before this one expires (its `exp`, read but not trusted: the server checks). */
+  /** Ask for a fresh token a minute before this one expires (halfway, for one with under two minutes left). */
   _watchExpiry(token) {
     clearTimeout(this.expiryTimer);
     const exp = tokenExpiry(token);
     if (exp === null) return;
-    const wait = exp * 1000 - Date.now() - EXPIRY_MARGIN_MS;
+    const left = exp * 1000 - Date.now();
+    const wait = left - Math.min(EXPIRY_MARGIN_MS, left / 2); // a short-lived token: halfway through its life
     const reason = () => (exp * 1000 > Date.now() ? "expiring" : "expired");
     this.expiryTimer = setTimeout(() => this.needToken(reason()), Math.max(0, wait));
   }

@@ -96,9 +96,9 @@ export function ideaView(app, root, id) {
       !node.deletedAt && h("div", { class: "ie-reactions", role: "group", "aria-label": "Reactions" },
         node.reactions.map((r) => h("button", {
           type: "button", "aria-pressed": String(r.viewerReacted), "data-action": `react-${node.id}-${r.reaction}`,
-          "aria-label": `${REACTIONS[r.reaction][1]} (${r.count})`,
           onclick: () => react(node, r),
-        }, REACTIONS[r.reaction][0], r.count ? ` ${r.count}` : ""))));
+        }, h("span", { "aria-hidden": "true" }, REACTIONS[r.reaction][0]),
+        h("span", { class: "ie-sr" }, REACTIONS[r.reaction][1]), ` ${r.count}`))));
   }
 
   async function react(node, r) {

@@ -55,7 +55,8 @@ app.host = new Host(allowedOrigins, {
     app.view?.refresh?.();
   },
 });
-app.api.onAuthProblem = (reason) => {
+app.api.onAuthProblem = (reason, token) => {
+  if (app.api.token !== token) return; // a fresh token came meanwhile
   app.api.token = null; // the server ignores it anyway; act as a guest until the host sends a fresh one
   app.host.needToken(reason);
 };

@@ -18,12 +18,12 @@ export function voteGroup(app, idea, onUpdated) {
       type: "button",
       class: `ie-vote-${value.toLowerCase()}`,
       "aria-pressed": String(idea.viewerVote === value),
-      "aria-label": `${words} “${idea.title}” (${count})`,
       "data-action": `vote-${value}`,
       disabled: closed,
       title: closed ? "This idea no longer takes votes." : words,
       onclick: () => cast(value),
-    }, h("span", { "aria-hidden": "true" }, symbol), " ", String(count));
+    }, h("span", { class: "ie-sr" }, `${words} “${idea.title}”, votes so far: `),
+    h("span", { "aria-hidden": "true" }, `${symbol} `), h("span", { class: "ie-n" }, String(count)));
   const group = h("div", { class: "ie-vote", role: "group", "aria-label": "Your vote" },
     button("UP", "▲", idea.votes.up, "Vote for"), button("DOWN", "▼", idea.votes.down, "Vote against"), error);
 
