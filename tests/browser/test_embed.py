@@ -156,9 +156,14 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
             seen = (await api(IDEA_QUERY, {"id": oat}, auth=vera))["data"]["idea"]
             assert (seen["viewerVote"], seen["votes"]) == ("DOWN", {"up": 3, "down": 1})
 
-            # Follow.
-            await board.get_by_role("button", name="Follow").click()
-            await expect(board.get_by_role("button", name="Following")).to_have_attribute("aria-pressed", "true")
+            # Follow: the up vote followed the idea already; unfollow, and follow again.
+            following = board.get_by_role("button", name="Following", exact=True)
+            await expect(following).to_have_attribute("aria-pressed", "true")
+            await following.click()
+            await expect(board.get_by_role("button", name="Follow", exact=True)).to_have_attribute("aria-pressed", "false")
+            assert (await api(IDEA_QUERY, {"id": oat}, auth=vera))["data"]["idea"]["viewerFollows"] is False
+            await board.get_by_role("button", name="Follow", exact=True).click()
+            await expect(following).to_have_attribute("aria-pressed", "true")
             assert (await api(IDEA_QUERY, {"id": oat}, auth=vera))["data"]["idea"]["viewerFollows"] is True
 
             # Comment (an empty one is refused beside the field), reply, react.
@@ -264,7 +269,10 @@ async def test_an_expired_token_a_failed_call_and_a_dropped_socket_each_recover(
             await expect(board.locator(".ie-title").first).to_have_text(re.compile("Free refills|Seasonal idea"))
 
             # The socket drops: the board says so, reconnects, and live updates flow again.
-            await expect.poll(lambda: len(sockets)).to_be_greater_than(0)
+            async def opened() -> bool:
+                return bool(sockets)
+
+            await eventually(opened, 10, "the board's socket")
             await sockets[-1].close(code=1012, reason="restart")
             connection = board.locator("#ie-connection")
             await expect(connection).to_have_text("Live updates paused: reconnecting…")

@@ -22,7 +22,7 @@ export function compareView(app, root) {
   async function next(given) {
     let matchup = given;
     if (matchup === undefined) {
-      const data = await app.run(() => app.api.request(MATCHUP, { boardId: app.board.id }), "Finding two ideas");
+      const data = await app.run(() => app.api.request(MATCHUP, { boardId: app.board.id }), "Finding two ideas", () => next());
       if (!data) return;
       matchup = data.pairwiseMatchup;
     }
@@ -50,7 +50,7 @@ export function compareView(app, root) {
   async function choose(winner, loser) {
     error.hidden = true;
     const input = { winnerId: winner.id, loserId: loser.id };
-    const data = await app.run(() => app.api.request(COMPARE, { input }), "Comparing");
+    const data = await app.run(() => app.api.request(COMPARE, { input }), "Comparing", () => choose(winner, loser));
     if (!data) return;
     const { userErrors, next: following } = data.compareIdeas;
     if (userErrors.length) {

@@ -12,7 +12,7 @@ export function ideaView(app, root, id) {
   const back = h("button", { type: "button", class: "ie-back", onclick: () => app.open("list") }, "← All ideas");
 
   async function load() {
-    const data = await app.run(() => app.api.request(IDEA, { id }), "Loading the idea");
+    const data = await app.run(() => app.api.request(IDEA, { id }), "Loading the idea", load);
     if (!data) {
       if (!idea) replace(root, back, h("p", { class: "ie-empty" }, "The idea could not be loaded."));
       return;
@@ -48,7 +48,7 @@ export function ideaView(app, root, id) {
     const error = h("p", { class: "ie-error", role: "alert", hidden: true });
     const toggle = async () => {
       const follow = !idea.viewerFollows;
-      const data = await app.run(() => app.api.request(FOLLOW, { input: { ideaId: idea.id, follow } }), "Following");
+      const data = await app.run(() => app.api.request(FOLLOW, { input: { ideaId: idea.id, follow } }), "Following", toggle);
       if (!data) return;
       if (data.followIdea.userErrors.length) {
         replace(error, friendly(data.followIdea.userErrors[0]));
@@ -103,7 +103,7 @@ export function ideaView(app, root, id) {
 
   async function react(node, r) {
     const input = { commentId: node.id, reaction: r.reaction, on: !r.viewerReacted };
-    const data = await app.run(() => app.api.request(REACT, { input }), "Reacting");
+    const data = await app.run(() => app.api.request(REACT, { input }), "Reacting", () => react(node, r));
     if (!data) return;
     if (data.reactToComment.userErrors.length) {
       app.problem(friendly(data.reactToComment.userErrors[0]));
@@ -133,7 +133,7 @@ export function ideaView(app, root, id) {
       e.preventDefault();
       clearErrors(form);
       const input = { ideaId: idea.id, body: body.value, parentId: parent?.id ?? null };
-      const data = await app.run(() => app.api.request(COMMENT_ADD, { input }), "Commenting");
+      const data = await app.run(() => app.api.request(COMMENT_ADD, { input }), "Commenting", () => form.requestSubmit());
       if (!data) return;
       const { userErrors } = data.addComment;
       if (userErrors.length) {

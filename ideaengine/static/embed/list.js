@@ -55,7 +55,7 @@ export function listView(app, root) {
       first: PAGE, after: append ? cursor : null, sort: filters.sort,
       statuses: filters.status ? [filters.status] : null, tag: filters.tag || null, search: filters.search || null,
     };
-    const data = await app.run(() => app.loadBoard(variables), "Loading ideas");
+    const data = await app.run(() => app.loadBoard(variables), "Loading ideas", () => load(append));
     if (mine !== loading) return; // a newer load (another filter) answers instead
     list.setAttribute("aria-busy", "false");
     if (!data) {
@@ -87,7 +87,7 @@ export function listView(app, root) {
   }
 
   function item(idea, scale) {
-    const comments = idea.comments.totalCount;
+    const comments = idea.commentCount.totalCount;
     return h("li", { class: "ie-idea", "data-id": idea.id },
       voteGroup(app, idea, update),
       h("div", { class: "ie-idea-main" },

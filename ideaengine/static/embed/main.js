@@ -92,17 +92,17 @@ function open(name, arg, focus = true) {
 }
 
 /**
- * Run an API call; a failure that is not the caller's fault shows in the banner with a retry, and the view
- * stays as it was. Returns the data, or undefined after a failure.
+ * Run an API call; a failure that is not the caller's fault shows in the banner with a button that runs `retry`
+ * (the caller's whole step again), and the view stays as it was. Returns the data, or undefined after a failure.
  */
-async function run(action, what) {
+async function run(action, what, retry) {
   try {
     const result = await action();
     clearProblem();
     return result;
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    problem(`${what} failed: ${error.message}`, () => run(action, what));
+    problem(`${what} failed: ${error.message}`, retry);
     return undefined;
   }
 }

@@ -4,7 +4,7 @@ const IDEA_ITEM = `fragment IdeaItem on Idea {
   id title status tags createdAt viewerVote viewerFollows followerCount
   votes { up down }
   score { bradleyTerry bradleyTerryLow bradleyTerryHigh comparisons stale }
-  comments(first: 0) { totalCount }
+  commentCount: comments(first: 0) { totalCount }
 }`;
 
 const USER_ERRORS = "userErrors { field message code retryAfterSeconds }";
@@ -34,9 +34,9 @@ export const IDEA = `query EmbedIdea($id: ID!) {
   idea(id: $id) {
     ...IdeaItem body mergedInto { id title }
     statusHistory { from to note at actor { name } }
-    comments(first: 50) {
+    comments(first: 30) {
       totalCount
-      edges { node { ...EmbedComment replies(first: 50) { edges { node { ...EmbedComment } } } } }
+      edges { node { ...EmbedComment replies(first: 10) { edges { node { ...EmbedComment } } } } }
     }
   }
 }

@@ -50,7 +50,7 @@ export function submitView(app, root) {
       boardId: app.board.id, title: title.value, body: body.value,
       tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean),
     };
-    const data = await app.run(() => app.api.request(SUBMIT, { input }), "Submitting");
+    const data = await app.run(() => app.api.request(SUBMIT, { input }), "Submitting", () => form.requestSubmit());
     if (!data) return;
     const { idea, userErrors } = data.submitIdea;
     if (userErrors.length) {

@@ -29,7 +29,7 @@ export function voteGroup(app, idea, onUpdated) {
 
   async function cast(value) {
     const next = idea.viewerVote === value ? null : value;
-    const data = await app.run(() => app.api.request(VOTE, { input: { ideaId: idea.id, value: next } }), "Voting");
+    const data = await app.run(() => app.api.request(VOTE, { input: { ideaId: idea.id, value: next } }), "Voting", () => cast(value));
     if (!data) return;
     const { idea: updated, userErrors } = data.vote;
     if (userErrors.length) {
