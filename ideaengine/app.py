@@ -314,7 +314,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Route("/healthz", healthz),
             Route(mail.UNSUBSCRIBE_PATH, unsubscribe.unsubscribe_page, methods=["GET", "POST"]),
             Mount("/graphiql", StaticFiles(directory=GRAPHIQL), name="graphiql"),
-            Route("/embed/{workspace}/{board}", embed.embed_page),
+            Route("/embed/{workspace}/{board}", embed.embed_page(settings.cors_origins)),
             Mount(embed.STATIC_PATH, StaticFiles(directory=embed.STATIC), name="embed"),
         ],
         middleware=middleware,

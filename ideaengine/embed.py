@@ -11,12 +11,11 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
-
-from ideaengine.platform.services import Services
 
 STATIC = Path(__file__).parent / "static" / "embed"
 "The page's own modules and CSS, plus the vendored graphql-ws client (licence and hashes beside it)."
@@ -46,15 +45,17 @@ def content_security_policy(origins: list[str], host: str | None) -> str:
     )
 
 
-async def embed_page(request: Request) -> HTMLResponse:
-    """The board's page; which board is read by the page from its path, so any path answers the same HTML."""
-    services: Services = request.app.state.services
-    origins = services.settings.cors_origins
+def embed_page(origins: list[str]) -> Callable[[Request], Awaitable[HTMLResponse]]:
+    """The board's page for these host origins; which board is read by the page from its path."""
     body = PAGE.replace(ORIGINS_MARK, html.escape(json.dumps(origins), quote=True))
-    headers = {
-        "content-security-policy": content_security_policy(origins, request.headers.get("host")),
-        "x-content-type-options": "nosniff",
-        "referrer-policy": "no-referrer",
-        "cache-control": "no-cache",
-    }
-    return HTMLResponse(body, headers=headers)
+
+    async def page(request: Request) -> HTMLResponse:
+        headers = {
+            "content-security-policy": content_security_policy(origins, request.headers.get("host")),
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "no-referrer",
+            "cache-control": "no-cache",
+        }
+        return HTMLResponse(body, headers=headers)
+
+    return page

@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 
 from tests.api.conftest import Workspace as WorkspaceKeys
@@ -110,7 +109,12 @@ SEED = [
     *((f"Seasonal idea number {n}", ["seasonal"], "SUBMITTED", n % 3) for n in range(1, 20)),
 ]
 "24 ideas: more than a page, a couple of tags, a few statuses."
-COMPARED = ["Mobile ordering in the app", "Oat milk in every store", "Dark mode for the app", "Quiet hours for studying"]
+COMPARED = [
+    "Mobile ordering in the app",
+    "Oat milk in every store",
+    "Dark mode for the app",
+    "Quiet hours for studying",
+]
 "Each member prefers the earlier of every pair of these, so PAIRWISE puts them in this order."
 STEPS = ["SUBMITTED", "UNDER_REVIEW", "PLANNED"]
 "SUBMITTED needs no change; the others are reached one step at a time."

@@ -17,7 +17,8 @@ from tests.conftest import eventually, unavailable
 from tests.realtime.conftest import http_api
 
 AXE = Path(__file__).parents[1] / "js" / "node_modules" / "axe-core" / "axe.min.js"
-WIDE, NARROW = {"width": 1400, "height": 900}, {"width": 360, "height": 740}
+WIDE: Any = {"width": 1400, "height": 900}
+NARROW: Any = {"width": 360, "height": 740}
 IDEA_QUERY = "query($id: ID!) { idea(id: $id) { viewerVote viewerFollows votes { up down } status } }"
 
 
@@ -73,6 +74,12 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
             await expect(board.locator("#ie-who")).to_have_text("Signed in as Vera Visitor")
             frame = board_frame(page)
             await frame.evaluate("window.__sameDocument = true")
+            await expect(board.locator(".ie-idea")).to_have_count(20)
+            timings = await frame.evaluate(
+                "({paint: performance.getEntriesByName('first-contentful-paint')[0]?.startTime,"
+                " ideas: performance.getEntriesByName('ideaengine:ideas-shown')[0]?.startTime})"
+            )
+            print(f"embed: first paint {timings['paint']:.0f} ms, 20 ideas shown {timings['ideas']:.0f} ms")
 
             # Every idea of a page, with the board's own status labels and tallies; "more" pages by cursor.
             ideas = board.locator(".ie-idea")
@@ -95,8 +102,9 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
             titles = await board.locator(".ie-title").all_text_contents()
             assert titles[:2] + titles[-2:] == COMPARED, titles
             label = await intervals.first.get_attribute("aria-label")
-            assert re.fullmatch(r"Strength -?\d+\.\d\d, 95% interval -?\d+\.\d\d to -?\d+\.\d\d, from 12 comparisons",
-                                label or ""), label
+            assert re.fullmatch(
+                r"Strength -?\d+\.\d\d, 95% interval -?\d+\.\d\d to -?\d+\.\d\d, from 12 comparisons", label or ""
+            ), label
             await page.screenshot(path=tmp_path / "embed-1400.png", full_page=True)
 
             # Filters: a status in the board's words, a tag, a search typed at the keyboard.
@@ -143,7 +151,8 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
             vera = host.issued[-1]
 
             # Vote, by keyboard, then change the vote.
-            up, down = board.locator(".ie-detail [data-action=vote-UP]"), board.locator(".ie-detail [data-action=vote-DOWN]")
+            up = board.locator(".ie-detail [data-action=vote-UP]")
+            down = board.locator(".ie-detail [data-action=vote-DOWN]")
             await up.focus()
             await page.keyboard.press("Space")
             await expect(up).to_have_attribute("aria-pressed", "true")
@@ -160,9 +169,10 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
             following = board.get_by_role("button", name="Following", exact=True)
             await expect(following).to_have_attribute("aria-pressed", "true")
             await following.click()
-            await expect(board.get_by_role("button", name="Follow", exact=True)).to_have_attribute("aria-pressed", "false")
+            follow = board.get_by_role("button", name="Follow", exact=True)
+            await expect(follow).to_have_attribute("aria-pressed", "false")
             assert (await api(IDEA_QUERY, {"id": oat}, auth=vera))["data"]["idea"]["viewerFollows"] is False
-            await board.get_by_role("button", name="Follow", exact=True).click()
+            await follow.click()
             await expect(following).to_have_attribute("aria-pressed", "true")
             assert (await api(IDEA_QUERY, {"id": oat}, auth=vera))["data"]["idea"]["viewerFollows"] is True
 
@@ -208,7 +218,8 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
             await expect(choices).to_have_count(2)
 
             async def counted() -> bool:
-                return sum(i["score"]["comparisons"] for i in await fresh_scores(api, site.board_id)) == before + 2
+                now: int = sum(i["score"]["comparisons"] for i in await fresh_scores(api, site.board_id))
+                return now == before + 2
 
             await eventually(counted, 30, "the comparison in the scores", site.server.output)
 

@@ -3,6 +3,7 @@ import { debounce, h, replace } from "./dom.js";
 import { intervalBar, intervalScale, statusBadge, voteGroup } from "./widgets.js";
 
 const PAGE = 20;
+const SHOWN = "ideaengine:ideas-shown"; // a performance mark: the first page of ideas is on screen
 const SORTS = [
   ["TOP", "Top"], ["TRENDING", "Trending"], ["PAIRWISE", "Best in comparisons"], ["ELO", "Elo rating"],
   ["MOST_VOTES", "Most votes"], ["NEWEST", "Newest"],
@@ -74,6 +75,7 @@ export function listView(app, root) {
     more.hidden = !page.pageInfo.hasNextPage;
     filterSelects();
     render(append ? ideas.length - page.edges.length : 0);
+    if (!performance.getEntriesByName(SHOWN).length) performance.mark(SHOWN);
   }
 
   const reload = () => load(false);
