@@ -219,7 +219,7 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
 
             async def counted() -> bool:
                 now: int = sum(i["score"]["comparisons"] for i in await fresh_scores(api, site.board_id))
-                return now == before + 2
+                return bool(now == before + 2)
 
             await eventually(counted, 30, "the comparison in the scores", site.server.output)
 
