@@ -96,6 +96,8 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
             # that lost every comparison rank below the ideas not compared yet, at strength 0).
             await board.get_by_label("Sort by").select_option("PAIRWISE")
             await expect(board.locator(".ie-interval-none")).to_have_count(18)
+            await page.evaluate("scrollTo(0, 0)")
+            await page.screenshot(path=tmp_path / "embed-1400.png")
             await board.get_by_role("button", name="More ideas").click()
             intervals = board.locator(".ie-interval[role=img]")
             await expect(intervals).to_have_count(len(COMPARED))
@@ -105,7 +107,6 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
             assert re.fullmatch(
                 r"Strength -?\d+\.\d\d, 95% interval -?\d+\.\d\d to -?\d+\.\d\d, from 12 comparisons", label or ""
             ), label
-            await page.screenshot(path=tmp_path / "embed-1400.png", full_page=True)
 
             # Filters: a status in the board's words, a tag, a search typed at the keyboard.
             await board.get_by_label("Status").select_option(label="Being considered")
@@ -128,7 +129,8 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
             # Narrow: nothing wider than 360 px, and the host is told the new height.
             await page.set_viewport_size(NARROW)
             assert await frame.evaluate("document.documentElement.scrollWidth <= innerWidth")
-            await page.screenshot(path=tmp_path / "embed-360.png", full_page=True)
+            await page.evaluate("scrollTo(0, 0)")
+            await page.screenshot(path=tmp_path / "embed-360.png")
             await page.set_viewport_size(WIDE)
             assert not await axe_violations(frame), "list view"
 
@@ -207,6 +209,9 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
             await expect(board.locator(".ie-detail .ie-badge").first).to_have_text("Being considered")
             await expect(board.locator("#ie-live")).to_have_text("“Oat milk in every store” is now Being considered.")
             assert await frame.evaluate("window.__sameDocument") is True  # no reload
+            await page.set_viewport_size(NARROW)
+            await page.screenshot(path=tmp_path / "embed-idea-360.png", full_page=True)
+            await page.set_viewport_size(WIDE)
 
             # Which is better? Two open ideas; a choice is a comparison the ranking counts.
             before = sum(i["score"]["comparisons"] for i in await fresh_scores(api, site.board_id))
@@ -231,7 +236,7 @@ async def test_a_visitor_browses_submits_votes_compares_follows_comments_and_see
             await expect(board.locator("#ie-idea-title")).to_have_text("Free refills on filter coffee")
             await expect(board.locator(".ie-detail .ie-meta")).to_contain_text("#drinks")
             await page.set_viewport_size(NARROW)
-            await page.screenshot(path=tmp_path / "embed-idea-360.png", full_page=True)
+            await page.screenshot(path=tmp_path / "embed-new-idea-360.png", full_page=True)
 
             received = await page.evaluate("window.received")
             heights = [m["height"] for m in received if m["type"] == "ideaengine:resize"]
@@ -266,6 +271,18 @@ async def test_an_expired_token_a_failed_call_and_a_dropped_socket_each_recover(
             asked = [m for m in received if m["type"] == "ideaengine:token-needed"]
             assert asked and "expired" in asked[0]["reason"], received
             assert len(host.issued) >= 2
+
+            # The host themes the board with its custom properties; anything else it sends is ignored.
+            await page.evaluate(
+                """frame => frame.contentWindow.postMessage({type: "ideaengine:theme", theme:
+                    {"--ie-accent": "rgb(123, 45, 142)", "--ie-radius": "0px", "color": "red"}},
+                    new URL(frame.src).origin)""",
+                await page.query_selector("#ideas"),
+            )
+            ideas_tab = board.get_by_role("button", name="Ideas", exact=True)
+            await expect(ideas_tab).to_have_css("background-color", "rgb(123, 45, 142)")
+            await expect(ideas_tab).to_have_css("border-radius", "0px")
+            assert await board_frame(page).evaluate("document.documentElement.style.color") == ""
 
             # A call that fails shows a retry, and the list stays; the retry loads.
             await expect(board.locator(".ie-idea")).to_have_count(20)
