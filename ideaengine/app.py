@@ -1,4 +1,5 @@
-"""The ASGI app: GraphQL at /graphql (HTTP and graphql-transport-ws), /healthz. A composition root."""
+"""The ASGI app: GraphQL at /graphql (HTTP and graphql-transport-ws), /healthz, the embeddable board at
+/embed/{workspace}/{board}. A composition root."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from ideaengine import identity, mail, scores, sweep, unsubscribe
+from ideaengine import embed, identity, mail, scores, sweep, unsubscribe
 from ideaengine.identity import Actor
 from ideaengine.platform import logs, media
 from ideaengine.platform.body_limit import MAX_LIST_ITEMS, BodyLimit, longest_list
@@ -316,6 +317,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Route("/healthz", healthz),
             Route(mail.UNSUBSCRIBE_PATH, unsubscribe.unsubscribe_page, methods=["GET", "POST"]),
             Mount("/graphiql", StaticFiles(directory=GRAPHIQL), name="graphiql"),
+            Route("/embed/{workspace}/{board}", embed.embed_page(settings.cors_origins)),
+            Mount(embed.STATIC_PATH, StaticFiles(directory=embed.STATIC), name="embed"),
         ],
         middleware=middleware,
         lifespan=lifespan,

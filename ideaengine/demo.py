@@ -301,15 +301,16 @@ async def seed(
 ) -> dict[str, str]:
     """Seed (or top up) the demo workspace and board; returns a fresh API key (the previous run's stops
     working), the SSO secret and where `serve` will answer (`graphql_url`, which the CLI builds from the host
-    and port it is given). `progress` hears how far each step is (the CLI prints it), never a step with
-    nothing to do."""
+    and port it is given) and show the board (`embed`). `progress` hears how far each step is (the CLI prints
+    it), never a step with nothing to do."""
     services = Services.create(settings)
     # No jobs: hundreds of writes would each ask for a score refresh and a reindex. The server's
     # periodic sweep refreshes boards whose scores are older than their last write.
     work = UnitOfWork(services.db, queue=None, broker=services.broker)
     try:
         async with work.transaction() as session:
-            return await _seed(session, services.box, progress or _quiet) | {"graphql": graphql_url}
+            embed = graphql_url.removesuffix("/graphql") + f"/embed/{WORKSPACE_SLUG}/{BOARD_SLUG}"
+            return await _seed(session, services.box, progress or _quiet) | {"graphql": graphql_url, "embed": embed}
     finally:
         await services.close()
 

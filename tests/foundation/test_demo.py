@@ -74,11 +74,12 @@ async def _board_ideas(session: AsyncSession) -> dict[str, Idea]:
 async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(settings: Any, services: Any) -> None:
     result = await demo.seed(settings)
 
-    assert set(result) == {"workspace", "board", "apiKey", "ssoSecret", "graphql"}
-    assert (result["workspace"], result["board"], result["graphql"]) == (
+    assert set(result) == {"workspace", "board", "apiKey", "ssoSecret", "graphql", "embed"}
+    assert (result["workspace"], result["board"], result["graphql"], result["embed"]) == (
         "demo",
         "ideas",
         "http://127.0.0.1:8000/graphql",
+        "http://127.0.0.1:8000/embed/demo/ideas",
     )
     async with services.db.read() as session:
         board = (await session.execute(select(Board).where(Board.slug == "ideas"))).scalar_one()

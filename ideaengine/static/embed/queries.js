@@ -1,0 +1,100 @@
+// Every GraphQL document the board sends; all of it is the public API of schema/schema.graphql.
+
+const IDEA_ITEM = `fragment IdeaItem on Idea {
+  id title status tags createdAt viewerVote viewerFollows followerCount
+  votes { up down }
+  score { bradleyTerry bradleyTerryLow bradleyTerryHigh comparisons stale }
+  commentCount: comments(first: 0) { totalCount }
+}`;
+
+const USER_ERRORS = "userErrors { field message code retryAfterSeconds }";
+
+export const BOARD = `query EmbedBoard($workspace: String!, $slug: String!, $first: Int!, $after: String,
+    $sort: IdeaSort!, $statuses: [IdeaStatus!], $tag: String, $search: String) {
+  viewer { role user { id name } }
+  board(workspace: $workspace, slug: $slug) {
+    id name description archived tags
+    statusLabels { status label }
+    ideas(first: $first, after: $after, sort: $sort, statuses: $statuses, tag: $tag, search: $search) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node { ...IdeaItem } }
+    }
+  }
+}
+${IDEA_ITEM}`;
+
+const COMMENT = `fragment EmbedComment on Comment {
+  id body official accepted createdAt editedAt deletedAt
+  author { id name }
+  reactions { reaction count viewerReacted }
+}`;
+
+export const IDEA = `query EmbedIdea($id: ID!) {
+  idea(id: $id) {
+    ...IdeaItem body mergedInto { id title }
+    statusHistory { from to note at actor { name } }
+    comments(first: 30) {
+      totalCount
+      edges { node { ...EmbedComment replies(first: 10) { edges { node { ...EmbedComment } } } } }
+    }
+  }
+}
+${IDEA_ITEM}
+${COMMENT}`;
+
+export const SIMILAR = `query EmbedSimilar($boardId: ID!, $text: String!) {
+  similarIdeas(boardId: $boardId, text: $text, first: 5) { similarity idea { id title status votes { up } } }
+}`;
+
+export const SUBMIT = `mutation EmbedSubmit($input: SubmitIdeaInput!) {
+  submitIdea(input: $input) {
+    idea { ...IdeaItem }
+    similarIdeas { similarity idea { id title status } }
+    ${USER_ERRORS}
+  }
+}
+${IDEA_ITEM}`;
+
+export const VOTE = `mutation EmbedVote($input: VoteInput!) {
+  vote(input: $input) { idea { ...IdeaItem } ${USER_ERRORS} }
+}
+${IDEA_ITEM}`;
+
+export const FOLLOW = `mutation EmbedFollow($input: FollowIdeaInput!) {
+  followIdea(input: $input) { idea { id viewerFollows followerCount } ${USER_ERRORS} }
+}`;
+
+export const COMMENT_ADD = `mutation EmbedComment($input: AddCommentInput!) {
+  addComment(input: $input) { comment { id } ${USER_ERRORS} }
+}`;
+
+export const REACT = `mutation EmbedReact($input: ReactToCommentInput!) {
+  reactToComment(input: $input) { comment { id reactions { reaction count viewerReacted } } ${USER_ERRORS} }
+}`;
+
+const MATCHUP_IDEA = "id title body status votes { up down }";
+
+export const MATCHUP = `query EmbedMatchup($boardId: ID!) {
+  pairwiseMatchup(boardId: $boardId) { left { ${MATCHUP_IDEA} } right { ${MATCHUP_IDEA} } }
+}`;
+
+export const COMPARE = `mutation EmbedCompare($input: CompareIdeasInput!) {
+  compareIdeas(input: $input) {
+    next { left { ${MATCHUP_IDEA} } right { ${MATCHUP_IDEA} } }
+    ${USER_ERRORS}
+  }
+}`;
+
+export const BOARD_ACTIVITY = `subscription EmbedBoardActivity($boardId: ID!) {
+  boardActivity(boardId: $boardId) {
+    __typename at
+    ... on IdeaSubmittedEvent { idea { id title } }
+    ... on IdeaStatusChangedEvent { change { from to note at idea { id title } } }
+    ... on IdeasMergedEvent { source { id title } target { id title } }
+  }
+}`;
+
+export const IDEA_STATUS = `subscription EmbedIdeaStatus($ideaId: ID!) {
+  ideaStatusChanged(ideaId: $ideaId) { from to note at actor { name } idea { id } }
+}`;
