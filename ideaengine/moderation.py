@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ideaengine import boards, mail, validation, visibility, webhooks
+from ideaengine import boards, conversations, mail, validation, visibility, webhooks
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform import events
@@ -196,10 +196,23 @@ async def moderate(
     await _decide(session, subject, case, user_id, action, target, clean_reason, now)
     case.open, case.report_count = False, 0
     await session.execute(update(Report).where(Report.case_id == case.id).values(open=False))
-    if subject.comment is None and before == ModerationState.PENDING and target == ModerationState.VISIBLE:
-        await publish_idea(session, subject.board, subject.idea, now)
+    if before == ModerationState.PENDING and target == ModerationState.VISIBLE:
+        if subject.comment is None:
+            await publish_idea(session, subject.board, subject.idea, now)
+        else:
+            await _publish_comment(session, subject.board, subject.idea, subject.comment)
     await session.flush()
     return subject
+
+
+async def _publish_comment(session: AsyncSession, board: Board, idea: Idea, comment: Comment) -> None:
+    """An approved comment is heard of as a published one is (`comments.add_comment`): the writer of the
+    thread it answers, the users it mentions, the comment.reply webhook. A reply to a reply joined its thread
+    when written, so the thread's first comment is the one it answers now."""
+    if comment.author_id is None:  # erased while it waited
+        return
+    answered = None if comment.parent_id is None else await session.get(Comment, comment.parent_id)
+    await conversations.tell_about_comment(session, comment.author_id, board, idea, comment, answered)
 
 
 def _target(action: ModerationAction, state: ModerationState, case: ModerationCase, noun: str) -> ModerationState:

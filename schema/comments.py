@@ -244,12 +244,12 @@ class CommentMutations:
         return AddCommentPayload(comment=CommentNode(model=comment))
 
     @strawberry.mutation(
-        extensions=[DomainErrors()],
+        extensions=[DomainErrors(rate="react")],
         description=(
             "Leave or take back a reaction on a comment. Members, moderators and admins. Codes: UNAUTHENTICATED "
             "(naming the workspace to another workspace's caller), FORBIDDEN (banned), NOT_FOUND (commentId), "
             "INVALID (commentId: deleted), BOARD_ARCHIVED (commentId), CONFLICT (reaction: already left, or never "
-            "left when taking back)."
+            "left when taking back), RATE_LIMITED."
         ),
     )
     async def react_to_comment(self, info: Info, input: ReactToCommentInput) -> ReactToCommentPayload:

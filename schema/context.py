@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from schema.loaders import Loaders
 
 
-RATE_NOUNS = {"submit": "ideas", "comment": "comments", "vote": "votes", "compare": "comparisons", "read": "requests"}
+RATE_NOUNS = {
+    "submit": "ideas",
+    "comment": "comments",
+    "vote": "votes",
+    "compare": "comparisons",
+    "react": "reactions",
+    "report": "reports",
+    "read": "requests",
+}
 
 
 class SharedReads:

@@ -163,13 +163,13 @@ class ModerateContentPayload:
 @strawberry.type
 class ModerationMutations:
     @strawberry.mutation(
-        extensions=[DomainErrors()],
+        extensions=[DomainErrors(rate="report")],
         description=(
             "Report an idea or comment you can see. Members, moderators and admins of its workspace; one report per "
             "member per subject (another reason or note replaces yours). Reports from Board.reportThreshold "
             "distinct members hide it until a moderator decides; its author is notified, never told who reported. "
             "Codes: UNAUTHENTICATED, NOT_FOUND (subjectId), INVALID (subjectId: your own content or not an idea or "
-            "comment; note), CONFLICT (subjectId: the same report again)."
+            "comment; note), CONFLICT (subjectId: the same report again), RATE_LIMITED."
         ),
     )
     async def report_content(self, info: Info, input: ReportContentInput) -> ReportContentPayload:

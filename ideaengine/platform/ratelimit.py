@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger("ideaengine.ratelimit")
 
-KINDS = ("submit", "comment", "vote", "compare", "read")
+KINDS = ("submit", "comment", "vote", "compare", "react", "report", "read")
 "What is limited: each mutation kind per user and per IP, and anonymous reads per IP."
 
 

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     rate_comment: str = "30/minute"
     rate_vote: str = "120/minute"
     rate_compare: str = "120/minute"
+    rate_react: str = "120/minute"
+    rate_report: str = "20/minute"
     rate_read: str = "600/minute"
     "Anonymous requests per IP (HTTP 429 with Retry-After beyond)."
     rate_limit_ip_factor: Annotated[int, Field(ge=1)] = 5
@@ -202,7 +204,9 @@ class Settings(BaseSettings):
         """One spelling per origin, as browsers send it, so HTTP CORS and WebSocket checks agree."""
         return [normalise_origin(origin) for origin in value]
 
-    @field_validator("rate_submit", "rate_comment", "rate_vote", "rate_compare", "rate_read")
+    @field_validator(
+        "rate_submit", "rate_comment", "rate_vote", "rate_compare", "rate_react", "rate_report", "rate_read"
+    )
     @classmethod
     def _a_rate(cls, value: str) -> str:
         parse_rate(value)

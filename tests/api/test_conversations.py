@@ -299,3 +299,22 @@ async def test_a_new_answer_replaces_the_old_and_unaccepting_puts_it_back_in_ord
         ("Use the OS setting", False),
         ("Settings > Theme > Dark", False),
     ]
+
+
+async def test_a_reply_waiting_for_approval_is_heard_of_once_approved(world: World) -> None:
+    """On a board that requires approval a member's reply is PENDING: its answered writer and the users it
+    mentions hear of it when a moderator approves it, not before."""
+    idea = await world.idea()
+    await world.api("{ viewer { role } }", auth=world.ws.token("mona", role="moderator"))  # Mona signs in once
+    top = await add(world, "member", idea, "What do you think?")
+    update = """mutation($input: UpdateBoardInput!) { updateBoard(input: $input) { userErrors { code } } }"""
+    assert (await mutate(world, "admin", update, {"boardId": await world.board(), "requiresApproval": True}))[
+        "userErrors"
+    ] == []
+    reply = await add(world, "author", idea, "Agreed, @mona", parent=top)
+    assert (await notes(world, "member"), await notes(world, "moderator")) == ([], [])
+    moderate = """mutation($input: ModerateContentInput!) { moderateContent(input: $input) { userErrors { code } } }"""
+    approved = await mutate(world, "moderator", moderate, {"subjectId": reply, "action": "APPROVE"})
+    assert approved["userErrors"] == []
+    assert await notes(world, "member") == [("REPLY", "Alice replied to your comment on “Dark mode”.")]
+    assert await notes(world, "moderator") == [("MENTION", "Alice mentioned you on “Dark mode”.")]

@@ -100,3 +100,45 @@ async def test_limits_are_shared_through_redis(redis_url: str, services: Service
     finally:
         await one.close()
         await two.close()
+
+
+async def test_reactions_and_reports_have_budgets_of_their_own(services: Services, api: Api, ws: Workspace) -> None:
+    """Reacting and reporting are cheap clicks a script can repeat: each is limited like the other mutations."""
+    from ideaengine.app import create_app
+
+    settings = services.settings.model_copy(
+        update={"rate_limits_enabled": True, "rate_react": "1/minute", "rate_report": "1/minute"}
+    )
+    tight = Services.create(settings)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings, tight)), base_url="http://t"
+        ) as c:
+            client = Api(c)
+            board = await create_board(api, ws.api_key)
+            ideas = [await idea_id(api, ws.token("alice"), board, f"Idea number {n}") for n in range(2)]
+            add = "mutation($i: AddCommentInput!) { addComment(input: $i) { comment { id } } }"
+            comment = (await api(add, {"i": {"ideaId": ideas[0], "body": "Yes"}}, auth=ws.token("alice")))["data"][
+                "addComment"
+            ]["comment"]["id"]
+            react = "mutation($i: ReactToCommentInput!) { reactToComment(input: $i) { userErrors { code message } } }"
+            report = "mutation($i: ReportContentInput!) { reportContent(input: $i) { userErrors { code message } } }"
+            codes = []
+            for reaction in ("HEART", "LAUGH"):
+                answer = await client(
+                    react, {"i": {"commentId": comment, "reaction": reaction, "on": True}}, auth=ws.token("bob")
+                )
+                codes.append([e["code"] for e in answer["data"]["reactToComment"]["userErrors"]])
+            for target in ideas:
+                answer = await client(report, {"i": {"subjectId": target, "reason": "SPAM"}}, auth=ws.token("bob"))
+                codes.append([e["code"] for e in answer["data"]["reportContent"]["userErrors"]])
+            assert codes == [[], ["RATE_LIMITED"], [], ["RATE_LIMITED"]]
+            counts = (
+                "query($id: ID!) { idea(id: $id) { comments { edges { node { reactions { reaction count } } } } } }"
+            )
+            reactions = (await api(counts, {"id": ideas[0]}))["data"]["idea"]["comments"]["edges"][0]["node"]
+            assert {r["reaction"]: r["count"] for r in reactions["reactions"]}[
+                "LAUGH"
+            ] == 0  # the refusal wrote nothing
+    finally:
+        await tight.close()
