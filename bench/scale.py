@@ -152,8 +152,8 @@ async def seed_board(url: str, seeded: Seeded, slug: str, size: Size, seed: int,
     try:
         board = await conn.fetchval(
             "INSERT INTO boards (workspace_id, slug, name, description, visibility, text_seq, last_activity_at, "
-            "created_at, requires_approval, report_threshold) "
-            "VALUES ($1, $2, $2, '', 'PUBLIC', 0, $3, $3, false, 3) RETURNING id",
+            "created_at, requires_approval, report_threshold, duplicate_sensitivity) "
+            "VALUES ($1, $2, $2, '', 'PUBLIC', 0, $3, $3, false, 3, 'MEDIUM') RETURNING id",
             seeded.workspace_id,
             slug,
             now,
@@ -190,11 +190,12 @@ async def seed_board(url: str, seeded: Seeded, slug: str, size: Size, seed: int,
                 "trending_at",
                 "created_at",
                 "updated_at",
+                "finalist",
             ],
             records=[
                 (
                     *(first + i, board, seeded.first_user + 1, f"Idea {i}", "", f"idea {i}", "SUBMITTED"),
-                    *(int(ups[i]), int(downs[i]), 0, "VISIBLE", float(trending[i]), now, submitted, submitted),
+                    *(int(ups[i]), int(downs[i]), 0, "VISIBLE", float(trending[i]), now, submitted, submitted, False),
                 )
                 for i in range(size.ideas)
             ],
