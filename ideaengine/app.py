@@ -272,9 +272,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     graphql = GraphQLApp(services)
 
     async def healthz(request: Request) -> JSONResponse:
-        # One session, two statements: every round trip waits its turn on a busy event loop. The read pool, in
-        # autocommit: the write pool is the first thing a burst of writes exhausts, and no BEGIN is needed.
-        async with services.db.reader() as session:
+        # One session, two statements: every round trip waits its turn on a busy event loop. A pool of its own,
+        # in autocommit: a burst holds every connection of the API's pools, and no BEGIN is needed.
+        async with services.db.health_reader() as session:
             try:
                 await session.execute(text("SELECT 1"))
             except Exception as exc:  # the point of this endpoint is to say so, not to raise

@@ -30,8 +30,9 @@ WRITE_OPTION = "ideaengine_write"
 EFFECT_KEYS = (JOBS_KEY, EVENTS_KEY)
 POOL_SIZE = 20
 POOL_OVERFLOW = 20
-READ_POOL_OVERFLOW = 10
-"PostgreSQL connections a process keeps open, and how many more it may open under a burst (writes, reads)."
+READ_POOL_OVERFLOW = 12
+"""PostgreSQL connections a process keeps open, and how many more it may open under a burst (writes, reads):
+the read pool holds one connection for each of the 32 operations a server runs at once (app.py)."""
 SETTINGS_KEY = "ideaengine.settings"
 "Every session's `info` holds the settings it runs under, so a domain rule that depends on configuration (email\n"
 "goes out only with a mail server) reads them without a parameter threaded through every service."
@@ -61,9 +62,12 @@ def _configure_sqlite(sync_engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
 
-def create_engine(settings: Settings, *, pooled: bool = True, autocommit: bool = False) -> AsyncEngine:
+def create_engine(
+    settings: Settings, *, pooled: bool = True, autocommit: bool = False, size: tuple[int, int] | None = None
+) -> AsyncEngine:
     """An engine for the configured database; `pooled=False` for jobs that run in a forked process,
-    `autocommit` for PostgreSQL reads that need no transaction (see `Database.reader`)."""
+    `autocommit` for PostgreSQL reads that need no transaction (see `Database.reader`), `size` (connections
+    kept, overflow) for a PostgreSQL pool sized otherwise than the API's."""
     kwargs: dict[str, Any] = {}
     if pooled:
         kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
@@ -74,8 +78,8 @@ def create_engine(settings: Settings, *, pooled: bool = True, autocommit: bool =
         # connection per request, held while it resolves. POOL_SIZE stay open, so requests in flight reuse
         # connections instead of opening and closing overflow ones (a connect and an authentication each);
         # the two pools together stay under PostgreSQL's default max_connections (100).
-        overflow = READ_POOL_OVERFLOW if autocommit else POOL_OVERFLOW
-        kwargs.update(pool_size=POOL_SIZE, max_overflow=overflow, pool_recycle=1800)
+        kept, overflow = size or (POOL_SIZE, READ_POOL_OVERFLOW if autocommit else POOL_OVERFLOW)
+        kwargs.update(pool_size=kept, max_overflow=overflow, pool_recycle=1800)
     if autocommit:
         kwargs["isolation_level"] = "AUTOCOMMIT"
     if settings.is_sqlite:
@@ -163,6 +167,10 @@ class Database:
             read_engine = create_engine(settings, pooled=pooled, autocommit=True)
         self.read_engine = read_engine
         self.reads = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False)
+        self.health_engine = read_engine
+        if pooled and not settings.is_sqlite:
+            self.health_engine = create_engine(settings, autocommit=True, size=(1, 0))
+        self.health_sessions = async_sessionmaker(self.health_engine, expire_on_commit=False, autoflush=False)
         self._probe: sqlite3.Connection | None = None
         "SQLite only: the read-only connection `data_version` asks."
         self._pg_probe: asyncpg.Connection | None = None
@@ -223,6 +231,12 @@ class Database:
         separate sessions. The caller closes it; one task at a time uses it."""
         return self.reads()
 
+    def health_reader(self) -> AsyncSession:
+        """`reader`'s kind of session for the health check, from a one-connection pool of its own on PostgreSQL:
+        under a burst every connection of the read pool is held by a request, and the check waited its turn
+        for one (half a second behind 300 first-time voters)."""
+        return self.health_sessions()
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: commit on success, roll back on any error.
@@ -250,6 +264,8 @@ class Database:
             await probe.close(timeout=5)
         if self.read_engine.sync_engine.pool is not self.engine.sync_engine.pool:
             await self.read_engine.dispose()
+        if self.health_engine is not self.read_engine:
+            await self.health_engine.dispose()
         await self.engine.dispose()
 
 
