@@ -1,7 +1,8 @@
 """graphql-transport-ws as clients expect it, with bounds on how many subscriptions anyone may hold.
 
 A stream that fails ends with the protocol's `error` message; a subscription over a cap (per connection,
-per IP, per user, per server) is refused with one.
+per IP, per user, per server) is refused with one, and a connection refused REFUSALS_BEFORE_CLOSE times in a
+row is closed.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class Slots:
 
 SLOTS = Slots()
 "Per process: each server bounds what it holds (a load balancer spreads connections over servers)."
+REFUSALS_BEFORE_CLOSE = 10
+"""Refused subscriptions in a row after which a connection is closed (4429): a client keeps to its caps after
+a refusal or two, while one that sent thousands kept the server answering each of them (30 connections x 100
+subscriptions held the event loop past the 200 ms health budget)."""
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -65,6 +70,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._errored: set[str] = set()
+        self._refusals = 0
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         caps: SubscriptionCaps = self.view.subscription_caps  # type: ignore[attr-defined]
@@ -81,7 +87,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     extensions={"code": "TOO_MANY_SUBSCRIPTIONS"},
                 )
                 await super().send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
+                self._refusals += 1
+                if self._refusals >= REFUSALS_BEFORE_CLOSE:
+                    await self.websocket.close(code=4429, reason="Too many subscriptions refused")
                 return
+        self._refusals = 0
         await super().handle_subscribe(message)
         operation = self.operations.get(message["id"])
         if operation is not None and operation.task is not None:

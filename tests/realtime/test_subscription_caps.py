@@ -97,3 +97,22 @@ async def test_a_user_is_capped_across_connections(capped: Embedded) -> None:
     finally:
         await one.close()
         await two.close()
+
+
+async def test_a_connection_that_keeps_asking_past_its_caps_is_closed(capped: Embedded) -> None:
+    """A client keeps to its caps after a refusal; one that keeps asking is closed (4429), not answered forever."""
+    from schema.websocket import REFUSALS_BEFORE_CLOSE
+
+    async with http_api(capped.server) as api:
+        board = await create_board(api, capped.acme.api_key, slug="caps-flood")
+    ws = await GraphQLWS.open(capped.server.ws_url)
+    try:
+        for n in range(3):
+            await ws.subscribe(f"a{n}", BOARD, {"id": board})
+        for n in range(REFUSALS_BEFORE_CLOSE + 5):
+            await ws.subscribe(f"r{n}", BOARD, {"id": board})
+        for n in range(REFUSALS_BEFORE_CLOSE):
+            await refusal(ws, f"r{n}")
+        assert await ws.close_code() == 4429
+    finally:
+        await ws.close()
