@@ -39,7 +39,7 @@ from ideaengine.platform.models import (
     NotificationKind,
     utcnow,
 )
-from ideaengine.platform.queries import Page, SortKey, Window, pages
+from ideaengine.platform.queries import Page, SortKey, Window, lock_in_order, pages
 
 ADVANCE = "workers.campaigns.advance_campaign"
 "The job that moves a campaign to the phase its dates say and computes its results once CLOSED."
@@ -435,6 +435,7 @@ async def set_finalists(session: AsyncSession, actor: Actor, campaign_id: int, i
     )
     if chosen - entries:
         raise DomainError(ErrorCode.NOT_IN_CAMPAIGN, "Finalists must be entries of this campaign.", "ideaIds")
+    await lock_in_order(session, Idea.id, Idea.campaign_id == campaign.id)
     await session.execute(
         sql_update(Idea)
         .where(Idea.campaign_id == campaign.id)

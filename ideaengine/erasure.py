@@ -16,6 +16,7 @@ from ideaengine import users
 from ideaengine.errors import invalid, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform.models import Follow, Idea, Notification, NotificationSetting, Report, Role, User, utcnow
+from ideaengine.platform.queries import lock_in_order
 
 ERASED_PREFIX = "erased:"
 "External ids of erased users; `identity.RESERVED_SUBJECTS` refuses tokens claiming one."
@@ -33,6 +34,7 @@ async def erase_user(session: AsyncSession, actor: Actor, user_id: int) -> User:
     if user.erased_at is not None:
         raise invalid("This user has already been erased.", "userId")
     followed = select(Follow.idea_id).where(Follow.user_id == user.id)
+    await lock_in_order(session, Idea.id, Idea.id.in_(followed))
     await session.execute(
         update(Idea).where(Idea.id.in_(followed)).values(follower_count=Idea.follower_count - 1),
         execution_options={"synchronize_session": False},

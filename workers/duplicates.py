@@ -61,9 +61,9 @@ async def _embed_missing(db: Database, board_id: int) -> int:
     async with db.read() as session:
         missing = (
             await session.execute(
-                select(Idea.id, Idea.title, Idea.body).where(
-                    Idea.board_id == board_id, Idea.status != IdeaStatus.MERGED, Idea.embedding.is_(None)
-                )
+                select(Idea.id, Idea.title, Idea.body)
+                .where(Idea.board_id == board_id, Idea.status != IdeaStatus.MERGED, Idea.embedding.is_(None))
+                .order_by(Idea.id)  # the updates below lock the rows in this order: ascending, as every writer does
             )
         ).all()
     if not missing:

@@ -188,3 +188,13 @@ def like_pattern(term: str) -> str:
     """A LIKE pattern matching `term` anywhere, with LIKE's wildcards escaped (use escape='\\\\')."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+async def lock_in_order(
+    session: AsyncSession, id_column: InstrumentedAttribute[int], *where: ColumnElement[bool]
+) -> None:
+    """Row-lock what a set-based UPDATE is about to change, in ascending id order, before it runs: one UPDATE
+    locks rows in whatever order its scan meets them, and a merge locking two of them in id order could then
+    wait on it while it waits on the merge (DECISIONS: every write locks rows in ascending id order). FOR NO
+    KEY UPDATE, as `ideas.lock_many`; SQLite has one writer and ignores it."""
+    await session.execute(select(id_column).where(*where).order_by(id_column).with_for_update(key_share=True))
