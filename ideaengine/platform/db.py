@@ -142,10 +142,6 @@ def _sqlstate(exc: BaseException) -> str | None:
     return None
 
 
-def _sqlite_path(settings: Settings) -> str:
-    return os.path.realpath(make_url(settings.database_url).database or "")
-
-
 class Database:
     """Storage only: the engine, short read sessions and write transactions. What a write queues for after
     its commit (jobs, live events) is the unit of work's business (`ideaengine.platform.unit_of_work`)."""
@@ -156,7 +152,8 @@ class Database:
         self.sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=True, info={SETTINGS_KEY: settings}
         )
-        self._writer = writer_lock.for_database(_sqlite_path(settings)) if settings.is_sqlite else None
+        path = os.path.realpath(settings.sqlite_path or "")
+        self._writer = writer_lock.for_database(path) if settings.is_sqlite else None
         "SQLite has one writer at a time: this process's writers (server and in-process jobs alike) queue here,\n"
         "in order, rather than polling in SQLite's busy handler, where they could outwait busy_timeout."
         if settings.is_sqlite:
