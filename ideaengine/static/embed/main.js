@@ -61,9 +61,17 @@ app.api.onAuthProblem = (reason, token) => {
   app.host.needToken(reason);
 };
 
-/** Learn the board (and the viewer) from its first page; the list view keeps using the answer. */
+let boardAsked = 0;
+
+/**
+ * Learn the board (and the viewer) from its first page; the list view keeps using the answer. Only the latest
+ * call's answer says who the viewer is: answers can arrive out of order, and a guest's answer to a call made
+ * before the host's token came must not undo the signed-in answer that overtook it.
+ */
 async function loadBoard(variables) {
+  const mine = ++boardAsked;
   const data = await app.api.request(BOARD, { workspace, slug, ...variables });
+  if (mine !== boardAsked) return data;
   app.viewer = data.viewer;
   if (!data.board) return data;
   const first = app.board === null;
