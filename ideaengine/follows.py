@@ -113,15 +113,15 @@ async def following(session: AsyncSession, actor: Actor, window: Window) -> Page
 async def notifications(
     session: AsyncSession, actor: Actor, window: Window, unread_only: bool = False
 ) -> Page[Notification]:
-    """One window of the viewer's own notifications about ideas they can still see (not those on ideas since
-    hidden from them)."""
+    """One window of the viewer's own notifications about ideas they can still see, or wrote (not those on
+    others' ideas since hidden from them)."""
     if actor.user_id is None:
         return Page()
     stmt = (
         select(Notification)
         .join(Idea, Idea.id == Notification.idea_id)
         .join(Board, Board.id == Idea.board_id)
-        .where(visibility.ideas_clause(actor))
+        .where(visibility.notified_ideas_clause(actor))
     )
     if unread_only:
         stmt = stmt.where(Notification.read.is_(False))
@@ -138,12 +138,13 @@ async def notifications_many(session: AsyncSession, actor: Actor, ids: Sequence[
         select(Notification)
         .join(Idea, Idea.id == Notification.idea_id)
         .join(Board, Board.id == Idea.board_id)
-        .where(Notification.id.in_(ids), Notification.user_id == actor.user_id, visibility.ideas_clause(actor))
+        .where(Notification.id.in_(ids), Notification.user_id == actor.user_id, visibility.notified_ideas_clause(actor))
     )
     return {n.id: n for n in rows.scalars()}
 
 
 async def unread_count(session: AsyncSession, actor: Actor) -> int:
+    """The unread notifications `notifications` would list: a badge never counts one the list leaves out."""
     if actor.user_id is None:
         return 0
     return int(
@@ -151,7 +152,13 @@ async def unread_count(session: AsyncSession, actor: Actor) -> int:
             await session.execute(
                 select(func.count())
                 .select_from(Notification)
-                .where(Notification.user_id == actor.user_id, Notification.read.is_(False))
+                .join(Idea, Idea.id == Notification.idea_id)
+                .join(Board, Board.id == Idea.board_id)
+                .where(
+                    Notification.user_id == actor.user_id,
+                    Notification.read.is_(False),
+                    visibility.notified_ideas_clause(actor),
+                )
             )
         ).scalar_one()
     )

@@ -211,6 +211,18 @@ async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[in
     return {i.id: i for i in rows}
 
 
+async def get_notified_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Idea]:
+    """The ideas the actor's notifications are about: those it may see, and its own whatever their state."""
+    rows = (
+        await session.execute(
+            select(Idea)
+            .join(Board, Board.id == Idea.board_id)
+            .where(Idea.id.in_(ids), visibility.notified_ideas_clause(actor))
+        )
+    ).scalars()
+    return {i.id: i for i in rows}
+
+
 _TAGS = (
     select(IdeaTag.idea_id, IdeaTag.tag)
     .where(IdeaTag.idea_id.in_(bindparam("ids", expanding=True)))

@@ -62,7 +62,7 @@ def plan(recipients: Sequence[mail.Recipient], settings: Settings, box: SecretBo
             why = "no email address"
         readable = []
         for item in person.items:
-            if why is None and visibility.user_can_read(user, item.board, item.idea):
+            if why is None and visibility.user_can_read_notified(user, item.board, item.idea):
                 readable.append(item)
             else:
                 out.skipped.setdefault(why or "cannot read the idea", []).append(item.row.id)

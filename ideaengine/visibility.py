@@ -1,8 +1,10 @@
 """What an actor may see of moderated content: the one rule every read of ideas and comments applies.
 
-VISIBLE content is seen by whoever may read its board; PENDING and HIDDEN content only by the moderators
-and admins of its workspace and by its author (who is told when reports hide it, and must be able to read
-the notification's idea). Lists, counts, loaders, subscriptions and writes all filter through here.
+VISIBLE content is seen by whoever may read its board; PENDING content only by the moderators and admins
+of its workspace and by its author; HIDDEN content only by the moderators and admins (the contract's rule:
+taken down means taken down, for its author too). Lists, counts, loaders, subscriptions and writes all
+filter through here. The one exception is a user's own notifications: they stay readable, with their idea,
+to the idea's author whatever its state, so the author learns that reports hid it (`notified_ideas_clause`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _moderated(
     if moderator_of is not None:
         clause = or_(clause, Board.workspace_id == moderator_of)
     if author_id is not None:
-        clause = or_(clause, author == author_id)
+        clause = or_(clause, and_(author == author_id, state == ModerationState.PENDING))
     return clause
 
 
@@ -57,6 +59,15 @@ def comments_clause(actor: Actor) -> ColumnElement[bool]:
     )
 
 
+def notified_ideas_clause(actor: Actor) -> ColumnElement[bool]:
+    """Ideas a user's notifications may be about (the statement joins Board): those they may see, and their
+    own on a board they can read, whatever its state (a CONTENT_HIDDEN notification names the idea it hid)."""
+    author_id = _author(actor)
+    if author_id is None:
+        return ideas_clause(actor)
+    return or_(ideas_clause(actor), and_(boards.visible_to(actor), Idea.author_id == author_id))
+
+
 def ideas_bound() -> ColumnElement[bool]:
     """The moderation half of `ideas_clause` for a statement built once: `params` supplies its values."""
     return _moderated(Idea.moderation_state, Idea.author_id, bindparam("moderator_of"), bindparam("reader_user"))
@@ -71,6 +82,10 @@ def can_see(actor: Actor, workspace_id: int, state: ModerationState, author_id: 
     """`ideas_clause`'s moderation half in Python, for one row already loaded."""
     if state == ModerationState.VISIBLE or actor.is_moderator_of(workspace_id):
         return True
+    return state == ModerationState.PENDING and _is_author(actor, workspace_id, author_id)
+
+
+def _is_author(actor: Actor, workspace_id: int, author_id: int | None) -> bool:
     return author_id is not None and actor.is_member_of(workspace_id) and author_id == actor.user_id
 
 
@@ -78,3 +93,11 @@ def user_can_read(user: User, board: Board, idea: Idea) -> bool:
     """Whether `user`, signing in now, could read the idea: whom a mention may notify, whom mail may tell."""
     reader = actor_of(user)
     return boards.can_read(reader, board) and can_see(reader, board.workspace_id, idea.moderation_state, idea.author_id)
+
+
+def user_can_read_notified(user: User, board: Board, idea: Idea) -> bool:
+    """`notified_ideas_clause` for one user and idea: whether mail may tell them of their notification."""
+    reader = actor_of(user)
+    return user_can_read(user, board, idea) or (
+        boards.can_read(reader, board) and _is_author(reader, board.workspace_id, idea.author_id)
+    )

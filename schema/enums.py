@@ -165,13 +165,13 @@ ModerationState = Annotated[
         "ModerationState",
         "Whether an idea or comment is public. PENDING and HIDDEN content is left out of every list, count, "
         "ranking, similar idea, matchup, subscription and webhook for everyone but the workspace's moderators and "
-        "admins and its author.",
+        "admins, and (PENDING only) its author.",
         {
             _M.VISIBLE: "Everyone who can read the board sees it.",
             _M.PENDING: "Waiting for a moderator's approval (a board with requiresApproval): only its author and "
             "moderators see it.",
             _M.HIDDEN: "Taken down by a moderator, or by reports from Board.reportThreshold distinct members: only "
-            "moderators and its author (who is notified) see it.",
+            "moderators and admins see it. Its author is notified, and reads it in that notification only.",
         },
     ),
 ]

@@ -12,7 +12,7 @@ from schema import relay
 from schema.context import Info
 from schema.enums import NotificationKind
 from schema.errors import DomainErrors, UserError
-from schema.ideas import IdeaNode, load_idea
+from schema.ideas import IdeaNode
 
 
 @strawberry.type(name="Notification", description="Something that happened to an idea the viewer follows.")
@@ -23,11 +23,14 @@ class NotificationNode(relay.Node):
     def id(self) -> strawberry.ID:
         return relay.encode_id("Notification", self.model.id)
 
-    @strawberry.field
+    @strawberry.field(
+        description="The idea it is about. Its author reads it here even once it is HIDDEN (and nowhere else), "
+        "so a CONTENT_HIDDEN notification names what was taken down."
+    )
     async def idea(self, info: Info) -> IdeaNode:
-        node = await load_idea(info, self.model.idea_id)
-        assert node is not None  # notifications are the viewer's own, about ideas they could read
-        return node
+        idea = await info.context.loaders.notified_idea.load(self.model.idea_id)
+        assert idea is not None  # notifications are listed only with an idea the viewer may read here
+        return IdeaNode(model=idea)
 
     @strawberry.field
     def kind(self) -> NotificationKind:

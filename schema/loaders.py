@@ -121,6 +121,9 @@ def _per_parent(
 class Loaders:
     def __init__(self, db: Reads, actor: Actor) -> None:
         self.idea: DataLoader[int, Idea | None] = _loader(db, lambda s, ids: ideas.get_visible_many(s, actor, ids))
+        self.notified_idea: DataLoader[int, Idea | None] = _loader(
+            db, lambda s, ids: ideas.get_notified_many(s, actor, ids)
+        )
         self.board: DataLoader[int, Board | None] = _loader(db, lambda s, ids: boards.get_visible_many(s, actor, ids))
         self.user: DataLoader[int, User | None] = _loader(db, lambda s, ids: users.get_visible_many(s, actor, ids))
         self.comment: DataLoader[int, Comment | None] = _loader(

@@ -234,7 +234,8 @@ async def test_a_mention_does_not_reach_a_user_who_cannot_read_the_idea(world: W
     assert (await mutate(world, "moderator", hide, {"subjectId": idea, "action": "HIDE"}))["userErrors"] == []
     await add(world, "moderator", idea, "@alice @bob see the guidelines")
     assert await notes(world, "member") == []  # Bob cannot see the hidden idea
-    assert ("MENTION", "Mona mentioned you on “Dark mode”.") in await notes(world, "author")  # its author can
+    # Nor can its author (HIDDEN is taken down for its author too): told that it was hidden, not of the mention.
+    assert await notes(world, "author") == [("CONTENT_HIDDEN", "Your idea on “Dark mode” was hidden by a moderator.")]
 
 
 # Accepted answers ----------------------------------------------------------------------------------------------

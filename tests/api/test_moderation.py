@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from ideaengine.platform.models import WebhookDelivery
 from tests.api.conftest import Api, Workspace
-from tests.api.ops import compare, drain, idea
+from tests.api.ops import change_status, compare, drain, idea, vote
 from tests.api.test_permissions import ALLOWED, FORBIDDEN, UNAUTHENTICATED, World, mutate
 
 REPORT = (
@@ -33,7 +33,10 @@ BOARD_IDEAS = """query($slug: String!) { board(workspace: "acme", slug: $slug) {
 MATCHUP = "query($b: ID!) { pairwiseMatchup(boardId: $b) { left { id } right { id } } }"
 IDEA = "query($id: ID!) { idea(id: $id) { id moderationState comments { totalCount edges { node { id } } } } }"
 NODE = "query($id: ID!) { node(id: $id) { id } }"
-NOTIFICATIONS = "{ viewer { unreadNotificationCount notifications { edges { node { kind message idea { id } } } } } }"
+NOTIFICATIONS = (
+    "{ viewer { unreadNotificationCount notifications { edges { node { kind message "
+    "idea { id title moderationState } } } } } }"
+)
 REPORTERS = ["bob", "carol", "dave"]
 SCORES = "score { stale comparisons bradleyTerry }"
 
@@ -105,26 +108,35 @@ async def test_report_permissions(world: World, actor: str, outcome: dict[str, A
         assert items == []  # the refusal wrote nothing
 
 
-async def test_reports_from_three_members_hide_an_idea_everywhere_but_for_moderators_and_its_author(
+async def test_reports_from_three_members_hide_an_idea_from_all_but_moderators_and_its_authors_notification(
     world: World,
 ) -> None:
     hidden = await world.idea("Dark mode", tags=["ui"])
     kept = await world.idea("Export to CSV")
     member = world.ws.token("erin")
     assert (await listed(world, None))[0] == 2
+    assert (await vote(world.api, member, hidden, "UP"))["userErrors"] == []  # erin follows it
+    assert (await change_status(world.api, world.ws.api_key, hidden, "UNDER_REVIEW"))["userErrors"] == []
+    assert (await world.api(NOTIFICATIONS, auth=member))["data"]["viewer"]["unreadNotificationCount"] == 1
     await report(world, world.ws.token("bob"), hidden, "ABUSE", "Rude words")
     await report(world, world.ws.token("carol"), hidden)
     assert (await read_idea(world, None, hidden)) is not None  # two reports: still visible
     await report(world, world.ws.token("dave"), hidden)
 
-    for auth in (None, member, world.ws.token("bob")):
+    # HIDDEN is taken down for everyone but moderators and admins, its author included (the contract's rule).
+    # An earlier notification about it leaves the follower's list and badge alike.
+    assert (await world.api(NOTIFICATIONS, auth=member))["data"]["viewer"] == {
+        "unreadNotificationCount": 0,
+        "notifications": {"edges": []},
+    }
+    for auth in (None, member, world.ws.token("bob"), world.ws.token("alice")):
         assert await listed(world, auth) == (1, [kept])
         assert await read_idea(world, auth, hidden) is None
         assert (await world.api(NODE, {"id": hidden}, auth=auth))["data"]["node"] is None
     board = (await world.api(BOARD_IDEAS, {"slug": "public"}))["data"]["board"]
     assert board["tags"] == []  # the hidden idea's tag is gone from the board's tags
     assert await matchup(world) is None  # one visible idea: no pair to offer
-    for auth in (world.ws.api_key, world.ws.token("mona", role="moderator"), world.ws.token("alice")):
+    for auth in (world.ws.api_key, world.ws.token("mona", role="moderator")):
         assert await read_idea(world, auth, hidden) == {
             "id": hidden,
             "moderationState": "HIDDEN",
@@ -132,17 +144,16 @@ async def test_reports_from_three_members_hide_an_idea_everywhere_but_for_modera
         }
     assert (await listed(world, world.ws.api_key))[0] == 2
 
+    # Its author is told, and reads what was taken down in that notification only.
     notes = (await world.api(NOTIFICATIONS, auth=world.ws.token("alice")))["data"]["viewer"]
-    assert notes["unreadNotificationCount"] == 1
-    assert notes["notifications"]["edges"] == [
-        {
-            "node": {
-                "kind": "CONTENT_HIDDEN",
-                "message": "Your idea on “Dark mode” was hidden after reports from members.",
-                "idea": {"id": hidden},
-            }
-        }
-    ]
+    assert notes["unreadNotificationCount"] == 2  # with the status change before
+    told, earlier = notes["notifications"]["edges"]
+    assert told["node"] == {
+        "kind": "CONTENT_HIDDEN",
+        "message": "Your idea on “Dark mode” was hidden after reports from members.",
+        "idea": {"id": hidden, "title": "Dark mode", "moderationState": "HIDDEN"},
+    }
+    assert earlier["node"]["kind"] == "STATUS_CHANGED"
     assert (await queue(world))["edges"] == [
         {
             "node": {
@@ -211,18 +222,16 @@ async def test_a_report_threshold_outside_1_to_100_is_refused(world: World) -> N
     assert payload["board"]["reportThreshold"] == 3
 
 
-async def test_a_hidden_comment_leaves_its_ideas_comments_for_everyone_but_moderators_and_its_author(
-    world: World,
-) -> None:
+async def test_a_hidden_comment_leaves_its_ideas_comments_for_everyone_but_moderators(world: World) -> None:
     idea = await world.idea()
     comment = await world.comment(idea)  # by bob
     for sub in ("carol", "dave", "erin"):
         assert await report(world, world.ws.token(sub), comment, "ABUSE") == []
-    for auth in (None, world.ws.token("alice")):
+    for auth in (None, world.ws.token("alice"), world.ws.token("bob")):  # bob wrote it
         found = await read_idea(world, auth, idea)
         assert found is not None and found["comments"] == {"totalCount": 0, "edges": []}
         assert (await world.api(NODE, {"id": comment}, auth=auth))["data"]["node"] is None
-    for auth in (world.ws.api_key, world.ws.token("bob")):
+    for auth in (world.ws.api_key, world.ws.token("mona", role="moderator")):
         found = await read_idea(world, auth, idea)
         assert found is not None and found["comments"] == {"totalCount": 1, "edges": [{"node": {"id": comment}}]}
     notes = (await world.api(NOTIFICATIONS, auth=world.ws.token("bob")))["data"]["viewer"]["notifications"]

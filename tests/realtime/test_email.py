@@ -40,6 +40,8 @@ LABELS = """mutation($i: UpdateBoardInput!) { updateBoard(input: $i) { userError
 SUBMIT = """mutation($i: SubmitIdeaInput!) { submitIdea(input: $i) { idea { id } userErrors { code } } }"""
 COMMENT = """mutation($i: AddCommentInput!) { addComment(input: $i) { userErrors { code } } }"""
 NOTIFICATIONS = "{ viewer { notifications { edges { node { kind message } } } } }"
+REPORT = """mutation($i: ReportContentInput!) { reportContent(input: $i) { userErrors { code } } }"""
+IDEA = "query($id: ID!) { idea(id: $id) { id } }"
 PUBLIC = "https://ideas.example.com"
 FROM = "Acme ideas <ideas@acme.example>"
 
@@ -272,6 +274,28 @@ async def test_instant_mail_arrives_in_both_parts_with_labels_and_one_click_unsu
         "STATUS_CHANGED",
         "STATUS_CHANGED",
     ]
+
+
+async def test_the_author_of_an_idea_hidden_by_reports_is_told_by_mail_though_nobody_else_can_read_it(
+    api: Api, ws: Workspace, services: Services, mailbox: Mailbox
+) -> None:
+    mailbox.start()
+    board = await create_board(api, ws.api_key)
+    alice = ws.token("alice")
+    submitted = await api(
+        SUBMIT, {"i": {"boardId": board, "title": "Cheaper coffee", "body": "Rude words"}}, auth=alice
+    )
+    idea = submitted["data"]["submitIdea"]["idea"]["id"]
+    for reporter in ("bob", "carol", "dave"):
+        reported = await api(REPORT, {"i": {"subjectId": idea, "reason": "ABUSE"}}, auth=ws.token(reporter))
+        assert reported["data"]["reportContent"]["userErrors"] == []
+    assert (await api(IDEA, {"id": idea}, auth=alice))["data"]["idea"] is None  # taken down, for her too
+    [told] = await eventually(arrived(mailbox, "alice@example.com", 1), 20, "alice's message")
+    assert "Cheaper coffee" in told["Subject"]
+    text, _ = parts(told)
+    assert "Your idea on “Cheaper coffee” was hidden after reports from members." in text
+    await in_process(services).drain()
+    assert len(mailbox.messages) == 1  # the reporters hear nothing
 
 
 async def test_forged_expired_or_another_users_unsubscribe_link_gets_400_and_changes_nothing(
