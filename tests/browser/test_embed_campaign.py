@@ -145,6 +145,7 @@ async def test_a_visitor_enters_a_campaign_casts_approval_and_budget_ballots_and
                 await expect(cards.last).to_contain_text("Taking ideas")
                 await expect(cards.last).to_contain_text(re.compile(r"Entries close .+ \(in 2 days [45] hours\)"))
                 assert not await axe_violations(frame), "campaign list"
+                await page.screenshot(path=tmp_path / "embed-campaigns-1400.png", full_page=True)
 
                 # In SUBMISSION the visitor enters an idea into the campaign.
                 await cards.last.get_by_role("button", name="Pick the summer menu").click()
@@ -163,6 +164,7 @@ async def test_a_visitor_enters_a_campaign_casts_approval_and_budget_ballots_and
                 await expect(board.locator("#ie-idea-title")).to_have_text("Affogato with oat ice cream")
                 await board.get_by_role("button", name="Campaigns").click()
                 await board.get_by_role("button", name="Pick the summer menu").click()
+                await expect(board.locator("#ie-campaign-title")).to_have_text("Pick the summer menu")
                 await expect(board.locator(".ie-entries h3")).to_have_text("Entries (4)")
                 body = await api(
                     "query($id: ID!) { node(id: $id) { ... on Campaign { ideas(first: 10) { edges { node {"
@@ -215,6 +217,7 @@ async def test_a_visitor_enters_a_campaign_casts_approval_and_budget_ballots_and
                 # The budget ballot: a running total; a pick that would overspend is refused before the API is asked.
                 await board.get_by_role("button", name="← All campaigns").click()
                 await board.get_by_role("button", name="Neighbourhood fund").click()
+                await expect(board.locator("#ie-campaign-title")).to_have_text("Neighbourhood fund")
                 ballot = board.locator(".ie-ballot")
                 tally = ballot.locator(".ie-tally")
                 await expect(tally).to_have_text("€0 of €5,000 spent, €5,000 left.")
@@ -264,6 +267,7 @@ async def test_a_visitor_enters_a_campaign_casts_approval_and_budget_ballots_and
                     await ok(api, site.keys.token(member), BALLOT, campaignId=approval, ideaIds=finalists[:1])
                 await board.get_by_role("button", name="← All campaigns").click()
                 await board.get_by_role("button", name="Pick the summer menu").click()
+                await expect(board.locator("#ie-campaign-title")).to_have_text("Pick the summer menu")
                 await expect(board.locator(".ie-ballot .ie-tally")).to_have_text("2 of 2 picked. Your ballot is in.")
                 await ok(api, admin, UPDATE, campaignId=approval, phase="CLOSED")
                 results = board.locator(".ie-results li")
@@ -277,6 +281,9 @@ async def test_a_visitor_enters_a_campaign_casts_approval_and_budget_ballots_and
                 )
                 await expect(board.locator(".ie-phases [aria-current=step]")).to_have_text("Closed")
                 assert not await axe_violations(frame), "results"
+                await page.set_viewport_size(NARROW)
+                assert await frame.evaluate("document.documentElement.scrollWidth <= innerWidth")
+                await page.screenshot(path=tmp_path / "embed-campaign-results-360.png", full_page=True)
                 assert await frame.evaluate("window.__sameDocument") is True  # all of it without a reload
         finally:
             host.stop()
@@ -318,6 +325,7 @@ async def test_a_visitor_votes_on_a_contest_s_finalists_and_compares_the_entries
                 # VOTES: the finalists alone, each with up and down votes; no date set says so.
                 await board.get_by_role("button", name="Campaigns").click()
                 await board.get_by_role("button", name="Name our winter drink").click()
+                await expect(board.locator("#ie-campaign-title")).to_have_text("Name our winter drink")
                 await expect(board.locator(".ie-deadline")).to_have_text(
                     "Voting closes when the team moves it on; no date is set."
                 )
@@ -339,6 +347,7 @@ async def test_a_visitor_votes_on_a_contest_s_finalists_and_compares_the_entries
                 # PAIRWISE: "which is better?" between the campaign's entries alone; a choice is a comparison.
                 await board.get_by_role("button", name="← All campaigns").click()
                 await board.get_by_role("button", name="Our next pastry").click()
+                await expect(board.locator("#ie-campaign-title")).to_have_text("Our next pastry")
                 choices = board.locator(".ie-campaign .ie-choice strong")
                 await expect(choices).to_have_count(2)
                 assert set(await choices.all_text_contents()) <= set(buns)

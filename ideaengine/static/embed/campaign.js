@@ -61,7 +61,8 @@ export function campaignView(app, root, id) {
     return h("li", { class: "ie-idea ie-campaign-card" }, h("div", { class: "ie-idea-main" },
       h("h3", {}, h("button", { type: "button", class: "ie-title", onclick: () => app.open("campaign", c.id) },
         c.title)),
-      h("p", { class: "ie-meta" }, h("span", { class: "ie-badge" }, PHASE_WORDS[c.phase]), h("span", {}, ballotWords(c))),
+      h("p", { class: "ie-meta" }, h("span", { class: "ie-badge" }, PHASE_WORDS[c.phase]),
+        h("span", {}, ballotWords(c))),
       deadline(c)));
   }
 
@@ -78,7 +79,9 @@ export function campaignView(app, root, id) {
     const page = campaign.ideas.edges.map((e) => e.node);
     entries = after ? [...entries, ...page] : page;
     more = campaign.ideas.pageInfo.hasNextPage ? campaign.ideas.pageInfo.endCursor : null;
-    if (before && before.phase !== campaign.phase) announce(`“${campaign.title}” is now ${phaseSentence(campaign)}.`);
+    if (before && before.phase !== campaign.phase) {
+      announce(`“${campaign.title}” is now ${PHASE_WORDS[campaign.phase].toLowerCase()}.`);
+    }
     render();
   }
 
@@ -263,7 +266,8 @@ export function campaignView(app, root, id) {
         h("label", { for: boxes[n].id }, idea.title,
           budget && h("span", { class: "ie-cost" }, idea.cost === null ? "no cost yet" : money(c, idea.cost))),
         h("button", { type: "button", class: "ie-link", onclick: () => app.open("idea", idea.id) },
-          h("span", { "aria-hidden": "true" }, "Details"), h("span", { class: "ie-sr" }, `Details of “${idea.title}”`))))),
+          h("span", { "aria-hidden": "true" }, "Details"),
+          h("span", { class: "ie-sr" }, `Details of “${idea.title}”`))))),
     meter, tally, error),
     !app.signedIn() && h("p", { class: "ie-note" }, "Sign in to the site to vote."),
     h("div", { class: "ie-actions" }, submit, withdraw));
@@ -272,7 +276,9 @@ export function campaignView(app, root, id) {
   }
 
   function results(c) {
-    if (!c.results.length) return h("p", { class: "ie-note", role: "status" }, "Voting is over: the results are being counted…");
+    if (!c.results.length) {
+      return h("p", { class: "ie-note", role: "status" }, "Voting is over: the results are being counted…");
+    }
     const budget = c.ballot === "BUDGET";
     return h("section", { class: "ie-results", "aria-labelledby": "ie-results-heading" },
       h("h3", { id: "ie-results-heading" }, "Results"),
@@ -305,8 +311,10 @@ export function campaignView(app, root, id) {
 
 function deadline(c) {
   if (c.phase === "CLOSED") {
-    return c.votingEndsAt && h("p", { class: "ie-deadline" }, "Voting closed ",
-      h("time", { datetime: c.votingEndsAt }, formatDate(c.votingEndsAt)), ".");
+    // Closed by hand before its date, the campaign did not close then: the API says when only through the date.
+    const ended = c.votingEndsAt && Date.parse(c.votingEndsAt) <= Date.now();
+    return h("p", { class: "ie-deadline" }, "Voting is over",
+      ended ? [" since ", h("time", { datetime: c.votingEndsAt }, formatDate(c.votingEndsAt))] : "", ".");
   }
   const [what, key] = DEADLINE[c.phase];
   const due = c[key];
@@ -335,20 +343,16 @@ function countdown(iso) {
   return `in ${parts.join(" ")}`;
 }
 
-function phaseSentence(c) {
-  return PHASE_WORDS[c.phase].toLowerCase();
-}
-
 function ballotWords(c) {
   switch (c.ballot) {
     case "APPROVAL":
-      return c.maxChoices ? `Pick up to ${c.maxChoices}` : "Pick the ones you like";
+      return `Approval vote: each voter picks ${c.maxChoices ? `up to ${c.maxChoices}` : "any number"}`;
     case "BUDGET":
-      return `Budget of ${money(c, c.budget)}`;
+      return `Participatory budget of ${money(c, c.budget)}`;
     case "PAIRWISE":
-      return "Which is better? comparisons";
+      return "Decided by which-is-better comparisons";
     default:
-      return "Up and down votes";
+      return "Decided by up and down votes";
   }
 }
 
