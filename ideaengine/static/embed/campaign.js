@@ -123,6 +123,11 @@ export function campaignView(app, root, id) {
           entryList("Entries", entries)];
     }
     if (c.phase === "CLOSED") return results(c);
+    return [!app.signedIn() && h("p", { class: "ie-note" }, "Sign in to the site to vote."), ballot(c, finalists)];
+  }
+
+  /** VOTING: the ballot of the campaign's kind, on the finalists if any were picked. */
+  function ballot(c, finalists) {
     const candidates = finalists ? c.finalists : entries;
     const heading = finalists ? "The finalists" : "The entries";
     if (c.ballot === "APPROVAL" || c.ballot === "BUDGET") return ballotForm(c, candidates, heading);
@@ -269,7 +274,6 @@ export function campaignView(app, root, id) {
           h("span", { "aria-hidden": "true" }, "Details"),
           h("span", { class: "ie-sr" }, `Details of “${idea.title}”`))))),
     meter, tally, error),
-    !app.signedIn() && h("p", { class: "ie-note" }, "Sign in to the site to vote."),
     h("div", { class: "ie-actions" }, submit, withdraw));
     showTally();
     return form;
