@@ -262,6 +262,12 @@ async def test_a_visitor_enters_a_campaign_casts_approval_and_budget_ballots_and
                 await expect(ballot.locator(".ie-error")).to_be_focused()
                 assert await ballot_of(api, fund, vera) == picked
 
+                # Withdrawn, the ballot is empty again, in the page and in the API.
+                await ballot.get_by_role("button", name="Withdraw my ballot").click()
+                await expect(tally).to_have_text("€0 of €5,000 spent, €5,000 left.")
+                await expect(ballot.get_by_role("checkbox", checked=True)).to_have_count(0)
+                assert await ballot_of(api, fund, vera) == set()
+
                 # Others vote; the admin closes the campaign: the results come in, the winners first.
                 for member in ("member0", "member1"):
                     await ok(api, site.keys.token(member), BALLOT, campaignId=approval, ideaIds=finalists[:1])
