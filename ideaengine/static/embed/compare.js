@@ -25,7 +25,8 @@ export function compareView(app, root, campaign = null) {
   async function next(given) {
     let matchup = given;
     if (matchup === undefined) {
-      const data = await app.run(() => app.api.request(MATCHUP, { boardId: app.board.id, campaignId: campaign?.id ?? null }), "Finding two ideas", () => next());
+      const variables = { boardId: app.board.id, campaignId: campaign?.id ?? null };
+      const data = await app.run(() => app.api.request(MATCHUP, variables), `Finding two ${things}`, () => next());
       if (!data) return;
       matchup = data.pairwiseMatchup;
     }

@@ -93,8 +93,7 @@ async function loadBoard(variables) {
 function open(name, arg, focus = true) {
   app.view?.leave?.();
   const main = $("#ie-main");
-  const views = { list: listView, idea: ideaView, submit: submitView, compare: compareView,
-    campaign: campaignView };
+  const views = { list: listView, idea: ideaView, submit: submitView, compare: compareView, campaign: campaignView };
   app.view = views[name](app, main, arg);
   for (const tab of document.querySelectorAll("[data-view]")) {
     tab.setAttribute("aria-current", tab.dataset.view === name ? "page" : "false");
