@@ -1,4 +1,5 @@
-// "Which is better?": pairs from pairwiseMatchup, one verdict at a time, until the viewer has seen enough.
+// "Which is better?": pairs from pairwiseMatchup, one verdict at a time, until the viewer has seen enough; the
+// board's ideas, or (inside a PAIRWISE campaign's view) the campaign's candidates.
 import { friendly } from "./api.js";
 import { announce, h, replace } from "./dom.js";
 import { COMPARE, MATCHUP } from "./queries.js";
@@ -8,21 +9,24 @@ const ENOUGH = 10;
 
 let judged = 0; // verdicts this visit (kept when switching views)
 
-export function compareView(app, root) {
+export function compareView(app, root, campaign = null) {
   let pair = null;
+  const things = campaign ? "entries" : "ideas";
   const error = h("p", { class: "ie-error", role: "alert", hidden: true });
   const progress = h("p", { class: "ie-progress", "aria-live": "polite" });
   const stage = h("div", { class: "ie-pair" });
 
   replace(root, h("section", { class: "ie-compare", "aria-labelledby": "ie-compare-heading" },
-    h("h2", { id: "ie-compare-heading" }, "Which is better?"),
-    h("p", {}, "Pick the idea you would rather see built. Each choice makes the ranking fairer."),
+    h(campaign ? "h3" : "h2", { id: "ie-compare-heading" }, "Which is better?"),
+    h("p", {}, campaign ? "Pick the entry you prefer. Each choice is a vote in the campaign."
+      : "Pick the idea you would rather see built. Each choice makes the ranking fairer."),
     progress, error, stage));
 
   async function next(given) {
     let matchup = given;
     if (matchup === undefined) {
-      const data = await app.run(() => app.api.request(MATCHUP, { boardId: app.board.id }), "Finding two ideas", () => next());
+      const variables = { boardId: app.board.id, campaignId: campaign?.id ?? null };
+      const data = await app.run(() => app.api.request(MATCHUP, variables), `Finding two ${things}`, () => next());
       if (!data) return;
       matchup = data.pairwiseMatchup;
     }
@@ -35,7 +39,7 @@ export function compareView(app, root) {
       ? `You have compared ${judged} pairs: that is plenty, thank you! Go on if you like.`
       : `${judged} of ${ENOUGH} comparisons`);
     if (!pair) {
-      replace(stage, h("p", {}, "There are not two open ideas to compare right now."));
+      replace(stage, h("p", {}, `There are not two open ${things} to compare right now.`));
       return;
     }
     const card = (winner, loser) => h("button", { type: "button", class: "ie-choice", onclick: () => choose(winner, loser) },
@@ -60,7 +64,7 @@ export function compareView(app, root) {
     }
     judged += 1;
     announce(`You chose “${winner.title}”.${judged === ENOUGH ? " That is enough to count, thank you!" : ""}`);
-    await next(following);
+    await next(campaign ? undefined : following); // the payload's next pair is the board's, not the campaign's
     stage.querySelector(".ie-choice")?.focus();
   }
 

@@ -2,6 +2,7 @@
 import { Api, ApiError, Live } from "./api.js";
 import { $, announce, focusHeading, h, replace } from "./dom.js";
 import { Host } from "./host.js";
+import { campaignView } from "./campaign.js";
 import { compareView } from "./compare.js";
 import { ideaView } from "./idea.js";
 import { listView } from "./list.js";
@@ -77,6 +78,7 @@ async function loadBoard(variables) {
   const first = app.board === null;
   app.board = data.board;
   for (const { status, label } of data.board.statusLabels) app.labels[status] = label;
+  $('[data-view="campaign"]').hidden = data.board.campaigns.totalCount === 0; // no campaign: no tab
   if (first) {
     replace($("#ie-title"), data.board.name);
     replace($("#ie-description"), data.board.description);
@@ -91,7 +93,7 @@ async function loadBoard(variables) {
 function open(name, arg, focus = true) {
   app.view?.leave?.();
   const main = $("#ie-main");
-  const views = { list: listView, idea: ideaView, submit: submitView, compare: compareView };
+  const views = { list: listView, idea: ideaView, submit: submitView, compare: compareView, campaign: campaignView };
   app.view = views[name](app, main, arg);
   for (const tab of document.querySelectorAll("[data-view]")) {
     tab.setAttribute("aria-current", tab.dataset.view === name ? "page" : "false");

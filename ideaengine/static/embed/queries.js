@@ -15,6 +15,7 @@ export const BOARD = `query EmbedBoard($workspace: String!, $slug: String!, $fir
   board(workspace: $workspace, slug: $slug) {
     id name description archived tags
     statusLabels { status label }
+    campaigns(first: 0) { totalCount }
     ideas(first: $first, after: $after, sort: $sort, statuses: $statuses, tag: $tag, search: $search) {
       totalCount
       pageInfo { hasNextPage endCursor }
@@ -75,8 +76,8 @@ export const REACT = `mutation EmbedReact($input: ReactToCommentInput!) {
 
 const MATCHUP_IDEA = "id title body status votes { up down }";
 
-export const MATCHUP = `query EmbedMatchup($boardId: ID!) {
-  pairwiseMatchup(boardId: $boardId) { left { ${MATCHUP_IDEA} } right { ${MATCHUP_IDEA} } }
+export const MATCHUP = `query EmbedMatchup($boardId: ID!, $campaignId: ID) {
+  pairwiseMatchup(boardId: $boardId, campaignId: $campaignId) { left { ${MATCHUP_IDEA} } right { ${MATCHUP_IDEA} } }
 }`;
 
 export const COMPARE = `mutation EmbedCompare($input: CompareIdeasInput!) {
@@ -86,12 +87,38 @@ export const COMPARE = `mutation EmbedCompare($input: CompareIdeasInput!) {
   }
 }`;
 
+const CAMPAIGN_DATES = "phase submissionStartsAt submissionEndsAt votingStartsAt votingEndsAt";
+const ENTRY = "id title status cost viewerVote votes { up down }";
+
+export const CAMPAIGNS = `query EmbedCampaigns($workspace: String!, $slug: String!) {
+  board(workspace: $workspace, slug: $slug) {
+    campaigns(first: 20) { edges { node { id title ballot maxChoices budget currency ${CAMPAIGN_DATES} } } }
+  }
+}`;
+
+export const CAMPAIGN = `query EmbedCampaign($id: ID!, $after: String) {
+  node(id: $id) {
+    ... on Campaign {
+      id title description ballot maxChoices budget currency winnerCount ${CAMPAIGN_DATES}
+      ideas(first: 100, after: $after, sort: NEWEST) { pageInfo { hasNextPage endCursor } edges { node { ${ENTRY} } } }
+      finalists { ${ENTRY} }
+      viewerBallot { id }
+      results { rank support winner cost idea { id title } }
+    }
+  }
+}`;
+
+export const BALLOT = `mutation EmbedBallot($input: CastBallotInput!) {
+  castBallot(input: $input) { campaign { id viewerBallot { id } } ${USER_ERRORS} }
+}`;
+
 export const BOARD_ACTIVITY = `subscription EmbedBoardActivity($boardId: ID!) {
   boardActivity(boardId: $boardId) {
     __typename at
     ... on IdeaSubmittedEvent { idea { id title } }
     ... on IdeaStatusChangedEvent { change { from to note at idea { id title } } }
     ... on IdeasMergedEvent { source { id title } target { id title } }
+    ... on CampaignPhaseChangedEvent { campaign { id title } from to }
   }
 }`;
 

@@ -1,4 +1,5 @@
 // Suggest an idea, with "did you mean" while typing: a suggestion opens the existing idea to vote on instead.
+// Opened with a campaign, the idea is entered into it.
 import { announce, debounce, h, replace } from "./dom.js";
 import { SIMILAR, SUBMIT } from "./queries.js";
 import { clearErrors, field, showErrors, statusBadge } from "./widgets.js";
@@ -6,7 +7,7 @@ import { clearErrors, field, showErrors, statusBadge } from "./widgets.js";
 const SUGGEST_AFTER_MS = 350;
 const MIN_DRAFT = 4;
 
-export function submitView(app, root) {
+export function submitView(app, root, campaign = null) {
   const title = h("input", { type: "text", maxlength: 200, autocomplete: "off", required: true });
   const body = h("textarea", { rows: 4, maxlength: 10000 });
   const tags = h("input", { type: "text", autocomplete: "off" });
@@ -49,6 +50,7 @@ export function submitView(app, root) {
     const input = {
       boardId: app.board.id, title: title.value, body: body.value,
       tags: tags.value.split(",").map((t) => t.trim()).filter(Boolean),
+      campaignId: campaign?.id ?? null,
     };
     const data = await app.run(() => app.api.request(SUBMIT, { input }), "Submitting", () => form.requestSubmit());
     if (!data) return;
@@ -68,7 +70,9 @@ export function submitView(app, root) {
   h("button", { type: "submit", class: "ie-primary" }, "Submit idea"));
 
   replace(root, h("section", { class: "ie-submit-view", "aria-labelledby": "ie-submit-heading" },
-    h("h2", { id: "ie-submit-heading" }, "Suggest an idea"),
+    campaign && h("button", { type: "button", class: "ie-back", onclick: () => app.open("campaign", campaign.id) },
+      `← ${campaign.title}`),
+    h("h2", { id: "ie-submit-heading" }, campaign ? `Enter an idea in “${campaign.title}”` : "Suggest an idea"),
     !app.signedIn() && h("p", { class: "ie-note" }, "Sign in to the site to post an idea."),
     form));
   return { ready: Promise.resolve(), leave: () => suggest.cancel() };
