@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.exceptions import StopRequested
@@ -32,6 +33,7 @@ WORKER_TTL_SECONDS = 30
 JOB_MONITORING_INTERVAL = 5
 MAINTENANCE_INTERVAL = 10
 PUBSUB_POLL_SECONDS = 1.0
+PUBSUB_RETRY_SECONDS = 2
 
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
@@ -105,8 +107,18 @@ class _Worker(Worker):
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
         self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # rq annotates it as None
-            sleep_time=PUBSUB_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_exception_handler
+            sleep_time=PUBSUB_POLL_SECONDS, daemon=True, exception_handler=self._pubsub_failed
         )
+
+    def _pubsub_failed(self, exc: Exception, pubsub: Any, thread: Any) -> None:
+        """Keep listening through a lost Redis connection, as the worker's own loop does (redis-py subscribes
+        again once it is back); end the thread on anything else. Ours, not rq's private handler."""
+        if not isinstance(exc, RedisConnectionError):
+            self.log.warning("Worker %s: pub/sub thread ends on %s", self.name, exc)
+            raise exc
+        wait = PUBSUB_RETRY_SECONDS
+        self.log.error("Worker %s: Redis unreachable (%s); listening again in %d s", self.name, exc, wait)
+        time.sleep(wait)
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         if self.stop_requested:  # asked before rq's own handlers were in place: leave through rq's loop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import contextlib
 import os
@@ -117,3 +118,26 @@ async def test_a_busy_worker_finishes_its_job_then_stops(pg_url: str, redis_url:
         await no_child_left(children, workers.output())
     finally:
         workers.stop_all()
+
+
+def test_the_runner_uses_no_private_name_of_rq() -> None:
+    """rq's private names change without notice between releases (issue 11 found `_stop_requested` read): the
+    runner may use only what rq documents, and its own private names."""
+    import workers.runner as runner
+
+    tree = ast.parse(Path(runner.__file__).read_text())
+    own = {
+        node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    } | {
+        target.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Attribute)
+    }
+    private = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+    }
+    assert private - own == set()
