@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -230,6 +231,10 @@ class Settings(BaseSettings):
         return Path(database)
 
 
+ORIGIN_HOST = re.compile(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|[0-9A-Fa-f:.]+")
+"A host as browsers send it in an Origin header: ASCII labels (IDNs in punycode) or an IP address."
+
+
 def normalise_origin(origin: str) -> str:
     """`scheme://host[:port]` in lower case, as a browser's Origin header has it (no path, no trailing slash)."""
     try:
@@ -245,9 +250,12 @@ def normalise_origin(origin: str) -> str:
         or parts.query
         or parts.fragment
         or parts.username is not None
+        or not ORIGIN_HOST.fullmatch(parts.hostname)
     ):
         raise ValueError(f"{origin!r} is not an origin like https://app.example.com (scheme, host, optional port)")
-    return f"{parts.scheme.lower()}://{parts.hostname.lower()}" + (f":{port}" if port is not None else "")
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address, bracketed as browsers send it
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port is not None else "")
 
 
 def load_settings(**overrides: object) -> Settings:

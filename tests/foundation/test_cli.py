@@ -113,6 +113,12 @@ def test_invalid_workspace_slug_exits_2(sqlite_env: dict[str, str]) -> None:
         ),
         pytest.param(["worker"], {}, "needs IDEAENGINE_REDIS_URL", id="worker_without_redis"),
         pytest.param(
+            ["serve"],
+            {"IDEAENGINE_CORS_ORIGINS": "https://app.example.com, http://a b.example"},
+            "IDEAENGINE_CORS_ORIGINS: 'http://a b.example' is not an origin like https://app.example.com",
+            id="serve_with_a_malformed_cors_origin",
+        ),
+        pytest.param(
             ["worker", "--status"],
             {"IDEAENGINE_REDIS_URL": "redis://127.0.0.1:1/0"},
             "cannot read the queue: Redis at IDEAENGINE_REDIS_URL is unreachable",

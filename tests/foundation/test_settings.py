@@ -13,13 +13,23 @@ def test_with_nothing_set_the_database_is_ideaengine_db_in_the_current_folder(mo
 
 
 def test_cors_origins_are_spelled_as_browsers_send_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("IDEAENGINE_CORS_ORIGINS", " http://A.example/ , https://app.example.com:8443")
-    assert load_settings().cors_origins == ["http://a.example", "https://app.example.com:8443"]
+    monkeypatch.setenv(
+        "IDEAENGINE_CORS_ORIGINS", " http://A.example/ , https://app.example.com:8443, http://[::1]:8000"
+    )
+    assert load_settings().cors_origins == ["http://a.example", "https://app.example.com:8443", "http://[::1]:8000"]
 
 
 @pytest.mark.parametrize(
     "origin",
-    ["app.example.com", "ftp://app.example.com", "https://app.example.com/board", "https://", "https://x:notaport"],
+    [
+        "app.example.com",
+        "ftp://app.example.com",
+        "https://app.example.com/board",
+        "https://",
+        "https://x:notaport",
+        "http://a b.example",
+        "https://app.exämple.com",
+    ],
 )
 def test_a_malformed_cors_origin_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch, origin: str) -> None:
     monkeypatch.setenv("IDEAENGINE_CORS_ORIGINS", origin)
