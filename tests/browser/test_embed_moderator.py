@@ -250,18 +250,27 @@ async def test_a_member_sees_no_moderator_view_and_an_admin_key_opens_it(site: S
         member.stop()
 
     admin = staff_host(site, api_key=True)
+    requested: list[str] = []
     try:
-        async with chromium() as context:
+        async with chromium() as context, http_api(site.server) as api:
+            context.on("request", lambda request: requested.append(request.url))
             page = await context.new_page()
             await page.goto(admin.url)
             board = page.frame_locator("#ideas")
             await expect(board.locator("#ie-who")).to_have_text("Signed in as workspace admin")
             await board.get_by_role("button", name="Moderate", exact=True).click()
             await expect(board.get_by_role("heading", name=re.compile(r"^Duplicates \(\d+\)$"))).to_be_visible()
-            await expect(board.locator(".ie-queue > li, .ie-mod-queue .ie-muted").first).to_be_visible()
-            await expect(board.locator(".ie-mod-idea").first).to_be_visible()
-            # The API key never reached a URL: it went by postMessage only.
-            received = await page.evaluate("window.received")
-            assert {"type": "ideaengine:ready"} in received
+            await expect(board.get_by_role("heading", name=re.compile(r"^Moderation queue \(\d+\)$"))).to_be_visible()
+            # The key writes too: a status change with a note.
+            quiet = board.locator(f'.ie-mod-idea[data-id="{moderation.ideas[REPORTED]}"]')
+            await quiet.get_by_role("button", name=f"Change status of “{REPORTED}”").click()
+            await quiet.get_by_label("New status").select_option("UNDER_REVIEW")
+            await quiet.get_by_label("Note for followers (optional)").fill("Asking the stores.")
+            await quiet.get_by_role("button", name="Save status").click()
+            await expect(quiet.locator(".ie-badge")).to_have_text("Being considered")
+            history = (await state(api, site, moderation.ideas[REPORTED]))["statusHistory"]
+            assert history[-1] == {"to": "UNDER_REVIEW", "note": "Asking the stores."}, history
     finally:
         admin.stop()
+    # The key went by postMessage only, never in a URL.
+    assert requested and not [url for url in requested if site.keys.api_key in url]
