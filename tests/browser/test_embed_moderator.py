@@ -263,7 +263,13 @@ async def test_a_member_sees_no_moderator_view_and_an_admin_key_opens_it(site: S
             await expect(board.get_by_role("heading", name=re.compile(r"^Moderation queue \(\d+\)$"))).to_be_visible()
             # The key writes too: a status change with a note.
             quiet = board.locator(f'.ie-mod-idea[data-id="{moderation.ideas[REPORTED]}"]')
-            await quiet.get_by_role("button", name=f"Change status of “{REPORTED}”").click()
+            opener = quiet.get_by_role("button", name=f"Change status of “{REPORTED}”")
+            await opener.click()
+            await expect(opener).to_have_attribute("aria-expanded", "true")
+            await page.keyboard.press("Escape")  # closes the form, back on its button
+            await expect(quiet.get_by_label("New status")).to_be_hidden()
+            await expect(opener).to_be_focused()
+            await page.keyboard.press("Enter")
             await quiet.get_by_label("New status").select_option("UNDER_REVIEW")
             await quiet.get_by_label("Note for followers (optional)").fill("Asking the stores.")
             await quiet.get_by_role("button", name="Save status").click()

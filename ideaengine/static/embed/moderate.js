@@ -266,7 +266,8 @@ export function moderateView(app, root) {
         .map((s) => h("option", { value: s.status }, s.label)));
     const note = h("textarea", { rows: 2, maxlength: 5000 });
     const names = { status: `status-${key}`, note: `note-${key}` };
-    const form = h("form", { class: "ie-status-form", id: `${key}-form`, novalidate: true, hidden: true, onsubmit: save },
+    const form = h("form", { class: "ie-status-form", id: `${key}-form`, novalidate: true, hidden: true, onsubmit: save,
+      onkeydown: (e) => e.key === "Escape" && toggle(false) },
       field("New status", names.status, status),
       field("Note for followers (optional)", names.note, note, "Shown with the change in the idea's timeline."),
       h("p", { class: "ie-error", "data-error-for": "_form", tabindex: "-1", hidden: true }),
