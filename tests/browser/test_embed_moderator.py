@@ -171,6 +171,15 @@ async def test_a_moderator_merges_and_unmerges_changes_a_status_decides_the_queu
             await page.screenshot(path=tmp_path / "embed-moderator-360.png", full_page=True)
             await page.set_viewport_size(WIDE)
 
+            # A status change begun (the decisions below reload the ideas meanwhile; it is finished further on).
+            dark = board.locator(f'.ie-mod-idea[data-id="{ideas["Dark mode for the app"]}"]')
+            await dark.get_by_role("button", name="Change status of “Dark mode for the app”").click()
+            status = dark.get_by_label("New status")
+            await expect(status).to_be_focused()
+            await status.select_option(label="Launched")
+            note = dark.get_by_label("Note for followers (optional)")
+            await note.fill("We are sketching a darker palette.")
+
             # Approve the reported idea: its reports are dismissed, it stays on the board.
             await reported.get_by_role("button", name=f"Approve “{REPORTED}”").click()
             await expect(queue).to_have_count(2)
@@ -208,12 +217,10 @@ async def test_a_moderator_merges_and_unmerges_changes_a_status_decides_the_queu
             back = await state(api, site, ideas[DUPLICATE])
             assert (back["status"], back["mergedInto"]) == ("SUBMITTED", None), back
 
+            # The status form begun before every decision above (each reloaded the ideas) is as it was left.
+            await expect(status).to_have_value("LAUNCHED")
+            await expect(note).to_have_value("We are sketching a darker palette.")
             # A status change the lifecycle refuses is explained beside the status; one it allows goes with a note.
-            dark = board.locator(f'.ie-mod-idea[data-id="{ideas["Dark mode for the app"]}"]')
-            await dark.get_by_role("button", name="Change status of “Dark mode for the app”").click()
-            status = dark.get_by_label("New status")
-            await expect(status).to_be_focused()
-            await status.select_option(label="Launched")
             await dark.get_by_role("button", name="Save status").click()
             await expect(dark.locator(".ie-error").first).to_have_text(
                 "This idea cannot go from Submitted to Launched."
@@ -221,7 +228,6 @@ async def test_a_moderator_merges_and_unmerges_changes_a_status_decides_the_queu
             await expect(status).to_have_attribute("aria-invalid", "true")
             await expect(status).to_be_focused()
             await status.select_option(label="Being considered")
-            await dark.get_by_label("Note for followers (optional)").fill("We are sketching a darker palette.")
             await dark.get_by_role("button", name="Save status").click()
             await expect(dark.locator(".ie-badge")).to_have_text("Being considered")
             await expect(dark.get_by_role("button", name=re.compile("^Change status"))).to_be_focused()

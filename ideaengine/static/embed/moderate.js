@@ -16,6 +16,23 @@ const DECISIONS = { APPROVE: "Approved", HIDE: "Hidden: its author is told", RES
 /** Whether the viewer is a moderator or admin (of its own workspace: the view checks the board with the API). */
 export const canModerate = (app) => ROLES.has(app.viewer.role);
 
+/** A row the moderator is working in (focus, an open form, typed text): what a reload must not throw away. */
+const busy = (row) => row.contains(document.activeElement) || row.querySelector('[aria-expanded="true"]')
+  || [...row.querySelectorAll("input[type=text], textarea")].some((control) => control.value);
+
+/** The fresh rows, but the old element (by data-id) of each row still being worked in. */
+function keepBusy(old, fresh) {
+  const working = new Map(old.filter(busy).map((row) => [row.dataset.id, row]));
+  return fresh.map((row) => working.get(row.dataset.id) ?? row);
+}
+
+/** Re-render without losing the keyboard: the focused element gets the focus back if it is still on the page. */
+function steady(render) {
+  const active = document.activeElement;
+  render();
+  if (active?.isConnected && document.activeElement !== active) active.focus();
+}
+
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const tally = (idea) => `${plural(idea.votes.up, "vote")} for, ${idea.votes.down} against`;
 
@@ -153,8 +170,8 @@ export function moderateView(app, root) {
         error.hidden = false;
         return;
       }
-      announce(`“${source.title}” was merged into “${target.title}”. Unmerge it below if that was a mistake.`);
       await reload();
+      announce(`“${source.title}” was merged into “${target.title}”. Unmerge it below if that was a mistake.`);
       root.querySelector(`.ie-mod-merged [data-id="${CSS.escape(source.id)}"] button`)?.focus();
     };
     return h("div", { class: "ie-cluster-action" },
@@ -183,8 +200,8 @@ export function moderateView(app, root) {
         error.hidden = false;
         return;
       }
-      announce(`“${source.title}” is back on the board as ${app.label(source.status)}.`);
       await reload();
+      announce(`“${source.title}” is back on the board as ${app.label(source.status)}.`);
       focusHeading("duplicates");
     };
     return h("div", { class: "ie-cluster-action" },
@@ -196,9 +213,10 @@ export function moderateView(app, root) {
   function renderQueue() {
     const items = board.moderationQueue.edges.map((edge) => edge.node);
     count("queue", "Moderation queue", board.moderationQueue.totalCount);
-    replace(queue, items.length
-      ? h("ol", { class: "ie-queue" }, items.map(queueItem))
-      : h("p", { class: "ie-muted" }, "Nothing waits for a decision."));
+    const rows = keepBusy([...queue.querySelectorAll(".ie-queue > li")], items.map(queueItem));
+    steady(() => replace(queue, rows.length
+      ? h("ol", { class: "ie-queue" }, rows)
+      : h("p", { class: "ie-muted" }, "Nothing waits for a decision.")));
   }
 
   function queueItem(item) {
@@ -240,7 +258,7 @@ export function moderateView(app, root) {
         }
         announce(`${DECISIONS[action]}: ${title}.`);
         const next = form.closest("li").nextElementSibling ?? form.closest("li").previousElementSibling;
-        board.moderationQueue.edges = board.moderationQueue.edges.filter((edge) => edge.node !== item);
+        board.moderationQueue.edges = board.moderationQueue.edges.filter((edge) => edge.node.subject.id !== subject.id);
         board.moderationQueue.totalCount -= 1;
         renderQueue();
         const index = next && board.moderationQueue.edges.findIndex((edge) => edge.node.subject.id === next.dataset.id);
@@ -255,7 +273,8 @@ export function moderateView(app, root) {
   // Every idea, best in comparisons first, with its interval and a status change (with a note for followers).
   function renderIdeas(focusFrom) {
     const scale = intervalScale(ideas);
-    replace(list, ideas.length ? ideas.map((idea) => ideaRow(idea, scale)) : h("li", { class: "ie-empty" }, "No ideas yet."));
+    const rows = keepBusy([...list.children], ideas.map((idea) => ideaRow(idea, scale)));
+    steady(() => replace(list, rows.length ? rows : h("li", { class: "ie-empty" }, "No ideas yet.")));
     if (focusFrom >= 0) list.children[focusFrom]?.querySelector("button")?.focus();
   }
 
