@@ -6,6 +6,7 @@ import { campaignView } from "./campaign.js";
 import { compareView } from "./compare.js";
 import { ideaView } from "./idea.js";
 import { listView } from "./list.js";
+import { canModerate, moderateView } from "./moderate.js";
 import { submitView } from "./submit.js";
 import { BOARD, BOARD_ACTIVITY } from "./queries.js";
 
@@ -74,6 +75,7 @@ async function loadBoard(variables) {
   const data = await app.api.request(BOARD, { workspace, slug, ...variables });
   if (mine !== boardAsked) return data;
   app.viewer = data.viewer;
+  $('[data-view="moderate"]').hidden = !canModerate(app);
   if (!data.board) return data;
   const first = app.board === null;
   app.board = data.board;
@@ -93,7 +95,10 @@ async function loadBoard(variables) {
 function open(name, arg, focus = true) {
   app.view?.leave?.();
   const main = $("#ie-main");
-  const views = { list: listView, idea: ideaView, submit: submitView, compare: compareView, campaign: campaignView };
+  const views = {
+    list: listView, idea: ideaView, submit: submitView, compare: compareView, campaign: campaignView,
+    moderate: moderateView,
+  };
   app.view = views[name](app, main, arg);
   for (const tab of document.querySelectorAll("[data-view]")) {
     tab.setAttribute("aria-current", tab.dataset.view === name ? "page" : "false");

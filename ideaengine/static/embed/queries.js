@@ -108,8 +108,45 @@ export const CAMPAIGN = `query EmbedCampaign($id: ID!, $after: String) {
   }
 }`;
 
+// The moderator view's (moderate.js): moderators and admins only; the API answers FORBIDDEN to anyone else.
+const MOD_IDEA = "id title status votes { up down }";
+const MOD_SUBJECT = `__typename
+  ... on Idea { id title body moderationState author { name } }
+  ... on Comment { id body moderationState author { name } idea { id title } }`;
+
+export const MODERATION = `query EmbedModeration($workspace: String!, $slug: String!) {
+  board(workspace: $workspace, slug: $slug) {
+    id
+    duplicateClusters(first: 20) { totalCount edges { node { cohesion ideas { ${MOD_IDEA} } } } }
+    merged: ideas(first: 20, sort: NEWEST, statuses: [MERGED]) {
+      totalCount edges { node { id title mergedInto { id title } } }
+    }
+    moderationQueue(first: 30) {
+      totalCount
+      edges { node { state reportCount reports { reason note } subject { ${MOD_SUBJECT} } } }
+    }
+  }
+}`;
+
 export const BALLOT = `mutation EmbedBallot($input: CastBallotInput!) {
   castBallot(input: $input) { campaign { id viewerBallot { id } } ${USER_ERRORS} }
+}`;
+
+export const MERGE = `mutation EmbedMerge($input: MergeIdeasInput!) {
+  mergeIdeas(input: $input) { source { id title } target { id title } ${USER_ERRORS} }
+}`;
+
+export const UNMERGE = `mutation EmbedUnmerge($input: UnmergeIdeaInput!) {
+  unmergeIdea(input: $input) { source { id title status } ${USER_ERRORS} }
+}`;
+
+export const CHANGE_STATUS = `mutation EmbedChangeStatus($input: ChangeIdeaStatusInput!) {
+  changeIdeaStatus(input: $input) { idea { ...IdeaItem } ${USER_ERRORS} }
+}
+${IDEA_ITEM}`;
+
+export const MODERATE = `mutation EmbedModerate($input: ModerateContentInput!) {
+  moderateContent(input: $input) { subject { ${MOD_SUBJECT} } ${USER_ERRORS} }
 }`;
 
 export const BOARD_ACTIVITY = `subscription EmbedBoardActivity($boardId: ID!) {
