@@ -5,6 +5,7 @@ import { Host } from "./host.js";
 import { compareView } from "./compare.js";
 import { ideaView } from "./idea.js";
 import { listView } from "./list.js";
+import { notificationsView, unreadBadge } from "./notifications.js";
 import { submitView } from "./submit.js";
 import { BOARD, BOARD_ACTIVITY } from "./queries.js";
 
@@ -48,13 +49,16 @@ app.host = new Host(allowedOrigins, {
     app.live.restart();
     if (first) announce("You are signed in.");
     app.view?.refresh?.();
+    app.unread.refresh();
   },
   onSignOut() {
     app.api.token = null;
     app.live.restart();
     app.view?.refresh?.();
+    app.unread.refresh();
   },
 });
+app.unread = unreadBadge(app);
 app.api.onAuthProblem = (reason, token) => {
   if (app.api.token !== token) return; // a fresh token came meanwhile
   app.api.token = null; // the server ignores it anyway; act as a guest until the host sends a fresh one
@@ -73,6 +77,7 @@ async function loadBoard(variables) {
   const data = await app.api.request(BOARD, { workspace, slug, ...variables });
   if (mine !== boardAsked) return data;
   app.viewer = data.viewer;
+  app.unread.set(data.viewer.unreadNotificationCount);
   if (!data.board) return data;
   const first = app.board === null;
   app.board = data.board;
@@ -91,7 +96,8 @@ async function loadBoard(variables) {
 function open(name, arg, focus = true) {
   app.view?.leave?.();
   const main = $("#ie-main");
-  const views = { list: listView, idea: ideaView, submit: submitView, compare: compareView };
+  const views = { list: listView, idea: ideaView, submit: submitView, compare: compareView,
+    notifications: notificationsView };
   app.view = views[name](app, main, arg);
   for (const tab of document.querySelectorAll("[data-view]")) {
     tab.setAttribute("aria-current", tab.dataset.view === name ? "page" : "false");
@@ -163,6 +169,7 @@ function watchBoard() {
       announce(`“${event.source.title}” was merged into “${event.target.title}”.`);
     }
     app.view?.event?.(event);
+    app.unread.event(event);
   });
 }
 
