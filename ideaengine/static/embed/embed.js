@@ -83,13 +83,14 @@
   // The declarative form: data-board on the script tag mounts the board right where the script is.
   const data = script?.dataset;
   if (data?.board) {
+    let theme;
+    try {
+      theme = data.theme ? JSON.parse(data.theme) : undefined;
+    } catch {
+      console.warn("IdeaEngine: data-theme is not JSON; the board keeps its own look");
+    }
     const slot = document.createElement("div");
     script.after(slot);
-    mount(slot, {
-      board: data.board,
-      token: data.tokenUrl ? fetchToken(data.tokenUrl) : undefined,
-      theme: data.theme ? JSON.parse(data.theme) : undefined,
-      title: data.title,
-    });
+    mount(slot, { board: data.board, token: data.tokenUrl && fetchToken(data.tokenUrl), theme, title: data.title });
   }
 })();

@@ -128,6 +128,7 @@ export function listView(app, root) {
   function arrive(idea) {
     if (idea.author?.id && idea.author.id === app.viewer.user?.id) return;
     if (ideas.some((shown) => shown.id === idea.id)) return;
+    if ((filters.status && idea.status !== filters.status) || (filters.tag && !idea.tags.includes(filters.tag))) return;
     arrived.add(idea.id);
     replace(arrivals, arrived.size === 1 ? "1 new idea" : `${arrived.size} new ideas`);
     arrivals.hidden = false;

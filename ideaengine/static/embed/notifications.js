@@ -17,7 +17,7 @@ export function unreadBadge(app) {
   const badge = $("#ie-unread");
   let asked = 0;
 
-  function set(count, signedIn = app.signedIn() || Boolean(app.api.token)) {
+  function set(count, signedIn = Boolean(app.api.token)) {
     tab.hidden = !signedIn;
     badge.hidden = !signedIn || !count;
     replace(badge, String(count), h("span", { class: "ie-sr" }, " unread"));
@@ -57,7 +57,7 @@ export function notificationsView(app, root) {
   const guest = h("p", { class: "ie-note" }, "Sign in to the site to hear about the ideas you follow.");
 
   async function load(append = false) {
-    const signedIn = app.signedIn() || Boolean(app.api.token); // a token just handed over counts already
+    const signedIn = Boolean(app.api.token); // the board signs in with the host's token only
     content.hidden = !signedIn;
     guest.hidden = signedIn;
     if (!signedIn) return;
@@ -76,9 +76,12 @@ export function notificationsView(app, root) {
   }
 
   function render(focusFrom) {
+    const focused = list.contains(document.activeElement) ? document.activeElement.closest("[data-id]") : null;
     replace(list, items.length ? items.map(item) : h("li", { class: "ie-empty" },
       "Nothing yet. Follow an idea to hear when its status changes or the team answers."));
+    const again = focused && list.querySelector(`[data-id="${CSS.escape(focused.dataset.id)}"]`);
     if (focusFrom >= 0) list.children[focusFrom]?.querySelector(".ie-title")?.focus();
+    else again?.querySelector(".ie-title")?.focus({ preventScroll: true });
   }
 
   function item(n) {
@@ -119,5 +122,9 @@ export function notificationsView(app, root) {
 
   replace(root, h("section", { class: "ie-notifications-view", "aria-labelledby": "ie-notifications-heading" },
     h("h2", { id: "ie-notifications-heading" }, "Notifications"), guest, content));
-  return { ready: load(), refresh: () => load(false) };
+  return {
+    ready: load(),
+    refresh: () => load(false),
+    event: (event) => NOTIFYING.has(event.__typename) && load(false), // what may have notified the viewer
+  };
 }

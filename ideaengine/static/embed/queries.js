@@ -105,7 +105,7 @@ export const COMPARE = `mutation EmbedCompare($input: CompareIdeasInput!) {
 export const BOARD_ACTIVITY = `subscription EmbedBoardActivity($boardId: ID!) {
   boardActivity(boardId: $boardId) {
     __typename at
-    ... on IdeaSubmittedEvent { idea { id title author { id } } }
+    ... on IdeaSubmittedEvent { idea { id title status tags author { id } } }
     ... on IdeaStatusChangedEvent { change { from to note at idea { id title } } }
     ... on IdeasMergedEvent { source { id title } target { id title } }
   }
