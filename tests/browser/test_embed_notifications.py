@@ -4,10 +4,11 @@ list, and the README's <script> snippet, in headless Chromium from a host page o
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from tests.browser.conftest import HOST_SCRIPT_PAGE, Site
-from tests.browser.test_embed import axe_violations, board_frame, chromium
+from tests.browser.test_embed import NARROW, WIDE, axe_violations, board_frame, chromium
 from tests.conftest import eventually
 from tests.realtime.conftest import http_api
 
@@ -15,7 +16,9 @@ UNREAD = "{ viewer { unreadNotificationCount } }"
 NEW_IDEA = "mutation($i: SubmitIdeaInput!) { submitIdea(input: $i) { idea { id } userErrors { message } } }"
 
 
-async def test_a_visitor_sees_the_unread_count_of_their_followed_idea_opens_it_and_marks_all_read(site: Site) -> None:
+async def test_a_visitor_sees_the_unread_count_of_their_followed_idea_opens_it_and_marks_all_read(
+    site: Site, tmp_path: Path
+) -> None:
     from playwright.async_api import expect
 
     host = site.host()
@@ -67,6 +70,10 @@ async def test_a_visitor_sees_the_unread_count_of_their_followed_idea_opens_it_a
             await expect(board.locator(".ie-unread-item")).to_have_count(2)
             await expect(board.locator("#ie-notifications-heading")).to_be_focused()
             assert not await axe_violations(board_frame(page)), "notifications view"
+            await page.set_viewport_size(NARROW)
+            assert await board_frame(page).evaluate("document.documentElement.scrollWidth <= innerWidth")
+            await page.screenshot(path=tmp_path / "embed-notifications-360.png", full_page=True)
+            await page.set_viewport_size(WIDE)
             await items.nth(0).get_by_role("button", name="Quiet hours for studying").click()
             await expect(board.locator("#ie-idea-title")).to_have_text("Quiet hours for studying")
             await expect(badge).to_have_text("1 unread")
@@ -83,9 +90,12 @@ async def test_a_visitor_sees_the_unread_count_of_their_followed_idea_opens_it_a
             assert not await axe_violations(board_frame(page)), "notifications read"
     finally:
         host.stop()
+    print(f"screenshots in {tmp_path}")
 
 
-async def test_new_ideas_wait_behind_a_button_and_score_refreshes_update_tallies_in_place(site: Site) -> None:
+async def test_new_ideas_wait_behind_a_button_and_score_refreshes_update_tallies_in_place(
+    site: Site, tmp_path: Path
+) -> None:
     from playwright.async_api import expect
 
     host = site.host()
@@ -112,6 +122,7 @@ async def test_new_ideas_wait_behind_a_button_and_score_refreshes_update_tallies
             await expect(arrivals).to_be_visible()
             assert await titles.all_text_contents() == before  # nothing moved under the reader
             assert not await axe_violations(board_frame(page)), "list with new ideas"
+            await page.screenshot(path=tmp_path / "embed-new-ideas-1400.png")
             await arrivals.click()
             await expect(titles.first).to_have_text("Board games on Friday nights")
             await expect(titles.first).to_be_focused()
@@ -150,6 +161,7 @@ async def test_new_ideas_wait_behind_a_button_and_score_refreshes_update_tallies
             await eventually(moved_up, 10, "the new order after a reload")
     finally:
         host.stop()
+    print(f"screenshots in {tmp_path}")
 
 
 async def test_the_script_snippet_mounts_a_signed_in_themed_board_that_fits_its_content(site: Site) -> None:
