@@ -16,6 +16,31 @@ UNREAD = "{ viewer { unreadNotificationCount } }"
 NEW_IDEA = "mutation($i: SubmitIdeaInput!) { submitIdea(input: $i) { idea { id } userErrors { message } } }"
 
 
+def watch_board_activity(page: Any) -> Any:
+    """An awaitable that returns once the board has subscribed to boardActivity on a socket opened with a token:
+    events made through the API before that would not reach it (the board re-subscribes when the token comes)."""
+    subscribed: list[bool] = []
+
+    def opened(socket: Any) -> None:
+        signed_in: list[bool] = []
+
+        def sent(payload: str | bytes) -> None:
+            text = payload if isinstance(payload, str) else payload.decode()
+            if '"connection_init"' in text and "authorization" in text:
+                signed_in.append(True)
+            if signed_in and '"subscribe"' in text and "EmbedBoardActivity" in text:
+                subscribed.append(True)
+
+        socket.on("framesent", sent)
+
+    page.on("websocket", opened)
+
+    async def done() -> bool:
+        return bool(subscribed)
+
+    return eventually(done, 15, "the board's signed-in boardActivity subscription")
+
+
 async def test_a_visitor_sees_the_unread_count_of_their_followed_idea_opens_it_and_marks_all_read(
     site: Site, tmp_path: Path
 ) -> None:
@@ -34,9 +59,11 @@ async def test_a_visitor_sees_the_unread_count_of_their_followed_idea_opens_it_a
             )
             assert followed["data"]["followIdea"]["userErrors"] == []
             page = await context.new_page()
+            live = watch_board_activity(page)
             await page.goto(host.url)
             board = page.frame_locator("#ideas")
             await expect(board.locator("#ie-who")).to_have_text("Signed in as Vera Visitor")
+            await live
             tab = board.locator("[data-view=notifications]")
             badge = board.locator("#ie-unread")
             await expect(tab).to_be_visible()
@@ -104,9 +131,11 @@ async def test_new_ideas_wait_behind_a_button_and_score_refreshes_update_tallies
     try:
         async with chromium() as context, http_api(site.server) as api:
             page = await context.new_page()
+            live = watch_board_activity(page)
             await page.goto(host.url)
             board = page.frame_locator("#ideas")
             await expect(board.locator("#ie-who")).to_have_text("Signed in as Vera Visitor")
+            await live
             await board.get_by_label("Sort by").select_option("NEWEST")
             titles = board.locator(".ie-title")
             await expect(board.locator(".ie-idea")).to_have_count(20)
