@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from typing import TypeVar
 
-from sqlalchemy import delete, exists, func, literal, select, update
+from sqlalchemy import Select, delete, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -22,6 +23,8 @@ from ideaengine.platform.models import (
 )
 from ideaengine.platform.queries import Page, SortKey, Window, pages
 from ideaengine.platform.upsert import insert_for, insert_ignore
+
+T = TypeVar("T")
 
 
 async def follow(session: AsyncSession, actor: Actor, idea_id: int, on: bool) -> Idea:
@@ -117,12 +120,7 @@ async def notifications(
     others' ideas since hidden from them)."""
     if actor.user_id is None:
         return Page()
-    stmt = (
-        select(Notification)
-        .join(Idea, Idea.id == Notification.idea_id)
-        .join(Board, Board.id == Idea.board_id)
-        .where(visibility.notified_ideas_clause(actor))
-    )
+    stmt = _openable(actor, select(Notification))
     if unread_only:
         stmt = stmt.where(Notification.read.is_(False))
     return (await pages(session, stmt, Notification.user_id, [actor.user_id], NOTIFICATIONS_ORDER, window))[
@@ -134,34 +132,27 @@ async def notifications_many(session: AsyncSession, actor: Actor, ids: Sequence[
     """The actor's own notifications among `ids`: anyone else's are never visible."""
     if actor.user_id is None:
         return {}
-    rows = await session.execute(
-        select(Notification)
-        .join(Idea, Idea.id == Notification.idea_id)
-        .join(Board, Board.id == Idea.board_id)
-        .where(Notification.id.in_(ids), Notification.user_id == actor.user_id, visibility.notified_ideas_clause(actor))
-    )
+    rows = await session.execute(_openable(actor, select(Notification)).where(Notification.id.in_(ids)))
     return {n.id: n for n in rows.scalars()}
 
 
+def _openable(actor: Actor, stmt: Select[T]) -> Select[T]:
+    """The actor's notifications about ideas they can still see, or wrote: what `notifications` lists and
+    `unread_count` counts, so a badge never counts one the list cannot show (another's idea hidden since, or a
+    board closed to them)."""
+    return (
+        stmt.select_from(Notification)
+        .join(Idea, Idea.id == Notification.idea_id)
+        .join(Board, Board.id == Idea.board_id)
+        .where(Notification.user_id == actor.user_id, visibility.notified_ideas_clause(actor))
+    )
+
+
 async def unread_count(session: AsyncSession, actor: Actor) -> int:
-    """The unread notifications `notifications` would list: a badge never counts one the list leaves out."""
     if actor.user_id is None:
         return 0
-    return int(
-        (
-            await session.execute(
-                select(func.count())
-                .select_from(Notification)
-                .join(Idea, Idea.id == Notification.idea_id)
-                .join(Board, Board.id == Idea.board_id)
-                .where(
-                    Notification.user_id == actor.user_id,
-                    Notification.read.is_(False),
-                    visibility.notified_ideas_clause(actor),
-                )
-            )
-        ).scalar_one()
-    )
+    stmt = _openable(actor, select(func.count())).where(Notification.read.is_(False))
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def mark_read(session: AsyncSession, actor: Actor, ids: Sequence[int] | None) -> int:

@@ -22,13 +22,16 @@ from tests.workers.test_rq import free_port
 
 HOST_PAGE = Path(__file__).parent / "host.html"
 "The brand's page that frames the board: what the README's iframe snippet shows, plus a record of messages."
+HOST_SCRIPT_PAGE = Path(__file__).parent / "host-script.html"
+"The same with the README's <script> snippet (the server's embed.js makes the iframe and answers it)."
 
 
 @dataclass
 class HostSite:
     """The brand's site on its own origin: the page that frames the board, and a backend that signs an SSO token
     for its signed-in visitor (`/token`), as a host app would. `ttls` are the lives of the next tokens (the last
-    repeats); `issued` keeps every token handed out."""
+    repeats); `issued` keeps every token handed out; `page` is the host page served (its `__BOARD_URL__` and
+    `__SERVER__` become the board's address and its server's)."""
 
     board_url: str
     keys: WorkspaceKeys
@@ -36,6 +39,7 @@ class HostSite:
     name: str = "Vera Visitor"
     ttls: list[int] = field(default_factory=lambda: [3600])
     issued: list[str] = field(default_factory=list)
+    page: Path = HOST_PAGE
     port: int = field(default_factory=free_port)
     server: ThreadingHTTPServer | None = None
 
@@ -55,7 +59,8 @@ class HostSite:
 
     def start(self) -> None:
         site = self
-        page = HOST_PAGE.read_text().replace("__BOARD_URL__", json.dumps(self.board_url))
+        server = self.board_url.split("/embed/", 1)[0]
+        page = self.page.read_text().replace("__BOARD_URL__", json.dumps(self.board_url)).replace("__SERVER__", server)
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:

@@ -1,5 +1,5 @@
 // The board's ideas under any sort, filtered by status, tag and search, paged with the keyset cursors.
-import { debounce, h, replace } from "./dom.js";
+import { debounce, focusHeading, h, replace } from "./dom.js";
 import { intervalBar, intervalScale, statusBadge, voteGroup } from "./widgets.js";
 
 const PAGE = 20;
@@ -8,6 +8,8 @@ const SORTS = [
   ["TOP", "Top"], ["TRENDING", "Trending"], ["PAIRWISE", "Best in comparisons"], ["ELO", "Elo rating"],
   ["MOST_VOTES", "Most votes"], ["NEWEST", "Newest"],
 ];
+const SCORED = new Set(["TOP", "TRENDING", "PAIRWISE", "ELO"]); // sorts a score refresh can change
+const QUIET_MS = 1000; // score refreshes come about once a second on a busy board: refetch at most that often
 const STATUSES = ["SUBMITTED", "UNDER_REVIEW", "PLANNED", "IN_PROGRESS", "LAUNCHED", "DECLINED"];
 
 /** Filters survive switching views, so "back to ideas" returns to the same list. */
@@ -18,6 +20,8 @@ export function listView(app, root) {
   let cursor = null;
   let total = 0;
   let loading = 0;
+  let arrived = new Set(); // ideas others submitted since the list was loaded, not shown yet
+  let justShown = new Set(); // the ones "n new ideas" just brought in, marked as new
 
   const select = (name, label, options, value) => h("div", { class: "ie-field" },
     h("label", { for: `ie-${name}` }, label),
@@ -32,6 +36,7 @@ export function listView(app, root) {
   const count = h("p", { class: "ie-count", "aria-live": "polite" });
   const list = h("ol", { class: "ie-ideas", "aria-busy": "true" });
   const more = h("button", { type: "button", class: "ie-more", hidden: true, onclick: () => load(true) }, "More ideas");
+  const arrivals = h("button", { type: "button", class: "ie-arrivals", hidden: true, onclick: showArrivals });
 
   replace(root, h("section", { class: "ie-list", "aria-labelledby": "ie-list-heading" },
     h("h2", { id: "ie-list-heading", class: "ie-sr" }, "Ideas"),
@@ -40,7 +45,7 @@ export function listView(app, root) {
       statusSlot,
       tags,
       h("div", { class: "ie-field" }, h("label", { for: "ie-search" }, "Search"), search)),
-    count, list, more));
+    count, arrivals, list, more));
 
   function filterSelects() {
     replace(statusSlot, select("status", "Status",
@@ -69,6 +74,11 @@ export function listView(app, root) {
       return;
     }
     const page = data.board.ideas;
+    if (!append) {
+      justShown = arrived;
+      arrived = new Set();
+      arrivals.hidden = true;
+    }
     ideas = append ? [...ideas, ...page.edges.map((e) => e.node)] : page.edges.map((e) => e.node);
     cursor = page.pageInfo.endCursor;
     total = page.totalCount;
@@ -90,17 +100,61 @@ export function listView(app, root) {
 
   function item(idea, scale) {
     const comments = idea.commentCount.totalCount;
-    return h("li", { class: "ie-idea", "data-id": idea.id },
+    const fresh = justShown.has(idea.id);
+    return h("li", { class: fresh ? "ie-idea ie-fresh" : "ie-idea", "data-id": idea.id },
       voteGroup(app, idea, update),
       h("div", { class: "ie-idea-main" },
         h("h3", {}, h("button", { type: "button", class: "ie-title", onclick: () => app.open("idea", idea.id) },
           idea.title)),
-        h("p", { class: "ie-meta" }, statusBadge(app, idea.status),
+        h("p", { class: "ie-meta" }, fresh && h("span", { class: "ie-badge ie-new" }, "New"),
+          statusBadge(app, idea.status),
           h("span", {}, comments === 1 ? "1 comment" : `${comments} comments`),
           h("span", {}, `${idea.followerCount} following`),
           idea.tags.map((tag) => h("span", { class: "ie-tag" }, `#${tag}`))),
         filters.sort === "PAIRWISE" && intervalBar(idea, scale)));
   }
+
+  /** "n new ideas": the list again, the new ones marked, the keyboard on the first of them. */
+  async function showArrivals() {
+    const first = [...arrived][0];
+    await load(false);
+    const row = list.querySelector(`[data-id="${CSS.escape(first)}"]`) ?? list.firstElementChild;
+    const title = row?.querySelector(".ie-title");
+    if (title) title.focus();
+    else focusHeading(root);
+  }
+
+  /** Another visitor's idea came in: count it on the button instead of moving the list under the reader. */
+  function arrive(idea) {
+    if (idea.author?.id && idea.author.id === app.viewer.user?.id) return;
+    if (ideas.some((shown) => shown.id === idea.id)) return;
+    if ((filters.status && idea.status !== filters.status) || (filters.tag && !idea.tags.includes(filters.tag))) return;
+    arrived.add(idea.id);
+    replace(arrivals, arrived.size === 1 ? "1 new idea" : `${arrived.size} new ideas`);
+    arrivals.hidden = false;
+  }
+
+  /**
+   * Scores were refreshed: read the ideas shown again and redraw those that changed where they are, without
+   * reordering (the new order shows at the next load) and without a banner if it fails (the next refresh may not).
+   */
+  const rescore = debounce(async () => {
+    const asked = loading;
+    const variables = {
+      first: Math.min(100, Math.max(PAGE, ideas.length)), after: null, sort: filters.sort,
+      statuses: filters.status ? [filters.status] : null, tag: filters.tag || null, search: filters.search || null,
+    };
+    const data = await app.loadBoard(variables).catch(() => null);
+    if (asked !== loading || !data?.board) return; // the reader loaded the list meanwhile
+    const changed = data.board.ideas.edges.map((e) => e.node).filter((node) => {
+      const shown = ideas.find((idea) => idea.id === node.id);
+      return shown && JSON.stringify(shown) !== JSON.stringify({ ...shown, ...node });
+    });
+    // PAIRWISE bars share one scale: when one interval moves, every bar is redrawn on the new scale.
+    const redraw = changed.length && filters.sort === "PAIRWISE" ? [...ideas] : [];
+    for (const node of changed) update(node);
+    for (const idea of redraw) update({ id: idea.id });
+  }, QUIET_MS);
 
   /** One idea changed (a vote, a live status change): redraw its row, keeping the keyboard where it was. */
   function update(changed) {
@@ -108,17 +162,21 @@ export function listView(app, root) {
     if (index < 0) return;
     ideas[index] = { ...ideas[index], ...changed };
     const old = list.children[index];
-    const focused = old.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+    const focused = old.contains(document.activeElement) ? document.activeElement : null;
     const fresh = item(ideas[index], filters.sort === "PAIRWISE" ? intervalScale(ideas) : null);
     old.replaceWith(fresh);
-    if (focused) fresh.querySelector(`[data-action="${focused}"]`)?.focus();
+    const again = focused?.dataset.action ? `[data-action="${focused.dataset.action}"]` : ".ie-title";
+    if (focused) fresh.querySelector(again)?.focus({ preventScroll: true });
   }
 
   return {
     ready: load(),
     refresh: () => load(false),
+    leave: () => rescore.cancel(),
     event(event) {
       if (event.__typename === "IdeaStatusChangedEvent") update({ id: event.change.idea.id, status: event.change.to });
+      else if (event.__typename === "IdeaSubmittedEvent") arrive(event.idea);
+      else if (event.__typename === "ScoresUpdatedEvent" && SCORED.has(filters.sort)) rescore();
     },
   };
 }

@@ -7,6 +7,7 @@ import { compareView } from "./compare.js";
 import { ideaView } from "./idea.js";
 import { listView } from "./list.js";
 import { canModerate, moderateView } from "./moderate.js";
+import { notificationsView, unreadBadge } from "./notifications.js";
 import { submitView } from "./submit.js";
 import { BOARD, BOARD_ACTIVITY } from "./queries.js";
 
@@ -50,13 +51,16 @@ app.host = new Host(allowedOrigins, {
     app.live.restart();
     if (first) announce("You are signed in.");
     app.view?.refresh?.();
+    app.unread.refresh();
   },
   onSignOut() {
     app.api.token = null;
     app.live.restart();
     app.view?.refresh?.();
+    app.unread.refresh();
   },
 });
+app.unread = unreadBadge(app);
 app.api.onAuthProblem = (reason, token) => {
   if (app.api.token !== token) return; // a fresh token came meanwhile
   app.api.token = null; // the server ignores it anyway; act as a guest until the host sends a fresh one
@@ -76,6 +80,7 @@ async function loadBoard(variables) {
   if (mine !== boardAsked) return data;
   app.viewer = data.viewer;
   $('[data-view="moderate"]').hidden = !canModerate(app);
+  app.unread.set(data.viewer.unreadNotificationCount);
   if (!data.board) return data;
   const first = app.board === null;
   app.board = data.board;
@@ -97,7 +102,7 @@ function open(name, arg, focus = true) {
   const main = $("#ie-main");
   const views = {
     list: listView, idea: ideaView, submit: submitView, compare: compareView, campaign: campaignView,
-    moderate: moderateView,
+    moderate: moderateView, notifications: notificationsView,
   };
   app.view = views[name](app, main, arg);
   for (const tab of document.querySelectorAll("[data-view]")) {
@@ -170,6 +175,7 @@ function watchBoard() {
       announce(`“${event.source.title}” was merged into “${event.target.title}”.`);
     }
     app.view?.event?.(event);
+    app.unread.event(event);
   });
 }
 

@@ -11,7 +11,7 @@ const USER_ERRORS = "userErrors { field message code retryAfterSeconds }";
 
 export const BOARD = `query EmbedBoard($workspace: String!, $slug: String!, $first: Int!, $after: String,
     $sort: IdeaSort!, $statuses: [IdeaStatus!], $tag: String, $search: String) {
-  viewer { role user { id name } }
+  viewer { role user { id name } unreadNotificationCount }
   board(workspace: $workspace, slug: $slug) {
     id name description archived tags
     statusLabels { status label }
@@ -72,6 +72,22 @@ export const COMMENT_ADD = `mutation EmbedComment($input: AddCommentInput!) {
 
 export const REACT = `mutation EmbedReact($input: ReactToCommentInput!) {
   reactToComment(input: $input) { comment { id reactions { reaction count viewerReacted } } ${USER_ERRORS} }
+}`;
+
+export const UNREAD = "query EmbedUnread { viewer { role unreadNotificationCount } }";
+
+export const NOTIFICATIONS = `query EmbedNotifications($first: Int!, $after: String) {
+  viewer {
+    unreadNotificationCount
+    notifications(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      edges { node { id kind message createdAt read idea { id title board { id name } } } }
+    }
+  }
+}`;
+
+export const MARK_READ = `mutation EmbedMarkRead($input: MarkNotificationsReadInput!) {
+  markNotificationsRead(input: $input) { unreadCount ${USER_ERRORS} }
 }`;
 
 const MATCHUP_IDEA = "id title body status votes { up down }";
@@ -152,7 +168,7 @@ export const MODERATE = `mutation EmbedModerate($input: ModerateContentInput!) {
 export const BOARD_ACTIVITY = `subscription EmbedBoardActivity($boardId: ID!) {
   boardActivity(boardId: $boardId) {
     __typename at
-    ... on IdeaSubmittedEvent { idea { id title } }
+    ... on IdeaSubmittedEvent { idea { id title status tags author { id } } }
     ... on IdeaStatusChangedEvent { change { from to note at idea { id title } } }
     ... on IdeasMergedEvent { source { id title } target { id title } }
     ... on CampaignPhaseChangedEvent { campaign { id title } from to }
