@@ -48,7 +48,7 @@ MAX_TOKENS = 256
 BATCH_SIZE = 32
 """Most texts per onnxruntime run; texts are batched by length so padding stays short. With THREADS runs at once, 32
 gave the most texts/s on short titles on a busy 2-core host (113 against 80 for 64 and 82 for 128, median of three
-runs) and the same as 64 on an idle one (bench/duplicates_speed.py)."""
+runs); on an idle host, one run at a time, 32 and 64 did the same (bench/duplicates_speed.py)."""
 
 THREADS = min(4, os.cpu_count() or 1)
 """Batches embedded at once, each by one onnxruntime run on one thread of its own: the session has a single intra-op
