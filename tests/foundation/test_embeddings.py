@@ -6,6 +6,7 @@ The tests that need the extra skip where it is not installed, except under IDEAE
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -54,6 +55,21 @@ def test_a_texts_row_does_not_depend_on_the_rest_of_the_batch() -> None:
     crowd = [f"idea number {i} about {'long ' * (i % 7)}things" for i in range(70)]
     among = _embed([*crowd[:40], PARAPHRASES[1], *crowd[40:]])[40]
     np.testing.assert_allclose(among, alone, atol=1e-6)
+
+
+@pytest.mark.usefixtures("semantic")
+def test_batches_run_side_by_side_give_the_rows_of_one_run_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Embedding spreads batches over several single-threaded runs at once: the rows are those of the runs made
+    one after the other, in the caller's order."""
+    texts = [f"idea {i}: {'and more words ' * (i % 9)}about oat milk" for i in range(150)]
+    model = embeddings._load()
+    assert model is not None
+    monkeypatch.setattr(embeddings, "_model", dataclasses.replace(model, threads=3))
+    side_by_side = _embed(texts)
+    monkeypatch.setattr(embeddings, "_model", dataclasses.replace(model, threads=1))
+    one_at_a_time = _embed(texts)
+    np.testing.assert_allclose(side_by_side, one_at_a_time, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(side_by_side[7], _embed([texts[7]])[0], rtol=0, atol=1e-6)
 
 
 @pytest.mark.usefixtures("semantic")
