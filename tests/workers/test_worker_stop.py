@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -118,6 +119,31 @@ async def test_a_busy_worker_finishes_its_job_then_stops(pg_url: str, redis_url:
         await no_child_left(children, workers.output())
     finally:
         workers.stop_all()
+
+
+async def test_a_worker_and_its_jobs_log_json_lines_like_the_server(
+    pg_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    settings = settings_for(pg_url, redis_url, f"ie-{uuid.uuid4().hex}")
+    env = env_for(settings) | {"IDEAENGINE_LOG_FORMAT": "json", "IDEAENGINE_LOG_LEVEL": "INFO"}
+    workers = Workers(env, tmp_path)
+    connection = Redis.from_url(redis_url)
+    queue = Queue(settings.queue_name, connection=connection)
+    try:
+        pid, children = await started_worker(workers, queue)
+        job = queue.enqueue(run_job, "time.sleep", [0], None)
+
+        async def finished() -> bool:
+            return bool(job.get_status(refresh=True) == JobStatus.FINISHED)
+
+        await eventually(finished, 30, "the job to finish", workers.output)
+        os.kill(pid, signal.SIGTERM)
+        assert await exit_code(workers, pid, children, STOP_SECONDS) == 0, workers.output()
+    finally:
+        workers.stop_all()
+    lines = [json.loads(line) for line in workers.output().splitlines() if line.strip()]
+    assert lines and all({"time", "level", "logger", "message"} <= line.keys() for line in lines), lines
+    assert any(job.id in line["message"] for line in lines), lines  # rq's own lines about the job, as JSON
 
 
 def test_the_runner_uses_no_private_name_of_rq() -> None:
