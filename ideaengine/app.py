@@ -1,5 +1,5 @@
 """The ASGI app: GraphQL at /graphql (HTTP and graphql-transport-ws), /healthz, the embeddable board at
-/embed/{workspace}/{board}. A composition root."""
+/embed/{workspace}/{board} (and its try page). A composition root."""
 
 from __future__ import annotations
 
@@ -318,6 +318,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             Route(mail.UNSUBSCRIBE_PATH, unsubscribe.unsubscribe_page, methods=["GET", "POST"]),
             Mount("/graphiql", StaticFiles(directory=GRAPHIQL), name="graphiql"),
             Route("/embed/{workspace}/{board}", embed.embed_page(settings.cors_origins)),
+            Route("/embed/{workspace}/{board}/try", embed.try_page(settings.cors_origins)),
             Mount(embed.STATIC_PATH, StaticFiles(directory=embed.STATIC), name="embed"),
         ],
         middleware=middleware,

@@ -431,7 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     key_revoke.set_defaults(run=cmd_apikey_revoke)
 
     demo = commands.add_parser(
-        "demo", help="seed a demo workspace and board (idempotent); prints a fresh API key, replacing the last one"
+        "demo",
+        help="seed a demo workspace and board (idempotent); prints a fresh API key, replacing the last one, "
+        "and SSO tokens to paste into the board's try page",
     )
     demo.add_argument("--host", default="127.0.0.1", help="where `serve` will listen, for the URL it prints")
     demo.add_argument("--port", type=int, default=8000, help="where `serve` will listen, for the URL it prints")

@@ -4,7 +4,7 @@ Everything is written through the domain services, so the demo obeys the same ru
 idempotent (DECISIONS.md 5): ideas whose title is already on the board are left alone with all their
 activity, and every run issues a fresh API key, since stored keys are hashed and cannot be shown again. The
 fresh key replaces the one the last run printed (the workspace's key named DEMO_KEY_NAME), so runs do not
-pile up keys.
+pile up keys. It also prints a day's SSO tokens of a customer and a moderator, for the board's try page.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 import jwt
 from sqlalchemy import select
@@ -57,6 +57,8 @@ FOLLOW_SHARE = 0.3
 "Share of up-voters who also follow the idea."
 TOKEN_TTL_SECONDS = 300
 "Life of the SSO tokens the demo signs to provision its people; they are used at once and never shown."
+PRINTED_TOKEN_TTL_SECONDS = 24 * 3600
+"Life of the SSO tokens the demo prints for the try page: a day, or the server's longest if that is shorter."
 PROGRESS_EVERY = 10
 "A long step reports after every this many items, and after its last."
 
@@ -110,6 +112,8 @@ MEMBERS = tuple(
     )
 )
 MODERATOR = Person("dw-staff-sam", f"Sam Rivera ({BRAND})", "sam.rivera@example.com")
+VISITOR = MEMBERS[0]
+"Whose token the demo prints for trying the board as a customer: she has ideas, votes and notifications."
 
 S = IdeaSpec
 # fmt: off
@@ -296,23 +300,59 @@ OFFICIAL_ANSWERS: tuple[tuple[str, str], ...] = (
 "(idea, text), posted by the moderator after the status changes."
 
 
+class DemoTokens(TypedDict):
+    """SSO tokens to paste into the try page: VISITOR's (a member) and MODERATOR's."""
+
+    visitor: str
+    moderator: str
+
+
+class Seeded(TypedDict):
+    """What the seed itself makes; `seed` adds where the server answers."""
+
+    workspace: str
+    board: str
+    apiKey: str
+    ssoSecret: str
+    tokens: DemoTokens
+
+
+Demo = TypedDict(
+    "Demo",
+    {
+        "workspace": str,
+        "board": str,
+        "apiKey": str,
+        "ssoSecret": str,
+        "tokens": DemoTokens,
+        "graphql": str,
+        "embed": str,
+        "try": str,
+    },
+)
+"What `ideaengine demo` prints (as JSON): the key names are read by the README and by scripts."
+
+
 async def seed(
     settings: Settings, graphql_url: str = "http://127.0.0.1:8000/graphql", progress: Progress | None = None
-) -> dict[str, str]:
+) -> Demo:
     """Seed (or top up) the demo workspace and board; returns a fresh API key (the previous run's stops
-    working), the SSO secret and where `serve` will answer (`graphql_url`, which the CLI builds from the host
-    and port it is given) and show the board (`embed`). `progress` hears how far each step is (the CLI prints
-    it), never a step with nothing to do."""
+    working), the SSO secret, SSO tokens of a visitor and a moderator (PRINTED_TOKEN_TTL_SECONDS, at most the
+    server's longest) and where `serve` will answer (`graphql_url`, which the CLI builds from the host and port
+    it is given), show the board (`embed`) and its try page (`try`, where a token is pasted to sign in).
+    `progress` hears how far each step is (the CLI prints it), never a step with nothing to do."""
     services = Services.create(settings)
     # No jobs: hundreds of writes would each ask for a score refresh and a reindex. The server's
     # periodic sweep refreshes boards whose scores are older than their last write.
     work = UnitOfWork(services.db, queue=None, broker=services.broker)
+    ttl = min(PRINTED_TOKEN_TTL_SECONDS, settings.sso_max_token_lifetime_seconds)
     try:
         async with work.transaction() as session:
-            embed = graphql_url.removesuffix("/graphql") + f"/embed/{WORKSPACE_SLUG}/{BOARD_SLUG}"
-            return await _seed(session, services.box, progress or _quiet) | {"graphql": graphql_url, "embed": embed}
+            seeded = await _seed(session, services.box, progress or _quiet, ttl)
     finally:
         await services.close()
+    embed = graphql_url.removesuffix("/graphql") + f"/embed/{WORKSPACE_SLUG}/{BOARD_SLUG}"
+    return {**seeded, "graphql": graphql_url, "embed": embed, "try": embed + "/try"}
 
 
 def _quiet(step: str, done: int, total: int) -> None:
@@ -328,7 +368,7 @@ def _steps(progress: Progress, step: str, items: Sequence[T]) -> Iterator[T]:
             progress(step, n, len(items))
 
 
-async def _seed(session: AsyncSession, box: SecretBox, progress: Progress) -> dict[str, str]:
+async def _seed(session: AsyncSession, box: SecretBox, progress: Progress, token_ttl: float) -> Seeded:
     workspace = await workspaces.get_by_slug(session, WORKSPACE_SLUG)
     if workspace is None:
         workspace = (await workspaces.create_workspace(session, box, WORKSPACE_SLUG, BRAND)).workspace
@@ -372,6 +412,10 @@ async def _seed(session: AsyncSession, box: SecretBox, progress: Progress) -> di
         "board": board.slug,
         "apiKey": api_key,
         "ssoSecret": sso_secret,
+        "tokens": {
+            "visitor": _token(workspace, sso_secret, VISITOR, "member", token_ttl),
+            "moderator": _token(workspace, sso_secret, MODERATOR, "moderator", token_ttl),
+        },
     }
 
 
@@ -389,18 +433,25 @@ async def _sign_in(
     session: AsyncSession, box: SecretBox, workspace: Workspace, secret: str, person: Person, role: str
 ) -> Actor:
     """Provision the person the way an embedding app does: with an SSO token signed by the brand."""
+    actor = await identity.actor_for_sso_token(session, _token(workspace, secret, person, role, TOKEN_TTL_SECONDS), box)
+    if actor.role < ActorRole.MEMBER:
+        raise RuntimeError(f"the demo's SSO token for {person.sub} was refused: {'; '.join(actor.auth_errors)}")
+    return actor
+
+
+def _token(workspace: Workspace, secret: str, person: Person, role: str, ttl: float) -> str:
+    """The SSO token the brand's app would sign for `person`, living whole seconds within `ttl` of now."""
+    now = int(time.time())
     claims = {
         "iss": workspace.slug,
         "sub": person.sub,
         "name": person.name,
         "email": person.email,
         "role": role,
-        "exp": int(time.time()) + TOKEN_TTL_SECONDS,
+        "iat": now,
+        "exp": now + math.floor(ttl),
     }
-    actor = await identity.actor_for_sso_token(session, jwt.encode(claims, secret, identity.SSO_ALGORITHM), box)
-    if actor.role < ActorRole.MEMBER:
-        raise RuntimeError(f"the demo's SSO token for {person.sub} was refused: {'; '.join(actor.auth_errors)}")
-    return actor
+    return jwt.encode(claims, secret, identity.SSO_ALGORITHM)
 
 
 def _liking(appeal: float) -> float:

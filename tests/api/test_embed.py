@@ -71,3 +71,24 @@ def test_the_vendored_client_matches_its_pinned_hashes_and_the_page_fits_its_bud
     compressed = sum(len(gzip.compress(p.read_bytes(), 9)) for p in shipped)
     print(f"embed page: {len(shipped)} files, {raw:,} bytes, {compressed:,} bytes gzipped")
     assert compressed < BUDGET_GZIP_BYTES
+
+
+async def test_the_try_page_frames_the_board_from_this_server_under_the_same_policy(
+    framed: httpx.AsyncClient,
+) -> None:
+    page = await framed.get("/embed/acme/ideas/try")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
+    # It may frame this server's pages only, is framed like the board, and runs only this server's scripts.
+    assert policy["frame-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'self' https://app.example.com http://localhost:3000"
+    assert policy["script-src"] == "'self'" and policy["default-src"] == "'none'"
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert f"{STATIC_PATH}/try.js" in sources
+    assert all(s.startswith((STATIC_PATH + "/", "data:")) for s in sources), sources
+    assert "set-cookie" not in page.headers
+    # The board's own page has no frame-src: it frames nothing.
+    board = await framed.get("/embed/acme/ideas")
+    assert "frame-src" not in board.headers["content-security-policy"]
+    # A board slugged "try" is a board, not the try page: a slug holds no "/".
+    assert "try.js" not in (await framed.get("/embed/acme/try")).text

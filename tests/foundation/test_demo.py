@@ -42,6 +42,7 @@ from ideaengine.platform.models import (
     Vote,
     Workspace,
 )
+from tests.api.conftest import Api
 
 SEEDED = (Workspace, Board, Idea, IdeaTag, Vote, Comparison, Comment, StatusChange, Follow, Notification)
 TITLES = {spec.key: spec.title for spec in demo.IDEAS}
@@ -74,12 +75,13 @@ async def _board_ideas(session: AsyncSession) -> dict[str, Idea]:
 async def test_demo_seeds_people_votes_comparisons_answers_statuses_and_a_merge(settings: Any, services: Any) -> None:
     result = await demo.seed(settings)
 
-    assert set(result) == {"workspace", "board", "apiKey", "ssoSecret", "graphql", "embed"}
-    assert (result["workspace"], result["board"], result["graphql"], result["embed"]) == (
+    assert set(result) == {"workspace", "board", "apiKey", "ssoSecret", "tokens", "graphql", "embed", "try"}
+    assert (result["workspace"], result["board"], result["graphql"], result["embed"], result["try"]) == (
         "demo",
         "ideas",
         "http://127.0.0.1:8000/graphql",
         "http://127.0.0.1:8000/embed/demo/ideas",
+        "http://127.0.0.1:8000/embed/demo/ideas/try",
     )
     async with services.db.read() as session:
         board = (await session.execute(select(Board).where(Board.slug == "ideas"))).scalar_one()
@@ -244,13 +246,41 @@ async def test_each_run_issues_a_new_admin_key_in_place_of_the_last_and_adds_no_
         assert (member.workspace_id, member.role) == (workspace.id, ActorRole.MEMBER)
 
 
+VIEWER = "{ viewer { role user { name } } }"
+
+
+async def test_the_printed_tokens_sign_in_the_visitor_and_the_moderator_for_a_day_at_most(
+    settings: Any, services: Any, api: Api
+) -> None:
+    """What a newcomer pastes into the try page: a customer's token and a moderator's, both for the demo
+    workspace, living a day (or the server's longest token life, if that is shorter)."""
+    tokens = (await demo.seed(settings))["tokens"]
+
+    assert set(tokens) == {"visitor", "moderator"}
+    visitor = (await api(VIEWER, auth=tokens["visitor"]))["data"]["viewer"]
+    assert visitor == {"role": "MEMBER", "user": {"name": "Priya Natarajan"}}
+    moderator = (await api(VIEWER, auth=tokens["moderator"]))["data"]["viewer"]
+    assert moderator == {"role": "MODERATOR", "user": {"name": "Sam Rivera (Driftwood Coffee)"}}
+    for token in (tokens["visitor"], tokens["moderator"]):
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert (claims["iss"], claims["exp"] - claims["iat"]) == ("demo", 24 * 3600)
+        assert abs(claims["iat"] - time.time()) < 60
+
+    shorter = settings.model_copy(update={"sso_max_token_lifetime_seconds": 3600.5})
+    again = (await demo.seed(shorter))["tokens"]
+    for token in (again["visitor"], again["moderator"]):
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["exp"] - claims["iat"] == 3600
+        assert (await api(VIEWER, auth=token))["data"]["viewer"]["role"] != "ANONYMOUS"
+
+
 def test_cli_demo_prints_json_with_a_fresh_key_each_run(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAENGINE_")}
     env["IDEAENGINE_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
 
     errors: list[list[str]] = []
 
-    def run(*args: str) -> dict[str, str]:
+    def run(*args: str) -> dict[str, Any]:
         done = subprocess.run(
             [sys.executable, "-m", "ideaengine.cli", "demo", *args],
             cwd=tmp_path,
@@ -260,7 +290,7 @@ def test_cli_demo_prints_json_with_a_fresh_key_each_run(tmp_path: Path) -> None:
             timeout=120,
         )
         assert done.returncode == 0, done.stderr
-        out: dict[str, str] = json.loads(done.stdout)
+        out: dict[str, Any] = json.loads(done.stdout)
         errors.append(done.stderr.splitlines())
         return out
 
@@ -272,6 +302,9 @@ def test_cli_demo_prints_json_with_a_fresh_key_each_run(tmp_path: Path) -> None:
     assert (tmp_path / "x.db.key").exists()  # the embedded default made its own server key (DECISIONS.md 5)
     # Where `serve` answers: the defaults, or the host and port it is told (`make run` passes its own).
     assert (first["graphql"], second["graphql"]) == ("http://127.0.0.1:8000/graphql", "http://127.0.0.1:8123/graphql")
+    # The try page, and the tokens to paste into it: a visitor's and a moderator's.
+    assert second["try"] == "http://127.0.0.1:8123/embed/demo/ideas/try"
+    assert set(first["tokens"]) == set(second["tokens"]) == {"visitor", "moderator"}
     # Progress goes to stderr, stdout stays the JSON answer; a top-up has no step to report.
     wrote = f"ideaengine: wrote to the SQLite file {(tmp_path / 'x.db').resolve()}"
     assert errors == [

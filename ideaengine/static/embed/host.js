@@ -7,8 +7,8 @@
 //                {type: "ideaengine:token-needed", reason}   none yet, expired, expiring or rejected: send a fresh one
 //                {type: "ideaengine:resize", height}   the board's height in CSS pixels
 //
-// Messages are taken only from the parent window on an allowed origin (IDEAENGINE_CORS_ORIGINS), and sent only
-// to that origin.
+// Messages are taken only from the parent window on an allowed origin (IDEAENGINE_CORS_ORIGINS) or on this
+// server's own (its try page, /embed/{workspace}/{board}/try), and sent only to that origin.
 
 const THEME_PROPERTY = /^--ie-[a-z0-9-]{1,40}$/;
 const THEME_VALUE = /^[^;{}<>\\]{0,200}$/;
@@ -16,7 +16,7 @@ const EXPIRY_MARGIN_MS = 60_000;
 
 export class Host {
   constructor(allowedOrigins, { onToken, onSignOut }) {
-    this.allowed = new Set(allowedOrigins);
+    this.allowed = new Set([...allowedOrigins, location.origin]);
     this.onToken = onToken;
     this.onSignOut = onSignOut;
     this.framed = window.parent !== window;
