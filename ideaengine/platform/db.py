@@ -18,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ideaengine.platform import writer_lock
+from ideaengine.platform import inline_sqlite, writer_lock
 from ideaengine.platform.events import EVENTS_KEY
 from ideaengine.platform.jobs import JOBS_KEY
 from ideaengine.platform.settings import Settings
@@ -40,14 +40,14 @@ AUTOCOMMIT_OPTION = "ideaengine_autocommit"
 "Execution option of SQLite read connections that run each statement on its own (no BEGIN)."
 
 
-def _configure_sqlite(sync_engine: Engine) -> None:
+def _configure_sqlite(sync_engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN itself, so a writer can ask for BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -63,11 +63,17 @@ def _configure_sqlite(sync_engine: Engine) -> None:
 
 
 def create_engine(
-    settings: Settings, *, pooled: bool = True, autocommit: bool = False, size: tuple[int, int] | None = None
+    settings: Settings,
+    *,
+    pooled: bool = True,
+    autocommit: bool = False,
+    size: tuple[int, int] | None = None,
+    inline: bool = False,
 ) -> AsyncEngine:
     """An engine for the configured database; `pooled=False` for jobs that run in a forked process,
     `autocommit` for PostgreSQL reads that need no transaction (see `Database.reader`), `size` (connections
-    kept, overflow) for a PostgreSQL pool sized otherwise than the API's."""
+    kept, overflow) for a PostgreSQL pool sized otherwise than the API's, `inline` for a SQLite file whose
+    statements run on the caller's thread (`inline_sqlite`: the writers')."""
     kwargs: dict[str, Any] = {}
     if pooled:
         kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
@@ -82,11 +88,16 @@ def create_engine(
         kwargs.update(pool_size=kept, max_overflow=overflow, pool_recycle=1800)
     if autocommit:
         kwargs["isolation_level"] = "AUTOCOMMIT"
-    if settings.is_sqlite:
+    inline = inline and settings.sqlite_path is not None
+    if inline:
+        kwargs["async_creator"] = inline_sqlite.connector(str(settings.sqlite_path), SQLITE_BUSY_TIMEOUT_MS / 1000)
+    elif settings.is_sqlite:
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     engine = create_async_engine(settings.database_url, **kwargs)
     if settings.is_sqlite:
-        _configure_sqlite(engine.sync_engine)
+        # An inline connection must never wait in SQLite's busy handler, which would hold the event loop: it
+        # is told at once and waits for the lock asynchronously (inline_sqlite.InlineCursor.execute).
+        _configure_sqlite(engine.sync_engine, 0 if inline else SQLITE_BUSY_TIMEOUT_MS)
     elif pooled:
         _check_on_checkout(engine.sync_engine)
     return engine
@@ -148,16 +159,25 @@ class Database:
 
     def __init__(self, settings: Settings, *, pooled: bool = True) -> None:
         self.settings = settings
-        self.engine = create_engine(settings, pooled=pooled)
+        self.engine = create_engine(settings, pooled=pooled, inline=True)
+        "Writes. On a SQLite file they run inline: they hold the single writer, which a hop to a thread for\n"
+        "every step of every statement kept busy (see inline_sqlite); reads stay on aiosqlite's threads, where\n"
+        "SQLite's C work on a long query runs beside the event loop instead of holding it."
         self.sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, autoflush=True, info={SETTINGS_KEY: settings}
         )
+        self._snapshots = self.sessions
+        "Sessions of `read`: one transaction, so one snapshot, for its statements."
         path = os.path.realpath(settings.sqlite_path or "")
         self._writer = writer_lock.for_database(path) if settings.is_sqlite else None
         "SQLite has one writer at a time: this process's writers (server and in-process jobs alike) queue here,\n"
         "in order, rather than polling in SQLite's busy handler, where they could outwait busy_timeout."
         if settings.is_sqlite:
-            read_engine = self.engine.execution_options(**{AUTOCOMMIT_OPTION: True})
+            threaded = create_engine(settings, pooled=pooled)
+            self._snapshots = async_sessionmaker(
+                threaded, expire_on_commit=False, autoflush=True, info={SETTINGS_KEY: settings}
+            )
+            read_engine = threaded.execution_options(**{AUTOCOMMIT_OPTION: True})
         else:
             # A pool of its own, in autocommit: handed back to a shared pool, each connection would be reset to
             # READ COMMITTED, a round trip per request for nothing.
@@ -218,7 +238,7 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A short read-only session (one per task: an AsyncSession must not be shared)."""
-        async with self.sessions() as session:
+        async with self._snapshots() as session:
             yield session
 
     def reader(self) -> AsyncSession:
