@@ -147,6 +147,9 @@ class InlineConnection:
         return self._conn.isolation_level
 
 
+Connector = Callable[[str, float], Callable[[], Awaitable["InlineConnection"]]]
+
+
 def connector(path: str, timeout: float) -> Callable[[], Awaitable[InlineConnection]]:
     """`create_async_engine(async_creator=...)` for the SQLite file at `path`; `timeout` is how long a statement
     waits for another connection's lock. The connection may be used by one task at a time on any thread (a
