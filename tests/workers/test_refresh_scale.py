@@ -206,7 +206,11 @@ async def test_a_refresh_waits_for_its_boards_lock_and_a_vote_during_it_stays_st
     other_worker = await asyncpg.connect(services.settings.database_url.replace("postgresql+asyncpg", "postgresql"))
 
     async def waiting_on(lock: str) -> bool:
-        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event = $1"
+        # This test's database only: the suite's other processes wait on locks of their own on this server.
+        query = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND wait_event = $1 AND datname = current_database()"
+        )
         return bool(await other_worker.fetchval(query, lock))
 
     def refreshing() -> asyncio.Task[dict[str, Any]]:
