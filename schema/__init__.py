@@ -49,7 +49,7 @@ from schema.votes import VoteMutations, VoteQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
 from schema.workspaces import WorkspaceMutations
 
-__all__ = ["Context", "SharedReads", "build_schema", "export_sdl"]
+__all__ = ["Context", "SharedReads", "authentication_report", "build_schema", "export_sdl"]
 
 
 log = logging.getLogger("ideaengine.api")
@@ -111,13 +111,18 @@ class Subscription(Subscriptions):
     pass
 
 
+def authentication_report(actor: object) -> dict[str, Any]:
+    """Why a presented credential was ignored (the caller is then anonymous), in the shape an HTTP answer's
+    extensions and a WebSocket's `connection_ack` payload both carry; empty when there is nothing to say."""
+    errors = getattr(actor, "auth_errors", ())
+    return {"authentication": {"errors": list(errors)}} if errors else {}
+
+
 class AuthErrors(SchemaExtension):
     """Says in the response's extensions why a presented credential was ignored (the caller is anonymous)."""
 
     def get_results(self) -> dict[str, Any]:
-        context = self.execution_context.context
-        errors = getattr(getattr(context, "actor", None), "auth_errors", ())
-        return {"authentication": {"errors": list(errors)}} if errors else {}
+        return authentication_report(getattr(self.execution_context.context, "actor", None))
 
 
 class OperationName(SchemaExtension):
