@@ -374,13 +374,13 @@ def rss_mb(pid: int) -> float:
 
 
 async def padded_documents(client: httpx.AsyncClient, t: Target) -> str:
-    """3: 150 anonymous `{__typename}` documents of ~1 MB each (whitespace and a comment, each one different):
+    """3: 150 anonymous `{__typename}` documents of ~1 MB each (padded with whitespace, each to its own length):
     the parse and validation caches once kept every one, +180 MB never given back. The server's RSS before and
     after."""
     before = rss_mb(t.pid)
     codes = []
     for n in range(150):
-        document = "{ __typename }" + " " * 999_000 + f"# {n}"
+        document = "{ __typename }" + " " * (999_000 - n)  # each of its own length: a cache entry of its own
         codes.append(code_of(await client.post(t.url, json={"query": document})))
     await asyncio.sleep(1.0)
     return f"{tally(codes)}; server RSS {before:.0f} -> {rss_mb(t.pid):.0f} MB"
