@@ -394,7 +394,7 @@ def _surrogate_body(query: str, variables: dict[str, Any]) -> bytes:
 async def surrogate_text(client: httpx.AsyncClient, t: Target) -> str:
     """6: lone surrogates in a title, a comment and a search (once "Unexpected error.")."""
     headers = {"content-type": "application/json", "authorization": f"Bearer {t.token('surrogate-writer')}"}
-    cases = [
+    cases: list[tuple[str, dict[str, Any]]] = [
         (
             "mutation($i: SubmitIdeaInput!) { submitIdea(input: $i) { userErrors { code } } }",
             {"i": {"boardId": t.board_id, "title": "Oat \ud800 milk"}},
