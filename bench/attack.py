@@ -44,6 +44,8 @@ class Target:
     sso_secret: str
     board_id: str = ""
     idea_ids: list[str] = field(default_factory=list)
+    pid: int = 0
+    "The server process, whose memory some attacks report."
 
     @property
     def base(self) -> str:
@@ -244,14 +246,24 @@ async def rate_limit_burst(client: httpx.AsyncClient, t: Target) -> str:
 
 
 async def first_time_voters(client: httpx.AsyncClient, t: Target) -> str:
-    """7: 300 first-time SSO voters at once, then the tally."""
+    """7: 300 first-time SSO voters at once, then the tally read back: it must have grown by the votes taken."""
     vote = "mutation($i: VoteInput!) { vote(input: $i) { userErrors { code } } }"
     target = t.idea_ids[-1]
     tokens = [t.token(f"first-timer-{n}-{time.time_ns()}") for n in range(300)]
+    before = await up_votes(client, t, target)
     answers = await asyncio.gather(
         *(post(client, t, vote, {"i": {"ideaId": target, "value": "UP"}}, k) for k in tokens)
     )
-    return tally([code_of(a) for a in answers])
+    codes = [code_of(a) for a in answers]
+    taken, after = codes.count("200 ok"), await up_votes(client, t, target)
+    verdict = "tally exact" if after - before == taken else f"TALLY WRONG: {after - before} for {taken} votes"
+    return f"{tally(codes)}; {verdict} ({before} -> {after} up)"
+
+
+async def up_votes(client: httpx.AsyncClient, t: Target, idea: str) -> int:
+    """The idea's up votes as its admin reads them (the API key: never a cached anonymous answer)."""
+    answer = await post(client, t, "query($id: ID!) { idea(id: $id) { votes { up } } }", {"id": idea}, t.api_key)
+    return int(answer.json()["data"]["idea"]["votes"]["up"])
 
 
 async def private_webhooks(client: httpx.AsyncClient, t: Target) -> str:
@@ -355,14 +367,85 @@ async def stalled_subscriber(client: httpx.AsyncClient, t: Target) -> str:
         await socket.close()
 
 
+def rss_mb(pid: int) -> float:
+    """The server's resident memory (Linux /proc), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+async def padded_documents(client: httpx.AsyncClient, t: Target) -> str:
+    """3: 150 anonymous `{__typename}` documents of ~1 MB each (padded with whitespace, each to its own length):
+    the parse and validation caches once kept every one, +180 MB never given back. The server's RSS before and
+    after."""
+    before = rss_mb(t.pid)
+    codes = []
+    for n in range(150):
+        document = "{ __typename }" + " " * (999_000 - n)  # each of its own length: a cache entry of its own
+        codes.append(code_of(await client.post(t.url, json={"query": document})))
+    await asyncio.sleep(1.0)
+    return f"{tally(codes)}; server RSS {before:.0f} -> {rss_mb(t.pid):.0f} MB"
+
+
+def _surrogate_body(query: str, variables: dict[str, Any]) -> bytes:
+    """JSON as a careless client writes it: lone surrogates as `\\ud800` escapes (valid JSON, invalid Unicode)."""
+    return json.dumps({"query": query, "variables": variables}).encode()
+
+
+async def surrogate_text(client: httpx.AsyncClient, t: Target) -> str:
+    """6: lone surrogates in a title, a comment and a search (once "Unexpected error.")."""
+    headers = {"content-type": "application/json", "authorization": f"Bearer {t.token('surrogate-writer')}"}
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (
+            "mutation($i: SubmitIdeaInput!) { submitIdea(input: $i) { userErrors { code } } }",
+            {"i": {"boardId": t.board_id, "title": "Oat \ud800 milk"}},
+        ),
+        (
+            "mutation($i: AddCommentInput!) { addComment(input: $i) { userErrors { code } } }",
+            {"i": {"ideaId": t.idea_ids[0], "body": "Yes \udfff please"}},
+        ),
+        (
+            'query($q: String) { board(workspace: "demo", slug: "ideas") { ideas(search: $q) { totalCount } } }',
+            {"q": "milk \ud83d"},
+        ),
+    ]
+    answers = [await client.post(t.url, content=_surrogate_body(q, v), headers=headers) for q, v in cases]
+    return tally([code_of(a) for a in answers])
+
+
+async def surrogate_ws_token(client: httpx.AsyncClient, t: Target) -> str:
+    """5: the lone-surrogate token in a WebSocket `connection_init` (once a dropped connection, no close code)."""
+    from websockets.asyncio.client import connect
+
+    ws_url = t.base.replace("http://", "ws://") + "/graphql"
+    outcomes = []
+    for token in (_unsigned({"iss": "\ud800", "sub": "x", "exp": int(time.time()) + 60}), "ey\ud800.\ud800.x"):
+        socket = await connect(ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        try:
+            init = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}
+            await socket.send(json.dumps(init))  # ensure_ascii: the surrogate travels as \\ud800
+            try:
+                ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            except Exception:  # closed instead of answered
+                outcomes.append(f"closed {socket.close_code}")
+                continue
+            errors = ((ack.get("payload") or {}).get("authentication") or {}).get("errors") or []
+            outcomes.append(f"{ack['type']}, anonymous: {errors[0][:36]}" if errors else ack["type"])
+        finally:
+            await socket.close()
+    return tally(outcomes)
+
+
 ATTACKS: list[tuple[str, Callable[[httpx.AsyncClient, Target], Awaitable[str]]]] = [
     ("30 aliases x 100 ideas x 20 similar, twice at once", expensive_nested_query),
     ("31 aliases", thirty_one_aliases),
     ("submitIdea with 30,000 tags", thirty_thousand_tags),
     ("40 x 5 MB bodies at once, then 10 MB", huge_bodies),
+    ("150 anonymous ~1 MB padded {__typename}", padded_documents),
     ("JSON nested 100,000 deep; a bare string body", deep_json),
     ("bad tokens (surrogate iss, NUL sub/name, odd exp)", bad_tokens),
+    ("lone-surrogate tokens in WebSocket connection_init", surrogate_ws_token),
     ("odd ids, NUL, unknown enum, subscription over HTTP", odd_input),
+    ("lone surrogates in a title, a comment, a search", surrogate_text),
     ("invisible and bidi titles, control-character comment", invisible_text),
     ("webhooks to private addresses, port 0, CR/LF", private_webhooks),
     ("anonymous node(User:1..80)", user_enumeration),
@@ -434,7 +517,7 @@ def main() -> None:
             proc, url_ = serve([cli, "serve"], env | {"IDEAENGINE_LOG_LEVEL": "WARNING"}, tmp)
             try:
                 settle(url_)
-                target = Target(url_, seeded["workspace"], seeded["apiKey"], seeded["ssoSecret"])
+                target = Target(url_, seeded["workspace"], seeded["apiKey"], seeded["ssoSecret"], pid=proc.pid)
                 rows = asyncio.run(run(target, set(options.only) if options.only else None))
                 worst_overall = max([worst_overall, *(r[3] for r in rows)])
             finally:

@@ -39,7 +39,7 @@ from ideaengine.platform.ratelimit import AnonymousReads
 from ideaengine.platform.response_cache import Cached, ResponseCache
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings
-from schema import Context, SharedReads, build_schema
+from schema import Context, SharedReads, authentication_report, build_schema
 from schema.websocket import SubscriptionCaps, TransportWSHandler
 
 log = logging.getLogger("ideaengine.app")
@@ -208,7 +208,8 @@ class GraphQLApp(GraphQL[Context, None]):
         token = params.get("authorization") or params.get("Authorization")
         if isinstance(token, str) and token:
             context.actor = await self._actor(token)
-        return None
+        # A refused token leaves the connection anonymous: the ack says why, as an HTTP answer's extensions do.
+        return authentication_report(context.actor) or None
 
     async def _actor(self, authorization: str | None) -> Actor:
         if not authorization:

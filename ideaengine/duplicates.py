@@ -32,7 +32,8 @@ from ideaengine.platform.models import OPEN_STATUSES, BoardIndex, DuplicateClust
 from ideaengine.platform.queries import Page, SortKey, Window, pages
 
 INDEX_CACHE_SIZE = 64
-"Board indexes kept loaded per process, keyed by board and build (a refused blob too, so it is logged once)."
+"""Board indexes kept loaded per process, the latest build of each board (a refused blob too, so it is logged
+once)."""
 NEWER_EMBED_MAX = 200
 "Most ideas newer than the stored index embedded at request time; beyond that the newer ones are matched by words."
 VECTOR_CACHE_SIZE = 2_048
@@ -130,6 +131,10 @@ async def _stored(session: AsyncSession, board_id: int) -> tuple[StoredIndex | N
     # The database is part of the key: one process may serve several (tests do, one per test).
     key = (str(session.get_bind().engine.url), board_id, row.text_seq, row.built_at)
     if key not in _cache:
+        # One build per board: each submission rebuilds the index, and 64 superseded builds of one board with
+        # long bodies (tens of MB each, with their matrices) grew a server by gigabytes.
+        for superseded in [k for k in _cache if k[:2] == key[:2]]:
+            del _cache[superseded]
         _cache[key] = await _load(session, board_id, row)
         while len(_cache) > INDEX_CACHE_SIZE:
             _cache.popitem(last=False)

@@ -291,8 +291,17 @@ def _lifetime_problem(claims: dict[str, Any], max_lifetime: float) -> str | None
         return "The SSO token's exp must be a number of seconds since 1970."
     start = iat if isinstance(iat, int | float) and not isinstance(iat, bool) and math.isfinite(iat) else None
     if exp - time.time() > max_lifetime or (start is not None and exp - start > max_lifetime):
-        return f"The SSO token lives too long: at most {max_lifetime / 3600:g} hours past iat (or now)."
+        return f"The SSO token lives too long: at most {_duration(max_lifetime)} past iat (or now)."
     return None
+
+
+def _duration(seconds: float) -> str:
+    """A configured lifetime as an operator wrote it: `24 hours`, `10 minutes`, `90 seconds`."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' * (count != 1)}"
+    return f"{seconds:g} second{'s' * (seconds != 1)}"
 
 
 def _printable(value: object) -> str | None:

@@ -15,7 +15,6 @@ from strawberry.extensions import (
     MaskErrors,
     MaxTokensLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -33,6 +32,7 @@ from ideaengine.platform.settings import (
 from schema import relay
 from schema.apikeys import ApiKeyMutations, ApiKeyQueries
 from schema.boards import BoardMutations, BoardNode, BoardQueries
+from schema.caches import CACHED_DOCUMENTS, BoundedValidationCache, SubscriptionSafeParserCache
 from schema.campaigns import CampaignMutations, CampaignNode
 from schema.comments import CommentMutations, CommentNode
 from schema.context import Context, Info, SharedReads
@@ -43,13 +43,13 @@ from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
 from schema.lifecycle import LifecycleMutations
 from schema.moderation import ModerationMutations
 from schema.notification_settings import NotificationSettingsMutations
-from schema.subscriptions import BOARD_EVENT_TYPES, Subscriptions, SubscriptionSafeParserCache
+from schema.subscriptions import BOARD_EVENT_TYPES, Subscriptions
 from schema.users import UserMutations, UserNode, Viewer
 from schema.votes import VoteMutations, VoteQueries
 from schema.webhooks import WebhookMutations, WebhookQueries
 from schema.workspaces import WorkspaceMutations
 
-__all__ = ["Context", "SharedReads", "build_schema", "export_sdl"]
+__all__ = ["Context", "SharedReads", "authentication_report", "build_schema", "export_sdl"]
 
 
 log = logging.getLogger("ideaengine.api")
@@ -111,13 +111,18 @@ class Subscription(Subscriptions):
     pass
 
 
+def authentication_report(actor: object) -> dict[str, Any]:
+    """Why a presented credential was ignored (the caller is then anonymous), in the shape an HTTP answer's
+    extensions and a WebSocket's `connection_ack` payload both carry; empty when there is nothing to say."""
+    errors = getattr(actor, "auth_errors", ())
+    return {"authentication": {"errors": list(errors)}} if errors else {}
+
+
 class AuthErrors(SchemaExtension):
     """Says in the response's extensions why a presented credential was ignored (the caller is anonymous)."""
 
     def get_results(self) -> dict[str, Any]:
-        context = self.execution_context.context
-        errors = getattr(getattr(context, "actor", None), "auth_errors", ())
-        return {"authentication": {"errors": list(errors)}} if errors else {}
+        return authentication_report(getattr(self.execution_context.context, "actor", None))
 
 
 class OperationName(SchemaExtension):
@@ -225,8 +230,8 @@ def build_schema(
         subscription=Subscription,
         types=[IdeaNode, BoardNode, UserNode, CommentNode, NotificationNode, CampaignNode, *BOARD_EVENT_TYPES],
         extensions=[
-            lambda: SubscriptionSafeParserCache(maxsize=1000),
-            lambda: ValidationCache(maxsize=1000),
+            lambda: SubscriptionSafeParserCache(maxsize=CACHED_DOCUMENTS),
+            lambda: BoundedValidationCache(maxsize=CACHED_DOCUMENTS),
             lambda: AddValidationRules(limits),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: QueryCost(anonymous_limit=max_cost_anonymous, limit=max_cost),

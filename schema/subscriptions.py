@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
-from strawberry.extensions import ParserCache
 
 from ideaengine import boards, campaigns, ideas, lifecycle
 from ideaengine.errors import not_found
@@ -76,28 +75,6 @@ BOARD_EVENT_TYPES = (
     CampaignPhaseChangedEvent,
 )
 "Registered with the schema: they are reached only through the BoardEvent interface."
-
-
-CACHEABLE_QUERY_CHARS = 10_000
-"""Documents longer than this are parsed each time, never kept: 1,000 cached documents stay a few MB, where
-padded 5 MB queries once grew the server by 400 MB and never gave it back."""
-
-
-class SubscriptionSafeParserCache(ParserCache):
-    """ParserCache that lets strawberry report syntax errors itself (the stock hook raises them out of a
-    WebSocket operation, so the client got a bare `complete` instead of the protocol's close 4400), and that
-    keeps only documents of a size real clients send."""
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        if len(context.query or "") > CACHEABLE_QUERY_CHARS:
-            yield  # strawberry parses it, uncached
-            return
-        try:
-            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
-        except GraphQLError:
-            pass  # left unparsed: strawberry parses again inside its own error handling
-        yield
 
 
 async def _until_expiry(stream: AsyncIterator[events.Event], actor: Actor) -> AsyncIterator[events.Event]:

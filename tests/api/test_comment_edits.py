@@ -202,3 +202,35 @@ async def test_a_deleted_comment_no_longer_makes_its_author_known_outside_the_wo
     assert (await world.api(lookup, {"id": found["author"]["id"]}, auth=outsider))["data"] == {"node": {"name": "Bob"}}
     assert (await mutate(world, "member", DELETE, {"commentId": found["id"]})) == {"userErrors": []}
     assert (await world.api(lookup, {"id": found["author"]["id"]}, auth=outsider))["data"] == {"node": None}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("\u200b\u200b\u200b", id="zero_width_spaces"),
+        pytest.param("\u2060 \ufeff\u200d\n\u00ad", id="joiners_marks_and_blanks"),
+    ],
+)
+async def test_a_comment_of_only_invisible_characters_is_refused_naming_the_body(world: World, body: str) -> None:
+    """A comment that shows nothing would read as an empty row: adding or editing to one is INVALID on `body`."""
+    idea = await world.idea()
+    mine = await comment(world, idea, "Me too")
+    before = await thread(world, idea)
+    refusal = [{"field": ["input", "body"], "code": "INVALID", "message": "A comment must contain visible characters."}]
+    added = await mutate(
+        world,
+        "author",
+        """mutation($input: AddCommentInput!) { addComment(input: $input) {
+        comment { id } userErrors { field code message } } }""",
+        {"ideaId": idea, "body": body},
+    )
+    assert added == {"comment": None, "userErrors": refusal}
+    edited = await mutate(
+        world,
+        "author",
+        """mutation($input: EditCommentInput!) { editComment(input: $input) {
+        comment { body } userErrors { field code message } } }""",
+        {"commentId": mine, "body": body},
+    )
+    assert edited == {"comment": None, "userErrors": refusal}
+    assert await thread(world, idea) == before

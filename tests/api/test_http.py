@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -279,13 +280,38 @@ async def test_a_long_document_is_parsed_but_never_cached(api: Api) -> None:
     """The parse cache keeps 1,000 documents: padded ones must not make that 1,000 megabytes."""
     from strawberry.extensions.parser_cache import _get_parse_cache
 
-    from schema.subscriptions import CACHEABLE_QUERY_CHARS
+    from schema.caches import CACHEABLE_QUERY_CHARS, CACHED_DOCUMENTS
 
-    parse_cache: Any = _get_parse_cache(1000)  # a functools.lru_cache wrapper, typed as a plain callable
+    parse_cache: Any = _get_parse_cache(CACHED_DOCUMENTS)  # a functools.lru_cache wrapper, typed as a callable
     before = parse_cache.cache_info().currsize
     padded = "{ __typename }" + " " * CACHEABLE_QUERY_CHARS
     assert await api(padded) == {"data": {"__typename": "Query"}}
     assert parse_cache.cache_info().currsize == before
+
+
+async def test_long_documents_are_validated_but_never_kept_while_short_ones_are(api: Api) -> None:
+    """The validation cache keys on the parsed document, whose locations hold its whole text: 150 padded 1 MB
+    `{__typename}` once grew a server by 180 MB for good. Long documents are validated each time, uncached;
+    short ones are still kept."""
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    from schema.caches import CACHEABLE_QUERY_CHARS, CACHED_DOCUMENTS
+
+    validate_cache: Any = _get_validate_cache(CACHED_DOCUMENTS)  # a functools.lru_cache wrapper
+    before = validate_cache.cache_info()
+    for n in range(5):
+        padded = "{ __typename }" + " " * (CACHEABLE_QUERY_CHARS + n)  # a parsed document keys by its length
+        assert await api(padded) == {"data": {"__typename": "Query"}}
+    assert validate_cache.cache_info().currsize == before.currsize
+    invalid = "{ nope }" + " " * CACHEABLE_QUERY_CHARS  # still validated: the error is the schema's
+    body = await api(invalid, expect_errors=True)
+    assert body["errors"][0]["message"].startswith("Cannot query field 'nope' on type 'Query'.")
+    assert validate_cache.cache_info().currsize == before.currsize
+
+    alias = "a" + uuid.uuid4().hex
+    short = "{ " + alias + ": __typename }"  # a document no other test sends
+    assert await api(short) == {"data": {alias: "Query"}}
+    assert validate_cache.cache_info().currsize == min(before.currsize + 1, CACHED_DOCUMENTS)
 
 
 @pytest.mark.parametrize(

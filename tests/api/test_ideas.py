@@ -293,3 +293,20 @@ async def test_a_lone_surrogate_in_a_document_is_a_syntax_error(api: Api, ws: Wo
     )
     assert body["data"] is None
     assert body["errors"][0]["message"] == "Syntax Error: Invalid Unicode escape sequence: '\\ud800'."
+
+
+async def test_a_process_keeps_one_build_of_a_boards_duplicate_index(
+    api: Api, ws: Workspace, board: str, services: Any
+) -> None:
+    """Every submission rebuilds the board's index: superseded builds are let go, not kept 64 deep (each one of a
+    board of long ideas held tens of MB: a few dozen submissions grew a server by gigabytes)."""
+    from collections import Counter
+
+    from ideaengine import duplicates
+    from tests.api.ops import drain, pk
+
+    for n in range(4):
+        await submit(api, ws.token("alice"), board, f"Oat milk in every store {n}", body=f"Version {n} " * 50)
+        await drain(services)  # the index is rebuilt; the next submission reads (and caches) the new build
+    builds = Counter(key[0] for key in duplicates._cache if key[1] == pk(board))  # per database
+    assert set(builds.values()) == {1}, duplicates._cache.keys()

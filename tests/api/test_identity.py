@@ -373,3 +373,41 @@ async def test_a_user_is_readable_only_where_their_name_shows(api: Api, ws: Work
     assert await seen_by(None) == [None, None, "Carol"]
     assert await seen_by(other_ws.token("eve")) == [None, None, "Carol"]
     assert await seen_by(ws.token("dave")) == ["Alice", "Bob", "Carol"]
+
+
+async def test_a_configured_longest_token_lifetime_is_the_one_enforced(services: Any, api: Api, ws: Workspace) -> None:
+    """IDEAENGINE_SSO_MAX_TOKEN_LIFETIME_SECONDS=600: a token for 15 minutes, or one issued 5 minutes ago for
+    12 minutes in all, is refused with that limit in the reason; 8 minutes is fine (the default 24 hours takes
+    all three)."""
+    from ideaengine.app import create_app
+    from ideaengine.platform.services import Services
+
+    now = int(time.time())
+    long, old, short = (
+        jwt.encode(claims(ws, exp=now + 900), ws.sso_secret, algorithm="HS256"),
+        jwt.encode(claims(ws, iat=now - 300, exp=now + 420), ws.sso_secret, algorithm="HS256"),
+        jwt.encode(claims(ws, exp=now + 480), ws.sso_secret, algorithm="HS256"),
+    )
+    for token in (long, old, short):
+        assert (await api(VIEWER, auth=token))["data"]["viewer"]["role"] == "MEMBER"
+    settings = services.settings.model_copy(update={"sso_max_token_lifetime_seconds": 600})
+    strict_services = Services.create(settings)
+    try:
+        transport = httpx.ASGITransport(app=create_app(settings, strict_services))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            strict = Api(client)
+            reason = "The SSO token lives too long: at most 10 minutes past iat (or now)."
+            for token in (long, old):
+                body = await strict(VIEWER, auth=token)
+                assert body == {"data": ANONYMOUS_VIEWER, "extensions": {"authentication": {"errors": [reason]}}}
+            assert (await strict(VIEWER, auth=short))["data"]["viewer"]["role"] == "MEMBER"
+    finally:
+        await strict_services.close()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(86_400, "24 hours"), (3600, "1 hour"), (600, "10 minutes"), (5400, "90 minutes"), (90, "90 seconds")],
+)
+def test_the_longest_lifetime_is_said_in_the_unit_it_was_set_in(seconds: float, said: str) -> None:
+    assert identity._duration(seconds) == said

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -142,3 +143,67 @@ async def test_reactions_and_reports_have_budgets_of_their_own(services: Service
             ] == 0  # the refusal wrote nothing
     finally:
         await tight.close()
+
+
+@contextlib.asynccontextmanager
+async def tight_client(services: Services, **rates: str) -> AsyncIterator[Api]:
+    """The app with these rates (e.g. rate_submit="2/minute") and limits on."""
+    from ideaengine.app import create_app
+
+    settings = services.settings.model_copy(update={"rate_limits_enabled": True, **rates})
+    tight = Services.create(settings)
+    try:
+        transport = httpx.ASGITransport(app=create_app(settings, tight))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield Api(client)
+    finally:
+        await tight.close()
+
+
+SUBMIT = """mutation($i: SubmitIdeaInput!) { submitIdea(input: $i) {
+  idea { id } userErrors { code field message retryAfterSeconds } } }"""
+COMMENT = """mutation($i: AddCommentInput!) { addComment(input: $i) {
+  comment { id } userErrors { code field message retryAfterSeconds } } }"""
+COMPARE = """mutation($i: CompareIdeasInput!) { compareIdeas(input: $i) {
+  winner { id } userErrors { code field message retryAfterSeconds } } }"""
+
+
+@pytest.mark.parametrize(("kind", "noun"), [("submit", "ideas"), ("comment", "comments"), ("compare", "comparisons")])
+async def test_submissions_comments_and_comparisons_each_have_a_budget(
+    services: Services, api: Api, ws: Workspace, kind: str, noun: str
+) -> None:
+    """Two of a kind a minute: the third is RATE_LIMITED with a wait and writes nothing; the other kinds are
+    not spent by it (bob still votes)."""
+    from sqlalchemy import func, select
+
+    from ideaengine.platform.models import Comment, Comparison, Idea
+
+    board = await create_board(api, ws.api_key)
+    ideas = [await idea_id(api, ws.token("alice"), board, f"Idea number {n}") for n in range(3)]
+    requests: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
+        "submit": (SUBMIT, "submitIdea", [{"boardId": board, "title": f"Bob's idea {n}"} for n in range(3)]),
+        "comment": (COMMENT, "addComment", [{"ideaId": ideas[0], "body": f"Comment {n}"} for n in range(3)]),
+        "compare": (
+            COMPARE,
+            "compareIdeas",
+            [{"winnerId": ideas[w], "loserId": ideas[loser]} for w, loser in ((0, 1), (0, 2), (1, 2))],
+        ),
+    }
+    document, name, inputs = requests[kind]
+    rows = {"submit": Idea, "comment": Comment, "compare": Comparison}[kind]
+
+    async def count() -> int:
+        async with services.db.read() as session:
+            return int(await session.scalar(select(func.count()).select_from(rows)) or 0)
+
+    before = await count()
+    async with tight_client(services, **{f"rate_{kind}": "2/minute"}) as client:
+        answers = [(await client(document, {"i": i}, auth=ws.token("bob")))["data"][name] for i in inputs]
+        assert [a["userErrors"] for a in answers[:2]] == [[], []]
+        [error] = answers[2]["userErrors"]
+        assert error["code"] == "RATE_LIMITED" and error["field"] == []
+        assert 1 <= error["retryAfterSeconds"] <= 60
+        assert error["message"] == f"Too many {noun} for now: try again in {error['retryAfterSeconds']} seconds."
+        assert await count() == before + 2  # the refusal wrote nothing
+        vote = await client(VOTE, {"i": {"ideaId": ideas[2], "value": "UP"}}, auth=ws.token("bob"))
+        assert vote["data"]["vote"]["userErrors"] == []

@@ -116,3 +116,48 @@ async def test_a_connection_that_keeps_asking_past_its_caps_is_closed(capped: Em
         assert await ws.close_code() == 4429
     finally:
         await ws.close()
+
+
+@pytest.fixture(scope="module")
+def full_server(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
+    """A server that holds 3 subscriptions in all, under generous caps per connection, address and user."""
+    tmp = tmp_path_factory.mktemp("full")
+    url, drop = new_database(templates, "sqlite", tmp)
+    env = server_env(url, IDEAENGINE_MAX_SUBSCRIPTIONS_PER_SERVER="3")
+    acme, globex = create_workspace(env, "acme"), create_workspace(env, "globex")
+    server = Server(env, tmp, "server")
+    try:
+        asyncio.run(server.ready())
+        yield Embedded(server, acme, globex)
+    finally:
+        server.stop()
+        drop()
+
+
+async def test_a_server_holds_at_most_its_cap_in_all_whoever_asks(full_server: Embedded) -> None:
+    """The cap over every connection, address and user of one server: a fourth subscriber is refused (signed in or
+    not), and a slot comes back when a subscription ends."""
+    async with http_api(full_server.server) as api:
+        board = await create_board(api, full_server.acme.api_key, slug="full")
+    url = full_server.server.ws_url
+    anonymous = await GraphQLWS.open(url)
+    bob = await GraphQLWS.open(url, full_server.acme.token("bob"))
+    carol = await GraphQLWS.open(url, full_server.acme.token("carol"))
+    try:
+        await anonymous.subscribe("a0", BOARD, {"id": board})
+        await anonymous.subscribe("a1", BOARD, {"id": board})
+        await bob.subscribe("b0", BOARD, {"id": board})
+        await quiet(anonymous, ["a0", "a1"])
+        await quiet(bob, ["b0"])
+        for ws, op_id in ((carol, "c0"), (bob, "b1")):
+            await ws.subscribe(op_id, BOARD, {"id": board})
+            assert await refusal(ws, op_id) == (
+                "Too many subscriptions: this server holds as many subscriptions as it can; close one first."
+            )
+        await anonymous.completed("a1")
+        await asyncio.sleep(0.5)  # the cancelled operation ends, and gives its slot back, on a later loop turn
+        await carol.subscribe("c1", BOARD, {"id": board})
+        await quiet(carol, ["c1"])
+    finally:
+        for ws in (anonymous, bob, carol):
+            await ws.close()
