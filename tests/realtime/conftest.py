@@ -281,11 +281,12 @@ class Embedded:
     globex: WorkspaceKeys
 
 
-@pytest.fixture(scope="module")
-def embedded(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
-    tmp = tmp_path_factory.mktemp("embedded")
+@contextlib.contextmanager
+def embedded_server(templates: Any, tmp: Path, **extra: str) -> Iterator[Embedded]:
+    """`ideaengine serve` on a fresh SQLite file with the workspaces acme and globex, `extra` settings on top
+    (sync: the database template is built on a loop of its own)."""
     url, drop = new_database(templates, "sqlite", tmp)
-    env = server_env(url)
+    env = server_env(url, **extra)
     acme, globex = create_workspace(env, "acme"), create_workspace(env, "globex")
     server = Server(env, tmp, "server")
     try:
@@ -294,3 +295,9 @@ def embedded(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     finally:
         server.stop()
         drop()
+
+
+@pytest.fixture(scope="module")
+def embedded(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
+    with embedded_server(templates, tmp_path_factory.mktemp("embedded")) as serving:
+        yield serving

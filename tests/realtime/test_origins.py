@@ -10,29 +10,21 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import new_database
-from tests.realtime.conftest import PROTOCOL, Server, server_env
+from tests.realtime.conftest import PROTOCOL, Server, embedded_server
 
 ALLOWED = "https://app.example.com"
 
 
 @pytest.fixture
 def server(templates: Any, tmp_path: Path) -> Iterator[Server]:
-    """Made in a sync fixture: the database template is built on a loop of its own."""
-    url, drop = new_database(templates, "sqlite", tmp_path)
-    serving = Server(server_env(url, IDEAENGINE_CORS_ORIGINS="https://App.Example.com/"), tmp_path, "server")
-    try:
-        yield serving
-    finally:
-        serving.stop()
-        drop()
+    with embedded_server(templates, tmp_path, IDEAENGINE_CORS_ORIGINS="https://App.Example.com/") as serving:
+        yield serving.server
 
 
 async def test_the_same_origins_pass_the_cors_preflight_and_open_a_websocket(server: Server) -> None:
     from websockets.asyncio.client import connect
     from websockets.exceptions import InvalidStatus
 
-    await server.ready()
     preflight = {"access-control-request-method": "POST", "access-control-request-headers": "content-type"}
     async with httpx.AsyncClient() as http:
         for origin, allowed in ((ALLOWED, True), ("https://evil.example.com", False)):

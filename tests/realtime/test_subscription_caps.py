@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from tests.api.ops import create_board
-from tests.conftest import new_database
-from tests.realtime.conftest import Embedded, GraphQLWS, Server, create_workspace, http_api, server_env
+from tests.realtime.conftest import Embedded, GraphQLWS, embedded_server, http_api
 
 pytestmark = [pytest.mark.slow]
 
@@ -24,17 +23,8 @@ CAPS = {
 
 @pytest.fixture(scope="module")
 def capped(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
-    tmp = tmp_path_factory.mktemp("capped")
-    url, drop = new_database(templates, "sqlite", tmp)
-    env = server_env(url, **CAPS)
-    acme, globex = create_workspace(env, "acme"), create_workspace(env, "globex")
-    server = Server(env, tmp, "server")
-    try:
-        asyncio.run(server.ready())
-        yield Embedded(server, acme, globex)
-    finally:
-        server.stop()
-        drop()
+    with embedded_server(templates, tmp_path_factory.mktemp("capped"), **CAPS) as serving:
+        yield serving
 
 
 async def refusal(ws: GraphQLWS, op_id: str) -> str:
@@ -121,17 +111,10 @@ async def test_a_connection_that_keeps_asking_past_its_caps_is_closed(capped: Em
 @pytest.fixture(scope="module")
 def full_server(templates: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
     """A server that holds 3 subscriptions in all, under generous caps per connection, address and user."""
-    tmp = tmp_path_factory.mktemp("full")
-    url, drop = new_database(templates, "sqlite", tmp)
-    env = server_env(url, IDEAENGINE_MAX_SUBSCRIPTIONS_PER_SERVER="3")
-    acme, globex = create_workspace(env, "acme"), create_workspace(env, "globex")
-    server = Server(env, tmp, "server")
-    try:
-        asyncio.run(server.ready())
-        yield Embedded(server, acme, globex)
-    finally:
-        server.stop()
-        drop()
+    with embedded_server(
+        templates, tmp_path_factory.mktemp("full"), IDEAENGINE_MAX_SUBSCRIPTIONS_PER_SERVER="3"
+    ) as serving:
+        yield serving
 
 
 async def test_a_server_holds_at_most_its_cap_in_all_whoever_asks(full_server: Embedded) -> None:
