@@ -203,24 +203,17 @@ def require_unmerged(idea: Idea, action: str, field: str = "ideaId") -> None:
 
 
 async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Idea]:
-    rows = (
-        await session.execute(
-            select(Idea).join(Board, Board.id == Idea.board_id).where(Idea.id.in_(ids), visibility.ideas_clause(actor))
-        )
-    ).scalars()
-    return {i.id: i for i in rows}
+    return await _many(session, ids, visibility.ideas_clause(actor))
 
 
 async def get_notified_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Idea]:
     """The ideas the actor's notifications are about: those it may see, and its own whatever their state."""
-    rows = (
-        await session.execute(
-            select(Idea)
-            .join(Board, Board.id == Idea.board_id)
-            .where(Idea.id.in_(ids), visibility.notified_ideas_clause(actor))
-        )
-    ).scalars()
-    return {i.id: i for i in rows}
+    return await _many(session, ids, visibility.notified_ideas_clause(actor))
+
+
+async def _many(session: AsyncSession, ids: Sequence[int], readable: ColumnElement[bool]) -> dict[int, Idea]:
+    stmt = select(Idea).join(Board, Board.id == Idea.board_id).where(Idea.id.in_(ids), readable)
+    return {i.id: i for i in (await session.execute(stmt)).scalars()}
 
 
 _TAGS = (

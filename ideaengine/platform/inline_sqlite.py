@@ -90,10 +90,8 @@ class InlineCursor:
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return bool(code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED))
-    return "locked" in str(exc) or "busy" in str(exc)
+    """SQLITE_BUSY or SQLITE_LOCKED, extended codes included (Python 3.11 gives every error its code)."""
+    return (exc.sqlite_errorcode & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class _RunNow:
@@ -130,9 +128,7 @@ class InlineConnection:
         self._conn.rollback()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self.stop()
 
     def stop(self) -> None:
         if self._connection is not None:

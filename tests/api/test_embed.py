@@ -18,6 +18,11 @@ BUDGET_GZIP_BYTES = 100_000
 "Issue 16: the page's own code and CSS under 100 KB compressed."
 
 
+def policy_of(page: httpx.Response) -> dict[str, str]:
+    """The page's Content-Security-Policy, directive by directive."""
+    return dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
+
+
 @pytest.fixture
 async def framed(services: Any) -> AsyncIterator[httpx.AsyncClient]:
     from ideaengine.app import create_app
@@ -32,7 +37,7 @@ async def test_the_page_may_be_framed_by_the_allowed_origins_only_and_loads_noth
 ) -> None:
     page = await framed.get("/embed/acme/ideas")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
+    policy = policy_of(page)
     assert policy["frame-ancestors"] == "'self' https://app.example.com http://localhost:3000"
     assert policy["script-src"] == "'self'" and policy["default-src"] == "'none'"
     assert policy["connect-src"] == "'self' ws://test wss://test"
@@ -78,7 +83,7 @@ async def test_the_try_page_frames_the_board_from_this_server_under_the_same_pol
 ) -> None:
     page = await framed.get("/embed/acme/ideas/try")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
+    policy = policy_of(page)
     # It may frame this server's pages only, is framed like the board, and runs only this server's scripts.
     assert policy["frame-src"] == "'self'"
     assert policy["frame-ancestors"] == "'self' https://app.example.com http://localhost:3000"
