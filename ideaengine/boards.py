@@ -296,8 +296,8 @@ async def changed(
     """
     if scores:
         bump = built_once(_BUMP, session, _bump)
-        await session.execute(bump, {"board_id": board_id, "shard": idea_id % SCORE_SEQ_SHARDS})
-        jobs.after_commit(session, REFRESH_SCORES, board_id, coalesce=True)
+        await session.execute(bump, {"board_id": board_id, "shard": score_shard(idea_id)})
+        refresh_after_commit(session, board_id)
     if texts:
         await session.execute(
             update(Board)
@@ -305,6 +305,25 @@ async def changed(
             .values(text_seq=Board.text_seq + 1, last_activity_at=at or utcnow())
         )
         jobs.after_commit(session, INDEX_TEXTS, board_id, coalesce=True)
+
+
+def score_shard(idea_id: int) -> int:
+    """The shard of the board's score sequence a change to this idea bumps."""
+    return idea_id % SCORE_SEQ_SHARDS
+
+
+def bump_sql(board: str, shard: str, source: str) -> str:
+    """`changed`'s bump as a PostgreSQL sub-statement, for a write run as one statement (the vote's): it bumps
+    the shard once if `source` (a CTE of that statement) yields a row. Pair it with `refresh_after_commit`."""
+    return (
+        f"INSERT INTO board_score_seqs (board_id, shard, seq) SELECT {board}, {shard}, 1 FROM {source} LIMIT 1 "
+        "ON CONFLICT (board_id, shard) DO UPDATE SET seq = board_score_seqs.seq + 1"
+    )
+
+
+def refresh_after_commit(session: AsyncSession, board_id: int) -> None:
+    """Queue the board's coalesced score refresh for after commit (DECISIONS.md 13); `changed` calls it."""
+    jobs.after_commit(session, REFRESH_SCORES, board_id, coalesce=True)
 
 
 def score_seq(board_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ColumnElement[int]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import TypeVar
 
-from sqlalchemy import Select, delete, exists, func, literal, select, update
+from sqlalchemy import Select, delete, exists, func, literal, literal_column, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -61,6 +62,21 @@ async def follow_on_vote(session: AsyncSession, idea: Idea, user_id: int) -> Non
             .returning(Idea.follower_count)
         )
         set_committed_value(idea, "follower_count", count.scalar_one())
+
+
+_POSTGRES = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def follow_on_vote_sql(idea: str, user: str, at: str, when: str) -> str:
+    """`follow_on_vote` as a PostgreSQL sub-statement, for a vote run as one statement: when the SQL condition
+    `when` holds (a new UP vote), the voter follows the idea unless they turned followOnVote off. It returns a
+    row per new follow, for the statement to add to the idea's follower_count."""
+    off = notification_settings.FOLLOWS_ON_VOTE_OFF.where(NotificationSetting.user_id == literal_column(user))
+    return (
+        f"INSERT INTO follows (idea_id, user_id, created_at) SELECT {idea}, {user}, {at} "
+        f"WHERE {when} AND NOT EXISTS ({off.compile(dialect=_POSTGRES)}) "
+        "ON CONFLICT (idea_id, user_id) DO NOTHING RETURNING 1"
+    )
 
 
 async def notify_followers(

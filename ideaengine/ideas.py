@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Select, bindparam, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import ColumnElement
 
 import ranking
 from ideaengine import boards, campaigns, moderation, validation, visibility
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
+from ideaengine.platform import driver
 from ideaengine.platform.models import (
     OPEN_STATUSES,
     Board,
@@ -150,6 +152,10 @@ async def get_for_write(
     return found[idea_id]
 
 
+async def lock_one(session: AsyncSession, actor: Actor, idea_id: int) -> tuple[Idea, Board]:
+    return await get_for_write(session, actor, idea_id, lock=True)
+
+
 async def lock_many(session: AsyncSession, actor: Actor, idea_ids: Sequence[int]) -> dict[int, tuple[Idea, Board]]:
     """The ideas the actor can see, with their boards, row-locked in ascending id order.
 
@@ -163,11 +169,12 @@ async def lock_many(session: AsyncSession, actor: Actor, idea_ids: Sequence[int]
     return await _with_boards(session, actor, idea_ids, lock=True)
 
 
-def _with_boards_stmt(lock: bool, bound: bool) -> Select[Idea, Board]:
+def _with_boards_stmt(lock: bool, bound: bool, chosen: ColumnElement[bool] | None = None) -> Select[Idea, Board]:
+    chosen = Idea.id.in_(bindparam("ids", expanding=True)) if chosen is None else chosen
     stmt = (
         select(Idea, Board)
         .join(Board, Board.id == Idea.board_id)
-        .where(Idea.id.in_(bindparam("ids", expanding=True)), boards.visible_to_reader(bound), visibility.ideas_bound())
+        .where(chosen, boards.visible_to_reader(bound), visibility.ideas_bound())
         .order_by(Idea.id)
     )
     return stmt.with_for_update(of=Idea, key_share=True) if lock else stmt
@@ -175,6 +182,36 @@ def _with_boards_stmt(lock: bool, bound: bool) -> Select[Idea, Board]:
 
 _WITH_BOARDS = {(lock, bound): _with_boards_stmt(lock, bound) for lock in (False, True) for bound in (False, True)}
 "Built once: every write on an idea starts here, and building the select cost more than running it."
+_LOADED = [
+    (owner, prop.key, prop.columns[0])
+    for owner, model in enumerate((Idea, Board))
+    for prop in model.__mapper__.column_attrs
+    if not prop.deferred
+]
+"""Which object (0 the idea, 1 the board) and attribute each column of `lock_detached`'s row fills: the columns
+the ORM loads (not the deferred ones, such as an idea's embedding)."""
+_LOCK_DETACHED = {
+    bound: driver.Prepared(
+        _with_boards_stmt(True, bound, Idea.id == bindparam("id")).with_only_columns(*(c for _, _, c in _LOADED))
+    )
+    for bound in (False, True)
+}
+
+
+async def lock_detached(session: AsyncSession, actor: Actor, idea_id: int) -> tuple[Idea, Board]:
+    """`get_for_write(..., lock=True)` on PostgreSQL through the driver, for the vote, the hottest write: the
+    same statement and lock, but the idea and board come back outside the session (a write through them would
+    not be flushed), built without the ORM's loading, a fifth of a vote's CPU. Writes that change them use
+    `get_for_write`."""
+    reader = boards.reader_params(actor)
+    found = await _LOCK_DETACHED[bool(reader)].fetch(session, {"id": idea_id, **reader, **visibility.params(actor)})
+    if not found:
+        raise not_found("No such idea.", "ideaId")
+    idea, board = Idea(), Board()
+    pair = (idea, board)
+    for (owner, name, _), value in zip(_LOADED, found[0], strict=True):
+        set_committed_value(pair[owner], name, value)
+    return idea, board
 
 
 async def _with_boards(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Float, Integer, Row, Table, bindparam, delete, select, text, update
+from sqlalchemy import Row, Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ideaengine import boards, campaigns, follows, ideas, trending
 from ideaengine.identity import Actor, ActorRole, require_in
-from ideaengine.platform.models import BallotKind, Idea, UTCDateTime, Vote, utcnow
+from ideaengine.platform import driver as platform_driver
+from ideaengine.platform.models import BallotKind, Idea, Vote, read_utc, stored_utc, utcnow
 from ideaengine.platform.upsert import insert_for
 
 UP, DOWN = 1, -1
@@ -35,52 +36,61 @@ _TALLY = (
 )
 "Built once with named parameters: building a statement costs more Python than executing a cached one."
 
-_NOW = "CAST(:now AS TIMESTAMP WITHOUT TIME ZONE)"
+_NOW = "CAST($4 AS TIMESTAMP WITHOUT TIME ZONE)"
+_VALUE = "CAST($3 AS INTEGER)"
 _DECAYED = trending.postgres_decay("trending", "trending_at", _NOW)
 "The idea's TRENDING figure moved to now; and below, the previous vote's weight now."
 _REPLACED = trending.postgres_decay("CAST(value AS DOUBLE PRECISION)", "updated_at", _NOW)
-_CAST_POSTGRES = (
-    text(
-        f"""
+_CAST_POSTGRES = f"""
 WITH previous AS (
-    SELECT value, updated_at FROM votes WHERE idea_id = :idea_id AND user_id = :user_id
+    SELECT value, updated_at FROM votes WHERE idea_id = $1 AND user_id = $2
+), moves AS (
+    SELECT {_VALUE} IS DISTINCT FROM (SELECT value FROM previous) AS yes
 ), chosen AS (
     INSERT INTO votes (idea_id, user_id, value, created_at, updated_at)
-    SELECT :idea_id, :user_id, CAST(:value AS INTEGER), {_NOW}, {_NOW}
-    WHERE CAST(:value AS INTEGER) IS NOT NULL
-      AND CAST(:value AS INTEGER) IS DISTINCT FROM (SELECT value FROM previous)
+    SELECT $1, $2, {_VALUE}, {_NOW}, {_NOW}
+    WHERE {_VALUE} IS NOT NULL AND (SELECT yes FROM moves)
     ON CONFLICT (idea_id, user_id) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at
 ), withdrawn AS (
-    DELETE FROM votes WHERE CAST(:value AS INTEGER) IS NULL AND idea_id = :idea_id AND user_id = :user_id
+    DELETE FROM votes WHERE {_VALUE} IS NULL AND idea_id = $1 AND user_id = $2
+), followed AS (
+    {follows.follow_on_vote_sql("$1", "$2", _NOW, f"{_VALUE} = {UP} AND (SELECT yes FROM moves)")}
+), moved AS (
+    UPDATE ideas SET
+        up_count = up_count + ({_VALUE} IS NOT DISTINCT FROM 1)::int
+                            - ((SELECT value FROM previous) IS NOT DISTINCT FROM 1)::int,
+        down_count = down_count + ({_VALUE} IS NOT DISTINCT FROM -1)::int
+                                - ((SELECT value FROM previous) IS NOT DISTINCT FROM -1)::int,
+        trending = {_DECAYED} + COALESCE({_VALUE}, 0) - COALESCE((SELECT {_REPLACED} FROM previous), 0),
+        trending_at = {_NOW},
+        follower_count = follower_count + (SELECT count(*) FROM followed)
+    WHERE id = $1 AND (SELECT yes FROM moves)
+    RETURNING up_count, down_count, trending, trending_at, follower_count
+), bumped AS (
+    {boards.bump_sql("CAST($5 AS INTEGER)", "CAST($6 AS INTEGER)", "moved")}
 )
-UPDATE ideas SET
-    up_count = up_count + (CAST(:value AS INTEGER) IS NOT DISTINCT FROM 1)::int
-                        - ((SELECT value FROM previous) IS NOT DISTINCT FROM 1)::int,
-    down_count = down_count + (CAST(:value AS INTEGER) IS NOT DISTINCT FROM -1)::int
-                            - ((SELECT value FROM previous) IS NOT DISTINCT FROM -1)::int,
-    trending = {_DECAYED} + COALESCE(CAST(:value AS INTEGER), 0) - COALESCE((SELECT {_REPLACED} FROM previous), 0),
-    trending_at = {_NOW}
-WHERE id = :idea_id AND CAST(:value AS INTEGER) IS DISTINCT FROM (SELECT value FROM previous)
-RETURNING up_count, down_count, trending, trending_at
+SELECT up_count, down_count, trending, trending_at, follower_count FROM moved
 """
-    )
-    .bindparams(bindparam("now", type_=UTCDateTime()), bindparam("value", type_=Integer()))
-    .columns(up_count=Integer(), down_count=Integer(), trending=Float(), trending_at=UTCDateTime())
-)
-"""On PostgreSQL the whole vote after the lock is one statement: read the previous vote, write or withdraw
-the new one, and move the tally and the TRENDING figure (ideaengine/trending.py) by the difference,
-returning them (no row when the vote was already this).
-Its snapshot is taken after the idea's row lock, which every writer of the idea's votes holds, so the
-previous vote it reads is the latest; the vote row is written after the idea row is updated, the order of
-every other writer's locks (ideas first). SQLite cannot write in a WITH, and its statements cost no round
-trips: it runs the same steps one by one (`_cast_in_steps`); tests hold both to the same answers."""
+"""On PostgreSQL the whole vote after the lock is one statement, run on the driver (platform/driver.py): read
+the previous vote, write or withdraw the new one, follow the idea on a new UP vote (`follows.follow_on_vote`),
+move the tally and the TRENDING figure (ideaengine/trending.py) by the difference, and bump the board's score
+sequence (`boards.changed`), returning the idea's new figures (no row when the vote was already this).
+Its snapshot is taken after the idea's row lock, which every writer of the idea's votes and follows holds, so
+the previous vote it reads is the latest; the sequence shard is the last row it writes, as in every other
+write. SQLite cannot write in a WITH, and its statements cost no round trips: it runs the same steps one by
+one (`_cast_in_steps`); tests hold both to the same answers."""
+
+_MOVED = ("up_count", "down_count", "trending", "trending_at", "follower_count")
 
 
 async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: int | None) -> Idea:
     """Record the actor's one vote on an idea (None withdraws it); the tally changes in the same transaction.
     A new UP vote follows the idea (`follows.follow_on_vote`)."""
     # Lock the idea row before reading the previous vote, so concurrent switches stay exact (DECISIONS.md 8).
-    idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
+    # On PostgreSQL the vote writes no ORM object: it reads them through the driver too.
+    postgres = session.get_bind().dialect.name == "postgresql"
+    lock = ideas.lock_detached if postgres else ideas.lock_one
+    idea, board = await lock(session, actor, idea_id)
     user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "vote")
     boards.require_active(board, "ideaId")
     ideas.require_open(idea)
@@ -88,14 +98,20 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     if value not in (UP, DOWN, None):
         raise ValueError(f"value must be 1, -1 or None, not {value!r}")
     now = utcnow()
-    params = {"idea_id": idea.id, "user_id": user_id, "value": value, "now": now}
-    if session.get_bind().dialect.name == "postgresql":
-        tally = (await session.execute(_CAST_POSTGRES, params)).one_or_none()
-    else:
-        tally = await _cast_in_steps(session, params)
+    if postgres:
+        driver = await platform_driver.connection(session)
+        args = (idea.id, user_id, value, stored_utc(now), board.id, boards.score_shard(idea.id))
+        moved = await driver.fetchrow(_CAST_POSTGRES, *args)
+        if moved is None:  # the vote was already this
+            return idea
+        # The new figures come back with the statement (one round trip less than a refresh).
+        for name in _MOVED:
+            set_committed_value(idea, name, read_utc(moved[name]) if name == "trending_at" else moved[name])
+        boards.refresh_after_commit(session, board.id)
+        return idea
+    tally = await _cast_in_steps(session, {"idea_id": idea.id, "user_id": user_id, "value": value, "now": now})
     if tally is None:  # the vote was already this
         return idea
-    # The new tally comes back with the UPDATE (one round trip less than a refresh).
     for name in ("up_count", "down_count", "trending", "trending_at"):
         set_committed_value(idea, name, getattr(tally, name))
     if value == UP:  # a new UP vote (the tally moved): the supporter hears what becomes of the idea

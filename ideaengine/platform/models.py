@@ -41,6 +41,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def stored_utc(value: datetime) -> datetime:
+    """A time as a UTC column stores it: naive UTC on both databases (DECISIONS.md 18)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def read_utc(value: datetime) -> datetime:
+    """A stored time read back timezone-aware."""
+    return value.replace(tzinfo=UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stored as naive UTC on both databases, read back timezone-aware (DECISIONS.md 18)."""
 
@@ -48,14 +60,10 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return None if value is None else stored_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
+        return None if value is None else read_utc(value)
 
 
 class Base(DeclarativeBase):
