@@ -116,7 +116,7 @@ class BoardNode(relay.Node):
         last: relay.Last = None,
         before: relay.Before = None,
     ) -> Annotated[IdeaConnection, strawberry.lazy("schema.ideas")]:
-        from schema.ideas import IdeaConnection, IdeaNode
+        from schema.ideas import idea_connection
 
         order = sort or idea_service.IdeaSort.TOP
         criteria = idea_service.IdeaFilter(
@@ -125,9 +125,7 @@ class BoardNode(relay.Node):
         scope = relay.scope("Board.ideas", self.model.id, order, statuses, tag, search)
         window = relay.window(info, scope, idea_service.sort_keys(order), first, after, last, before)
         page = await relay.load_page(info.context.loaders.board_ideas, (self.model.id, (order, criteria, window)))
-        for idea in page.rows:
-            info.context.loaders.idea.prime(idea.id, idea)
-        return relay.connection(IdeaConnection, scope, window, page, lambda row: IdeaNode(model=row))
+        return await idea_connection(info, scope, window, page)
 
     @strawberry.field(description="The board's campaigns, newest first; `phases` keeps those in these phases.")
     async def campaigns(

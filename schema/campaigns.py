@@ -17,7 +17,7 @@ from schema import relay
 from schema.context import Info
 from schema.enums import BallotKind, CampaignPhase, FreshAccounts, IdeaSort
 from schema.errors import DomainErrors, UserError
-from schema.ideas import IdeaConnection, IdeaNode
+from schema.ideas import IdeaConnection, IdeaNode, idea_connection
 
 if TYPE_CHECKING:
     from schema.boards import BoardNode
@@ -115,9 +115,7 @@ class CampaignNode(relay.Node):
         scope = relay.scope("Campaign.ideas", self.model.id, order)
         window = relay.window(info, scope, idea_service.sort_keys(order), first, after, last, before)
         page = await relay.load_page(info.context.loaders.board_ideas, (self.model.board_id, (order, criteria, window)))
-        for idea in page.rows:
-            info.context.loaders.idea.prime(idea.id, idea)
-        return relay.connection(IdeaConnection, scope, window, page, lambda row: IdeaNode(model=row))
+        return await idea_connection(info, scope, window, page)
 
     @strawberry.field(description="The entries picked in SHORTLIST, in submission order; empty: every entry competes.")
     async def finalists(self, info: Info) -> list[IdeaNode]:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
 
 import ranking
-from ideaengine import comments, duplicates, ideas, supporters
+from ideaengine import comments, duplicates, ideas, scores, supporters
 from ideaengine.errors import DomainError
-from ideaengine.platform.models import Idea
+from ideaengine.platform.models import Board, Idea
+from ideaengine.platform.queries import Page, Window
 from schema import relay
 from schema.context import Info
 from schema.enums import IdeaStatus, ModerationState, Vote, VoteValue
 from schema.errors import DomainErrors, UserError, bad_input, query_error
-from schema.users import UserConnection, UserNode, load_user
+from schema.loaders import Loader, at_once
+from schema.users import UserConnection, UserNode, user_node
 
 T = TypeVar("T")
 
@@ -80,12 +83,8 @@ class IdeaNode(relay.Node):
         return relay.encode_id("Idea", self.model.id)
 
     @strawberry.field
-    async def board(self, info: Info) -> Annotated[BoardNode, strawberry.lazy("schema.boards")]:
-        from schema.boards import BoardNode
-
-        board = await info.context.loaders.board.load(self.model.board_id)
-        assert board is not None  # the idea was loaded through its board's visibility
-        return BoardNode(model=board)
+    def board(self, info: Info) -> Annotated[BoardNode, strawberry.lazy("schema.boards")]:
+        return at_once(info.context.loaders.board, self.model.board_id, _board_node)
 
     @strawberry.field(description="The campaign the idea was entered into; null for none.")
     async def campaign(self, info: Info) -> Annotated[CampaignNode, strawberry.lazy("schema.campaigns")] | None:
@@ -106,12 +105,14 @@ class IdeaNode(relay.Node):
         return self.model.body
 
     @strawberry.field(description="Lower-case tags, in the order the author gave them.")
-    async def tags(self, info: Info) -> list[str]:
-        return await info.context.loaders.tags.load(self.model.id)
+    def tags(self, info: Info) -> list[str]:
+        return at_once(info.context.loaders.tags, self.model.id, _same)
 
     @strawberry.field(description="Who submitted it; null if their account is gone.")
-    async def author(self, info: Info) -> UserNode | None:
-        return await load_user(info, self.model.author_id)
+    def author(self, info: Info) -> UserNode | None:
+        if self.model.author_id is None:
+            return None
+        return at_once(info.context.loaders.user, self.model.author_id, user_node)
 
     @strawberry.field(description="Where the idea is now; open statuses take votes and comparisons.")
     def status(self) -> IdeaStatus:
@@ -152,34 +153,8 @@ class IdeaNode(relay.Node):
         return VoteTally(up=self.model.up_count, down=self.model.down_count)
 
     @strawberry.field(description="Ranking figures; eventually consistent, and `stale` says so.")
-    async def score(self, info: Info) -> IdeaScoreType:
-        stored = await info.context.loaders.score.load(self.model.id)
-        score = stored.score
-        if score is None:
-            return IdeaScoreType(
-                wilson_lower_bound=0.0,
-                trending=0.0,
-                elo=ranking.ELO_INITIAL,
-                bradley_terry=0.0,
-                bradley_terry_low=0.0,
-                bradley_terry_high=0.0,
-                comparisons=0,
-                rank=None,
-                computed_at=None,
-                stale=stored.stale,
-            )
-        return IdeaScoreType(
-            wilson_lower_bound=score.wilson_lower_bound,
-            trending=stored.trending,
-            elo=score.elo,
-            bradley_terry=score.bradley_terry,
-            bradley_terry_low=score.bt_low,
-            bradley_terry_high=score.bt_high,
-            comparisons=score.comparisons,
-            rank=score.rank,
-            computed_at=stored.computed_at,
-            stale=stored.stale,
-        )
+    def score(self, info: Info) -> IdeaScoreType:
+        return at_once(info.context.loaders.score, self.model.id, _score)
 
     @strawberry.field(description="Comments, oldest first.")
     async def comments(
@@ -231,21 +206,24 @@ class IdeaNode(relay.Node):
         return relay.connection(UserConnection, scope, window, page, lambda row: UserNode(model=row))
 
     @strawberry.field(description="The viewer's vote; null when none (or anonymous).")
-    async def viewer_vote(self, info: Info) -> VoteValue | None:
-        value = await info.context.loaders.viewer_vote.load(self.model.id)
-        return None if value is None else Vote(value)
+    def viewer_vote(self, info: Info) -> VoteValue | None:
+        return at_once(info.context.loaders.viewer_vote, self.model.id, _vote)
 
     @strawberry.field(description="Whether the viewer follows it; false when anonymous.")
-    async def viewer_follows(self, info: Info) -> bool:
-        return await info.context.loaders.viewer_follows.load(self.model.id)
+    def viewer_follows(self, info: Info) -> bool:
+        return at_once(info.context.loaders.viewer_follows, self.model.id, _same)
 
     @strawberry.field(
         description="Whether the viewer may edit this idea (its author, a moderator or an admin; never "
         "on a MERGED idea or an archived board)."
     )
-    async def viewer_can_edit(self, info: Info) -> bool:
-        board = await info.context.loaders.board.load(self.model.board_id)
-        return board is not None and ideas.can_edit(info.context.actor, self.model, board)
+    def viewer_can_edit(self, info: Info) -> bool:
+        actor, idea = info.context.actor, self.model
+        return at_once(
+            info.context.loaders.board,
+            idea.board_id,
+            lambda board: board is not None and ideas.can_edit(actor, idea, board),
+        )
 
     @strawberry.field(
         description="Open ideas (SUBMITTED, UNDER_REVIEW, PLANNED, IN_PROGRESS) on the same board that say much "
@@ -254,6 +232,73 @@ class IdeaNode(relay.Node):
     async def similar(self, info: Info, first: int | None = 5) -> list[SimilarIdea]:
         found = await info.context.loaders.similar.load((self.model.id, _similar_limit(first)))
         return await similar_nodes(info, found)
+
+
+def _same(value: T) -> T:
+    return value
+
+
+def _board_node(board: Board | None) -> BoardNode:
+    from schema.boards import BoardNode
+
+    assert board is not None  # the idea was loaded through its board's visibility
+    return BoardNode(model=board)
+
+
+def _vote(value: int | None) -> VoteValue | None:
+    return None if value is None else Vote(value)
+
+
+def _score(stored: scores.Stored) -> IdeaScoreType:
+    score = stored.score
+    if score is None:
+        return IdeaScoreType(
+            wilson_lower_bound=0.0,
+            trending=0.0,
+            elo=ranking.ELO_INITIAL,
+            bradley_terry=0.0,
+            bradley_terry_low=0.0,
+            bradley_terry_high=0.0,
+            comparisons=0,
+            rank=None,
+            computed_at=None,
+            stale=stored.stale,
+        )
+    return IdeaScoreType(
+        wilson_lower_bound=score.wilson_lower_bound,
+        trending=stored.trending,
+        elo=score.elo,
+        bradley_terry=score.bradley_terry,
+        bradley_terry_low=score.bt_low,
+        bradley_terry_high=score.bt_high,
+        comparisons=score.comparisons,
+        rank=score.rank,
+        computed_at=stored.computed_at,
+        stale=stored.stale,
+    )
+
+
+async def idea_connection(info: Info, scope: str, window: Window, page: Page[Idea]) -> IdeaConnection:
+    """A page of ideas as a connection, with what its nodes' fields ask loaded first, one statement per kind
+    for the whole page (see `loaders.at_once`)."""
+    loaders, rows = info.context.loaders, page.rows
+    for idea in rows:
+        loaders.idea.prime(idea.id, idea)
+    asked = relay.node_fields(info)
+    loads: list[Awaitable[Any]] = []
+    for field, loader, keys in (
+        ("score", loaders.score, [idea.id for idea in rows]),
+        ("tags", loaders.tags, [idea.id for idea in rows]),
+        ("viewerVote", loaders.viewer_vote, [idea.id for idea in rows]),
+        ("viewerFollows", loaders.viewer_follows, [idea.id for idea in rows]),
+        ("author", loaders.user, [idea.author_id for idea in rows if idea.author_id is not None]),
+        ("board", loaders.board, [idea.board_id for idea in rows]),
+        ("viewerCanEdit", loaders.board, [idea.board_id for idea in rows]),
+    ):
+        if field in asked and keys:
+            loads.append(cast(Loader[Any, Any], loader).prefetch(keys))
+    await asyncio.gather(*loads)
+    return relay.connection(IdeaConnection, scope, window, page, lambda row: IdeaNode(model=row))
 
 
 def _similar_limit(first: int | None) -> int:

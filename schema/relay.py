@@ -7,13 +7,14 @@ contract's `totalCount` and type names; global ids keep their own format (not st
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 from graphql import VariableNode
 from strawberry import relay as strawberry_relay
 from strawberry.dataloader import DataLoader
+from strawberry.types.nodes import SelectedField, Selection
 
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.platform import ids
@@ -167,3 +168,25 @@ def connection(cls: type[C], scope: str, window: Window, page: Page[R], node: Ca
 def scope(*parts: object) -> str:
     """What a list is (its field, parent, sort and filters), to bind its cursors to it."""
     return json.dumps(parts, default=str, separators=(",", ":"))
+
+
+def node_fields(info: Info) -> set[str]:
+    """The fields a connection's query asks of its nodes (`edges { node { ... } }`, fragments included), for
+    a list to load what its items will need in one go."""
+    found: set[str] = set()
+    for connection in info.selected_fields:
+        for edges in _fields(connection.selections):
+            if edges.name == "edges":
+                for node in _fields(edges.selections):
+                    if node.name == "node":
+                        found.update(field.name for field in _fields(node.selections))
+    return found
+
+
+def _fields(selections: Sequence[Selection]) -> Iterator[SelectedField]:
+    """Fields of a selection set, looking through fragments and inline fragments."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            yield selection
+        else:
+            yield from _fields(selection.selections)

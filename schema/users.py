@@ -98,7 +98,10 @@ class UserBan:
 async def load_user(info: Info, user_id: int | None) -> UserNode | None:
     if user_id is None:
         return None
-    user = await info.context.loaders.user.load(user_id)
+    return user_node(await info.context.loaders.user.load(user_id))
+
+
+def user_node(user: User | None) -> UserNode | None:
     return None if user is None else UserNode(model=user)
 
 
@@ -124,15 +127,13 @@ class Viewer:
         last: relay.Last = None,
         before: relay.Before = None,
     ) -> Annotated[IdeaConnection, strawberry.lazy("schema.ideas")]:
-        from schema.ideas import IdeaConnection, IdeaNode
+        from schema.ideas import idea_connection
 
         scope = relay.scope("Viewer.following", info.context.actor.user_id)
         window = relay.window(info, scope, follows.FOLLOWING_ORDER, first, after, last, before)
         async with info.context.read() as session:
             page = await follows.following(session, info.context.actor, window)
-        for idea in page.rows:
-            info.context.loaders.idea.prime(idea.id, idea)
-        return relay.connection(IdeaConnection, scope, window, page, lambda row: IdeaNode(model=row))
+        return await idea_connection(info, scope, window, page)
 
     @strawberry.field(description="The viewer's notifications, newest first.")
     async def notifications(
