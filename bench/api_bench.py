@@ -294,9 +294,59 @@ def sso_token(seeded: dict[str, str], sub: str = "bench-viewer") -> str:
     return jwt.encode(claims, seeded["ssoSecret"], algorithm="HS256")
 
 
+FLOORS: list[float] = []
+"The floors of the database being measured: on this uvicorn (uvloop, httptools), then on asyncio and h11."
+
+
 def show(name: str, value: float, floor: float | None) -> None:
-    ratio = f"{value / floor:8.2f}x" if floor else f"{'':>9}"
-    print(f"{name:<64} {value:8.0f} {ratio}", flush=True)
+    """One figure, with its ratio to each floor where it is a rate of requests (`floor` given)."""
+    ratios = [f"{value / f:8.2f}x" for f in FLOORS] if floor else [f"{'':>9}"] * len(FLOORS)
+    print(f"{name:<64} {value:8.0f} {' '.join(ratios)}", flush=True)
+
+
+def _pk(global_id: str) -> int:
+    from ideaengine.platform.ids import parse_global_id
+
+    parsed = parse_global_id(global_id)
+    if parsed is None:
+        raise SystemExit(f"not a global id: {global_id}")
+    return parsed[1]
+
+
+async def bare_votes(url: str, user_id: int, idea_pks: list[int], seconds: float) -> float:
+    """Issue 10's reference for the database's own share: a bare asyncpg loop, CONNECTIONS connections, running
+    the vote's transaction (BEGIN, the idea's row lock, the vote's one statement, COMMIT) on the same ideas."""
+    import asyncpg
+
+    from ideaengine import boards
+    from ideaengine.platform.models import stored_utc, utcnow
+    from ideaengine.votes import _CAST_POSTGRES
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    connections = [await asyncpg.connect(dsn) for _ in range(CONNECTIONS)]
+    done = 0
+    stop = time.monotonic() + seconds
+
+    async def loop(conn: Any, n: int) -> None:
+        nonlocal done
+        i = n
+        while time.monotonic() < stop:
+            idea = idea_pks[i % len(idea_pks)]
+            value = 1 if (i // len(idea_pks)) % 2 == 0 else -1
+            async with conn.transaction():
+                board = await conn.fetchval("SELECT board_id FROM ideas WHERE id = $1 FOR NO KEY UPDATE", idea)
+                args = (idea, user_id, value, stored_utc(utcnow()), board, boards.score_shard(idea))
+                await conn.fetchrow(_CAST_POSTGRES, *args)
+            i += CONNECTIONS
+            done += 1
+
+    started = time.monotonic()
+    try:
+        await asyncio.gather(*(loop(conn, n) for n, conn in enumerate(connections)))
+    finally:
+        for conn in connections:
+            await conn.close()
+    return done / (time.monotonic() - started)
 
 
 def measure(kind: str, seconds: float, bin_dir: Path) -> None:
@@ -322,6 +372,11 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
         reference, ref_url = serve(
             [sys.executable, "-m", "uvicorn", "reference_app:app", "--log-level", "warning"], env, tmp
         )
+        # The same app on uvicorn without uvloop and httptools, as issue 10 measured its floor.
+        plain_args = ["--loop", "asyncio", "--http", "h11"]
+        plain, plain_url = serve(
+            [sys.executable, "-m", "uvicorn", "reference_app:app", "--log-level", "warning", *plain_args], env, tmp
+        )
         ours, our_url = serve([cli, "serve"], env, tmp)
         # The same app with the response cache off: what an anonymous page costs when it must be resolved.
         uncached, uncached_url = serve([cli, "serve"], env | {"IDEAENGINE_RESPONSE_CACHE_BYTES": "0"}, tmp)
@@ -329,7 +384,9 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
             settle(our_url)
             typename = [{"query": "{__typename}"}]
             floor = rate(ref_url, typename, seconds)
+            FLOORS[:] = [floor, rate(plain_url, typename, seconds)]
             show("reference floor: {__typename}, strawberry+Starlette", floor, floor)
+            show("the same on asyncio and h11 (no uvloop, httptools)", FLOORS[1], floor)
             show("ideaengine: {__typename}", rate(our_url, typename, seconds), floor)
             listed = httpx.post(
                 our_url,
@@ -345,7 +402,16 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
             votes = [
                 {"query": VOTE, "variables": {"i": {"ideaId": i, "value": v}}} for i in idea_ids for v in ("UP", "DOWN")
             ]
-            show("ideaengine: vote (API key, 20 connections)", rate(our_url, votes, seconds, auth), floor)
+            vote_rate = rate(our_url, votes, seconds, auth)
+            show("ideaengine: vote (API key, 20 connections)", vote_rate, floor)
+            if kind == "postgres":
+                service_user = httpx.post(
+                    our_url, json={"query": "{ viewer { user { id } } }"}, headers=auth, timeout=30
+                ).json()["data"]["viewer"]["user"]["id"]
+                pks = [_pk(i) for i in idea_ids]
+                bare = asyncio.run(bare_votes(url, _pk(service_user), pks, seconds))
+                print(f"{'bare asyncpg: the vote transaction, 20 connections (votes/s)':<64} {bare:8.0f}")
+                print(f"{'  ideaengine votes as a share of it':<64} {vote_rate / bare:8.2f}x")
             token = {"authorization": f"Bearer {sso_token(seeded)}"}
             first = httpx.post(our_url, json={"query": TOP_PAGE_SIGNED_IN}, headers=token).json()  # provisions
             if "errors" in first or len(first["data"]["board"]["ideas"]["edges"]) != 20:
@@ -378,7 +444,7 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
                 print(f"--- {log.name}", *log.read_text(errors="replace").splitlines()[-40:], sep="\n", file=sys.stderr)
             raise
         finally:
-            for proc in (reference, ours, uncached):
+            for proc in (reference, plain, ours, uncached):
                 proc.terminate()
                 proc.wait(10)
 
@@ -392,7 +458,7 @@ def main() -> None:
     kinds = ["sqlite", "postgres"] if options.database == "both" else [options.database]
     generator = "wrk" if shutil.which("wrk") else "a Python client (install wrk for truer ratios)"
     print(f"load generator: {generator}; the burst uses a bare asyncio client")
-    print(f"{'work':<64} {'req/s':>8} {'vs floor':>9}")
+    print(f"{'work':<64} {'req/s':>8} {'vs floor':>9} {'vs h11':>9}")
     for kind in kinds:
         print(f"-- {kind}")
         measure(kind, options.seconds, bin_dir)

@@ -117,6 +117,7 @@ def window(
         backward=last is not None,
         after=_key(after, "after", scope, order),
         before=_key(before, "before", scope, order),
+        counted=any(field.name == "totalCount" for c in info.selected_fields for field in _fields(c.selections)),
     )
 
 

@@ -9,6 +9,7 @@ holds its board's lock (`_refresh_locked`), so no two workers ever refresh one b
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,6 +65,22 @@ class Loaded:
     "Positions in `ids`, in (created_at, id) order: Elo replays them."
     reference: datetime | None
     "The time the board's stored TRENDING figures are expressed at, if it was ever refreshed."
+    stored: dict[int, tuple[Any, ...]]
+    "Each idea's stored figures (FIGURES, in order), for the write to leave rows that did not change."
+    pairs: str | None
+    "The stored figures' `pairs_digest` (see `pairs_digest`): None before the first refresh."
+
+
+def pairs_digest(ids: np.ndarray, winners: np.ndarray, losers: np.ndarray) -> str:
+    """What the pairwise figures (Elo, Bradley-Terry, comparison counts) are a function of: the board's ideas
+    and its counted comparisons in order. Equal digests give equal figures, so a refresh whose digest equals
+    the stored one keeps the stored figures instead of fitting again: under a stream of votes alone the fit and
+    the replay were most of a refresh's CPU (bench/scale.py)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (ids, winners, losers):
+        digest.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()
 
 
 def refresh_board(board_id: int) -> dict[str, Any]:
@@ -122,11 +139,11 @@ async def _refresh_locked(db: Database, board_id: int) -> dict[str, Any]:
         if computed is not None and computed >= seq:
             return {"seq": seq, **lock, "skipped": "already computed at its sequence"}
         data = await load(session, board_id)
-        now, reference, figures = _figures(data)
-        written = await write(session, board_id, seq, now, reference, data.ids, figures)
+        now, reference, figures, kept = _figures(data)
+        written = await write(session, board_id, seq, now, reference, data, figures)
         released = (await session.execute(select(func.clock_timestamp()))).scalar_one()
     lock["held"] = round((released - locked_at).total_seconds(), 4)
-    return _outcome(board_id, seq, now, data, written) | lock
+    return _outcome(board_id, seq, now, data, written, kept) | lock
 
 
 async def _refresh_sqlite(db: Database, board_id: int) -> dict[str, Any]:
@@ -146,31 +163,43 @@ async def _refresh_sqlite(db: Database, board_id: int) -> dict[str, Any]:
         if seq is None:
             return {"skipped": "board no longer exists"}
         data = await load(session, board_id)
-    now, reference, figures = _figures(data)
+    now, reference, figures, kept = _figures(data)
     async with db.write() as session:
-        written = await write(session, board_id, seq, now, reference, data.ids, figures)
-    return _outcome(board_id, seq, now, data, written)
+        written = await write(session, board_id, seq, now, reference, data, figures)
+    return _outcome(board_id, seq, now, data, written, kept)
 
 
-def _figures(data: Loaded) -> tuple[datetime, datetime, dict[str, np.ndarray]]:
-    """Now, the time TRENDING is expressed at (the board's, until REBASE_AFTER), and every figure."""
+def _figures(data: Loaded) -> tuple[datetime, datetime, dict[str, np.ndarray], bool]:
+    """Now, the time TRENDING is expressed at (the board's, until REBASE_AFTER), every figure, and whether the
+    pairwise ones were kept."""
     now = utcnow()
     reference = data.reference if data.reference is not None and now - data.reference < REBASE_AFTER else now
-    return now, reference, compute(data, reference)
+    kept = kept_pairwise(data)
+    return now, reference, compute(data, reference, kept), kept is not None
 
 
-def _outcome(board_id: int, seq: int, now: datetime, data: Loaded, written: int | None) -> dict[str, Any]:
-    counts = {"ideas": len(data.ids), "written": written, "comparisons": len(data.winners), "seq": seq}
+def _outcome(board_id: int, seq: int, now: datetime, data: Loaded, written: int | None, kept: bool) -> dict[str, Any]:
+    counts = {
+        "ideas": len(data.ids),
+        "written": written,
+        "comparisons": len(data.winners),
+        "pairwise": "kept" if kept else "fitted",
+        "seq": seq,
+    }
     if written is None:
         return {**counts, "skipped": "a newer refresh was written first"}
     return {**counts, "at": now.isoformat()}
 
 
 async def load(session: AsyncSession, board_id: int) -> Loaded:
-    """Three bulk reads per board: the refresh state, the ideas, the comparisons (never a vote)."""
-    reference = (
-        await session.execute(select(REFRESHES.c.trending_at).where(REFRESHES.c.board_id == board_id))
-    ).scalar_one_or_none()
+    """Four bulk reads per board: the refresh state, the ideas, the comparisons, the stored figures (never a
+    vote)."""
+    state = (
+        await session.execute(
+            select(REFRESHES.c.trending_at, REFRESHES.c.pairs_digest).where(REFRESHES.c.board_id == board_id)
+        )
+    ).one_or_none()
+    reference, pairs = (None, None) if state is None else state
     columns = (IDEAS.c.id, IDEAS.c.up_count, IDEAS.c.down_count, IDEAS.c.trending, IDEAS.c.trending_at)
     ideas = (await session.execute(select(*columns).where(IDEAS.c.board_id == board_id).order_by(IDEAS.c.id))).all()
     winners, losers = await _comparisons(session, board_id)
@@ -186,7 +215,16 @@ async def load(session: AsyncSession, board_id: int) -> Loaded:
         winners=np.searchsorted(ids, winners),
         losers=np.searchsorted(ids, losers),
         reference=reference,
+        stored=await _stored(session, board_id),
+        pairs=pairs,
     )
+
+
+_STORED = select(SCORES.c.idea_id, *(SCORES.c[c] for c in FIGURES)).where(SCORES.c.board_id == bindparam("board_id"))
+
+
+async def _stored(session: AsyncSession, board_id: int) -> dict[int, tuple[Any, ...]]:
+    return {row[0]: tuple(row[1:]) for row in await session.execute(_STORED, {"board_id": board_id})}
 
 
 _WINNER, _LOSER = IDEAS.alias("winner"), IDEAS.alias("loser")
@@ -230,23 +268,47 @@ async def _comparisons(session: AsyncSession, board_id: int) -> tuple[np.ndarray
     return flat[:, 0], flat[:, 1]
 
 
-def compute(data: Loaded, reference: datetime) -> dict[str, np.ndarray]:
-    """Every figure of every idea, column by column (RANKING.md); TRENDING as of `reference`."""
+PAIRWISE = ("elo", "bradley_terry", "bt_low", "bt_high", "comparisons")
+"The figures computed from the comparisons alone (see `pairs_digest`)."
+
+
+def compute(data: Loaded, reference: datetime, pairwise: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Every figure of every idea, column by column (RANKING.md); TRENDING as of `reference`; the pairwise
+    figures given (`kept_pairwise`), or else fitted."""
     n = len(data.ids)
     if n == 0:
         return {c: np.zeros(0) for c in FIGURES}
-    bt = ranking.bradley_terry(n, data.winners, data.losers)
     return {
         "up": data.up,
         "down": data.down,
         "wilson_lower_bound": ranking.wilson_lower_bound(data.up, data.down),
         "trending": trending.at_time(data.trending, data.trending_at, reference.timestamp()),
-        "elo": ranking.elo_ratings(n, data.winners, data.losers),
+        **(pairwise or _pairwise(n, data.winners, data.losers)),
+    }
+
+
+def _pairwise(n: int, winners: np.ndarray, losers: np.ndarray) -> dict[str, np.ndarray]:
+    bt = ranking.bradley_terry(n, winners, losers)
+    return {
+        "elo": ranking.elo_ratings(n, winners, losers),
         "bradley_terry": bt.strength,
         "bt_low": bt.low,
         "bt_high": bt.high,
-        "comparisons": np.bincount(np.concatenate([data.winners, data.losers]), minlength=n),
+        "comparisons": np.bincount(np.concatenate([winners, losers]), minlength=n),
     }
+
+
+def kept_pairwise(data: Loaded) -> dict[str, np.ndarray] | None:
+    """The stored pairwise figures, if they were computed from these very ideas and comparisons."""
+    if data.pairs is None or data.pairs != pairs_digest(data.ids, data.winners, data.losers):
+        return None
+    rows = [data.stored.get(idea_id) for idea_id in data.ids.tolist()]
+    if any(row is None for row in rows):
+        return None
+    at = {c: FIGURES.index(c) for c in PAIRWISE}
+    kept = {c: np.array([row[at[c]] for row in rows if row is not None], dtype=float) for c in PAIRWISE}
+    kept["comparisons"] = kept["comparisons"].astype(np.int64)
+    return kept
 
 
 async def from_source(session: AsyncSession, board_id: int, now: datetime) -> dict[int, dict[str, float]]:
@@ -309,18 +371,16 @@ async def write(
     seq: int,
     now: datetime,
     reference: datetime,
-    ids: np.ndarray,
+    data: Loaded,
     figures: dict[str, np.ndarray],
 ) -> int | None:
     """The rows whose figures changed, then the ranks that moved, then what this refresh covered; how many
     rows were written (None: a newer refresh was written first, and this one wrote nothing)."""
     if not await _claim(session, board_id, seq, now):
         return None
-    stored_columns = [SCORES.c[c] for c in FIGURES]
-    stored = {
-        row[0]: tuple(row[1:])
-        for row in await session.execute(select(SCORES.c.idea_id, *stored_columns).where(SCORES.c.board_id == board_id))
-    }
+    # What `load` read: on SQLite another refresh may have written since, and a row it changed is then written
+    # again here, with this refresh's figures, which the claim above found no older.
+    ids, stored = data.ids, data.stored
     columns = {c: figures[c].tolist() for c in FIGURES}
     rows = []
     for i, idea_id in enumerate(ids.tolist()):
@@ -332,10 +392,11 @@ async def write(
         stamp = {"board_id": board_id, "computed_at": now, "computed_seq": seq}
         await session.execute(stmt, [{**r, **stamp} for r in rows])
     await _rank(session, board_id)
+    pairs = pairs_digest(ids, data.winners, data.losers)
     await session.execute(
         update(REFRESHES)
         .where(REFRESHES.c.board_id == board_id)
-        .values(computed_seq=seq, computed_at=now, trending_at=reference)
+        .values(computed_seq=seq, computed_at=now, trending_at=reference, pairs_digest=pairs)
     )
     return len(rows)
 

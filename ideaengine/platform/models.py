@@ -648,6 +648,8 @@ class BoardScore(Base):
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     trending_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     "The reference time of the board's stored TRENDING figures (re-based now and then, so they stay in range)."
+    pairs_digest: Mapped[str | None] = mapped_column(String(32), default=None)
+    "What the stored pairwise figures were computed from (workers.scores.pairs_digest); None before."
 
 
 class IdeaScore(Base):

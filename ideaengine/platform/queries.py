@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 from sqlalchemy.types import TypeDecorator
@@ -57,6 +58,9 @@ class Window:
     backward: bool = False
     after: Key | None = None
     before: Key | None = None
+    counted: bool = True
+    "Whether the list's total is wanted: counting a long list costs a scan of it, so a page that does not show\n"
+    "its total (`totalCount`) is read without (`Page.total` stays 0)."
 
 
 @dataclass
@@ -67,7 +71,7 @@ class Page(Generic[T]):
     more: bool = False
     "Rows exist beyond the window's far end (after the last row; before the first when backward)."
     total: int = 0
-    "Rows in the whole list, whatever the window."
+    "Rows in the whole list, whatever the window (when the window is `counted`)."
 
 
 def _beyond(order: Sequence[SortKey], key: Key, later: bool) -> ColumnElement[bool]:
@@ -98,9 +102,10 @@ async def pages(
     if not parents:
         return out
     scoped = stmt.where(parent == parents[0]) if len(parents) == 1 else stmt.where(parent.in_(list(parents)))
-    counted = scoped.with_only_columns(parent, func.count(), maintain_column_froms=True).group_by(parent)
-    for p, total in await session.execute(counted):
-        out[p].total = int(total)
+    if window.counted:
+        counted = scoped.with_only_columns(parent, func.count(), maintain_column_froms=True).group_by(parent)
+        for p, total in await session.execute(counted):
+            out[p].total = int(total)
     bounded = scoped
     if window.after is not None:
         bounded = bounded.where(_beyond(order, window.after, later=True))
@@ -109,15 +114,30 @@ async def pages(
     ordering = [s.order(window.backward) for s in order]
     keys = [s.column.label(f"sort_key_{n}") for n, s in enumerate(order)]
     n_keys = len(keys)
+    entity = stmt.column_descriptions[0]["entity"]
     if len(parents) == 1:
-        query = bounded.add_columns(parent.label("parent_key"), *keys).order_by(*ordering).limit(window.size + 1)
+        # The window is chosen on narrow rows (the key and the sort keys), and only its rows are then read
+        # whole: a long list's sort carried every column of every row (a 10,000-idea board's TOP page: 16 ms of
+        # the database's time, 9 ms so).
+        identity = sa_inspect(entity).primary_key[0]
+        narrow = (
+            bounded.with_only_columns(
+                identity.label("row_id"), parent.label("parent_key"), *keys, maintain_column_froms=True
+            )
+            .order_by(*ordering)
+            .limit(window.size + 1)
+            .subquery()
+        )
+        key_columns = [narrow.c[f"sort_key_{n}"] for n in range(n_keys)]
+        again = [SortKey(c, s.descending).order(window.backward) for c, s in zip(key_columns, order, strict=True)]
+        query = select(entity, narrow.c.parent_key, *key_columns).join(narrow, identity == narrow.c.row_id)
+        query = query.order_by(*again)
     else:
         row_no = func.row_number().over(partition_by=parent, order_by=ordering).label("row_no")
         sub = bounded.add_columns(parent.label("parent_key"), *keys, row_no).subquery()
-        entity = aliased(stmt.column_descriptions[0]["entity"], sub)
         key_columns = [sub.c[f"sort_key_{n}"] for n in range(n_keys)]
         query = (
-            select(entity, sub.c.parent_key, *key_columns)
+            select(aliased(entity, sub), sub.c.parent_key, *key_columns)
             .where(sub.c.row_no <= window.size + 1)
             .order_by(sub.c.parent_key, sub.c.row_no)
         )

@@ -132,6 +132,28 @@ async def test_a_refresh_writes_only_the_rows_whose_figures_changed(
     await assert_equal_to_full_recompute(services)
 
 
+async def test_a_refresh_after_votes_alone_keeps_the_pairwise_figures_and_a_comparison_refits_them(
+    api: Api, ws: Workspace, services: Any, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    rng = random.Random(7)
+    board = await create_board(api, ws.api_key)
+    ideas = [await idea_id(api, ws.token("author"), board, f"Idea number {n}") for n in range(5)]
+    await random_activity(api, ws, rng, clock, ideas, 40)
+    await drain(services)
+    caplog.set_level("INFO", logger="ideaengine.jobs")
+    for step, (action, expected) in enumerate((("vote", "kept"), ("compare", "fitted"), ("vote", "kept"))):
+        caplog.clear()
+        clock.advance(rng)
+        voter = ws.token(f"late{step}")
+        if action == "vote":
+            assert (await vote(api, voter, ideas[step], "UP"))["userErrors"] == []
+        else:
+            assert (await compare(api, voter, ideas[3], ideas[4]))["userErrors"] == []
+        await drain(services)
+        assert [line["pairwise"] for line in job_lines(caplog, "refresh_board")] == [expected], action
+        await assert_equal_to_full_recompute(services)
+
+
 async def test_a_refresh_computed_before_a_newer_one_was_written_writes_nothing(
     api: Api, ws: Workspace, services: Any
 ) -> None:
@@ -149,7 +171,7 @@ async def test_a_refresh_computed_before_a_newer_one_was_written_writes_nothing(
     now = utcnow()
     async with services.db.write() as session:
         written = await refresh.write(
-            session, board_pk, seq, now, now, old.ids, refresh.compute(old, now - timedelta(days=1))
+            session, board_pk, seq, now, now, old, refresh.compute(old, now - timedelta(days=1))
         )
     assert written is None
     async with services.db.read() as session:
