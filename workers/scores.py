@@ -66,7 +66,8 @@ class Loaded:
     reference: datetime | None
     "The time the board's stored TRENDING figures are expressed at, if it was ever refreshed."
     stored: dict[int, tuple[Any, ...]]
-    "Each idea's stored figures (FIGURES, in order), for the write to leave rows that did not change."
+    "Each idea's stored figures (FIGURES, in order): the pairwise ones may be kept (`kept_pairwise`), and on\n"
+    "PostgreSQL, where load and write share one transaction, the write leaves the rows that did not change."
     pairs: str | None
     "The stored figures' `pairs_digest` (see `pairs_digest`): None before the first refresh."
 
@@ -140,7 +141,8 @@ async def _refresh_locked(db: Database, board_id: int) -> dict[str, Any]:
             return {"seq": seq, **lock, "skipped": "already computed at its sequence"}
         data = await load(session, board_id)
         now, reference, figures, kept = _figures(data)
-        written = await write(session, board_id, seq, now, reference, data, figures)
+        # One transaction under the board's lock: the stored figures `load` read are still the stored ones.
+        written = await write(session, board_id, seq, now, reference, data, figures, data.stored)
         released = (await session.execute(select(func.clock_timestamp()))).scalar_one()
     lock["held"] = round((released - locked_at).total_seconds(), 4)
     return _outcome(board_id, seq, now, data, written, kept) | lock
@@ -373,14 +375,16 @@ async def write(
     reference: datetime,
     data: Loaded,
     figures: dict[str, np.ndarray],
+    stored: dict[int, tuple[Any, ...]] | None = None,
 ) -> int | None:
     """The rows whose figures changed, then the ranks that moved, then what this refresh covered; how many
-    rows were written (None: a newer refresh was written first, and this one wrote nothing)."""
+    rows were written (None: a newer refresh was written first, and this one wrote nothing). `stored`: the
+    stored figures as this transaction sees them, if already read in it (else read here, after the claim)."""
     if not await _claim(session, board_id, seq, now):
         return None
-    # What `load` read: on SQLite another refresh may have written since, and a row it changed is then written
-    # again here, with this refresh's figures, which the claim above found no older.
-    ids, stored = data.ids, data.stored
+    ids = data.ids
+    if stored is None:
+        stored = await _stored(session, board_id)
     columns = {c: figures[c].tolist() for c in FIGURES}
     rows = []
     for i, idea_id in enumerate(ids.tolist()):
