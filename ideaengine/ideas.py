@@ -152,10 +152,6 @@ async def get_for_write(
     return found[idea_id]
 
 
-async def lock_one(session: AsyncSession, actor: Actor, idea_id: int) -> tuple[Idea, Board]:
-    return await get_for_write(session, actor, idea_id, lock=True)
-
-
 async def lock_many(session: AsyncSession, actor: Actor, idea_ids: Sequence[int]) -> dict[int, tuple[Idea, Board]]:
     """The ideas the actor can see, with their boards, row-locked in ascending id order.
 

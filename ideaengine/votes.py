@@ -89,8 +89,10 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
     # Lock the idea row before reading the previous vote, so concurrent switches stay exact (DECISIONS.md 8).
     # On PostgreSQL the vote writes no ORM object: it reads them through the driver too.
     postgres = session.get_bind().dialect.name == "postgresql"
-    lock = ideas.lock_detached if postgres else ideas.lock_one
-    idea, board = await lock(session, actor, idea_id)
+    if postgres:
+        idea, board = await ideas.lock_detached(session, actor, idea_id)
+    else:
+        idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
     user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "vote")
     boards.require_active(board, "ideaId")
     ideas.require_open(idea)

@@ -285,18 +285,18 @@ async def idea_connection(info: Info, scope: str, window: Window, page: Page[Ide
     for idea in rows:
         loaders.idea.prime(idea.id, idea)
     asked = relay.node_fields(info)
-    loads: list[Awaitable[Any]] = []
-    for field, loader, keys in (
-        ("score", loaders.score, [idea.id for idea in rows]),
-        ("tags", loaders.tags, [idea.id for idea in rows]),
-        ("viewerVote", loaders.viewer_vote, [idea.id for idea in rows]),
-        ("viewerFollows", loaders.viewer_follows, [idea.id for idea in rows]),
-        ("author", loaders.user, [idea.author_id for idea in rows if idea.author_id is not None]),
-        ("board", loaders.board, [idea.board_id for idea in rows]),
-        ("viewerCanEdit", loaders.board, [idea.board_id for idea in rows]),
-    ):
-        if field in asked and keys:
-            loads.append(cast(Loader[Any, Any], loader).prefetch(keys))
+    ids = [idea.id for idea in rows]
+    wanted: list[tuple[bool, Any, list[int]]] = [
+        ("score" in asked, loaders.score, ids),
+        ("tags" in asked, loaders.tags, ids),
+        ("viewerVote" in asked, loaders.viewer_vote, ids),
+        ("viewerFollows" in asked, loaders.viewer_follows, ids),
+        ("author" in asked, loaders.user, [idea.author_id for idea in rows if idea.author_id is not None]),
+        (bool(asked & {"board", "viewerCanEdit"}), loaders.board, [idea.board_id for idea in rows]),
+    ]
+    loads: list[Awaitable[Any]] = [
+        cast(Loader[Any, Any], loader).prefetch(keys) for needed, loader, keys in wanted if needed and keys
+    ]
     await asyncio.gather(*loads)
     return relay.connection(IdeaConnection, scope, window, page, lambda row: IdeaNode(model=row))
 

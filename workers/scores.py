@@ -70,6 +70,8 @@ class Loaded:
     "PostgreSQL, where load and write share one transaction, the write leaves the rows that did not change."
     pairs: str | None
     "The stored figures' `pairs_digest` (see `pairs_digest`): None before the first refresh."
+    digest: str
+    "The `pairs_digest` of what was read: the stored pairwise figures hold for it when it equals `pairs`."
 
 
 def pairs_digest(ids: np.ndarray, winners: np.ndarray, losers: np.ndarray) -> str:
@@ -206,6 +208,7 @@ async def load(session: AsyncSession, board_id: int) -> Loaded:
     ideas = (await session.execute(select(*columns).where(IDEAS.c.board_id == board_id).order_by(IDEAS.c.id))).all()
     winners, losers = await _comparisons(session, board_id)
     ids = np.fromiter((row[0] for row in ideas), dtype=np.int64, count=len(ideas))
+    at_winners, at_losers = np.searchsorted(ids, winners), np.searchsorted(ids, losers)
     return Loaded(
         ids=ids,
         up=np.fromiter((row[1] for row in ideas), dtype=np.int64, count=len(ideas)),
@@ -214,11 +217,12 @@ async def load(session: AsyncSession, board_id: int) -> Loaded:
         trending_at=np.fromiter(
             (np.nan if row[4] is None else row[4].timestamp() for row in ideas), dtype=float, count=len(ideas)
         ),
-        winners=np.searchsorted(ids, winners),
-        losers=np.searchsorted(ids, losers),
+        winners=at_winners,
+        losers=at_losers,
         reference=reference,
         stored=await _stored(session, board_id),
         pairs=pairs,
+        digest=pairs_digest(ids, at_winners, at_losers),
     )
 
 
@@ -302,7 +306,7 @@ def _pairwise(n: int, winners: np.ndarray, losers: np.ndarray) -> dict[str, np.n
 
 def kept_pairwise(data: Loaded) -> dict[str, np.ndarray] | None:
     """The stored pairwise figures, if they were computed from these very ideas and comparisons."""
-    if data.pairs is None or data.pairs != pairs_digest(data.ids, data.winners, data.losers):
+    if data.pairs != data.digest:
         return None
     rows = [data.stored.get(idea_id) for idea_id in data.ids.tolist()]
     if any(row is None for row in rows):
@@ -396,11 +400,10 @@ async def write(
         stamp = {"board_id": board_id, "computed_at": now, "computed_seq": seq}
         await session.execute(stmt, [{**r, **stamp} for r in rows])
     await _rank(session, board_id)
-    pairs = pairs_digest(ids, data.winners, data.losers)
     await session.execute(
         update(REFRESHES)
         .where(REFRESHES.c.board_id == board_id)
-        .values(computed_seq=seq, computed_at=now, trending_at=reference, pairs_digest=pairs)
+        .values(computed_seq=seq, computed_at=now, trending_at=reference, pairs_digest=data.digest)
     )
     return len(rows)
 

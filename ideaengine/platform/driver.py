@@ -54,7 +54,7 @@ class Prepared:
             _processor(c.type.dialect_impl(dialect).result_processor(dialect, oid))
             for c, oid in zip(self.stmt.selected_columns, sent, strict=True)
         ]
-        return _Compiled(compiled, compiled.string, names, binds, columns)
+        return _Compiled(compiled, names, binds, columns)
 
     async def fetch(self, session: AsyncSession, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         driver = await connection(session)
@@ -63,7 +63,7 @@ class Prepared:
             compiled = self._compiled = await self._compile(session.get_bind().dialect, driver)
         values = compiled.compiled.construct_params(dict(params)) or {}
         args = [process(values[name]) for name, process in zip(compiled.names, compiled.binds, strict=True)]
-        rows = await driver.fetch(compiled.sql, *args)
+        rows = await driver.fetch(compiled.compiled.string, *args)
         return [tuple(process(value) for process, value in zip(compiled.columns, row, strict=True)) for row in rows]
 
 
@@ -78,7 +78,6 @@ def _processor(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
 @dataclass(frozen=True)
 class _Compiled:
     compiled: Compiled
-    sql: str
     names: list[str]
     binds: list[Callable[[Any], Any]]
     columns: list[Callable[[Any], Any]]
