@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import COMPARED, HostSite, Site
-from tests.browser.test_embed import NARROW, WIDE, axe_violations, board_frame, chromium
+from tests.browser.test_embed import GRAPHQL, NARROW, WIDE, axe_violations, board_frame, chromium
 from tests.conftest import eventually
 from tests.realtime.conftest import http_api
 
@@ -208,12 +208,20 @@ async def test_a_moderator_merges_and_unmerges_changes_a_status_decides_the_queu
             await expect(board.locator("#ie-live")).to_have_text(re.compile(f"“{DUPLICATE}” was merged into “{OAT}”"))
             merged = await state(api, site, ideas[DUPLICATE])
             assert (merged["status"], merged["mergedInto"]) == ("MERGED", {"id": ideas[OAT]}), merged
+            # The unmerge's reload of the ideas is held back until the moderator has moved on to the status form:
+            # when it lands, it must not take the keyboard away from where the moderator now is.
+            held, release = asyncio.Event(), asyncio.Event()
+
+            async def hold_the_ideas(route: Any) -> None:
+                if not held.is_set() and '"PAIRWISE"' in (route.request.post_data or ""):
+                    held.set()
+                    await release.wait()
+                await route.continue_()
+
+            await context.route(GRAPHQL, hold_the_ideas)
             await page.keyboard.press("Enter")
             await expect(unmerge).to_have_count(0)
-            await expect(board.locator("#ie-live")).to_have_text(
-                # the view's words, or the board's live event of the same change
-                re.compile(f"“{DUPLICATE}” (is back on the board as|is now) Submitted.")
-            )
+            await asyncio.wait_for(held.wait(), 10)
             back = await state(api, site, ideas[DUPLICATE])
             assert (back["status"], back["mergedInto"]) == ("SUBMITTED", None), back
 
@@ -226,6 +234,10 @@ async def test_a_moderator_merges_and_unmerges_changes_a_status_decides_the_queu
                 "This idea cannot go from Submitted to Launched."
             )
             await expect(status).to_have_attribute("aria-invalid", "true")
+            await expect(status).to_be_focused()
+            release.set()
+            await expect(board.locator("#ie-live")).to_have_text(f"“{DUPLICATE}” is back on the board as Submitted.")
+            await context.unroute(GRAPHQL, hold_the_ideas)
             await expect(status).to_be_focused()
             await status.select_option(label="Being considered")
             await dark.get_by_role("button", name="Save status").click()

@@ -33,6 +33,15 @@ function steady(render) {
   if (active?.isConnected && document.activeElement !== active) active.focus();
 }
 
+/**
+ * Focus where a finished action leads, unless the moderator has moved on while it reloaded: the focus is lost only
+ * when the button that started it was removed with the old rows (it fell back to the page's body).
+ */
+function focusIfLost(target) {
+  const active = document.activeElement;
+  if (!active || active === document.body) target?.focus();
+}
+
 const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const tally = (idea) => `${plural(idea.votes.up, "vote")} for, ${idea.votes.down} against`;
 
@@ -172,7 +181,7 @@ export function moderateView(app, root) {
       }
       await reload();
       announce(`“${source.title}” was merged into “${target.title}”. Unmerge it below if that was a mistake.`);
-      root.querySelector(`.ie-mod-merged [data-id="${CSS.escape(source.id)}"] button`)?.focus();
+      focusIfLost(root.querySelector(`.ie-mod-merged [data-id="${CSS.escape(source.id)}"] button`));
     };
     return h("div", { class: "ie-cluster-action" },
       h("button", { type: "button", "data-action": "merge", onclick: merge },
@@ -202,7 +211,7 @@ export function moderateView(app, root) {
       }
       await reload();
       announce(`“${source.title}” is back on the board as ${app.label(source.status)}.`);
-      focusHeading("duplicates");
+      focusIfLost(root.querySelector("#ie-mod-duplicates-h"));
     };
     return h("div", { class: "ie-cluster-action" },
       h("button", { type: "button", "data-action": "unmerge", onclick: unmerge },
