@@ -164,20 +164,35 @@ class RedisBroker:
     fans messages out to local queues. When Redis goes away the reader reconnects with backoff and
     subscribes again to every channel still listened to; streams stay open meanwhile (events
     published during the outage are lost, as pub/sub never stores them).
+
+    Only the reader opens and closes the subscriber connection; redis-py is told never to reconnect
+    it. Its own reconnection would resubscribe and then still raise the error that prompted it, so
+    the reader would close a connection the server already counts as subscribed, and what was
+    published until the next connection subscribed would reach a connection nobody reads.
     """
 
     def __init__(self, redis_url: str, namespace: str) -> None:
         from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
         self.prefix = f"{REDIS_PREFIX}{namespace}:"
-        self._redis = Redis.from_url(
-            redis_url, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
+        timeout = REDIS_TIMEOUT_SECONDS
+        self._redis = Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._subscriber = Redis.from_url(
+            redis_url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0, supported_errors=()),
         )
         self._local = InProcessBroker()
         self._counts: Counter[str] = Counter()
         self._pubsub: PubSub | None = None
+        self._broken = False
+        "A SUBSCRIBE or UNSUBSCRIBE failed on `_pubsub`: the reader replaces it rather than read it again."
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        "Held to change the subscriber connection or what it is subscribed to."
         self._failing = False
 
     async def publish(self, events: Sequence[Event]) -> None:
@@ -222,47 +237,65 @@ class RedisBroker:
         try:
             await getattr(self._pubsub, command)(self.prefix + channel)
         except Exception as exc:
-            log.warning("cannot %s %s on Redis (%s); the subscriber reconnects", command, channel, exc)
+            log.warning("cannot %s %s on Redis (%s: %s); the subscriber reconnects", command, channel, _kind(exc), exc)
+            self._broken = True
 
     async def _read(self) -> None:
+        """Keep one subscriber connection; only a PONG read on it after its SUBSCRIBE ends an outage.
+
+        Redis answers in order, so that PONG means the subscriptions are in place on this connection,
+        and anything published since is read from it. Every error is logged, once per outage and kind.
+        """
         backoff = 0.1
+        outage: set[str] = set()
+        "The errors already logged during the current outage (empty while connected and confirmed)."
         while True:
             try:
-                if self._pubsub is None:
-                    await self._connect()
-                    if backoff > 0.1:
-                        log.info("live events: subscribed on Redis again")
-                    backoff = 0.1
-                assert self._pubsub is not None
-                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                pubsub = await self._connect()
+                while not self._broken:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is None:
+                        continue
+                    if message["type"] == "message":
+                        self._dispatch(message["channel"], message["data"])
+                    elif message["type"] == "pong":  # the answer to _connect's PING
+                        if outage:
+                            log.info("live events: subscribed on Redis again")
+                        backoff, outage = 0.1, set()
+                raise ConnectionError("a SUBSCRIBE or UNSUBSCRIBE on the subscriber connection failed")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis gone: keep the streams open, come back when it does
-                log.warning("live events: Redis subscriber connection lost (%s); retrying in %.1fs", exc, backoff)
+                why = f"{_kind(exc)}: {exc}"
+                if why not in outage:
+                    log.warning("live events: Redis subscriber connection lost (%s); retrying in %.1fs", why, backoff)
+                    outage.add(why)
+                else:
+                    log.debug("live events: Redis subscriber still unavailable (%s); retrying in %.1fs", why, backoff)
                 await self._drop_pubsub()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
-                continue
-            if message is not None and message.get("type") == "message":
-                self._dispatch(message["channel"], message["data"])
 
-    async def _connect(self) -> None:
+    async def _connect(self) -> PubSub:
         async with self._lock:
-            pubsub = self._redis.pubsub()
+            pubsub = self._subscriber.pubsub()
             try:
                 await pubsub.connect()  # type: ignore[no-untyped-call]
                 if self._counts:
                     await pubsub.subscribe(*(self.prefix + c for c in self._counts))
+                await pubsub.ping()  # type: ignore[no-untyped-call, unused-ignore]
             except BaseException:
                 await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
                 raise
-            self._pubsub = pubsub
+            self._pubsub, self._broken = pubsub, False
+            return pubsub
 
     async def _drop_pubsub(self) -> None:
-        pubsub, self._pubsub = self._pubsub, None
-        if pubsub is not None:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
+        async with self._lock:
+            pubsub, self._pubsub = self._pubsub, None
+            if pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
 
     def _dispatch(self, channel: bytes | str, data: bytes | str) -> None:
         name = channel.decode() if isinstance(channel, bytes) else channel
@@ -284,7 +317,13 @@ class RedisBroker:
             self._reader = None
         await self._drop_pubsub()
         await self._local.close()
+        await self._subscriber.aclose()
         await self._redis.aclose()
+
+
+def _kind(exc: BaseException) -> str:
+    """An error's qualified type, since redis-py's ConnectionError and the builtin one share a name."""
+    return f"{type(exc).__module__}.{type(exc).__qualname__}"
 
 
 def create_broker(settings: Settings) -> Broker:
