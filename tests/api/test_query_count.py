@@ -80,6 +80,18 @@ async def test_a_known_users_read_takes_no_write_lock(
     assert any(s.lstrip().upper().startswith("UPDATE USERS") for s in statements)
 
 
+async def test_a_sign_in_not_seen_lately_is_one_statement(api: Api, ws: Workspace, statements: list[str]) -> None:
+    """Under a stream of votes from many voters, most votes carry a token the server has not seen in the last few
+    seconds: its workspace and its user are read in one statement, with no transaction around it."""
+    await api("{ viewer { role } }", auth=ws.token("alice"))  # provisions alice
+    statements.clear()
+    body = await api("{ viewer { role } }", auth=ws.token("alice", ttl=1800))  # a token this server has not seen
+    assert body["data"]["viewer"] == {"role": "MEMBER"}
+    assert len(statements) == 1, statements
+    assert statements[0].lstrip().upper().startswith("SELECT")
+    assert "workspaces" in statements[0] and "users" in statements[0]
+
+
 async def test_a_page_of_ideas_reads_through_one_pooled_connection_without_begin(
     api: Api, ws: Workspace, services: Any, statements: list[str]
 ) -> None:
