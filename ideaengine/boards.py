@@ -17,6 +17,7 @@ from ideaengine import validation
 from ideaengine.errors import DomainError, ErrorCode, not_found
 from ideaengine.identity import Actor, ActorRole
 from ideaengine.platform import jobs
+from ideaengine.platform.events import Writing
 from ideaengine.platform.models import (
     Board,
     BoardScoreSeq,
@@ -321,7 +322,7 @@ def bump_sql(board: str, shard: str, source: str) -> str:
     )
 
 
-def refresh_after_commit(session: AsyncSession, board_id: int) -> None:
+def refresh_after_commit(session: Writing, board_id: int) -> None:
     """Queue the board's coalesced score refresh for after commit (DECISIONS.md 13); `changed` calls it."""
     jobs.after_commit(session, REFRESH_SCORES, board_id, coalesce=True)
 

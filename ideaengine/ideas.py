@@ -194,13 +194,13 @@ _LOCK_DETACHED = {
 }
 
 
-async def lock_detached(session: AsyncSession, actor: Actor, idea_id: int) -> tuple[Idea, Board]:
+async def lock_detached(work: driver.Write, actor: Actor, idea_id: int) -> tuple[Idea, Board]:
     """`get_for_write(..., lock=True)` on PostgreSQL through the driver, for the vote, the hottest write: the
     same statement and lock, but the idea and board come back outside the session (a write through them would
     not be flushed), built without the ORM's loading, a fifth of a vote's CPU. Writes that change them use
     `get_for_write`."""
     reader = boards.reader_params(actor)
-    found = await _LOCK_DETACHED[bool(reader)].fetch(session, {"id": idea_id, **reader, **visibility.params(actor)})
+    found = await _LOCK_DETACHED[bool(reader)].fetch(work, {"id": idea_id, **reader, **visibility.params(actor)})
     if not found:
         raise not_found("No such idea.", "ideaId")
     idea, board = Idea(), Board()

@@ -86,31 +86,16 @@ _MOVED = ("up_count", "down_count", "trending", "trending_at", "follower_count")
 async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: int | None) -> Idea:
     """Record the actor's one vote on an idea (None withdraws it); the tally changes in the same transaction.
     A new UP vote follows the idea (`follows.follow_on_vote`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return await cast_vote_on_driver(await platform_driver.Write.of(session), actor, idea_id, value)
     # Lock the idea row before reading the previous vote, so concurrent switches stay exact (DECISIONS.md 8).
-    # On PostgreSQL the vote writes no ORM object: it reads them through the driver too.
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres:
-        idea, board = await ideas.lock_detached(session, actor, idea_id)
-    else:
-        idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
+    idea, board = await ideas.get_for_write(session, actor, idea_id, lock=True)
     user_id = await require_in(session, actor, board.workspace_id, ActorRole.MEMBER, "vote")
     boards.require_active(board, "ideaId")
     ideas.require_open(idea)
     await campaigns.require_ballot(session, idea, BallotKind.VOTES, "ideaId")
-    if value not in (UP, DOWN, None):
-        raise ValueError(f"value must be 1, -1 or None, not {value!r}")
+    _require_value(value)
     now = utcnow()
-    if postgres:
-        driver = await platform_driver.connection(session)
-        args = (idea.id, user_id, value, stored_utc(now), board.id, boards.score_shard(idea.id))
-        moved = await driver.fetchrow(_CAST_POSTGRES, *args)
-        if moved is None:  # the vote was already this
-            return idea
-        # The new figures come back with the statement (one round trip less than a refresh).
-        for name in _MOVED:
-            set_committed_value(idea, name, read_utc(moved[name]) if name == "trending_at" else moved[name])
-        boards.refresh_after_commit(session, board.id)
-        return idea
     tally = await _cast_in_steps(session, {"idea_id": idea.id, "user_id": user_id, "value": value, "now": now})
     if tally is None:  # the vote was already this
         return idea
@@ -120,6 +105,42 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
         await follows.follow_on_vote(session, idea, user_id)
     await boards.changed(session, board.id, idea.id, at=now)
     return idea
+
+
+async def cast_vote_on_driver(work: platform_driver.Write, actor: Actor, idea_id: int, value: int | None) -> Idea:
+    """`cast_vote` on PostgreSQL: a lock and one statement on the driver, no ORM object written.
+
+    The API runs it in a write of the driver's own (`UnitOfWork.driver_transaction`), with no session: a vote by a
+    caller of another workspace (a refusal that names the workspace) and a vote on a campaign entry (the campaign
+    decides) raise NeedsSession before anything is written, and run again in a session, through `cast_vote`.
+    """
+    # Lock the idea row before reading the previous vote, so concurrent switches stay exact (DECISIONS.md 8).
+    idea, board = await ideas.lock_detached(work, actor, idea_id)
+    if work.session is None:
+        if actor.is_foreign_to(board.workspace_id) or idea.campaign_id is not None:
+            raise platform_driver.NeedsSession
+        user_id = actor.require(board.workspace_id, ActorRole.MEMBER, "vote")
+    else:
+        user_id = await require_in(work.session, actor, board.workspace_id, ActorRole.MEMBER, "vote")
+    boards.require_active(board, "ideaId")
+    ideas.require_open(idea)
+    if work.session is not None:
+        await campaigns.require_ballot(work.session, idea, BallotKind.VOTES, "ideaId")
+    _require_value(value)
+    args = (idea.id, user_id, value, stored_utc(utcnow()), board.id, boards.score_shard(idea.id))
+    moved = await work.driver.fetchrow(_CAST_POSTGRES, *args)
+    if moved is None:  # the vote was already this
+        return idea
+    # The new figures come back with the statement (one round trip less than a refresh).
+    for name in _MOVED:
+        set_committed_value(idea, name, read_utc(moved[name]) if name == "trending_at" else moved[name])
+    boards.refresh_after_commit(work, board.id)
+    return idea
+
+
+def _require_value(value: int | None) -> None:
+    if value not in (UP, DOWN, None):
+        raise ValueError(f"value must be 1, -1 or None, not {value!r}")
 
 
 async def _cast_in_steps(session: AsyncSession, params: dict[str, Any]) -> Row[Any] | None:

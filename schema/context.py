@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor, ActorCache
 from ideaengine.platform.db import Database
+from ideaengine.platform.driver import NeedsSession, Write
 from ideaengine.platform.services import Services
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from schema.loaders import Loaders
@@ -130,6 +133,26 @@ class Context:
         """One write (a unit of work: effects go out after commit); then the loaders forget what they cached."""
         async with self.services.transaction() as session:
             yield session
+        await self._written()
+
+    async def write(
+        self, on_driver: Callable[[Write], Awaitable[T]], in_session: Callable[[AsyncSession], Awaitable[T]]
+    ) -> T:
+        """One write, on PostgreSQL's driver where it can (`ideaengine.platform.driver`: the vote), else, or when
+        the driver's steps raise NeedsSession (nothing written), in a session."""
+        if self.services.db.driver_writes:
+            try:
+                async with self.services.driver_transaction() as work:
+                    done = await on_driver(work)
+                await self._written()
+                return done
+            except NeedsSession:
+                pass
+        async with self.transaction() as session:
+            return await in_session(session)
+
+    async def _written(self) -> None:
+        """After a write: the loaders forget what they cached, and the shared reads what they read."""
         self._loaders = None
         if self.shared_reads is not None:
             await self.shared_reads.forget()

@@ -92,8 +92,11 @@ class VoteMutations:
     async def vote(self, info: Info, input: VoteInput) -> VotePayload:
         idea_id = relay.decode_id(input.idea_id, "Idea", "ideaId")
         value = None if input.value is None else input.value.value
-        async with info.context.transaction() as session:
-            idea = await votes.cast_vote(session, info.context.actor, idea_id, value)
+        actor = info.context.actor
+        idea = await info.context.write(
+            lambda work: votes.cast_vote_on_driver(work, actor, idea_id, value),
+            lambda session: votes.cast_vote(session, actor, idea_id, value),
+        )
         return VotePayload(idea=IdeaNode(model=idea))
 
     @strawberry.mutation(

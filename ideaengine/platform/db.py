@@ -18,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ideaengine.platform import inline_sqlite, writer_lock
+from ideaengine.platform import driver, inline_sqlite, writer_lock
 from ideaengine.platform.events import EVENTS_KEY
 from ideaengine.platform.jobs import JOBS_KEY
 from ideaengine.platform.settings import Settings
@@ -272,6 +272,31 @@ class Database:
                 await session.rollback()
                 raise
 
+    @property
+    def driver_writes(self) -> bool:
+        """Whether `driver_write` runs here: on PostgreSQL (SQLite's statements cost no round trips)."""
+        return not self.settings.is_sqlite
+
+    @asynccontextmanager
+    async def driver_write(self) -> AsyncIterator[driver.Write]:
+        """PostgreSQL only: `write` on the driver, for the vote (see `ideaengine.platform.driver`), on a connection
+        of the same pool. asyncpg rolls back a write cancelled mid-statement (a test holds it to that); should the
+        rollback itself fail, the connection is discarded, never handed to the next writer inside a transaction
+        (SQLAlchemy's pool does not know of the driver's own)."""
+        if not self.driver_writes:
+            raise RuntimeError("driver writes are PostgreSQL's")
+        async with self.engine.connect() as conn:
+            con: asyncpg.Connection[Any] = (await conn.get_raw_connection()).driver_connection
+            try:
+                async with con.transaction():
+                    work = driver.Write(con, self.engine.dialect)
+                    yield work
+                    if forgotten := queued_effects(work):
+                        raise RuntimeError(f"effects queued outside a unit of work would be lost: {forgotten}")
+            finally:
+                if con.is_in_transaction():
+                    await conn.invalidate()
+
     async def dispose(self) -> None:
         if self._probe is not None:
             self._probe.close()
@@ -286,6 +311,6 @@ class Database:
         await self.engine.dispose()
 
 
-def queued_effects(session: AsyncSession) -> list[str]:
-    """The kinds of after-commit effects queued on the session (see `jobs.after_commit`, `events.after_commit`)."""
-    return [key for key in EFFECT_KEYS if session.info.get(key)]
+def queued_effects(write: AsyncSession | driver.Write) -> list[str]:
+    """The kinds of after-commit effects queued on a write (see `jobs.after_commit`, `events.after_commit`)."""
+    return [key for key in EFFECT_KEYS if write.info.get(key)]

@@ -71,7 +71,14 @@ EVENTS_KEY = "ideaengine.events"
 "Where a session keeps the live events queued for after its commit."
 
 
-def after_commit(session: AsyncSession, channel: str, payload: dict[str, Any]) -> None:
+class Writing(Protocol):
+    """What a write queues its after-commit effects on: an ORM session, or a driver `Write` (`platform.driver`)."""
+
+    @property
+    def info(self) -> dict[Any, Any]: ...
+
+
+def after_commit(session: Writing, channel: str, payload: dict[str, Any]) -> None:
     """Publish once the transaction commits (the unit of work does); never for a write that rolled back."""
     session.info.setdefault(EVENTS_KEY, []).append(Event(channel, payload))
 

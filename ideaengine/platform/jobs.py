@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from ideaengine.platform import events
 from ideaengine.platform.events import Broker
 from ideaengine.platform.settings import Settings, get_settings
@@ -61,7 +59,7 @@ JOBS_KEY = "ideaengine.jobs"
 "Where a session keeps the jobs queued for after its commit."
 
 
-def after_commit(session: AsyncSession, name: str, *args: Any, coalesce: bool = False) -> None:
+def after_commit(session: events.Writing, name: str, *args: Any, coalesce: bool = False) -> None:
     """Queue a job to run once the session commits; `coalesce` folds repeats into one pending run."""
     requests: list[JobRequest] = session.info.setdefault(JOBS_KEY, [])
     request = JobRequest(name, tuple(args), coalesce)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.platform.db import Database
+from ideaengine.platform.driver import Write
 from ideaengine.platform.events import Broker, create_broker
 from ideaengine.platform.jobs import JobQueue, create_queue
 from ideaengine.platform.ratelimit import RateLimits
@@ -48,6 +49,12 @@ class Services:
         """One write; its effects are handed over after commit (see `ideaengine.platform.unit_of_work`)."""
         async with self.work.transaction() as session:
             yield session
+
+    @asynccontextmanager
+    async def driver_transaction(self) -> AsyncIterator[Write]:
+        """PostgreSQL only: `transaction` on the driver, for the vote (see `ideaengine.platform.driver`)."""
+        async with self.work.driver_transaction() as work:
+            yield work
 
     async def close(self) -> None:
         await self.limits.close()

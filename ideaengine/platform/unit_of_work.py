@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.platform.db import Database
+from ideaengine.platform.driver import Write
 from ideaengine.platform.events import EVENTS_KEY, Broker, Event
 from ideaengine.platform.jobs import JOBS_KEY, JobQueue, JobRequest
 
@@ -35,10 +37,25 @@ class UnitOfWork:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         async with self.db.write() as session:
             yield session
-            events: list[Event] = session.info.pop(EVENTS_KEY, [])
-            requests: list[JobRequest] = session.info.pop(JOBS_KEY, [])
-        # Committed: hand over. Both transports are best effort and never fail the write (it is done).
+            events, requests = _taken(session.info)
+        await self._hand_over(events, requests)
+
+    @asynccontextmanager
+    async def driver_transaction(self) -> AsyncIterator[Write]:
+        """`transaction` on PostgreSQL's driver, for the vote (see `ideaengine.platform.driver`)."""
+        async with self.db.driver_write() as work:
+            yield work
+            events, requests = _taken(work.info)
+        await self._hand_over(events, requests)
+
+    async def _hand_over(self, events: list[Event], requests: list[JobRequest]) -> None:
+        """Committed: hand over. Both transports are best effort and never fail the write (it is done)."""
         if events and self.broker is not None:
             await self.broker.publish(events)
         if requests and self.queue is not None:
             await self.queue.submit(requests)
+
+
+def _taken(info: dict[Any, Any]) -> tuple[list[Event], list[JobRequest]]:
+    """What a write queued, taken off it before its commit (`Database.write` refuses to commit what is left)."""
+    return info.pop(EVENTS_KEY, []), info.pop(JOBS_KEY, [])
