@@ -13,7 +13,17 @@ import ranking
 from ideaengine import boards, campaigns, ideas
 from ideaengine.errors import invalid
 from ideaengine.identity import Actor, ActorRole, require_in
-from ideaengine.platform.models import BallotKind, Board, Campaign, CampaignPhase, Comparison, Idea, IdeaScore, utcnow
+from ideaengine.platform.models import (
+    SCORED,
+    BallotKind,
+    Board,
+    Campaign,
+    CampaignPhase,
+    Comparison,
+    Idea,
+    IdeaScore,
+    utcnow,
+)
 from ideaengine.platform.upsert import insert_for
 
 MATCHUP_ATTEMPTS = 8
@@ -91,7 +101,8 @@ async def next_matchup(
         return None
     ids = [i.id for i in candidates]
     scores = {
-        s.idea_id: s for s in (await session.execute(select(IdeaScore).where(IdeaScore.idea_id.in_(ids)))).scalars()
+        s.idea_id: s
+        for s in (await session.execute(select(IdeaScore).where(IdeaScore.idea_id.in_(ids), SCORED))).scalars()
     }
     counts = await comparison_counts(session, board.id)
     strength = np.array([scores[i].bradley_terry if i in scores else 0.0 for i in ids])

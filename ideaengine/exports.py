@@ -12,13 +12,14 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import status_labels
 from ideaengine.errors import not_found
 from ideaengine.platform.ids import global_id
 from ideaengine.platform.models import (
+    SCORED,
     ApiKey,
     Board,
     BoardScore,
@@ -183,7 +184,7 @@ async def idea_rows(
         stmt = (
             select(Idea, Board, IdeaScore, BoardScore)
             .join(Board, Board.id == Idea.board_id)
-            .outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
+            .outerjoin(IdeaScore, and_(IdeaScore.idea_id == Idea.id, SCORED))
             .outerjoin(BoardScore, BoardScore.board_id == Idea.board_id)
             .where(Board.workspace_id == workspace_id, Idea.id > last_id)
             .order_by(Idea.id)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, exists, func, select
+from sqlalchemy import Select, and_, bindparam, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import ColumnElement
 
-import ranking
 from ideaengine import boards, campaigns, moderation, validation, visibility
 from ideaengine.errors import DomainError, ErrorCode, invalid, not_found
 from ideaengine.identity import Actor, ActorRole, require_in
@@ -296,25 +296,40 @@ def _filtered(f: IdeaFilter) -> list[ColumnElement[bool]]:
     return where
 
 
-NEUTRAL_SCORES = {
-    IdeaSort.TOP: (IdeaScore.wilson_lower_bound, 0.0),
-    IdeaSort.TRENDING: (IdeaScore.trending, 0.0),
-    IdeaSort.PAIRWISE: (IdeaScore.bradley_terry, 0.0),
-    IdeaSort.ELO: (IdeaScore.elo, ranking.ELO_INITIAL),
+SCORED_SORTS = {
+    IdeaSort.TOP: IdeaScore.wilson_lower_bound,
+    IdeaSort.TRENDING: IdeaScore.trending,
+    IdeaSort.PAIRWISE: IdeaScore.bradley_terry,
+    IdeaSort.ELO: IdeaScore.elo,
 }
-"Each scored sort's column and the value an idea never scored sorts as."
+"""Each scored sort's column. An idea never scored has the neutral value there (0, or Elo's initial rating): its
+placeholder row (see IdeaScore) carries it, so keys are never NULL and order and cursors agree on both
+databases (DECISIONS.md 18)."""
 
 
 def sort_keys(sort: IdeaSort) -> tuple[SortKey, ...]:
-    """A sort's order, ties broken by newest then id. Ideas never scored sort as the neutral value:
-    coalescing keeps keys non-NULL, so order and cursors agree on both databases (DECISIONS.md 18)."""
-    newest = (SortKey(Idea.created_at, descending=True), SortKey(Idea.id, descending=True))
+    """A sort's order, ties broken by newest then id. A scored sort's keys are all its score row's, in the order
+    of that sort's index (board, figure, created_at, idea_id; see IdeaScore), read backwards: a page stops early
+    instead of sorting the whole board."""
     if sort == IdeaSort.NEWEST:
-        return newest
+        return (SortKey(Idea.created_at, descending=True), SortKey(Idea.id, descending=True))
     if sort == IdeaSort.MOST_VOTES:
-        return (SortKey(Idea.up_count, descending=True), *newest)
-    column, neutral = NEUTRAL_SCORES[sort]
-    return (SortKey(func.coalesce(column, neutral), descending=True), *newest)
+        return (
+            SortKey(Idea.up_count, descending=True),
+            SortKey(Idea.created_at, descending=True),
+            SortKey(Idea.id, descending=True),
+        )
+    return (
+        SortKey(SCORED_SORTS[sort], descending=True),
+        SortKey(IdeaScore.created_at, descending=True),
+        SortKey(IdeaScore.idea_id, descending=True),
+    )
+
+
+def with_score_rows(stmt: Select[Any]) -> Select[Any]:
+    """A select of ideas joined to their score rows (every idea has one): on the board too, so that a board's
+    list reads the scored sort's index for that board (PostgreSQL infers the board of the rows from the join)."""
+    return stmt.join(IdeaScore, and_(IdeaScore.idea_id == Idea.id, IdeaScore.board_id == Idea.board_id))
 
 
 async def list_boards(
@@ -322,8 +337,8 @@ async def list_boards(
 ) -> dict[int, Page[Idea]]:
     """One window of each visible board's ideas in `sort` order, with each list's total."""
     stmt = select(Idea).join(Board, Board.id == Idea.board_id).where(visibility.ideas_clause(actor), *_filtered(f))
-    if sort in NEUTRAL_SCORES:
-        stmt = stmt.outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
+    if sort in SCORED_SORTS:
+        stmt = with_score_rows(stmt)
     return await pages(session, stmt, Idea.board_id, board_ids, sort_keys(sort), window)
 
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine import boards, duplicates, trending
-from ideaengine.platform.models import Board, BoardIndex, BoardScore, Idea, IdeaScore, utcnow
+from ideaengine.platform.models import SCORED, Board, BoardIndex, BoardScore, Idea, IdeaScore, utcnow
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ NOTHING = Stored(None, None, 0)
 
 _SCORES = (
     select(Idea.id, IdeaScore, BoardScore, boards.score_seq(Idea.board_id))
-    .outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
+    .outerjoin(IdeaScore, and_(IdeaScore.idea_id == Idea.id, SCORED))
     .outerjoin(BoardScore, BoardScore.board_id == Idea.board_id)
     .where(Idea.id.in_(bindparam("ids", expanding=True)))
 )

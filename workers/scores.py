@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import ranking
 from ideaengine import boards, trending
-from ideaengine.ideas import IdeaSort, listed_by_default, sort_keys
+from ideaengine.ideas import IdeaSort, listed_by_default, sort_keys, with_score_rows
 from ideaengine.platform import events
 from ideaengine.platform.db import Database
 from ideaengine.platform.models import (
@@ -60,6 +60,8 @@ class Loaded:
     trending: np.ndarray
     trending_at: np.ndarray
     "POSIX seconds of each idea's `trending_at`; NaN before its first vote."
+    created_at: list[datetime]
+    "Each idea's `created_at`, which its score row carries (the scored sorts' tie-break)."
     winners: np.ndarray
     losers: np.ndarray
     "Positions in `ids`, in (created_at, id) order: Elo replays them."
@@ -204,7 +206,14 @@ async def load(session: AsyncSession, board_id: int) -> Loaded:
         )
     ).one_or_none()
     reference, pairs = (None, None) if state is None else state
-    columns = (IDEAS.c.id, IDEAS.c.up_count, IDEAS.c.down_count, IDEAS.c.trending, IDEAS.c.trending_at)
+    columns = (
+        IDEAS.c.id,
+        IDEAS.c.up_count,
+        IDEAS.c.down_count,
+        IDEAS.c.trending,
+        IDEAS.c.trending_at,
+        IDEAS.c.created_at,
+    )
     ideas = (await session.execute(select(*columns).where(IDEAS.c.board_id == board_id).order_by(IDEAS.c.id))).all()
     winners, losers = await _comparisons(session, board_id)
     ids = np.fromiter((row[0] for row in ideas), dtype=np.int64, count=len(ideas))
@@ -217,6 +226,7 @@ async def load(session: AsyncSession, board_id: int) -> Loaded:
         trending_at=np.fromiter(
             (np.nan if row[4] is None else row[4].timestamp() for row in ideas), dtype=float, count=len(ideas)
         ),
+        created_at=[row[5] for row in ideas],
         winners=at_winners,
         losers=at_losers,
         reference=reference,
@@ -226,7 +236,10 @@ async def load(session: AsyncSession, board_id: int) -> Loaded:
     )
 
 
-_STORED = select(SCORES.c.idea_id, *(SCORES.c[c] for c in FIGURES)).where(SCORES.c.board_id == bindparam("board_id"))
+_STORED = select(SCORES.c.idea_id, *(SCORES.c[c] for c in FIGURES)).where(
+    SCORES.c.board_id == bindparam("board_id"), SCORES.c.computed_seq >= 0
+)
+"The figures a refresh computed; an idea's placeholder row (no figures yet, see IdeaScore) is written over."
 
 
 async def _stored(session: AsyncSession, board_id: int) -> dict[int, tuple[Any, ...]]:
@@ -394,7 +407,7 @@ async def write(
     for i, idea_id in enumerate(ids.tolist()):
         row = tuple(columns[c][i] for c in FIGURES)
         if stored.get(idea_id) != row:
-            rows.append({"idea_id": idea_id, **dict(zip(FIGURES, row, strict=True))})
+            rows.append({"idea_id": idea_id, "created_at": data.created_at[i], **dict(zip(FIGURES, row, strict=True))})
     if rows:
         stmt = built_once(_UPSERT, session, _upsert)
         stamp = {"board_id": board_id, "computed_at": now, "computed_seq": seq}
@@ -415,8 +428,7 @@ async def _rank(session: AsyncSession, board_id: int) -> None:
     order = [key.order() for key in sort_keys(IdeaSort.TOP)]
     ranked = and_(listed_by_default(), Idea.moderation_state == ModerationState.VISIBLE)
     listed = (
-        select(Idea.id, func.row_number().over(order_by=order).label("rank"))
-        .outerjoin(IdeaScore, IdeaScore.idea_id == Idea.id)
+        with_score_rows(select(Idea.id, func.row_number().over(order_by=order).label("rank")))
         .where(Idea.board_id == board_id, ranked)
         .subquery()
     )

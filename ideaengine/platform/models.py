@@ -659,12 +659,22 @@ class IdeaScore(Base):
     row whose votes did not change keeps its value between refreshes and TRENDING orders by this column.
     `computed_at` and `computed_seq` say when the row's figures last changed; what the board's last refresh
     covered, and so `stale`, is on `BoardScore`.
+
+    Every idea has its row from the moment it is inserted: a trigger on `ideas` (migration 0018) writes it with
+    the neutral figures every scored sort gave an idea never scored, and `computed_seq` -1, which readers take
+    as no figures yet (`SCORED`). So the scored sorts read a board's ideas in the order of one of the indexes
+    below, which they carry whole (board, figure, then newest and id as the tie-breaks, `ideas.sort_keys`), and
+    stop after a page: before, every page sorted the whole board. `created_at` is the idea's, for those ties.
+    A SQLite migration that rebuilds `ideas` (batch mode) drops the trigger: it must create it again
+    (`tests/api/test_score_rows.py` checks that a new idea has its row).
     """
 
     __tablename__ = "idea_scores"
     __table_args__ = (
-        Index("ix_idea_scores_board_wilson", "board_id", "wilson_lower_bound"),
-        Index("ix_idea_scores_board_bt", "board_id", "bradley_terry"),
+        Index("ix_idea_scores_top", "board_id", "wilson_lower_bound", "created_at", "idea_id"),
+        Index("ix_idea_scores_trending", "board_id", "trending", "created_at", "idea_id"),
+        Index("ix_idea_scores_pairwise", "board_id", "bradley_terry", "created_at", "idea_id"),
+        Index("ix_idea_scores_elo", "board_id", "elo", "created_at", "idea_id"),
     )
 
     idea_id: Mapped[int] = mapped_column(ForeignKey("ideas.id", ondelete="CASCADE"), primary_key=True)
@@ -681,7 +691,13 @@ class IdeaScore(Base):
     rank: Mapped[int | None] = mapped_column(Integer)
     computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     computed_seq: Mapped[int] = mapped_column(Integer, default=-1)
-    "The board's score sequence at the refresh that last changed these figures."
+    "The board's score sequence at the refresh that last changed these figures; -1 before any (`SCORED`)."
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    "The idea's `created_at`: the scored sorts' tie-break, in their indexes."
+
+
+SCORED = IdeaScore.computed_seq >= 0
+"A row with figures a refresh computed; the others are the placeholders every idea starts with (see IdeaScore)."
 
 
 class DuplicateCluster(Base):
