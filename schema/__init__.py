@@ -36,7 +36,7 @@ from schema.caches import CACHED_DOCUMENTS, BoundedValidationCache, Subscription
 from schema.campaigns import CampaignMutations, CampaignNode
 from schema.comments import CommentMutations, CommentNode
 from schema.context import Context, Info, SharedReads
-from schema.cost import QueryCost
+from schema.cost import Costs, QueryCost
 from schema.errors import should_mask_error
 from schema.follows import FollowMutations, NotificationNode
 from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
@@ -224,6 +224,7 @@ def build_schema(
     # The limit rules are built once: ValidationCache keys on the rule classes, and a limiter made per
     # request makes new classes each time, so no validation would ever be cached.
     limits: list[type[ASTValidationRule]] = [depth_rule(max_depth, None, None), alias_rule(max_aliases)]
+    costs = Costs()  # likewise shared by the requests, so a document's cost is counted once
     return QuietSchema(
         query=Query,
         mutation=Mutation,
@@ -234,7 +235,7 @@ def build_schema(
             lambda: BoundedValidationCache(maxsize=CACHED_DOCUMENTS),
             lambda: AddValidationRules(limits),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            lambda: QueryCost(anonymous_limit=max_cost_anonymous, limit=max_cost),
+            lambda: QueryCost(anonymous_limit=max_cost_anonymous, limit=max_cost, costs=costs),
             lambda: MaskErrors(should_mask_error=should_mask_error),
             DatabaseUnavailable,
             BadVariables,
