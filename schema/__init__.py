@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import strawberry
@@ -118,53 +118,65 @@ def authentication_report(actor: object) -> dict[str, Any]:
     return {"authentication": {"errors": list(errors)}} if errors else {}
 
 
-class AuthErrors(SchemaExtension):
-    """Says in the response's extensions why a presented credential was ignored (the caller is anonymous)."""
+class ServerHooks(SchemaExtension):
+    """The server's own hooks, in one extension: strawberry makes every extension anew for each request, looks
+    up its hooks at each stage and wraps each in a context manager, so as six extensions these cost a request
+    190,000 more instructions than as one (about 30 µs, 17% of executing `mutation { __typename }`).
 
-    def get_results(self) -> dict[str, Any]:
-        return authentication_report(getattr(self.execution_context.context, "actor", None))
+    Listed after QueryCost and MaskErrors, as they were: a subscription over HTTP is refused after the cost is
+    counted (its error wins), and errors are rewritten, and the read connection released, before MaskErrors
+    masks what remains."""
 
-
-class OperationName(SchemaExtension):
-    """Leaves the executed operation's name and type where the access log and the response cache find them."""
-
-    def on_execute(self) -> Iterator[None]:
-        yield
-        request = getattr(self.execution_context.context, "request", None)
-        if request is not None:
-            request.state.graphql_operation = self.execution_context.operation_name
-            request.state.graphql_operation_type = self.execution_context.operation_type
-
-
-class SubscriptionsOverWebSocket(SchemaExtension):
-    """A subscription sent over HTTP would run as a query and fail on its stream: say where it is served."""
+    async def on_operation(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await _release_reads(self.execution_context)
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        if context.operation_type == OperationType.SUBSCRIPTION and isinstance(
-            getattr(context.context, "request", None), Request
-        ):
-            error = GraphQLError(
-                "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP.",
-                extensions={"code": "BAD_REQUEST"},
-            )
-            context.result = GraphQLExecutionResult(data=None, errors=[error])
+        _refuse_subscriptions_over_http(context)
         yield
+        # In the order these ran as extensions (each rewrites what the one before left).
+        _leave_operation_name(context)
+        _rewrite_errors(context, _bad_variable)
+        _rewrite_errors(context, _unavailable)
+
+    def get_results(self) -> dict[str, Any]:
+        """Says in the response's extensions why a presented credential was ignored (the caller is anonymous)."""
+        return authentication_report(getattr(self.execution_context.context, "actor", None))
 
 
-class DatabaseUnavailable(SchemaExtension):
-    """A resolver that could not reach the database fails with SERVICE_UNAVAILABLE and says to retry, instead
-    of the masked "Unexpected error." of a bug: the client did nothing wrong and can do something about it."""
+def _leave_operation_name(context: ExecutionContext) -> None:
+    """Leaves the executed operation's name and type where the access log and the response cache find them."""
+    request = getattr(context.context, "request", None)
+    if request is not None:
+        request.state.graphql_operation = context.operation_name
+        request.state.graphql_operation_type = context.operation_type
 
-    def on_execute(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        result.errors = [_unavailable(error) for error in result.errors]
+
+def _refuse_subscriptions_over_http(context: ExecutionContext) -> None:
+    """A subscription sent over HTTP would run as a query and fail on its stream: say where it is served."""
+    if context.operation_type == OperationType.SUBSCRIPTION and isinstance(
+        getattr(context.context, "request", None), Request
+    ):
+        error = GraphQLError(
+            "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql, not over HTTP.",
+            extensions={"code": "BAD_REQUEST"},
+        )
+        context.result = GraphQLExecutionResult(data=None, errors=[error])
+
+
+def _rewrite_errors(context: ExecutionContext, rewrite: Callable[[GraphQLError], GraphQLError]) -> None:
+    result = context.result
+    if result is None or not result.errors:
+        return
+    result.errors = [rewrite(error) for error in result.errors]
 
 
 def _unavailable(error: GraphQLError) -> GraphQLError:
+    """A resolver that could not reach the database fails with SERVICE_UNAVAILABLE and says to retry, instead
+    of the masked "Unexpected error." of a bug: the client did nothing wrong and can do something about it."""
     message = None if error.original_error is None else unavailable(error.original_error)
     if message is None:
         return error
@@ -177,34 +189,19 @@ def _unavailable(error: GraphQLError) -> GraphQLError:
     )
 
 
-class BadVariables(SchemaExtension):
+def _bad_variable(error: GraphQLError) -> GraphQLError:
     """A variable the schema cannot take (an unknown enum value, a string for an Int) is the client's input at
     fault: BAD_USER_INPUT, like the other refusals of input outside a payload's userErrors."""
-
-    def on_execute(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        result.errors = [_bad_variable(error) for error in result.errors]
-
-
-def _bad_variable(error: GraphQLError) -> GraphQLError:
     if error.path is not None or error.extensions or not error.message.startswith("Variable '$"):
         return error
     return GraphQLError(error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"})
 
 
-class ReleaseReads(SchemaExtension):
+async def _release_reads(context: ExecutionContext) -> None:
     """Hands an HTTP request's read connection back to the pool as soon as its operation is done."""
-
-    async def on_operation(self) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            reads = getattr(self.execution_context.context, "shared_reads", None)
-            if reads is not None:
-                await reads.close()
+    reads = getattr(context.context, "shared_reads", None)
+    if reads is not None:
+        await reads.close()
 
 
 class QuietSchema(strawberry.Schema):
@@ -237,12 +234,7 @@ def build_schema(
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: QueryCost(anonymous_limit=max_cost_anonymous, limit=max_cost, costs=costs),
             lambda: MaskErrors(should_mask_error=should_mask_error),
-            DatabaseUnavailable,
-            BadVariables,
-            AuthErrors,
-            OperationName,
-            SubscriptionsOverWebSocket,
-            ReleaseReads,
+            ServerHooks,
         ],
     )
 
