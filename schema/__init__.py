@@ -12,7 +12,6 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from starlette.requests import Request
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxTokensLimiter,
     SchemaExtension,
 )
@@ -37,7 +36,7 @@ from schema.campaigns import CampaignMutations, CampaignNode
 from schema.comments import CommentMutations, CommentNode
 from schema.context import Context, Info, SharedReads
 from schema.cost import Costs, QueryCost
-from schema.errors import should_mask_error
+from schema.errors import MaskUnexpectedErrors, should_mask_error
 from schema.follows import FollowMutations, NotificationNode
 from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
 from schema.lifecycle import LifecycleMutations
@@ -233,7 +232,7 @@ def build_schema(
             lambda: AddValidationRules(limits),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: QueryCost(anonymous_limit=max_cost_anonymous, limit=max_cost, costs=costs),
-            lambda: MaskErrors(should_mask_error=should_mask_error),
+            MaskUnexpectedErrors,
             ServerHooks,
         ],
     )

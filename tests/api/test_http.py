@@ -81,6 +81,44 @@ async def test_unexpected_errors_are_masked(api: Api, services: Services, monkey
     assert "SELECT" not in str(body)
 
 
+def test_our_error_mask_masks_as_strawberrys_own() -> None:
+    """MaskUnexpectedErrors only reads a result's errors more cheaply: what it masks, and leaves, is the same."""
+    from graphql import ExecutionResult as GraphQLExecutionResult
+    from graphql import GraphQLError
+    from strawberry.extensions import MaskErrors
+    from strawberry.types import ExecutionResult
+
+    from schema.errors import MaskUnexpectedErrors, should_mask_error
+
+    def errors() -> list[GraphQLError]:
+        unexpected = GraphQLError("boom", path=["a"], original_error=RuntimeError("SELECT secret"))
+        coded = GraphQLError("no", path=["b"], extensions={"code": "NOT_FOUND"})
+        wrapped = GraphQLError("bad", original_error=GraphQLError("Variable '$n' got invalid value"))
+        return [unexpected, coded, wrapped]
+
+    class NoErrors:
+        data = None
+
+    def results() -> list[object]:
+        return [
+            GraphQLExecutionResult(data=None, errors=errors()),
+            ExecutionResult(data={"a": None}, errors=errors()),
+            ExecutionResult(data={"a": 1}, errors=None),
+            GraphQLExecutionResult(data={"a": 1}, errors=[]),
+            NoErrors(),
+        ]
+
+    for ours, theirs in zip(results(), results(), strict=True):
+        MaskUnexpectedErrors()._process_result(ours)
+        MaskErrors(should_mask_error=should_mask_error)._process_result(theirs)
+        shown = [(e.message, e.path, e.extensions) for e in getattr(ours, "errors", None) or []]
+        assert shown == [(e.message, e.path, e.extensions) for e in getattr(theirs, "errors", None) or []]
+        assert type(getattr(ours, "errors", None)) is type(getattr(theirs, "errors", None))
+    masked = results()[0]
+    MaskUnexpectedErrors()._process_result(masked)
+    assert [e.message for e in getattr(masked, "errors", [])] == ["Unexpected error.", "no", "bad"]
+
+
 async def test_healthz_reports_the_database(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
