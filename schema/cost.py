@@ -35,7 +35,7 @@ from graphql import (
     get_named_type,
 )
 from graphql import ExecutionResult as GraphQLExecutionResult
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from ideaengine.platform.queries import MAX_PAGE_SIZE
 from schema.caches import CACHED_DOCUMENTS, cacheable
@@ -189,15 +189,16 @@ class Costs:
         return [counted.document for counted in self._documents.values()]
 
 
-class QueryCost(SchemaExtension):
-    """Refuses an operation over its caller's cost limit before it runs: QUERY_TOO_COMPLEX, with both numbers."""
+class QueryCost:
+    """Refuses an operation over its caller's cost limit before it runs: QUERY_TOO_COMPLEX, with both numbers.
+    One per schema, called by its extension (ServerHooks) as execution starts."""
 
-    def __init__(self, *, anonymous_limit: int, limit: int, costs: Costs) -> None:
-        """`costs`: the schema's cache, made once with it (an extension is made per request)."""
-        self.anonymous_limit, self.limit, self.costs = anonymous_limit, limit, costs
+    def __init__(self, *, anonymous_limit: int, limit: int) -> None:
+        self.anonymous_limit, self.limit = anonymous_limit, limit
+        self.costs = Costs()
 
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
+    def refuse_if_over(self, context: ExecutionContext) -> None:
+        """Leaves the refusal as the operation's result when its cost is over the caller's limit."""
         if context.graphql_document is not None and not context.result:
             count = self.costs.cost if cacheable(context) else operation_cost
             cost = count(
@@ -212,4 +213,3 @@ class QueryCost(SchemaExtension):
                 message = f"This query costs {cost:,}, over the limit of {limit:,}: ask for fewer items per page."
                 error = GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost, "limit": limit})
                 context.result = GraphQLExecutionResult(data=None, errors=[error])
-        yield
