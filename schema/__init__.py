@@ -201,10 +201,13 @@ def _bad_variable(error: GraphQLError) -> GraphQLError:
 
 
 async def _release_reads(context: ExecutionContext) -> None:
-    """Hands an HTTP request's read connection back to the pool as soon as its operation is done."""
+    """Hands an HTTP request's read connection back to the pool as soon as its operation is done, and lets go of
+    what the operation read (`Context.release`)."""
     reads = getattr(context.context, "shared_reads", None)
     if reads is not None:
         await reads.close()
+    if isinstance(context.context, Context):
+        context.context.release()
 
 
 class QuietSchema(strawberry.Schema):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 import strawberry
 
 import ranking
-from ideaengine import comments, duplicates, ideas, scores, supporters
+from ideaengine import board_pages, comments, duplicates, ideas, scores, supporters
 from ideaengine.errors import DomainError
 from ideaengine.platform.models import Board, Idea
 from ideaengine.platform.queries import Page, Window
@@ -284,6 +284,8 @@ async def idea_connection(info: Info, scope: str, window: Window, page: Page[Ide
     loaders, rows = info.context.loaders, page.rows
     for idea in rows:
         loaders.idea.prime(idea.id, idea)
+    if isinstance(page, board_pages.IdeaPage):
+        loaders.score.prime_many(page.scores)
     asked = relay.node_fields(info)
     ids = [idea.id for idea in rows]
     wanted: list[tuple[bool, Any, list[int]]] = [

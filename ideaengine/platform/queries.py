@@ -74,7 +74,7 @@ class Page(Generic[T]):
     "Rows in the whole list, whatever the window (when the window is `counted`)."
 
 
-def _beyond(order: Sequence[SortKey], key: Key, later: bool) -> ColumnElement[bool]:
+def beyond(order: Sequence[SortKey], key: Sequence[Any], later: bool) -> ColumnElement[bool]:
     """Rows strictly later (or earlier) than `key` in `order`: (a > x) or (a = x and b > y) or ..."""
     ties: list[ColumnElement[bool]] = []
     branches: list[ColumnElement[bool]] = []
@@ -108,9 +108,9 @@ async def pages(
             out[p].total = int(total)
     bounded = scoped
     if window.after is not None:
-        bounded = bounded.where(_beyond(order, window.after, later=True))
+        bounded = bounded.where(beyond(order, window.after, later=True))
     if window.before is not None:
-        bounded = bounded.where(_beyond(order, window.before, later=False))
+        bounded = bounded.where(beyond(order, window.before, later=False))
     ordering = [s.order(window.backward) for s in order]
     keys = [s.column.label(f"sort_key_{n}") for n, s in enumerate(order)]
     n_keys = len(keys)
