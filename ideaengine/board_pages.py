@@ -41,7 +41,7 @@ async def list_boards(
     session: AsyncSession, actor: Actor, board_ids: Sequence[int], sort: IdeaSort, f: IdeaFilter, window: Window
 ) -> dict[int, Page[Idea]]:
     """`ideas.list_boards`, in one statement on the driver for one board's unfiltered list on PostgreSQL."""
-    if len(board_ids) != 1 or f != _UNFILTERED or session.get_bind().dialect.name != "postgresql":
+    if len(board_ids) != 1 or f != _UNFILTERED or not driver.usable(session):
         return await ideas.list_boards(session, actor, board_ids, sort, f, window)
     board_id = board_ids[0]
     shape = _statements(sort, window.after is not None, window.before is not None, window.backward)

@@ -16,7 +16,7 @@ from ideaengine import status_labels as labels
 from ideaengine import validation
 from ideaengine.errors import DomainError, ErrorCode, not_found
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.platform import jobs
+from ideaengine.platform import driver, jobs
 from ideaengine.platform.events import Writing
 from ideaengine.platform.models import (
     Board,
@@ -84,6 +84,10 @@ def _by_slug(member_of: BindParameter[int] | None) -> Select[Board]:
 _BY_SLUG = {False: _by_slug(None), True: _by_slug(bindparam("reader_workspace"))}
 """Built once: building a select and its cache key anew cost about as much as running it (profile of a
 page of ideas), and a board lookup starts most reads."""
+_BY_SLUG_ON_DRIVER = {
+    bound: driver.Prepared(stmt.with_only_columns(*driver.loaded_columns(Board))) for bound, stmt in _BY_SLUG.items()
+}
+"On PostgreSQL the lookup runs on the driver: through the ORM it cost a board's page a tenth of its CPU."
 
 
 def can_read(actor: Actor, board: Board) -> bool:
@@ -141,6 +145,9 @@ async def get_visible(session: AsyncSession, actor: Actor, workspace_slug: str, 
         return None
     reader = reader_params(actor)
     params = {"workspace": workspace_slug, "slug": slug, **reader}
+    if driver.usable(session):
+        found = await _BY_SLUG_ON_DRIVER[bool(reader)].read(session, params)
+        return driver.detached(Board, found[0]) if found else None
     return (await session.execute(_BY_SLUG[bool(reader)], params)).scalar_one_or_none()
 
 

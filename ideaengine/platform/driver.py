@@ -65,6 +65,11 @@ async def connection(session: AsyncSession) -> asyncpg.Connection[Any]:
     return driver
 
 
+def usable(session: AsyncSession) -> bool:
+    """Whether a session's statements may run on the driver here: PostgreSQL's (asyncpg)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 async def read_connection(session: AsyncSession) -> tuple[asyncpg.Connection[Any], Connection]:
     """The driver connection of a read session (`Database.reader`, autocommit), where each statement runs on its
     own as the session's would, and the session's connection, whose listeners hear of it."""

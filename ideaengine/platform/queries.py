@@ -61,6 +61,8 @@ class Window:
     counted: bool = True
     "Whether the list's total is wanted: counting a long list costs a scan of it, so a page that does not show\n"
     "its total (`totalCount`) is read without (`Page.total` stays 0)."
+    cursors: bool = True
+    "Whether each row's cursor is wanted, or only the first's and last's (a page's `pageInfo`)."
 
 
 @dataclass
