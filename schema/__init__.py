@@ -27,7 +27,7 @@ from ideaengine.platform.settings import (
 from schema import relay
 from schema.apikeys import ApiKeyMutations, ApiKeyQueries
 from schema.boards import BoardMutations, BoardNode, BoardQueries
-from schema.caches import CACHED_DOCUMENTS, BoundedValidationCache, SubscriptionSafeParserCache
+from schema.caches import Documents, cacheable
 from schema.campaigns import CampaignMutations, CampaignNode
 from schema.comments import CommentMutations, CommentNode
 from schema.context import Context, Info, SharedReads
@@ -122,9 +122,12 @@ class ServerHooks(SchemaExtension):
     Listed after MaskErrors: errors are rewritten, and the read connection released, before it masks what
     remains. A subscription over HTTP is refused after the cost is counted (its error wins)."""
 
-    def __init__(self, rules: tuple[type[ASTValidationRule], ...], max_tokens: int, cost: QueryCost) -> None:
-        """`rules`: the limits' validation rules, made once per schema (ValidationCache keys on them)."""
-        self.rules, self.max_tokens, self.cost = rules, max_tokens, cost
+    def __init__(
+        self, rules: tuple[type[ASTValidationRule], ...], max_tokens: int, cost: QueryCost, documents: Documents
+    ) -> None:
+        """`rules`: the limits' validation rules, made once per schema (the validation cache keys on them);
+        `documents`: the schema's parse and validation caches."""
+        self.rules, self.max_tokens, self.cost, self.documents = rules, max_tokens, cost, documents
 
     async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context
@@ -134,6 +137,26 @@ class ServerHooks(SchemaExtension):
             yield
         finally:
             await _release_reads(context)
+
+    def on_parse(self) -> Iterator[None]:
+        """A document's parsed tree from the cache. A syntax error leaves it unparsed: strawberry parses it again
+        and reports the error itself (raised from here, it left a WebSocket operation with a bare `complete`
+        instead of the protocol's close 4400)."""
+        context = self.execution_context
+        if context.query and cacheable(context):
+            try:
+                context.graphql_document = self.documents.parse(context.query, context.parse_options)
+            except GraphQLError:
+                pass
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None:
+            errors = self.documents.validate(context.schema._schema, context.graphql_document, context.validation_rules)
+            if errors is not None:  # else strawberry validates it, uncached
+                context.pre_execution_errors = errors
+        yield
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
@@ -213,6 +236,9 @@ async def _release_reads(context: ExecutionContext) -> None:
 class QuietSchema(strawberry.Schema):
     """Logs only unexpected errors: a wrong id or a missing right is the client's news, not the operator's."""
 
+    documents: Documents
+    "The parse and validation caches its ServerHooks use."
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         super().process_errors([e for e in errors if should_mask_error(e)], execution_context)
 
@@ -223,23 +249,21 @@ def build_schema(
     max_tokens: int = MAX_TOKENS,
     max_cost_anonymous: int = MAX_QUERY_COST_ANONYMOUS,
     max_cost: int = MAX_QUERY_COST,
-) -> strawberry.Schema:
-    # The limit rules are built once: ValidationCache keys on the rule classes, and a limiter made per
+) -> QuietSchema:
+    # The limit rules are built once: the validation cache keys on the rule classes, and a limiter made per
     # request makes new classes each time, so no validation would ever be cached.
     limits = (depth_rule(max_depth, None, None), alias_rule(max_aliases))
     cost = QueryCost(anonymous_limit=max_cost_anonymous, limit=max_cost)  # likewise: it keeps the costs counted
-    return QuietSchema(
+    documents = Documents()
+    schema = QuietSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[IdeaNode, BoardNode, UserNode, CommentNode, NotificationNode, CampaignNode, *BOARD_EVENT_TYPES],
-        extensions=[
-            lambda: SubscriptionSafeParserCache(maxsize=CACHED_DOCUMENTS),
-            lambda: BoundedValidationCache(maxsize=CACHED_DOCUMENTS),
-            MaskUnexpectedErrors,
-            lambda: ServerHooks(limits, max_tokens, cost),
-        ],
+        extensions=[MaskUnexpectedErrors, lambda: ServerHooks(limits, max_tokens, cost, documents)],
     )
+    schema.documents = documents
+    return schema
 
 
 def export_sdl() -> str:

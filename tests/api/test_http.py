@@ -8,8 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLError
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from ideaengine.platform.services import Services
+from schema import QuietSchema
+from schema.caches import CACHEABLE_QUERY_CHARS, CACHED_DOCUMENTS, Documents
 from tests.api.conftest import Api, Workspace
 from tests.api.ops import create_board
 from tests.conftest import in_process
@@ -209,24 +214,31 @@ async def test_healthz_reports_queue_depth_and_the_stalest_score(
     assert (await client.get("/healthz")).json()["stalestScoreAgeSeconds"] == 0.0
 
 
-async def test_a_repeated_document_is_validated_once(api: Api, ws: Workspace) -> None:
+async def test_a_repeated_document_is_validated_once(api: Api, ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """Parsing and validation dominate the request path (PERFORMANCE.md): both must hit their caches.
 
     Signed in, because an anonymous repeat is answered from the response cache without parsing at all."""
-    from strawberry.extensions.parser_cache import _get_parse_cache
-    from strawberry.extensions.validation_cache import _get_validate_cache
+    import schema.caches
 
-    validate_cache: Any = _get_validate_cache(1000)  # functools.lru_cache wrappers, typed as plain callables
-    parse_cache: Any = _get_parse_cache(1000)
-    query = "{ viewer { role unreadNotificationCount } }"
+    calls: list[str] = []
+
+    def counted(name: str, function: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            return function(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(schema.caches, "parse", counted("parse", schema.caches.parse))
+    monkeypatch.setattr(schema.caches, "validate_document", counted("validate", schema.caches.validate_document))
+    alias = "a" + uuid.uuid4().hex  # a document no other test sends
+    query = "{ viewer { role unreadNotificationCount } " + alias + ": __typename }"
     alice = ws.token("alice")
     await api(query, auth=alice)
-    validated, parsed = validate_cache.cache_info(), parse_cache.cache_info()
+    assert calls == ["parse", "validate"]
     for _ in range(3):
         await api(query, auth=alice)
-    assert validate_cache.cache_info().misses == validated.misses
-    assert validate_cache.cache_info().hits == validated.hits + 3
-    assert parse_cache.cache_info().misses == parsed.misses
+    assert calls == ["parse", "validate"]
 
 
 @pytest.mark.parametrize(
@@ -314,42 +326,67 @@ async def test_a_body_over_the_limit_is_413_before_it_is_read(services: Services
         assert ok.json() == {"data": {"__typename": "Query"}}
 
 
+def documents(api: Api) -> Documents:
+    """The parse and validation caches of the app behind `api`."""
+    transport = api.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    app = transport.app
+    assert isinstance(app, Starlette)
+    view: Any = next(route.endpoint for route in app.routes if isinstance(route, Route) and route.path == "/graphql")
+    assert isinstance(view.schema, QuietSchema)
+    return view.schema.documents
+
+
 async def test_a_long_document_is_parsed_but_never_cached(api: Api) -> None:
     """The parse cache keeps 1,000 documents: padded ones must not make that 1,000 megabytes."""
-    from strawberry.extensions.parser_cache import _get_parse_cache
-
-    from schema.caches import CACHEABLE_QUERY_CHARS, CACHED_DOCUMENTS
-
-    parse_cache: Any = _get_parse_cache(CACHED_DOCUMENTS)  # a functools.lru_cache wrapper, typed as a callable
-    before = parse_cache.cache_info().currsize
+    kept = documents(api)
+    before = len(kept)
     padded = "{ __typename }" + " " * CACHEABLE_QUERY_CHARS
     assert await api(padded) == {"data": {"__typename": "Query"}}
-    assert parse_cache.cache_info().currsize == before
+    assert len(kept) == before and padded not in kept
 
 
 async def test_long_documents_are_validated_but_never_kept_while_short_ones_are(api: Api) -> None:
     """The validation cache keys on the parsed document, whose locations hold its whole text: 150 padded 1 MB
     `{__typename}` once grew a server by 180 MB for good. Long documents are validated each time, uncached;
-    short ones are still kept."""
-    from strawberry.extensions.validation_cache import _get_validate_cache
-
-    from schema.caches import CACHEABLE_QUERY_CHARS, CACHED_DOCUMENTS
-
-    validate_cache: Any = _get_validate_cache(CACHED_DOCUMENTS)  # a functools.lru_cache wrapper
-    before = validate_cache.cache_info()
+    short ones are still kept, and a kept one is validated once."""
+    kept = documents(api)
+    before = len(kept)
     for n in range(5):
-        padded = "{ __typename }" + " " * (CACHEABLE_QUERY_CHARS + n)  # a parsed document keys by its length
+        padded = "{ __typename }" + " " * (CACHEABLE_QUERY_CHARS + n)
         assert await api(padded) == {"data": {"__typename": "Query"}}
-    assert validate_cache.cache_info().currsize == before.currsize
+    assert len(kept) == before
     invalid = "{ nope }" + " " * CACHEABLE_QUERY_CHARS  # still validated: the error is the schema's
     body = await api(invalid, expect_errors=True)
     assert body["errors"][0]["message"].startswith("Cannot query field 'nope' on type 'Query'.")
-    assert validate_cache.cache_info().currsize == before.currsize
+    assert len(kept) == before
 
     alias = "a" + uuid.uuid4().hex
     short = "{ " + alias + ": __typename }"  # a document no other test sends
     assert await api(short) == {"data": {alias: "Query"}}
-    assert validate_cache.cache_info().currsize == min(before.currsize + 1, CACHED_DOCUMENTS)
+    assert short in kept and len(kept) == min(before + 1, CACHED_DOCUMENTS)
+    invalid_short = "{ " + alias + ": nope }"
+    for _ in range(2):  # the second answer comes from the cache, with the same error
+        body = await api(invalid_short, expect_errors=True)
+        assert body["errors"][0]["message"].startswith("Cannot query field 'nope' on type 'Query'.")
+    assert invalid_short in kept
+
+
+async def test_the_document_caches_stay_within_their_size() -> None:
+    """The least recently used document goes first, and with it its validation."""
+    from graphql import build_schema as build_graphql_schema
+
+    cache = Documents(maxsize=3)
+    schema = build_graphql_schema("type Query { a: Int }")
+    trees = [cache.parse("{ a }" + " " * n, {}) for n in range(3)]
+    assert cache.parse("{ a }", {}) is trees[0]  # kept, and now the most recently used
+    assert cache.validate(schema, trees[1], ()) == []
+    cache.parse("{ a }" + " " * 3, {})  # a fourth: the least recently used (n=1) goes
+    assert len(cache) == 3 and "{ a } " not in cache and "{ a }" in cache
+    assert cache.validate(schema, trees[1], ()) is None  # no longer kept: the caller validates it
+    with pytest.raises(GraphQLError):
+        cache.parse("{ a", {})
+    assert len(cache) == 3
 
 
 @pytest.mark.parametrize(
