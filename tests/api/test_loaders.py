@@ -78,3 +78,18 @@ async def test_a_request_frees_what_it_read_without_the_garbage_collector(
     finally:
         gc.enable()
     assert left == []
+
+
+def test_the_server_freezes_what_it_holds_at_start_and_collects_young_objects_less_often() -> None:
+    """`ideaengine serve` calls this as it starts (the app's lifespan): the collector's full passes then skip the
+    startup heap, and young passes wait for 10,000 allocations."""
+    from ideaengine.app import GC_YOUNG_THRESHOLD, gc_freeze
+
+    threshold = gc.get_threshold()
+    try:
+        gc_freeze()
+        assert gc.get_freeze_count() > 10_000  # the modules and everything they built
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *threshold[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
