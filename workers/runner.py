@@ -48,8 +48,16 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     stop = threading.Event()
     running: list[_Worker] = []
+    supervisor = os.getpid()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != supervisor:
+            # A child rq forked (its scheduler) before it installed handlers of its own: it ends as the signal
+            # would end it by default. Standing in here, this set a flag nothing in the child reads, and the
+            # worker's teardown waited on that child for good (a stop signal landing as the scheduler started).
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         # rq installs its own handlers just before its loop; until then (and between workers) this one stands
         # in, and a worker that is starting up stops at its first dequeue.
         log.info("worker: %s received, stopping", signal.Signals(signum).name)
