@@ -25,7 +25,7 @@ from ideaengine.ideas import IdeaFilter, IdeaSort
 from ideaengine.identity import Actor
 from ideaengine.platform import driver
 from ideaengine.platform.models import SCORED, Board, BoardScore, Idea, IdeaScore
-from ideaengine.platform.queries import Page, SortKey, Window, beyond
+from ideaengine.platform.queries import Page, SortKey, Window, beyond, finish
 
 _UNFILTERED = IdeaFilter()
 
@@ -70,11 +70,7 @@ async def list_boards(
         page.rows.append(idea)
         page.scores[idea.id] = scores.Stored(score, refresh, int(row[at]))
         page.keys.append(tuple(row[at + 1 :]))
-    page.more = len(page.rows) > window.size
-    del page.rows[window.size :], page.keys[window.size :]
-    if window.backward:
-        page.rows.reverse()
-        page.keys.reverse()
+    finish(page, window)
     return {board_id: page}
 
 
@@ -121,12 +117,7 @@ def _statements(sort: IdeaSort, after: bool, before: bool, backward: bool) -> _S
         .join(Idea, Idea.id == chosen.c.chosen_id)
         .outerjoin(IdeaScore, and_(IdeaScore.idea_id == Idea.id, SCORED))
         .outerjoin(BoardScore, BoardScore.board_id == Idea.board_id)
-        .order_by(
-            *(
-                column.desc() if s.descending != backward else column.asc()
-                for s, column in zip(order, chosen_keys, strict=True)
-            )
-        )
+        .order_by(*(SortKey(key, s.descending).order(backward) for s, key in zip(order, chosen_keys, strict=True)))
     )
     count = listed.with_only_columns(func.count(), maintain_column_froms=True)
     return _Statements(driver.Prepared(page), driver.Prepared(count))

@@ -179,10 +179,7 @@ def _with_boards_stmt(lock: bool, bound: bool, chosen: ColumnElement[bool] | Non
 _WITH_BOARDS = {(lock, bound): _with_boards_stmt(lock, bound) for lock in (False, True) for bound in (False, True)}
 "Built once: every write on an idea starts here, and building the select cost more than running it."
 _LOADED = [
-    (owner, prop.key, prop.columns[0])
-    for owner, model in enumerate((Idea, Board))
-    for prop in model.__mapper__.column_attrs
-    if not prop.deferred
+    (owner, key, column) for owner, model in enumerate((Idea, Board)) for key, column in driver.loaded_attributes(model)
 ]
 """Which object (0 the idea, 1 the board) and attribute each column of `lock_detached`'s row fills: the columns
 the ORM loads (not the deferred ones, such as an idea's embedding)."""

@@ -53,16 +53,13 @@ class Write:
 
 async def connection(session: AsyncSession) -> asyncpg.Connection[Any]:
     """The driver connection of the session's transaction (begun by `Database.write`)."""
-    begun = (await session.connection()).sync_connection
-    if begun is None:
-        raise RuntimeError("the session's connection is closed")
+    driver, begun = await read_connection(session)
     # SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its own first statement: a statement sent
     # straight to the driver first would run outside the transaction, its row locks released at once (votes
     # were lost so). Begin it the way the adapter would; its commit or rollback then ends it.
     adapted = begun.connection.dbapi_connection
     if getattr(adapted, "_transaction", None) is None:
         await adapted._start_transaction()  # type: ignore[union-attr]
-    driver: asyncpg.Connection[Any] = begun.connection.driver_connection
     return driver
 
 
@@ -162,10 +159,17 @@ class _Compiled:
         return [(at, process) for at, process in enumerate(self.columns) if process is not _same]
 
 
+def loaded_attributes(entity: type[Any]) -> list[tuple[str, Any]]:
+    """The attributes the ORM loads for a mapped class (its deferred ones left out), each with its column, in
+    the order `detached` takes their values."""
+    return [
+        (attribute.key, attribute.columns[0]) for attribute in sa_inspect(entity).column_attrs if not attribute.deferred
+    ]
+
+
 def loaded_columns(entity: type[Any]) -> list[Any]:
-    """The columns the ORM reads for a mapped class (its deferred ones left out), in the order `detached`
-    takes their values."""
-    return [attribute.columns[0] for attribute in sa_inspect(entity).column_attrs if not attribute.deferred]
+    """The columns of `loaded_attributes`, in its order: what to select for `detached`."""
+    return [column for _, column in loaded_attributes(entity)]
 
 
 def detached(entity: type[T], values: Sequence[Any]) -> T:
@@ -194,10 +198,10 @@ def _shape(entity: type[Any]) -> _Shape:
     if known is not None:
         return known
     mapper = sa_inspect(entity)
-    columns = loaded_columns(entity)
+    loaded = loaded_attributes(entity)
+    columns = [column for _, column in loaded]
     primary = tuple(columns.index(column) for column in mapper.primary_key)
-    keys = tuple(attribute.key for attribute in mapper.column_attrs if not attribute.deferred)
-    shape = _SHAPES[entity] = _Shape(mapper, mapper.class_manager, keys, primary)
+    shape = _SHAPES[entity] = _Shape(mapper, mapper.class_manager, tuple(key for key, _ in loaded), primary)
     return shape
 
 

@@ -151,14 +151,18 @@ async def pages(
 
 
 def _finished(out: dict[Any, Page[Any]], window: Window) -> dict[Any, Page[Any]]:
-    """Each page cut to its window (one row more was read, to tell whether there are more), in list order."""
     for found in out.values():
-        found.more = len(found.rows) > window.size
-        del found.rows[window.size :], found.keys[window.size :]
-        if window.backward:
-            found.rows.reverse()
-            found.keys.reverse()
+        finish(found, window)
     return out
+
+
+def finish(found: Page[Any], window: Window) -> None:
+    """A page cut to its window (one row more was read, to tell whether there are more), in list order."""
+    found.more = len(found.rows) > window.size
+    del found.rows[window.size :], found.keys[window.size :]
+    if window.backward:
+        found.rows.reverse()
+        found.keys.reverse()
 
 
 @functools.lru_cache(maxsize=1024)
