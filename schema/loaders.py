@@ -160,40 +160,47 @@ class Loaders:
         self._actor = actor
         self._user_id = actor.user_id
 
+    def _seen(
+        self, fetch: Callable[[AsyncSession, Actor, Sequence[Any]], Awaitable[Any]], default: Any = None
+    ) -> DataLoader[Any, Any]:
+        """A loader of `fetch` as the request's actor sees it."""
+        actor = self._actor
+        return _loader(self._db, lambda s, ids: fetch(s, actor, ids), default)
+
+    def _pages(
+        self, fetch: Callable[[AsyncSession, Actor, list[Any], Any], Awaitable[Any]], default: Any
+    ) -> DataLoader[Any, Any]:
+        """A per-parent loader of `fetch` as the request's actor sees it."""
+        actor = self._actor
+        return _per_parent(self._db, lambda s, ids, a: fetch(s, actor, ids, a), default)
+
     @cached_property
     def idea(self) -> DataLoader[int, Idea | None]:
-        actor = self._actor
-        return _loader(self._db, lambda s, ids: ideas.get_visible_many(s, actor, ids))
+        return self._seen(ideas.get_visible_many)
 
     @cached_property
     def notified_idea(self) -> DataLoader[int, Idea | None]:
-        actor = self._actor
-        return _loader(self._db, lambda s, ids: ideas.get_notified_many(s, actor, ids))
+        return self._seen(ideas.get_notified_many)
 
     @cached_property
     def board(self) -> DataLoader[int, Board | None]:
-        actor = self._actor
-        return _loader(self._db, lambda s, ids: boards.get_visible_many(s, actor, ids))
+        return self._seen(boards.get_visible_many)
 
     @cached_property
     def user(self) -> DataLoader[int, User | None]:
-        actor = self._actor
-        return _loader(self._db, lambda s, ids: users.get_visible_many(s, actor, ids))
+        return self._seen(users.get_visible_many)
 
     @cached_property
     def comment(self) -> DataLoader[int, Comment | None]:
-        actor = self._actor
-        return _loader(self._db, lambda s, ids: comments.get_visible_many(s, actor, ids))
+        return self._seen(comments.get_visible_many)
 
     @cached_property
     def comment_revisions(self) -> DataLoader[int, list[CommentRevision] | None]:
-        actor = self._actor
-        return _loader(self._db, lambda s, ids: comments.revisions_many(s, actor, ids))
+        return self._seen(comments.revisions_many)
 
     @cached_property
     def notification(self) -> DataLoader[int, Notification | None]:
-        actor = self._actor
-        return _loader(self._db, lambda s, ids: follows.notifications_many(s, actor, ids))
+        return self._seen(follows.notifications_many)
 
     @cached_property
     def score(self) -> DataLoader[int, scores.Stored]:
@@ -227,58 +234,47 @@ class Loaders:
 
     @cached_property
     def board_ideas(self) -> DataLoader[tuple[int, IdeaListing], Page[Idea]]:
-        actor = self._actor
-        return _per_parent(self._db, lambda s, ids, a: board_pages.list_boards(s, actor, ids, *a), Page)
+        return self._pages(lambda s, actor, ids, a: board_pages.list_boards(s, actor, ids, *a), Page)
 
     @cached_property
     def comment_pages(self) -> DataLoader[tuple[int, Window], Page[Comment]]:
-        actor = self._actor
-        return _per_parent(self._db, lambda s, ids, w: comments.pages_for_ideas(s, actor, ids, w), Page)
+        return self._pages(comments.pages_for_ideas, Page)
 
     @cached_property
     def comment_replies(self) -> DataLoader[tuple[int, Window], Page[Comment]]:
-        actor = self._actor
-        return _per_parent(self._db, lambda s, ids, w: comments.replies_for_comments(s, actor, ids, w), Page)
+        return self._pages(comments.replies_for_comments, Page)
 
     @cached_property
     def reactions(self) -> DataLoader[int, list[ReactionCount]]:
-        actor = self._actor
-        return _loader(self._db, lambda s, ids: reactions.counts_many(s, actor, ids), list)
+        return self._seen(reactions.counts_many, list)
 
     @cached_property
     def clusters(self) -> DataLoader[tuple[int, Window], Page[Cluster]]:
-        actor = self._actor
-        return _per_parent(self._db, lambda s, ids, w: duplicates.clusters_many(s, actor, ids, w), Page)
+        return self._pages(duplicates.clusters_many, Page)
 
     @cached_property
     def deliveries(self) -> DataLoader[tuple[int, Window], Page[WebhookDelivery]]:
-        actor = self._actor
-        return _per_parent(self._db, lambda s, ids, w: webhooks.deliveries_many(s, actor, ids, w), Page)
+        return self._pages(webhooks.deliveries_many, Page)
 
     @cached_property
     def supporters(self) -> DataLoader[tuple[int, Window], Page[User]]:
-        actor = self._actor
-        return _per_parent(self._db, lambda s, ids, w: supporters.supporters_many(s, actor, ids, w), Page)
+        return self._pages(supporters.supporters_many, Page)
 
     @cached_property
     def contributions(self) -> DataLoader[int, Contributions]:
-        actor = self._actor
-        return _loader(self._db, lambda s, ids: supporters.contributions_many(s, actor, ids), supporters.Contributions)
+        return self._seen(supporters.contributions_many, supporters.Contributions)
 
     @cached_property
     def similar(self) -> DataLoader[tuple[int, int], list[tuple[int, float]]]:
-        actor = self._actor
-        return _per_parent(self._db, lambda s, ids, k: duplicates.similar_many(s, actor, ids, k), list)
+        return self._pages(duplicates.similar_many, list)
 
     @cached_property
     def campaign(self) -> DataLoader[int, Campaign | None]:
-        actor = self._actor
-        return _loader(self._db, lambda s, ids: campaigns.get_visible_many(s, actor, ids))
+        return self._seen(campaigns.get_visible_many)
 
     @cached_property
     def campaign_pages(self) -> DataLoader[tuple[int, CampaignListing], Page[Campaign]]:
-        actor = self._actor
-        return _per_parent(self._db, lambda s, ids, a: campaigns.list_many(s, actor, ids, *a), Page)
+        return self._pages(lambda s, actor, ids, a: campaigns.list_many(s, actor, ids, *a), Page)
 
     @cached_property
     def campaign_finalists(self) -> DataLoader[int, list[int]]:
