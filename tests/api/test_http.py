@@ -218,6 +218,9 @@ async def test_a_repeated_document_is_validated_once(api: Api, ws: Workspace, mo
     """Parsing and validation dominate the request path (PERFORMANCE.md): both must hit their caches.
 
     Signed in, because an anonymous repeat is answered from the response cache without parsing at all."""
+    from graphql.language.parser import parse
+    from strawberry.schema.schema import validate_document
+
     import schema.caches
 
     calls: list[str] = []
@@ -228,9 +231,6 @@ async def test_a_repeated_document_is_validated_once(api: Api, ws: Workspace, mo
             return function(*args, **kwargs)
 
         return call
-
-    from graphql.language.parser import parse
-    from strawberry.schema.schema import validate_document
 
     monkeypatch.setattr(schema.caches, "parse", counted("parse", parse))
     monkeypatch.setattr(schema.caches, "validate_document", counted("validate", validate_document))
