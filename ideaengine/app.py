@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from strawberry.types.graphql import OperationType
 
 from ideaengine import embed, identity, mail, scores, sweep, unsubscribe
 from ideaengine.identity import Actor
-from ideaengine.platform import logs, media
+from ideaengine.platform import logs, media, replay
 from ideaengine.platform.body_limit import MAX_LIST_ITEMS, BodyLimit, longest_list
 from ideaengine.platform.db import unavailable
 from ideaengine.platform.jobs import InProcessQueue
@@ -99,15 +100,22 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             key = await self._cache_key(request, graphql_response)
             version = None if key is None else await self._data_version(reads)
-            if key is not None and version is not None and (hit := self.responses.get(key, version)) is not None:
+            hit: Cached | None = None
+            known: Sequence[replay.Read] = ()
+            if key is not None and version is not None:
+                hit = self.responses.get(key, version)
+                if hit is None:
+                    hit, known = await self._still_holds(key, version, reads)
+            if hit is not None:
                 await reads.close()
                 request.state.graphql_operation, request.state.graphql_errors = hit.operation, 0
                 headers = {"content-type": hit.media_type, CACHE_HEADER: "hit"}
                 await Response(hit.body, headers=headers)(scope, receive, send)
                 return
             try:
-                async with self.operations:
-                    response = await self.run(request)
+                with replay.recording(known) as recorded:
+                    async with self.operations:
+                        response = await self.run(request)
             except HTTPException as exc:
                 # DECISIONS.md 6: a 400 carries a JSON body, never text/plain.
                 response = JSONResponse(
@@ -133,7 +141,8 @@ class GraphQLApp(GraphQL[Context, None]):
                 response.status_code = 400
         if key is not None and version is not None and _cacheable(request, response):
             operation = request.state.graphql_operation
-            self.responses.put(key, Cached(version, bytes(response.body), response.headers["content-type"], operation))
+            body, media_type = bytes(response.body), response.headers["content-type"]
+            self.responses.put(key, Cached(version, body, media_type, operation, recorded.recipe()))
         await response(scope, receive, send)
 
     async def _cache_key(self, request: Request, graphql_response: bool) -> bytes | None:
@@ -152,6 +161,27 @@ class GraphQLApp(GraphQL[Context, None]):
         kind = request.headers.get("content-type", "").encode("latin-1")
         key = b"\0".join((request.method.encode(), kind, b"1" if graphql_response else b"0", sent))
         return key if self.responses.keeps(key) else None
+
+    async def _still_holds(
+        self, key: bytes, version: str, reads: SharedReads
+    ) -> tuple[Cached | None, Sequence[replay.Read]]:
+        """The entry under `key`, now kept under `version`, if the data version moved but every read behind the
+        answer returns the same rows (`replay`); else None, and the reads run meanwhile, for the operation to
+        use rather than run again."""
+        entry = self.responses.replayable(key)
+        if entry is None or entry.reads is None:
+            return None, ()
+        try:
+            async with reads.session() as session:
+                same, now = await replay.again(session, entry.reads)
+        except Exception as exc:  # the database is out of reach: the operation will say so, uncached
+            log.debug("replay failed, answering afresh: %s", exc)
+            return None, ()
+        if not same:
+            return None, now
+        entry = dataclasses.replace(entry, version=version)
+        self.responses.put(key, entry)
+        return entry, ()
 
     @staticmethod
     async def _data_version(reads: SharedReads) -> str | None:

@@ -68,7 +68,7 @@ async def list_boards(
             refresh = driver.detached(BoardScore, row[at : at + widths[2]])
         at += widths[2]
         page.rows.append(idea)
-        page.scores[idea.id] = scores.Stored(score, refresh, int(row[at]))
+        page.scores[idea.id] = scores.Stored(score, refresh, bool(row[at]))
         page.keys.append(tuple(row[at + 1 :]))
     finish(page, window)
     return {board_id: page}
@@ -110,7 +110,7 @@ def _statements(sort: IdeaSort, after: bool, before: bool, backward: bool) -> _S
             *driver.loaded_columns(Idea),
             *driver.loaded_columns(IdeaScore),
             *driver.loaded_columns(BoardScore),
-            boards.score_seq(Idea.board_id),
+            scores.behind(Idea.board_id),
             *chosen_keys,
         )
         .select_from(chosen)

@@ -204,7 +204,7 @@ async def idea_rows(
         ):
             tags.setdefault(idea_id, []).append(tag)
         yield [
-            _row(idea, board, Stored(score, refresh, 0), comments.get(idea.id, 0), tags.get(idea.id, []))
+            _row(idea, board, Stored(score, refresh, False), comments.get(idea.id, 0), tags.get(idea.id, []))
             for idea, board, score, refresh in found
         ]
         last_id = ids[-1]

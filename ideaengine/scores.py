@@ -17,16 +17,18 @@ from ideaengine.platform.models import SCORED, Board, BoardIndex, BoardScore, Id
 @dataclass(frozen=True)
 class Stored:
     """An idea's stored figures (None until its board's first refresh after it came), what its board's last
-    refresh covered (None before any), and the board's current score sequence."""
+    refresh covered (None before any), and whether the board's score sequence has moved past that refresh
+    (`behind`). That, rather than the sequence itself, so a page's rows change only when what it shows does:
+    every vote moves the sequence (see `platform.replay`)."""
 
     score: IdeaScore | None
     refresh: BoardScore | None
-    board_seq: int
+    behind: bool
 
     @property
     def stale(self) -> bool:
         """Exact (DECISIONS.md 12): the board has seen a score-changing write these figures do not include."""
-        return self.score is None or self.refresh is None or self.refresh.computed_seq < self.board_seq
+        return self.score is None or self.refresh is None or self.behind
 
     @property
     def computed_at(self) -> datetime | None:
@@ -41,11 +43,17 @@ class Stored:
         return trending.decay(self.score.trending, self.refresh.trending_at, self.refresh.computed_at)
 
 
-NOTHING = Stored(None, None, 0)
+NOTHING = Stored(None, None, False)
 "What an idea that cannot be read has: no figures."
 
+
+def behind(board_id: Any) -> Any:
+    """`Stored.behind` as SQL, beside an outer join of the board's BoardScore: true without one."""
+    return func.coalesce(boards.score_seq(board_id) > BoardScore.computed_seq, True)
+
+
 _SCORES = (
-    select(Idea.id, IdeaScore, BoardScore, boards.score_seq(Idea.board_id))
+    select(Idea.id, IdeaScore, BoardScore, behind(Idea.board_id))
     .outerjoin(IdeaScore, and_(IdeaScore.idea_id == Idea.id, SCORED))
     .outerjoin(BoardScore, BoardScore.board_id == Idea.board_id)
     .where(Idea.id.in_(bindparam("ids", expanding=True)))
@@ -56,7 +64,7 @@ _SCORES = (
 async def scores_many(session: AsyncSession, idea_ids: Sequence[int]) -> dict[int, Stored]:
     """Per idea: its stored figures, its board's last refresh and its board's current score sequence."""
     rows = await session.execute(_SCORES, {"ids": list(idea_ids)})
-    return {idea_id: Stored(score, refresh, int(seq)) for idea_id, score, refresh, seq in rows}
+    return {idea_id: Stored(score, refresh, bool(late)) for idea_id, score, refresh, late in rows}
 
 
 def _scored_seq() -> Any:

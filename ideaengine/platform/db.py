@@ -18,7 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from ideaengine.platform import driver, inline_sqlite, writer_lock
+from ideaengine.platform import driver, inline_sqlite, replay, writer_lock
 from ideaengine.platform.events import EVENTS_KEY
 from ideaengine.platform.jobs import JOBS_KEY
 from ideaengine.platform.settings import Settings
@@ -100,6 +100,7 @@ def create_engine(
         _configure_sqlite(engine.sync_engine, 0 if inline else SQLITE_BUSY_TIMEOUT_MS)
     elif pooled:
         _check_on_checkout(engine.sync_engine)
+    replay.listen(engine)
     return engine
 
 

@@ -25,6 +25,8 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.base import instance_state
 from sqlalchemy.sql.compiler import Compiled
 
+from ideaengine.platform import replay
+
 T = TypeVar("T")
 
 
@@ -101,14 +103,19 @@ class Prepared:
         return _Compiled(compiled, names, binds, columns)
 
     async def fetch(self, work: Write, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        replay.unrecorded()
         return await self.rows(work.driver, work.dialect, params)
 
     async def read(self, session: AsyncSession, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Its rows, read on the connection of a read session. The engine's `before_cursor_execute` listeners
         hear of it as of the session's own statements (cursor and context None), so what counts or logs
-        statements sees these too."""
-        driver, held = await read_connection(session)
-        return await self.rows(driver, session.get_bind().dialect, params, held)
+        statements sees these too. The request's recording keeps it, or had it already (`replay`)."""
+        rows = replay.known(self, params)
+        if rows is None:
+            driver, held = await read_connection(session)
+            rows = await self.rows(driver, session.get_bind().dialect, params, held)
+        replay.read(self, params, rows)
+        return rows
 
     async def rows(
         self,

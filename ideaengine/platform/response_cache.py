@@ -8,12 +8,18 @@ commit that could have changed an answer, whoever made it (this server, another 
 CLI), so an entry is never served after a write it does not include; it is never served early either,
 because the reads behind it ran after the version was taken (a write landing in between only makes the
 entry unreachable). Bounded in bytes, least recently used first out.
+
+An entry whose reads were all recorded (`replay`) carries them: when the data version has moved, running them
+again tells whether the answer still holds (then it is served, and kept under the new version), so a board's
+page outlives the votes on ideas it does not show.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+
+from ideaengine.platform.replay import Read
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,11 @@ class Cached:
     media_type: str
     operation: str | None
     "The operation name, for the access log of a request answered from here."
+    reads: tuple[Read, ...] | None = None
+    "What the answer was read from, when every read was recorded (`replay`)."
+
+    def size(self, key: bytes) -> int:
+        return len(key) + len(self.body) + sum(read.size for read in self.reads or ())
 
 
 class ResponseCache:
@@ -48,18 +59,27 @@ class ResponseCache:
         self._entries.move_to_end(key)
         return entry
 
+    def replayable(self, key: bytes) -> Cached | None:
+        """The entry under this key whatever its version, if it can be checked by running its reads again."""
+        entry = self._entries.get(key)
+        return entry if entry is not None and entry.reads is not None else None
+
     def put(self, key: bytes, entry: Cached) -> None:
-        size = len(key) + len(entry.body)
+        size = entry.size(key)
         if not self.keeps(key) or size > self.max_bytes // 4:
+            self.drop(key)
             return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= len(key) + len(old.body)
+        self.drop(key)
         self._entries[key] = entry
         self._bytes += size
         while self._bytes > self.max_bytes:
             evicted_key, evicted = self._entries.popitem(last=False)
-            self._bytes -= len(evicted_key) + len(evicted.body)
+            self._bytes -= evicted.size(evicted_key)
+
+    def drop(self, key: bytes) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= old.size(key)
 
     def __len__(self) -> int:
         return len(self._entries)

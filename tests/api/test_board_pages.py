@@ -84,7 +84,7 @@ def columns(entity: Any) -> tuple[Any, ...] | None:
 
 
 def figures(stored: scores.Stored) -> tuple[Any, ...]:
-    return (columns(stored.score), columns(stored.refresh), stored.board_seq, stored.stale, stored.trending)
+    return (columns(stored.score), columns(stored.refresh), stored.behind, stored.stale, stored.trending)
 
 
 async def both(services: Services, actor: Actor, board_id: int, sort: IdeaSort, window: Window) -> Page[Idea]:

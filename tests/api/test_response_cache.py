@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.app import CACHE_HEADER
 from tests.api.conftest import Api, Workspace
@@ -66,8 +70,6 @@ async def test_a_write_by_another_process_shows_in_the_next_anonymous_answer(
     client: httpx.AsyncClient, settings: Any, target: str
 ) -> None:
     """A worker, another server or the CLI writes through an engine of its own: no event reaches this server."""
-    from sqlalchemy import update
-
     from ideaengine.platform.db import Database
     from ideaengine.platform.models import Idea
 
@@ -141,3 +143,141 @@ async def test_callers_asking_at_once_share_an_answer_no_older_than_their_arriva
     finally:
         await elsewhere.dispose()
     assert not before & set(after)
+
+
+PAGE = (
+    '{ board(workspace: "acme", slug: "ideas") { ideas(first: 2, sort: NEWEST) { edges { node { '
+    "title votes { up down } score { stale rank } } } } } }"
+)
+"A board's first page: the last two of `shown`'s four ideas (the one before them read too: is there a next page?)."
+
+
+@pytest.fixture
+async def shown(client: httpx.AsyncClient, ws: Workspace, services: Any) -> list[str]:
+    """Four ideas, oldest first, with the jobs their submissions queued done; `fresh`'s caller known already
+    (signing in the first time writes)."""
+    api = Api(client)
+    board = await create_board(api, ws.api_key)
+    titles = ("Oat milk", "Soy milk", "Later hours", "Reusable cups")
+    ideas = [await idea_id(api, ws.token("alice"), board, title) for title in titles]
+    await fresh(client, ws, "{ viewer { user { name } } }")
+    await drain(services)
+    return ideas
+
+
+async def elsewhere(settings: Any, write: Callable[[AsyncSession], Awaitable[Any]]) -> None:
+    """A write by another process (a worker, another server): no event reaches this server, and the jobs it
+    queues go nowhere (a test that expects a hit must not race a score refresh)."""
+    from ideaengine.platform.db import Database
+    from ideaengine.platform.unit_of_work import UnitOfWork
+
+    db = Database(settings, pooled=False)
+    try:
+        async with UnitOfWork(db, queue=None, broker=None).transaction() as session:
+            await write(session)
+    finally:
+        await db.dispose()
+
+
+def tally(idea: str) -> Callable[[AsyncSession], Awaitable[Any]]:
+    """An up vote's effect on the idea's row and its board's score sequence, as a vote elsewhere leaves them."""
+    from ideaengine import boards
+    from ideaengine.platform.models import Idea
+
+    async def write(session: AsyncSession) -> None:
+        board_id = (await session.get_one(Idea, pk(idea))).board_id
+        await session.execute(update(Idea).where(Idea.id == pk(idea)).values(up_count=Idea.up_count + 1))
+        await boards.changed(session, board_id, pk(idea), scores=True)
+
+    return write
+
+
+def rename_workspaces(session: AsyncSession) -> Awaitable[Any]:
+    """A write to rows no board page reads."""
+    from ideaengine.platform.models import Workspace as WorkspaceRow
+
+    return session.execute(update(WorkspaceRow).values(name=WorkspaceRow.name + "!"))
+
+
+@contextmanager
+def statements(services: Any) -> Iterator[list[str]]:
+    """The statements the server runs meanwhile, on any of its engines."""
+    from sqlalchemy import event
+
+    ran: list[str] = []
+
+    def heard(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        ran.append(statement)
+
+    engines = {services.db.engine.sync_engine, services.db.read_engine.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", heard)
+    try:
+        yield ran
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", heard)
+
+
+async def fresh(client: httpx.AsyncClient, ws: Workspace, query: str) -> dict[str, Any]:
+    """The answer resolved now: a signed-in caller's is never cached, and sees this public page as anyone does."""
+    answer, hit = await ask(client, query, {}, auth=ws.token("bob"))
+    assert not hit
+    return answer
+
+
+async def test_a_page_is_served_again_after_writes_to_ideas_it_does_not_show(
+    client: httpx.AsyncClient, ws: Workspace, settings: Any, shown: list[str]
+) -> None:
+    """On PostgreSQL the page's reads (the board, its page) are run again and return the same rows, so the
+    answer is served though the data version moved; SQLite's page reads through the ORM and is answered afresh."""
+    replays = not settings.is_sqlite
+    (first, _), (_, hit) = await repeated(client, PAGE, {})
+    assert hit and first["data"]["board"]["ideas"]["edges"][0]["node"]["score"]["stale"] is False
+    await elsewhere(settings, tally(shown[0]))  # the board's scores are now behind: the page says so
+    behind, hit = await ask(client, PAGE, {})
+    assert not hit and behind == await fresh(client, ws, PAGE)
+    assert [e["node"]["score"]["stale"] for e in behind["data"]["board"]["ideas"]["edges"]] == [True, True]
+    assert (await ask(client, PAGE, {}))[1]
+    for write in (tally(shown[0]), rename_workspaces):
+        await elsewhere(settings, write)
+        answer, hit = await ask(client, PAGE, {})
+        assert (answer, hit) == (behind, replays)
+
+
+async def test_a_write_to_what_a_page_shows_is_in_its_next_answer(
+    client: httpx.AsyncClient, ws: Workspace, settings: Any, services: Any, shown: list[str]
+) -> None:
+    from ideaengine.platform.models import Idea
+
+    def retitle(session: AsyncSession) -> Awaitable[Any]:
+        return session.execute(update(Idea).where(Idea.id == pk(shown[3])).values(title="Reusable cups, please"))
+
+    assert (await repeated(client, PAGE, {}))[1][1]
+    for write in (retitle, tally(shown[2]), tally(shown[2])):
+        await elsewhere(settings, write)
+        with statements(services) as ran:
+            answer, hit = await ask(client, PAGE, {})
+        # PostgreSQL: the board and its page, run again to check the answer; changed, they serve the operation.
+        assert settings.is_sqlite or len(ran) == 2, ran
+        assert not hit and answer == await fresh(client, ws, PAGE)
+        assert (await ask(client, PAGE, {})) == (answer, True)
+    nodes = [e["node"] for e in answer["data"]["board"]["ideas"]["edges"]]
+    assert [(n["title"], n["votes"]["up"]) for n in nodes] == [("Reusable cups, please", 0), ("Later hours", 2)]
+    await vote(Api(client), ws.token("carol"), shown[3], "UP")
+    await drain(services)  # the refresh: every figure moves
+    answer, hit = await ask(client, PAGE, {})
+    assert not hit and answer == await fresh(client, ws, PAGE)
+    nodes = [e["node"] for e in answer["data"]["board"]["ideas"]["edges"]]
+    assert [(n["votes"]["up"], n["score"]["stale"]) for n in nodes] == [(1, False), (2, False)]
+
+
+async def test_an_answer_read_through_the_orm_is_never_served_after_a_write(
+    client: httpx.AsyncClient, ws: Workspace, settings: Any, shown: list[str]
+) -> None:
+    """Its reads are not all recorded, so a write anywhere, even one it does not show, means answering afresh."""
+    counted = PAGE.replace("title", "title comments { totalCount }")
+    assert (await repeated(client, counted, {}))[1][1]
+    await elsewhere(settings, rename_workspaces)
+    answer, hit = await ask(client, counted, {})
+    assert not hit and answer == await fresh(client, ws, counted)
