@@ -168,20 +168,25 @@ class GraphQLApp(GraphQL[Context, None]):
         """The entry under `key`, now kept under `version`, if the data version moved but every read behind the
         answer returns the same rows (`replay`); else None, and the reads run meanwhile, for the operation to
         use rather than run again."""
-        entry = self.responses.replayable(key)
-        if entry is None or entry.reads is None:
+        if self.responses.replayable(key) is None:
             return None, ()
-        try:
-            async with reads.session() as session:
-                same, now = await replay.again(session, entry.reads)
-        except Exception as exc:  # the database is out of reach: the operation will say so, uncached
-            log.debug("replay failed, answering afresh: %s", exc)
-            return None, ()
-        if not same:
-            return None, now
-        entry = dataclasses.replace(entry, version=version)
-        self.responses.put(key, entry)
-        return entry, ()
+        async with self.responses.checking(key):
+            if (confirmed := self.responses.get(key, version)) is not None:  # by the check this one waited for
+                return confirmed, ()
+            entry = self.responses.replayable(key)
+            if entry is None or entry.reads is None:
+                return None, ()
+            try:
+                async with reads.session() as session:
+                    same, now = await replay.again(session, entry.reads)
+            except Exception as exc:  # the database is out of reach: the operation will say so, uncached
+                log.debug("replay failed, answering afresh: %s", exc)
+                return None, ()
+            if not same:
+                return None, now
+            entry = dataclasses.replace(entry, version=version)
+            self.responses.put(key, entry)  # before the next in line looks
+            return entry, ()
 
     @staticmethod
     async def _data_version(reads: SharedReads) -> str | None:

@@ -16,8 +16,11 @@ page outlives the votes on ideas it does not show.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 from ideaengine.platform.replay import Read
 
@@ -36,6 +39,12 @@ class Cached:
         return len(key) + len(self.body) + sum(read.size for read in self.reads or ())
 
 
+@dataclass
+class _Check:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class ResponseCache:
     MAX_KEY_BYTES = 10_000
     "Longer requests are not kept: a board page's query is a few hundred bytes, and keys cost memory too."
@@ -44,6 +53,7 @@ class ResponseCache:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[bytes, Cached] = OrderedDict()
         self._bytes = 0
+        self._checks: dict[bytes, _Check] = {}
 
     @property
     def enabled(self) -> bool:
@@ -63,6 +73,23 @@ class ResponseCache:
         """The entry under this key whatever its version, if it can be checked by running its reads again."""
         entry = self._entries.get(key)
         return entry if entry is not None and entry.reads is not None else None
+
+    @asynccontextmanager
+    async def checking(self, key: bytes) -> AsyncIterator[None]:
+        """One check of a key's entry at a time. A burst of visitors after a vote asks for one page at once, with
+        the same data version (they share the question, `Database.data_version`): the first runs the reads,
+        and the rest, let in after it, find the entry kept under their version."""
+        held = self._checks.get(key)
+        if held is None:
+            held = self._checks[key] = _Check()
+        held.users += 1
+        try:
+            async with held.lock:
+                yield
+        finally:
+            held.users -= 1
+            if not held.users:
+                del self._checks[key]
 
     def put(self, key: bytes, entry: Cached) -> None:
         size = entry.size(key)
