@@ -7,6 +7,9 @@ transaction begun, committed and closed through the ORM took 0.75 ms of server C
 took 0.35 (the same SELECT inside, in the same server). So the API's vote runs in a `Write`: a connection of the
 engine's pool in a transaction of the driver's own (`Database.driver_write`). Every other write stays on the ORM,
 whose cost is worth its safety where writes are rarer.
+
+The same prepared SELECTs serve a board's page and its lookup (`Prepared.read`); on SQLite they run through the
+session as Core statements, one statement where the ORM's loading took several.
 """
 
 from __future__ import annotations
@@ -89,6 +92,8 @@ class Prepared:
     def __init__(self, stmt: Select[*tuple[Any, ...]]) -> None:
         self.stmt = stmt
         self._compiled: _Compiled | None = None
+        self._recorded = stmt.execution_options(**{replay.RECORDED: True})
+        "The statement as a session runs it: `replay` records its rows, so its listener lets it pass."
 
     async def _compile(self, dialect: Dialect, driver: asyncpg.Connection[Any]) -> _Compiled:
         compiled = self.stmt.compile(dialect=dialect)
@@ -109,11 +114,15 @@ class Prepared:
     async def read(self, session: AsyncSession, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Its rows, read on the connection of a read session. The engine's `before_cursor_execute` listeners
         hear of it as of the session's own statements (cursor and context None), so what counts or logs
-        statements sees these too. The request's recording keeps it, or had it already (`replay`)."""
+        statements sees these too. The request's recording keeps it, or had it already (`replay`). Elsewhere
+        than PostgreSQL (SQLite) it runs through the session as Core, its rows the same tuples."""
         rows = replay.known(self, params)
         if rows is None:
-            driver, held = await read_connection(session)
-            rows = await self.rows(driver, session.get_bind().dialect, params, held)
+            if usable(session):
+                driver, held = await read_connection(session)
+                rows = await self.rows(driver, session.get_bind().dialect, params, held)
+            else:
+                rows = [tuple(row) for row in await session.execute(self._recorded, dict(params))]
         replay.read(self, params, rows)
         return rows
 

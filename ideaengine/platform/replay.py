@@ -5,7 +5,7 @@ takes votes all the time nothing it keeps is ever served again, though almost ev
 board's first page does not show. An answer is a function of the rows its reads returned (the request as sent,
 the caller anonymous, the settings: what the cache's key and the server fix), so if each read, run again now,
 returns the same rows, the answer now is the same bytes. A request that read only through the driver's prepared
-statements (`driver.Prepared.read`: a board and its page on PostgreSQL) leaves a recipe of those reads, their
+statements (`driver.Prepared.read`: a board and its page) leaves a recipe of those reads, their
 parameters and rows; any other statement (the ORM, a write) leaves none, since what it read was not kept.
 Running the recipe again costs a round trip per read and a comparison of rows, against resolving a few hundred
 fields. The same rule as the data version holds: an answer is never served after a write it does not include.
@@ -99,8 +99,12 @@ def listen(engine: AsyncEngine) -> None:
     event.listen(engine.sync_engine, "before_cursor_execute", _heard)
 
 
+RECORDED = "ideaengine_recorded"
+"The execution option of a `driver.Prepared` read run through a session (SQLite): its rows are recorded."
+
+
 def _heard(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-    if cursor is not None:
+    if cursor is not None and not (context is not None and context.execution_options.get(RECORDED)):
         unrecorded()
 
 

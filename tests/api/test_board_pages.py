@@ -97,10 +97,8 @@ async def both(services: Services, actor: Actor, board_id: int, sort: IdeaSort, 
     where = (actor, sort, window)
     assert [columns(idea) for idea in page.rows] == [columns(idea) for idea in orm.rows], where
     assert (page.keys, page.more, page.total) == (orm.keys, orm.more, orm.total), where
-    # SQLite reads through ideas.list_boards itself, and its page's figures come from the score loader.
-    assert isinstance(page, board_pages.IdeaPage) != services.settings.is_sqlite
-    if isinstance(page, board_pages.IdeaPage):
-        assert [figures(page.scores[i.id]) for i in page.rows] == [figures(stored[i.id]) for i in orm.rows], where
+    assert isinstance(page, board_pages.IdeaPage)
+    assert [figures(page.scores[i.id]) for i in page.rows] == [figures(stored[i.id]) for i in orm.rows], where
     return page
 
 
@@ -150,7 +148,7 @@ async def test_the_drivers_page_is_for_one_unfiltered_board_only(api: Api, ws: W
         unfiltered = await board_pages.list_boards(session, ANONYMOUS, [board_id], IdeaSort.TOP, IdeaFilter(), Window())
     assert not isinstance(planned[board_id], board_pages.IdeaPage)
     assert {idea.status for idea in planned[board_id].rows} == {IdeaStatus.PLANNED}
-    assert isinstance(unfiltered[board_id], board_pages.IdeaPage) != services.settings.is_sqlite
+    assert isinstance(unfiltered[board_id], board_pages.IdeaPage)
     idea = unfiltered[board_id].rows[0]
     with pytest.raises(Exception, match=r"lazy=.raise.|not bound to a Session"):
         _ = idea.board  # a page's idea is loaded, not live: it never reads the database behind a resolver's back

@@ -117,10 +117,9 @@ async def test_a_page_of_ideas_reads_through_one_pooled_connection_without_begin
     # The response cache's data version is asked on a connection of its own, outside the engine (both databases).
     assert probes == []
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT") and s not in probes]
-    # board, count (the query asks totalCount), the page's keys, its rows, then one batch each: scores, tags,
-    # authors, status history, boards. On PostgreSQL the page's keys, rows and scores are one statement on the
-    # driver (ideaengine.board_pages).
-    assert len(selects) == (9 if services.settings.is_sqlite else 7), selects
+    # board, count (the query asks totalCount), the page with its ideas' scores (one statement:
+    # ideaengine.board_pages), then one batch each: tags, authors, status history, boards.
+    assert len(selects) == 7, selects
     assert [s for s in statements if s.strip().upper() in ("BEGIN", "ROLLBACK")] == []
 
 

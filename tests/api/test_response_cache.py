@@ -229,9 +229,8 @@ async def fresh(client: httpx.AsyncClient, ws: Workspace, query: str) -> dict[st
 async def test_a_page_is_served_again_after_writes_to_ideas_it_does_not_show(
     client: httpx.AsyncClient, ws: Workspace, settings: Any, shown: list[str]
 ) -> None:
-    """On PostgreSQL the page's reads (the board, its page) are run again and return the same rows, so the
-    answer is served though the data version moved; SQLite's page reads through the ORM and is answered afresh."""
-    replays = not settings.is_sqlite
+    """The page's reads (the board, its page) are run again and return the same rows, so the answer is served
+    though the data version moved."""
     (first, _), (_, hit) = await repeated(client, PAGE, {})
     assert hit and first["data"]["board"]["ideas"]["edges"][0]["node"]["score"]["stale"] is False
     await elsewhere(settings, tally(shown[0]))  # the board's scores are now behind: the page says so
@@ -242,7 +241,7 @@ async def test_a_page_is_served_again_after_writes_to_ideas_it_does_not_show(
     for write in (tally(shown[0]), rename_workspaces):
         await elsewhere(settings, write)
         answer, hit = await ask(client, PAGE, {})
-        assert (answer, hit) == (behind, replays)
+        assert (answer, hit) == (behind, True)
 
 
 async def test_a_write_to_what_a_page_shows_is_in_its_next_answer(
@@ -258,8 +257,8 @@ async def test_a_write_to_what_a_page_shows_is_in_its_next_answer(
         await elsewhere(settings, write)
         with statements(services) as ran:
             answer, hit = await ask(client, PAGE, {})
-        # PostgreSQL: the board and its page, run again to check the answer; changed, they serve the operation.
-        assert settings.is_sqlite or len(ran) == 2, ran
+        # The board and its page, run again to check the answer; changed, they serve the operation.
+        assert len(ran) == 2, ran
         assert not hit and answer == await fresh(client, ws, PAGE)
         assert (await ask(client, PAGE, {})) == (answer, True)
     nodes = [e["node"] for e in answer["data"]["board"]["ideas"]["edges"]]
@@ -286,9 +285,8 @@ async def test_an_answer_read_through_the_orm_is_never_served_after_a_write(
 async def test_visitors_asking_for_a_page_at_once_share_one_check(
     client: httpx.AsyncClient, ws: Workspace, settings: Any, services: Any, shown: list[str]
 ) -> None:
-    """After a write, a burst of anonymous visitors of one page: on PostgreSQL the first runs the page's reads
-    again, and those that waited behind it find the answer kept under their data version (they share the
-    question for it). SQLite's page reads through the ORM, so the burst is answered afresh."""
+    """After a write, a burst of anonymous visitors of one page: the first runs the page's reads again, and those
+    that waited behind it find the answer kept under their data version (they share the question for it)."""
     import asyncio
 
     (first, _), (_, hit) = await repeated(client, PAGE, {})
@@ -296,8 +294,6 @@ async def test_visitors_asking_for_a_page_at_once_share_one_check(
     await elsewhere(settings, rename_workspaces)
     with statements(services) as ran:
         answers = await asyncio.gather(*(ask(client, PAGE, {}) for _ in range(10)))
-    assert [answer for answer, _ in answers] == [first] * 10
-    if not settings.is_sqlite:
-        assert [hit for _, hit in answers] == [True] * 10
-        # Two statements per check; a commit elsewhere in the cluster meanwhile (another test) can split the burst.
-        assert len(ran) < 2 * 10 and len(ran) % 2 == 0, ran
+    assert answers == [(first, True)] * 10
+    # Two statements per check; a commit elsewhere in the cluster meanwhile (another test) can split the burst.
+    assert len(ran) < 2 * 10 and len(ran) % 2 == 0, ran
