@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from ideaengine.platform.replay import Read
+from ideaengine.platform.replay import Recipe
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Cached:
     media_type: str
     operation: str | None
     "The operation name, for the access log of a request answered from here."
-    reads: tuple[Read, ...] | None = None
+    reads: Recipe | None = None
     "What the answer was read from, when every read was recorded (`replay`)."
 
     def size(self, key: bytes) -> int:

@@ -271,15 +271,53 @@ async def test_a_write_to_what_a_page_shows_is_in_its_next_answer(
     assert [(n["votes"]["up"], n["score"]["stale"]) for n in nodes] == [(1, False), (2, False)]
 
 
-async def test_an_answer_read_through_the_orm_is_never_served_after_a_write(
-    client: httpx.AsyncClient, ws: Workspace, settings: Any, shown: list[str]
+async def test_an_answer_read_through_the_orm_is_checked_by_its_reads_too(
+    client: httpx.AsyncClient, ws: Workspace, settings: Any, services: Any, shown: list[str]
 ) -> None:
-    """Its reads are not all recorded, so a write anywhere, even one it does not show, means answering afresh."""
+    """A nested list (each idea's comment count, a batch through the ORM) is read again like the page: served
+    after a write it does not show, answered afresh after one it does."""
     counted = PAGE.replace("title", "title comments { totalCount }")
-    assert (await repeated(client, counted, {}))[1][1]
+    (first, _), (_, hit) = await repeated(client, counted, {})
+    assert hit
     await elsewhere(settings, rename_workspaces)
+    assert await ask(client, counted, {}) == (first, True)
+    added = await Api(client)(
+        "mutation($i: AddCommentInput!) { addComment(input: $i) { userErrors { code } } }",
+        {"i": {"ideaId": shown[3], "body": "Yes please"}},
+        auth=ws.token("carol"),
+    )
+    assert added["data"]["addComment"]["userErrors"] == []
+    await drain(services)
     answer, hit = await ask(client, counted, {})
     assert not hit and answer == await fresh(client, ws, counted)
+    assert [e["node"]["comments"]["totalCount"] for e in answer["data"]["board"]["ideas"]["edges"]] == [1, 0]
+
+
+async def test_a_recording_keeps_the_rows_of_each_select_and_no_recipe_after_a_write(
+    services: Any, ws: Workspace
+) -> None:
+    """What a request read, as the response cache checks it (on the API's read sessions); a write in the same
+    request leaves no recipe."""
+    from sqlalchemy import select
+
+    from ideaengine.platform import replay
+    from ideaengine.platform.models import Workspace as WorkspaceRow
+
+    session = services.db.reader()
+    try:
+        with replay.recording() as read_only:
+            names = (await session.execute(select(WorkspaceRow.name))).scalars().all()
+        recipe = read_only.recipe()
+        assert names == ["acme"] and recipe is not None and [len(read.rows) for read in recipe] == [1]
+        assert (await replay.again(session, recipe))[0]
+        async with services.db.write() as written_in:
+            with replay.recording() as written:
+                await written_in.execute(select(WorkspaceRow.id))
+                await rename_workspaces(written_in)
+            assert written.recipe() is None
+        assert not (await replay.again(session, recipe))[0]  # the name it read has changed
+    finally:
+        await session.close()
 
 
 async def test_visitors_asking_for_a_page_at_once_share_one_check(
