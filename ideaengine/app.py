@@ -113,7 +113,9 @@ class GraphQLApp(GraphQL[Context, None]):
                 await Response(hit.body, headers=headers)(scope, receive, send)
                 return
             try:
-                with replay.recording(known) as recorded:
+                # Only an answer the cache may keep records its reads: the rest (signed in, too long) would copy
+                # every row they read for nothing.
+                with replay.recording(known) if key is not None else contextlib.nullcontext() as recorded:
                     async with self.operations:
                         response = await self.run(request)
             except HTTPException as exc:
@@ -142,7 +144,8 @@ class GraphQLApp(GraphQL[Context, None]):
         if key is not None and version is not None and _cacheable(request, response):
             operation = request.state.graphql_operation
             body, media_type = bytes(response.body), response.headers["content-type"]
-            self.responses.put(key, Cached(version, body, media_type, operation, recorded.recipe()))
+            recipe = None if recorded is None else recorded.recipe()
+            self.responses.put(key, Cached(version, body, media_type, operation, recipe))
         await response(scope, receive, send)
 
     async def _cache_key(self, request: Request, graphql_response: bool) -> bytes | None:
