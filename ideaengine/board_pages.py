@@ -1,8 +1,8 @@
 """A board's page of ideas, with their figures, in one prepared statement (on PostgreSQL, on its driver).
 
 The page every visitor of a board reads is the engine's most common read, and on a busy board the response
-cache keeps it only by running its reads again (every vote changes the data version: `platform.replay`),
-which needs them to be prepared reads. Through the ORM it was four statements and
+cache keeps it only by running its reads again (every vote changes the data version: `platform.replay`): one
+statement to run again, whose rows serve the page when they changed. Through the ORM it was four statements and
 most of its CPU: SQLAlchemy's execution and loading cost 5 ms of the page's 12.8 (profiled on a 10,000-idea
 board), where the driver runs the same reads in 0.5. So the page of one board without filters (what a board
 shows first) is one statement built once per shape: its window chosen on narrow rows, as `queries.pages` does,

@@ -88,7 +88,8 @@ _BY_SLUG_ON_DRIVER = {
     bound: driver.Prepared(stmt.with_only_columns(*driver.loaded_columns(Board))) for bound, stmt in _BY_SLUG.items()
 }
 """The lookup as a prepared read (on the driver on PostgreSQL): through the ORM it cost a board's page a tenth
-of its CPU, and a read of the response cache's recipes (`platform.replay`)."""
+of its CPU, and a prepared read run again by the response cache (`platform.replay`) also serves the request
+when its rows changed."""
 
 
 def can_read(actor: Actor, board: Board) -> bool:

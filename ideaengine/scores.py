@@ -62,7 +62,7 @@ _SCORES = (
 
 
 async def scores_many(session: AsyncSession, idea_ids: Sequence[int]) -> dict[int, Stored]:
-    """Per idea: its stored figures, its board's last refresh and its board's current score sequence."""
+    """Per idea: its stored figures, its board's last refresh and whether the board's scores are behind it."""
     rows = await session.execute(_SCORES, {"ids": list(idea_ids)})
     return {idea_id: Stored(score, refresh, bool(late)) for idea_id, score, refresh, late in rows}
 
