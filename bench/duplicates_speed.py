@@ -10,19 +10,20 @@ Targets (issue 17): < 5 ms per "did you mean" query on 10,000 texts, draft embed
 clustered in < 60 s. Each line says whether its target was met in this run.
 
 Each figure is set against a reference measured in the same run, interleaved with it so that both see the same
-load: the embedder as it was before (one batch of 64 at a time on a pool of THREADS intra-op threads). A query's
-CPU time (all threads of the process) moves less with the host's load than its wall time does.
+load: the embedder as it was before its products ran on integers (the pinned file's float products, batches of
+32 by length, THREADS of them side by side, one intra-op thread each). A query's CPU time (all threads of the
+process) moves less with the host's load than its wall time does.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import importlib
 import os
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ import numpy as np
 
 import ranking
 from bench.ranking_bench import idea_texts
+from ideaengine.cli import one_blas_thread
 from ideaengine.platform import embeddings
 
 QUERY_TARGET_MS = 5.0
@@ -51,56 +53,69 @@ def texts_from(data: Path, n: int) -> list[str]:
 
 
 def reference_model() -> Any:
-    """The embedder as it was before issue 17's speed work, to measure against in the same run: one run at a time
-    on a session with a pool of `embeddings.THREADS` intra-op threads that do not spin."""
+    """The pinned file's float run, one intra-op thread: the embedder as it was before `_integer_products`."""
     onnxruntime = importlib.import_module("onnxruntime")  # by name, like embeddings: no stubs needed
     model = embeddings._load()
     files = embeddings._files()
     assert model is not None and files is not None
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = embeddings.THREADS
+    options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
-    session = onnxruntime.InferenceSession(str(files[0]), sess_options=options, providers=["CPUExecutionProvider"])
-    return dataclasses.replace(model, session=session, threads=1)
+    return onnxruntime.InferenceSession(str(files[0]), sess_options=options, providers=["CPUExecutionProvider"])
 
 
-def reference_embed(model: Any, texts: list[str]) -> np.ndarray:
-    """`embeddings.embed` as it was: batches of 64 by length, one after the other."""
+def _reference_batch(session: Any, texts: list[str]) -> np.ndarray:
+    model = embeddings._load()
+    assert model is not None
+    encodings = model.tokenizer.encode_batch(texts)
+    width = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(texts), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, encoding in enumerate(encodings):
+        ids[row, : len(encoding.ids)] = encoding.ids
+        mask[row, : len(encoding.ids)] = 1
+    hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+    weights = mask[:, :, None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / weights.sum(axis=1)
+    return np.asarray(pooled / np.linalg.norm(pooled, axis=1, keepdims=True), dtype=np.float32)
+
+
+def reference_embed(session: Any, texts: list[str]) -> np.ndarray:
+    """`embeddings.embed` as it was: batches of 32 by length, THREADS of them side by side."""
     out = np.empty((len(texts), embeddings.EMBEDDING_DIM), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    for start in range(0, len(order), 64):
-        chosen = order[start : start + 64]
-        out[chosen] = embeddings._encode(model, [texts[i] for i in chosen])
+    size = max(1, min(32, -(-len(order) // embeddings.THREADS)))
+    batches = [order[start : start + size] for start in range(0, len(order), size)]
+    if len(batches) == 1:
+        out[batches[0]] = _reference_batch(session, [texts[i] for i in batches[0]])
+        return out
+    with ThreadPoolExecutor(min(embeddings.THREADS, len(batches))) as pool:
+        rows = pool.map(lambda chosen: _reference_batch(session, [texts[i] for i in chosen]), batches)
+        for chosen, batch in zip(batches, rows, strict=True):
+            out[chosen] = batch
     return out
 
 
 def bench_throughput(texts: list[str], reference: Any) -> None:
     embeddings.embed(texts[:64])  # load the model, warm the session
     reference_embed(reference, texts[:64])
-    default = embeddings.BATCH_SIZE
-    rates: dict[str, list[float]] = {}
+    now, before = [], []
     for _ in range(3):  # interleaved, so that both see the same load
-        for batch in (32, 64, 128):
-            embeddings.BATCH_SIZE = batch
-            start = time.perf_counter()
-            embeddings.embed(texts)
-            rates.setdefault(f"batches of {batch:3d}", []).append(len(texts) / (time.perf_counter() - start))
+        start = time.perf_counter()
+        embeddings.embed(texts)
+        now.append(len(texts) / (time.perf_counter() - start))
         start = time.perf_counter()
         reference_embed(reference, texts)
-        rates.setdefault("reference", []).append(len(texts) / (time.perf_counter() - start))
-    embeddings.BATCH_SIZE = default
-    before = statistics.median(rates.pop("reference"))
-    for name, measured in rates.items():
-        rate = statistics.median(measured)
-        print(
-            f"embed {len(texts):,} texts, {name} by length, runs side by side: {rate:4.0f} texts/s "
-            f"({min(measured):.0f}-{max(measured):.0f}), {rate / before:.2f}x the reference"
-        )
-    print(f"  reference (batches of 64 one at a time, {embeddings.THREADS}-thread pool): {before:4.0f} texts/s")
+        before.append(len(texts) / (time.perf_counter() - start))
+    rate, reference_rate = statistics.median(now), statistics.median(before)
+    print(
+        f"embed {len(texts):,} texts, one a run, {embeddings.THREADS} runs side by side: {rate:4.0f} texts/s "
+        f"({min(now):.0f}-{max(now):.0f}), {rate / reference_rate:.2f}x the reference"
+    )
+    print(f"  reference (float products, batches of 32 by length side by side): {reference_rate:4.0f} texts/s")
 
 
 def bench_query(texts: list[str], queries: list[str], reference: Any) -> None:
@@ -188,9 +203,13 @@ def main(argv: list[str] | None = None) -> None:
         print("the `semantic` extra is not installed: nothing to measure")
         return
     scale = 10 if args.quick else 1
+    one_blas_thread()  # as `ideaengine serve` and workers run
     load = os.getloadavg()[0]
     threads = os.environ.get("IDEAENGINE_EMBED_THREADS", embeddings.THREADS)
-    print(f"{os.cpu_count()} cores, load average {load:.1f}; embedding runs at once {threads}, one thread each")
+    print(
+        f"{os.cpu_count()} cores, load average {load:.1f}; embedding runs at once {threads}, one thread each;"
+        " one BLAS thread"
+    )
     texts = texts_from(args.data, 10_000 // scale + 200)
     reference = reference_model()
     bench_throughput(texts[: 2_000 // scale], reference)

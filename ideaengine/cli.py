@@ -464,6 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = get_settings()
         logs.configure(settings.log_level if long_running else "WARNING", settings.log_format)
+        if long_running:
+            one_blas_thread()
         return run(args, settings)
     except (SettingsError, CliError) as exc:
         return _fail(str(exc))
@@ -476,6 +478,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem is None:
             raise
         return _fail(problem)
+
+
+def one_blas_thread() -> None:
+    """Numeric work in a service process runs on one BLAS thread, as each request and job is one task on a host
+    shared with others: OpenBLAS's extra threads spin while they wait, so they doubled the CPU time of a "did you
+    mean" lookup (bench/duplicates_speed.py) and made a small LAPACK call 7 times slower under load (docs/ranking.md).
+    Forked rq work horses inherit the setting."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _fail(message: str) -> int:

@@ -169,3 +169,29 @@ def test_migrate_on_postgres_then_workspace_create(templates: object) -> None:
         assert json.loads(result.stdout)["workspace"] == "acme"
     finally:
         asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+BLAS_THREADS_AFTER = """
+import json, sys, threadpoolctl
+import numpy, scipy.linalg  # both carry an OpenBLAS
+from ideaengine import cli
+before = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+code = cli.main(sys.argv[1:])
+after = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+print(json.dumps({"code": code, "before": before, "after": after}))
+"""
+
+
+@pytest.mark.parametrize(("args", "threads"), [(["worker"], 1), (["export-schema"], 2)])
+def test_serve_and_worker_keep_blas_to_one_thread(args: list[str], threads: int) -> None:
+    """A service process's numeric work runs on one BLAS thread whatever the host's default (here 2); a one-off
+    command keeps the default. `worker` without Redis stops right after, with exit 2."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAENGINE_")}
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    result = subprocess.run(
+        [sys.executable, "-c", BLAS_THREADS_AFTER, *args], capture_output=True, text=True, env=env, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.splitlines()[-1])
+    assert seen["before"] and set(seen["before"]) == {2}, seen
+    assert set(seen["after"]) == {threads}, seen

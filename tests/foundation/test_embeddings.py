@@ -7,9 +7,11 @@ The tests that need the extra skip where it is not installed, except under IDEAE
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +104,28 @@ def test_cluster_duplicates_with_vectors_joins_the_paraphrases_only() -> None:
     assert labels[0] not in labels[1:-1]
 
 
+@pytest.mark.usefixtures("semantic")
+def test_the_integer_products_keep_the_float_runs_vectors() -> None:
+    """Every weight product of the pinned file runs on integers, and the rows stay those of its float run within
+    the activations' rounding: the rewrite changes how the products are computed, not what they compute."""
+    onnx = importlib.import_module("onnx")
+    onnxruntime = importlib.import_module("onnxruntime")
+    files = embeddings._files()
+    model = embeddings._load()
+    assert files is not None and model is not None
+    graph = onnx.load_from_string(embeddings._integer_products(files[0])).graph
+    ops = Counter(node.op_type for node in graph.node)
+    assert ops["MatMulInteger"] == 36
+    assert ops["MatMul"] == 12  # attention's query-key and weights-value products: no stored weights in them
+    float_run = dataclasses.replace(
+        model, session=onnxruntime.InferenceSession(str(files[0]), providers=["CPUExecutionProvider"])
+    )
+    texts = [*PARAPHRASES, *OTHER_IDEAS, "Café au lait, s'il vous plaît!", "x " * 600]
+    for text in texts:
+        cosine = float(embeddings._encode(float_run, text) @ _embed([text])[0])
+        assert 0.97 < cosine < 0.99999, (text, cosine)  # close, and not the float run itself
+
+
 FORK_SCRIPT = """
 import os, sys, time
 import numpy as np
@@ -135,10 +159,11 @@ def test_a_forked_child_embeds_with_a_session_of_its_own() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_a_missing_runtime_gives_none_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("module", ["onnxruntime", "onnx"])
+def test_a_missing_runtime_gives_none_not_an_error(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
     monkeypatch.setattr(embeddings, "_model", None)
     monkeypatch.setattr(embeddings, "_missing", False)
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` now raises ImportError
+    monkeypatch.setitem(sys.modules, module, None)  # importing it now raises ImportError
     assert embeddings.embed(["Oat milk in every store"]) is None
     assert embeddings.embed([]) is None
 

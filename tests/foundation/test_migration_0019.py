@@ -1,0 +1,58 @@
+"""Revision 0019 (integer embeddings) forgets every stored vector, both ways, on both databases: vectors of the
+float run must never meet a draft embedded by the integer run (or the other way round after a downgrade). The
+next index build embeds the ideas again, and meanwhile "did you mean" still answers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from ideaengine.platform import migrate
+from tests.api.conftest import Api, Workspace
+from tests.api.ops import create_board, idea_id, quiesce
+
+SIMILAR = "query($b: ID!, $t: String!) { similarIdeas(boardId: $b, text: $t) { idea { title } } }"
+
+
+async def _stored(url: str) -> tuple[int, int]:
+    """(ideas with a vector, board index rows)."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            vectors = (await conn.execute(text("SELECT count(*) FROM ideas WHERE embedding IS NOT NULL"))).scalar()
+            indexes = (await conn.execute(text("SELECT count(*) FROM board_indexes"))).scalar()
+    finally:
+        await engine.dispose()
+    return int(vectors or 0), int(indexes or 0)
+
+
+async def _similar(api: Api, board: str) -> list[str]:
+    found = (await api(SIMILAR, {"b": board, "t": "Download reports as CSV files"}))["data"]["similarIdeas"]
+    return [f["idea"]["title"] for f in found]
+
+
+@pytest.mark.usefixtures("semantic")
+async def test_revision_0019_forgets_stored_vectors_both_ways(
+    api: Api, ws: Workspace, services: Any, database_url: str
+) -> None:
+    board = await create_board(api, ws.api_key)
+    for title in ("Export reports to CSV", "Night theme for the dashboard"):
+        await idea_id(api, ws.token("alice"), board, title)
+    await quiesce(services)  # the index build embeds both ideas
+    assert await _stored(database_url) == (2, 1)
+    assert (await _similar(api, board))[:1] == ["Export reports to CSV"]
+
+    await asyncio.to_thread(migrate.downgrade, database_url, "0018_score_rows")
+    assert await _stored(database_url) == (0, 0)
+    await idea_id(api, ws.token("bob"), board, "Add SSO login with Okta")
+    await quiesce(services)
+    assert await _stored(database_url) == (3, 1)
+
+    await asyncio.to_thread(migrate.upgrade, database_url, "head")
+    assert await _stored(database_url) == (0, 0)
+    assert (await _similar(api, board))[:1] == ["Export reports to CSV"]  # matched per request meanwhile
