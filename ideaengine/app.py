@@ -33,7 +33,7 @@ from strawberry.types.graphql import OperationType
 
 from ideaengine import embed, identity, mail, scores, sweep, unsubscribe
 from ideaengine.identity import Actor
-from ideaengine.platform import logs, media, replay
+from ideaengine.platform import embeddings, logs, media, replay
 from ideaengine.platform.body_limit import MAX_LIST_ITEMS, BodyLimit, longest_list
 from ideaengine.platform.db import unavailable
 from ideaengine.platform.jobs import InProcessQueue
@@ -308,6 +308,14 @@ async def _job_health(services: Services, session: AsyncSession) -> dict[str, An
     return {"queueDepth": depth, "stalestScoreAgeSeconds": round(stalest, 3)}
 
 
+def _warm_embeddings() -> None:
+    """`embeddings.warm` in the background of a start: a failure is logged here and met again by the first draft."""
+    try:
+        embeddings.warm()
+    except Exception:
+        log.exception("loading the sentence-embedding model failed; the first draft will try again")
+
+
 GC_YOUNG_THRESHOLD = 10_000
 "Allocations (net of frees) between the collector's young passes; CPython's default is 700."
 
@@ -340,13 +348,16 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             except Exception as exc:  # the point of this endpoint is to say so, not to raise
                 log.warning("health check: database unreachable: %s", exc)
                 return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-            return JSONResponse({"status": "ok", "database": "ok", **await _job_health(services, session)})
+            jobs = await _job_health(services, session)
+            return JSONResponse({"status": "ok", "database": "ok", **jobs, "embeddings": embeddings.state()})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         sweeper = None
         if not settings.redis_url:  # distributed: the workers sweep
             sweeper = asyncio.get_running_loop().create_task(_sweep_forever(services))
+        if embeddings.available():  # the model loads beside the requests, not in the first draft's
+            asyncio.get_running_loop().run_in_executor(None, _warm_embeddings)
         gc_freeze()
         yield
         if sweeper is not None:

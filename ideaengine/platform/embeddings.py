@@ -181,6 +181,20 @@ def _load() -> _Model | None:
         return model
 
 
+def warm() -> None:
+    """Load the model now, so that the first draft does not wait for it (0.5-1 s idle, seconds on a busy host);
+    nothing without the extra. `ideaengine serve` calls it in the background as it starts."""
+    _load()
+
+
+def state() -> str:
+    """ "ready" once this process has loaded the model, "cold" before, "absent" without the extra (health checks)."""
+    model = _model
+    if model is not None and model.pid == os.getpid():
+        return "ready"
+    return "cold" if available() else "absent"
+
+
 def _integer_products(path: Path) -> bytes:
     """The pinned model with its weight products on 8-bit integers, activations quantized as they run.
 

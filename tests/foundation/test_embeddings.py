@@ -159,9 +159,16 @@ def test_a_forked_child_embeds_with_a_session_of_its_own() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def _forget_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if the process had never loaded it; under the load lock, so that a server's background load started by
+    an earlier test of this process (`embeddings.warm`) has finished and cannot set it again meanwhile."""
+    with embeddings._lock:
+        monkeypatch.setattr(embeddings, "_model", None)
+
+
 @pytest.mark.parametrize("module", ["onnxruntime", "onnx"])
 def test_a_missing_runtime_gives_none_not_an_error(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
-    monkeypatch.setattr(embeddings, "_model", None)
+    _forget_the_model(monkeypatch)
     monkeypatch.setattr(embeddings, "_missing", False)
     monkeypatch.setitem(sys.modules, module, None)  # importing it now raises ImportError
     assert embeddings.embed(["Oat milk in every store"]) is None
@@ -169,7 +176,7 @@ def test_a_missing_runtime_gives_none_not_an_error(monkeypatch: pytest.MonkeyPat
 
 
 def test_a_missing_model_package_gives_none(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embeddings, "_model", None)
+    _forget_the_model(monkeypatch)
     monkeypatch.setattr(embeddings, "_missing", False)
     monkeypatch.setattr(embeddings, "_MODEL_PACKAGE", "ideaengine_no_such_model_package")
     assert not embeddings.available()
