@@ -93,7 +93,8 @@ async def test_an_idle_worker_stops_on_a_signal_and_leaves_no_child(
         assert Worker.count(queue=queue) == 0  # it told rq it left
         # Worker, rq and sweeper lines share the server's format (ideaengine.platform.logs).
         lines = workers.output().splitlines()
-        assert lines and all(LOG_LINE.match(line) for line in lines), lines
+        stray = [line for line in lines if not LOG_LINE.match(line)]
+        assert lines and not stray, f"lines not in the log format: {stray}\nthe whole log:\n{workers.output()}"
     finally:
         workers.stop_all()
 
