@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib
 import os
 import statistics
 import time
@@ -54,17 +53,9 @@ def texts_from(data: Path, n: int) -> list[str]:
 
 def reference_model() -> Any:
     """The pinned file's float run, one intra-op thread: the embedder as it was before `_integer_products`."""
-    onnxruntime = importlib.import_module("onnxruntime")  # by name, like embeddings: no stubs needed
-    model = embeddings._load()
     files = embeddings._files()
-    assert model is not None and files is not None
-    options = onnxruntime.SessionOptions()
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(files[0]), sess_options=options, providers=["CPUExecutionProvider"])
+    assert files is not None
+    return embeddings.session_of(str(files[0]))
 
 
 def _reference_batch(session: Any, texts: list[str]) -> np.ndarray:

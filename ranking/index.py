@@ -332,7 +332,8 @@ class TextIndex:
         return self._dimensions_f32
 
     def _vectors32(self) -> np.ndarray:
-        """The embeddings as float32 for lookups: half the memory traffic of float64, and the model's own precision."""
+        """The embeddings as float32, one row per text, for pair similarities: half the memory traffic of float64, and
+        the model's own precision (lookups use `_dimensions32`)."""
         if self._vectors_f32 is None:
             assert self._vectors is not None
             self._vectors_f32 = self._vectors.astype(np.float32)

@@ -150,7 +150,7 @@ def _load() -> _Model | None:
         # Tokenizing titles is cheap next to the model; its thread pool would only warn after rq's fork.
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:  # imported by name: mypy then needs neither their stubs nor the extra installed
-            onnxruntime = importlib.import_module("onnxruntime")
+            importlib.import_module("onnxruntime")  # for `session_of`
             tokenizers = importlib.import_module("tokenizers")
             importlib.import_module("onnx")  # for `_integer_products`
         except ImportError:
@@ -166,19 +166,25 @@ def _load() -> _Model | None:
         tokenizer = tokenizers.Tokenizer.from_file(str(tokenizer_path))
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.no_padding()  # one text a run (see THREADS): the file's own setting pads to 128
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = 1  # no pool: see THREADS
-        options.inter_op_num_threads = 1
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3  # errors only: onnxruntime logs to stderr, outside Python's warnings
-        session = onnxruntime.InferenceSession(
-            _integer_products(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        session = session_of(_integer_products(model_path))
         threads = max(1, int(os.environ.get("IDEAENGINE_EMBED_THREADS", THREADS)))
         model = _Model(os.getpid(), tokenizer, session, frozenset(i.name for i in session.get_inputs()), threads)
         _model = model
         return model
+
+
+def session_of(model: bytes | str) -> Any:
+    """An onnxruntime session of a model (its bytes or its file's path) as the embedder runs one: every graph
+    optimisation, one thread (see THREADS), errors only in the log (onnxruntime logs to stderr, outside Python's
+    warnings). Also the float reference of bench/duplicates_speed.py, so both run alike."""
+    onnxruntime = importlib.import_module("onnxruntime")
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def warm() -> None:

@@ -109,7 +109,6 @@ def test_the_integer_products_keep_the_float_runs_vectors() -> None:
     """Every weight product of the pinned file runs on integers, and the rows stay those of its float run within
     the activations' rounding: the rewrite changes how the products are computed, not what they compute."""
     onnx = importlib.import_module("onnx")
-    onnxruntime = importlib.import_module("onnxruntime")
     files = embeddings._files()
     model = embeddings._load()
     assert files is not None and model is not None
@@ -117,9 +116,7 @@ def test_the_integer_products_keep_the_float_runs_vectors() -> None:
     ops = Counter(node.op_type for node in graph.node)
     assert ops["MatMulInteger"] == 36
     assert ops["MatMul"] == 12  # attention's query-key and weights-value products: no stored weights in them
-    float_run = dataclasses.replace(
-        model, session=onnxruntime.InferenceSession(str(files[0]), providers=["CPUExecutionProvider"])
-    )
+    float_run = dataclasses.replace(model, session=embeddings.session_of(str(files[0])))
     texts = [*PARAPHRASES, *OTHER_IDEAS, "Café au lait, s'il vous plaît!", "x " * 600]
     for text in texts:
         cosine = float(embeddings._encode(float_run, text) @ _embed([text])[0])
