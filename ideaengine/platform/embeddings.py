@@ -111,13 +111,19 @@ def _files() -> tuple[Path, Path] | None:
 
 
 def available() -> bool:
-    """True when the `semantic` extra is installed (its modules and files are there); loads nothing."""
+    """True when the `semantic` extra is installed (its modules and files are there); loads nothing. An absent
+    extra is remembered: health checks and every draft ask, and the search walks the import path."""
+    global _missing
     if _model is not None:
         return True
-    return (
+    if _missing:
+        return False
+    found = (
         all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx", "tokenizers"))
         and _files() is not None
     )
+    _missing = not found
+    return found
 
 
 def _check(path: Path, sha256: str) -> None:
@@ -238,7 +244,7 @@ def _integer_products(path: Path) -> bytes:
         weights = cast.input[0]
         columns = constants[weights].dims[-1]
         scale = numpy_helper.to_array(constants[scale_of.input[1]]).astype(np.float32).reshape(columns)
-        name, activation = node.name, node.input[0]
+        name, activation = node.output[0], node.input[0]  # outputs have unique names, nodes may have none
         graph.initializer.extend(
             [
                 numpy_helper.from_array(np.zeros(columns, dtype=np.int8), f"{name}_weight_zero"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -178,6 +179,21 @@ def test_a_missing_model_package_gives_none(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(embeddings, "_MODEL_PACKAGE", "ideaengine_no_such_model_package")
     assert not embeddings.available()
     assert embeddings.embed(["Oat milk in every store"]) is None
+
+
+def test_an_absent_extra_is_searched_for_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`/healthz` and every draft ask `available()`: without the extra, only the first call walks the import path."""
+    _forget_the_model(monkeypatch)
+    monkeypatch.setattr(embeddings, "_missing", False)
+    monkeypatch.setattr(embeddings, "_MODEL_PACKAGE", "ideaengine_no_such_model_package")
+    assert not embeddings.available()
+
+    def searched(name: str, package: str | None = None) -> None:
+        raise AssertionError(f"searched for {name} again")
+
+    monkeypatch.setattr(importlib.util, "find_spec", searched)
+    assert not embeddings.available()
+    assert embeddings.state() == "absent"
 
 
 def test_a_single_string_is_refused_naming_the_argument() -> None:
