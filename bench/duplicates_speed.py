@@ -37,6 +37,23 @@ QUERY_TARGET_MS = 5.0
 CLUSTER_TARGET_S = 60.0
 
 
+def integer_kernels() -> str:
+    """Which 8-bit products this CPU offers onnxruntime: its kernels, hence a draft's time and the last digits of
+    the vectors, differ between them (docs/ranking.md)."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "CPU flags unknown"
+    flags = {f for line in cpuinfo.splitlines() if line.startswith("flags") for f in line.split()}
+    if "avx512_vnni" in flags:
+        return "8-bit products on AVX-512 VNNI"
+    if "avx_vnni" in flags:
+        return "8-bit products on AVX-VNNI"
+    if "avx2" in flags:
+        return "8-bit products on AVX2, no VNNI (pairs summed in 16 bits, which can saturate)"
+    return "no AVX2: 8-bit products on SSE"
+
+
 def texts_from(data: Path, n: int) -> list[str]:
     found: dict[str, None] = {}
     for name in ("dev.tsv", "test.tsv"):
@@ -199,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     threads = os.environ.get("IDEAENGINE_EMBED_THREADS", embeddings.THREADS)
     print(
         f"{os.cpu_count()} cores, load average {load:.1f}; embedding runs at once {threads}, one thread each;"
-        " one BLAS thread"
+        f" one BLAS thread; {integer_kernels()}"
     )
     texts = texts_from(args.data, 10_000 // scale + 200)
     reference = reference_model()
