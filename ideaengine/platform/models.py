@@ -734,9 +734,10 @@ class BoardIndex(Base):
     "Ideas above this id are newer than the index and are scored per request."
     format_version: Mapped[int] = mapped_column(Integer)
     "`ranking.INDEX_FORMAT` of the payload: an index of any other format counts as missing, and is rebuilt."
-    payload: Mapped[bytes] = mapped_column(LargeBinary)
-    "`ideaengine.duplicates.StoredIndex.to_bytes`: the index's arrays and idea ids, in numpy's npz format."
     built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    """`ideaengine.duplicates.StoredIndex.to_bytes`: the index's arrays and idea ids, in numpy's npz format. The
+    last column (migration 0020): SQLite reads a row's columns in order, and every lookup reads the others."""
 
 
 class WebhookDeliveryStatus(enum.Enum):

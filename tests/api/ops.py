@@ -108,3 +108,23 @@ def pk(global_id: str) -> int:
     parsed = parse_id(global_id)
     assert parsed is not None, global_id
     return parsed[1]
+
+
+REPORTS_AND_THEME = ("Export reports to CSV", "Night theme for the dashboard")
+"Two ideas a draft about downloading reports tells apart: by meaning with embeddings, by words without."
+
+
+async def board_of_reports_and_theme(api: Any, ws: Any, services: Any) -> str:
+    """A new board with REPORTS_AND_THEME by alice, its duplicate index built (embedded, with the extra)."""
+    board = await create_board(api, ws.api_key)
+    for title in REPORTS_AND_THEME:
+        await idea_id(api, ws.token("alice"), board, title)
+    await drain(services)
+    return board
+
+
+async def similar_titles(api: Any, board: str, text: str = "Download reports as CSV files") -> list[str]:
+    """The titles "did you mean" (`similarIdeas`) offers for a draft, most similar first."""
+    query = "query($b: ID!, $t: String!) { similarIdeas(boardId: $b, text: $t) { idea { title } } }"
+    found = (await api(query, {"b": board, "t": text}))["data"]["similarIdeas"]
+    return [f["idea"]["title"] for f in found]

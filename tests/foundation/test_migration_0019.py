@@ -14,9 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from ideaengine.platform import migrate
 from tests.api.conftest import Api, Workspace
-from tests.api.ops import create_board, idea_id, quiesce
-
-SIMILAR = "query($b: ID!, $t: String!) { similarIdeas(boardId: $b, text: $t) { idea { title } } }"
+from tests.api.ops import board_of_reports_and_theme, idea_id, quiesce, similar_titles
 
 
 async def _stored(url: str) -> tuple[int, int]:
@@ -31,21 +29,14 @@ async def _stored(url: str) -> tuple[int, int]:
     return int(vectors or 0), int(indexes or 0)
 
 
-async def _similar(api: Api, board: str) -> list[str]:
-    found = (await api(SIMILAR, {"b": board, "t": "Download reports as CSV files"}))["data"]["similarIdeas"]
-    return [f["idea"]["title"] for f in found]
-
-
 @pytest.mark.usefixtures("semantic")
 async def test_revision_0019_forgets_stored_vectors_both_ways(
     api: Api, ws: Workspace, services: Any, database_url: str
 ) -> None:
-    board = await create_board(api, ws.api_key)
-    for title in ("Export reports to CSV", "Night theme for the dashboard"):
-        await idea_id(api, ws.token("alice"), board, title)
-    await quiesce(services)  # the index build embeds both ideas
+    board = await board_of_reports_and_theme(api, ws, services)  # the index build embeds both ideas
+    await quiesce(services)
     assert await _stored(database_url) == (2, 1)
-    assert (await _similar(api, board))[:1] == ["Export reports to CSV"]
+    assert (await similar_titles(api, board))[:1] == ["Export reports to CSV"]
 
     await asyncio.to_thread(migrate.downgrade, database_url, "0018_score_rows")
     assert await _stored(database_url) == (0, 0)
@@ -55,4 +46,4 @@ async def test_revision_0019_forgets_stored_vectors_both_ways(
 
     await asyncio.to_thread(migrate.upgrade, database_url, "head")
     assert await _stored(database_url) == (0, 0)
-    assert (await _similar(api, board))[:1] == ["Export reports to CSV"]  # matched per request meanwhile
+    assert (await similar_titles(api, board))[:1] == ["Export reports to CSV"]  # matched per request meanwhile
