@@ -253,14 +253,24 @@ async def _vectors(session: AsyncSession, wanted: bool, members: Sequence[Idea])
 
 
 async def _similar(
-    session: AsyncSession, board_id: int, text: str, k: int, exclude: int | None, vector: np.ndarray | None = None
+    session: AsyncSession, board_id: int, text: str, k: int, exclude: int | None
 ) -> list[tuple[int, float]]:
-    stored, covered = await _stored(session, board_id)
-    newer = await _newer(session, board_id, covered)
-    if vector is None and _wants_vectors(stored, newer):
-        # Meaning beats shared words (RANKING.md): the draft is embedded, off the event loop.
-        embedded = await _embed([text])
-        vector = None if embedded is None else embedded[0]
+    # Meaning beats shared words (RANKING.md): the draft is embedded off the event loop, and while it is, the
+    # board's index is read, which the embedding does not need (a draft's embedding and those reads were each
+    # about a third of a lookup through the API).
+    embedding = asyncio.ensure_future(_embed([text])) if embeddings.available() else None
+    try:
+        stored, covered = await _stored(session, board_id)
+        newer = await _newer(session, board_id, covered)
+        vector = None
+        if embedding is not None and _wants_vectors(stored, newer):
+            embedded = await embedding
+            vector = None if embedded is None else embedded[0]
+    finally:
+        if embedding is not None and not embedding.done():
+            embedding.cancel()  # the board has no embeddings, or a read failed: no one waits for it
+        elif embedding is not None and not embedding.cancelled():
+            embedding.exception()  # retrieved: an unawaited failure is not logged as never retrieved
     found = _candidates(stored, newer, text, k, exclude, vector)
     return _best(found, await _live(session, set(found)), k)
 

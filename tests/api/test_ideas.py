@@ -8,7 +8,17 @@ import pytest
 
 from ideaengine.platform.services import Services
 from tests.api.conftest import Api, Workspace
-from tests.api.ops import board_ideas, change_status, create_board, idea, idea_id, submit, vote
+from tests.api.ops import (
+    board_ideas,
+    board_of_reports_and_theme,
+    change_status,
+    create_board,
+    idea,
+    idea_id,
+    similar_titles,
+    submit,
+    vote,
+)
 from tests.conftest import in_process
 
 
@@ -310,3 +320,49 @@ async def test_a_process_keeps_one_build_of_a_boards_duplicate_index(
         await drain(services)  # the index is rebuilt; the next submission reads (and caches) the new build
     builds = Counter(key[0] for key in duplicates._cache if key[1] == pk(board))  # per database
     assert set(builds.values()) == {1}, duplicates._cache.keys()
+
+
+@pytest.mark.usefixtures("semantic")
+async def test_a_draft_is_embedded_while_the_boards_index_is_read(
+    api: Api, ws: Workspace, services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A draft's embedding starts before "did you mean" reads the board's index, which the embedding does not
+    need, so the two overlap (milliseconds each on a 10,000-idea board). Here the index read waits until the
+    draft is being embedded, which would never happen if the embedding came after it."""
+    import asyncio
+    import threading
+    from collections import OrderedDict
+
+    from ideaengine import duplicates
+    from ideaengine.platform import embeddings
+
+    board = await board_of_reports_and_theme(api, ws, services)  # its index, with embeddings
+    embedding = threading.Event()
+    embed, stored = embeddings.embed, duplicates._stored
+
+    def embedding_now(texts: Any) -> Any:
+        embedding.set()
+        return embed(texts)
+
+    async def stored_once_embedding(*args: Any) -> Any:
+        assert await asyncio.to_thread(embedding.wait, 10), "the index was read before the draft's embedding began"
+        return await stored(*args)
+
+    monkeypatch.setattr(embeddings, "embed", embedding_now)
+    monkeypatch.setattr(duplicates, "_stored", stored_once_embedding)
+    monkeypatch.setattr(duplicates, "_vector_cache", OrderedDict())  # the draft is embedded, not remembered
+    assert (await similar_titles(api, board, "Download my reports as a spreadsheet file"))[:1] == [
+        "Export reports to CSV"
+    ]
+
+
+async def test_a_draft_on_a_board_without_ideas_finds_nothing_and_leaves_no_work_behind(
+    api: Api, board: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No index and no ideas: the embedding started for the draft is not waited for, and is let go quietly."""
+    import gc
+
+    for _ in range(3):
+        assert await similar_titles(api, board, "A first idea for an empty board") == []
+    gc.collect()
+    assert not [r for r in caplog.records if "Task" in r.getMessage()], caplog.text
