@@ -163,13 +163,14 @@ async def _load(session: AsyncSession, board_id: int, row: Row[int, int, datetim
 
 async def similar_to_text(
     session: AsyncSession, actor: Actor, board_id: int, text: str, k: int, exclude: int | None = None
-) -> list[tuple[int, float]]:
-    """Ideas of a visible board most like `text`, best first; merged ideas are never offered."""
+) -> list[tuple[Idea, float]]:
+    """Ideas of a visible board most like `text` that the actor may see, best first, loaded; merged ideas are
+    never offered."""
     await boards.require_visible(session, actor, board_id)
     text = text.strip()[:QUERY_MAX_CHARS]
     if not text or k == 0:
         return []
-    return await _similar(session, board_id, text, k, exclude)
+    return await _similar(session, actor, board_id, text, k, exclude)
 
 
 async def similar_many(
@@ -253,11 +254,10 @@ async def _vectors(session: AsyncSession, wanted: bool, members: Sequence[Idea])
 
 
 async def _similar(
-    session: AsyncSession, board_id: int, text: str, k: int, exclude: int | None
-) -> list[tuple[int, float]]:
+    session: AsyncSession, actor: Actor, board_id: int, text: str, k: int, exclude: int | None
+) -> list[tuple[Idea, float]]:
     # Meaning beats shared words (RANKING.md): the draft is embedded off the event loop, and while it is, the
-    # board's index is read, which the embedding does not need (a draft's embedding and those reads were each
-    # about a third of a lookup through the API).
+    # board's index is read, which the embedding does not need (docs/ranking.md, "Through the API").
     embedding = asyncio.ensure_future(_embed([text])) if embeddings.available() else None
     try:
         stored, covered = await _stored(session, board_id)
@@ -272,7 +272,8 @@ async def _similar(
         elif embedding is not None and not embedding.cancelled():
             embedding.exception()  # retrieved: an unawaited failure is not logged as never retrieved
     found = _candidates(stored, newer, text, k, exclude, vector)
-    return _best(found, await _live(session, set(found)), k)
+    offered = await _offered(session, actor, set(found))
+    return [(offered[idea_id], similarity) for idea_id, similarity in _best(found, set(offered), k)]
 
 
 @dataclass(frozen=True)
@@ -342,16 +343,17 @@ def _candidates(
     return found
 
 
-async def _live(session: AsyncSession, idea_ids: set[int]) -> set[int]:
-    """The ideas among `idea_ids` that are not merged (the index may predate a merge)."""
+async def _offered(session: AsyncSession, actor: Actor, idea_ids: set[int]) -> dict[int, Idea]:
+    """The ideas among `idea_ids` the actor may see that are not merged (the index may predate a merge or a
+    moderator's hiding), loaded: the one read that both decides what is offered and gives the answer its ideas."""
     if not idea_ids:
-        return set()
-    rows = await session.execute(select(Idea.id).where(Idea.id.in_(idea_ids), Idea.status != IdeaStatus.MERGED))
-    return set(rows.scalars())
+        return {}
+    found = await ideas.get_visible_many(session, actor, sorted(idea_ids))
+    return {idea_id: idea for idea_id, idea in found.items() if idea.status != IdeaStatus.MERGED}
 
 
-def _best(found: dict[int, float], live: set[int], k: int) -> list[tuple[int, float]]:
-    ranked = sorted(((i, s) for i, s in found.items() if i in live and s > 0), key=lambda p: (-p[1], -p[0]))
+def _best(found: dict[int, float], offered: set[int], k: int) -> list[tuple[int, float]]:
+    ranked = sorted(((i, s) for i, s in found.items() if i in offered and s > 0), key=lambda p: (-p[1], -p[0]))
     return ranked[:k]
 
 

@@ -319,6 +319,14 @@ async def similar_nodes(info: Info, found: Sequence[tuple[int, float]]) -> list[
     ]
 
 
+def offered_nodes(info: Info, found: Sequence[tuple[Idea, float]]) -> list[SimilarIdea]:
+    """A draft's suggestions, already loaded by `duplicates.similar_to_text` (visible, not merged): the loader
+    keeps them for the rest of the answer instead of reading them again."""
+    for idea, _ in found:
+        info.context.loaders.idea.prime(idea.id, idea)
+    return [SimilarIdea(idea=IdeaNode(model=idea), similarity=round(similarity, 6)) for idea, similarity in found]
+
+
 async def load_idea(info: Info, idea_id: int | None) -> IdeaNode | None:
     if idea_id is None:
         return None
@@ -354,7 +362,7 @@ class IdeaQueries:
                 found = await duplicates.similar_to_text(session, info.context.actor, pk, text, limit)
             except DomainError as exc:
                 raise query_error(exc) from None
-        return await similar_nodes(info, found)
+        return offered_nodes(info, found)
 
 
 @strawberry.input
@@ -433,7 +441,7 @@ class IdeaMutations:
             found = await duplicates.similar_to_text(
                 session, info.context.actor, board_id, f"{idea.title}\n{idea.body}", 5, exclude=idea.id
             )
-        return SubmitIdeaPayload(idea=IdeaNode(model=idea), similar_ideas=await similar_nodes(info, found))
+        return SubmitIdeaPayload(idea=IdeaNode(model=idea), similar_ideas=offered_nodes(info, found))
 
     @strawberry.mutation(
         extensions=[DomainErrors()],

@@ -447,6 +447,24 @@ async def test_a_hidden_idea_is_offered_as_similar_to_no_one_but_moderators(worl
         assert (hidden in offered, hidden in {f["idea"]["id"] for f in similar}) == (expected, expected), actor
 
 
+async def test_a_hidden_idea_leaves_its_place_among_a_drafts_suggestions_to_the_next(world: World) -> None:
+    """A draft's `first` suggestions are the best ones the reader may see: a hidden idea closer to the draft
+    does not take one of the places and leave it empty."""
+    from tests.conftest import in_process
+
+    shown = await world.idea("Oat milk in every store")
+    hidden = await world.idea("Oat milk in every single store")
+    await in_process(world.services).drain()
+    board = await world.board()
+    assert (await moderate(world, "moderator", hidden, "HIDE"))["userErrors"] == []
+    draft = "query($b: ID!, $t: String!) { similarIdeas(boardId: $b, text: $t, first: 1) { idea { id } } }"
+    for actor, first in (("anonymous", shown), ("member", shown), ("moderator", hidden)):
+        drafted = await world.api(
+            draft, {"b": board, "t": "Oat milk in every single store"}, auth=await world.auth(actor)
+        )
+        assert [f["idea"]["id"] for f in drafted["data"]["similarIdeas"]] == [first], actor
+
+
 async def test_webhooks_tell_nothing_of_hidden_content(world: World) -> None:
     """A host app's channels are as public as the board: a status change, a merge or an official answer
     that names hidden content sends nothing; the same once it is restored does."""
