@@ -39,6 +39,10 @@ NEWER_EMBED_MAX = 200
 VECTOR_CACHE_SIZE = 2_048
 "Texts whose embedding a process keeps (newer ideas are looked up again on every keystroke until indexed)."
 QUERY_MAX_CHARS = 2_000
+UNSEEN_ROOM = 5
+"""Candidates taken from each index beyond the k asked (and the idea itself), so that up to this many ideas the
+reader may not see (hidden, pending) ranking above the rest do not leave places empty: they stay in the index
+and are dropped after its top k (`_offered`, `similar_many`)."""
 EMBEDDING_DTYPE = np.float32
 "How embeddings are computed and stored (Idea.embedding, and the vectors of a stored index)."
 
@@ -189,6 +193,7 @@ async def similar_many(
     by_board: dict[int, list[Idea]] = {}
     for idea in found:
         by_board.setdefault(idea.board_id, []).append(idea)
+    kept: dict[int, tuple[dict[int, float], set[int]]] = {}  # each idea's candidates, and the open ones
     for board_id, members in by_board.items():
         stored, covered = await _stored(session, board_id)
         newer = await _newer(session, board_id, covered)
@@ -198,7 +203,12 @@ async def similar_many(
         for idea in members:
             text = idea_text(idea.title, idea.body)
             candidates = _candidates(stored, newer, text, k, idea.id, vectors.get(idea.id), skip)
-            out[idea.id] = _best(candidates, set(candidates).difference(closed), k)
+            kept[idea.id] = (candidates, set(candidates).difference(closed))
+    # Hidden and pending ideas stay in the index too: only those the actor may see are offered, decided before
+    # the k best are taken (as `_offered` does for a draft), in one read for every idea asked.
+    may_see = await ideas.visible_ids(session, actor, sorted({i for _, open_ in kept.values() for i in open_}))
+    for idea_id, (candidates, open_) in kept.items():
+        out[idea_id] = _best(candidates, open_.intersection(may_see), k)
     return out
 
 
@@ -325,7 +335,7 @@ def _candidates(
     if stored is not None:
         for row, similarity in stored.index.similar(
             text,
-            k=k + 1,
+            k=k + 1 + UNSEEN_ROOM,
             vector=None if stored.index.vectors is None else vector,
             exclude=() if skip is None else skip.stored,
         ):
@@ -333,7 +343,7 @@ def _candidates(
     if newer.index is not None:
         for row, similarity in newer.index.similar(
             text,
-            k=k + 1,
+            k=k + 1 + UNSEEN_ROOM,
             vector=None if newer.index.vectors is None else vector,
             exclude=() if skip is None else skip.newer,
         ):

@@ -447,22 +447,29 @@ async def test_a_hidden_idea_is_offered_as_similar_to_no_one_but_moderators(worl
         assert (hidden in offered, hidden in {f["idea"]["id"] for f in similar}) == (expected, expected), actor
 
 
-async def test_a_hidden_idea_leaves_its_place_among_a_drafts_suggestions_to_the_next(world: World) -> None:
-    """A draft's `first` suggestions are the best ones the reader may see: a hidden idea closer to the draft
-    does not take one of the places and leave it empty."""
+async def test_a_hidden_idea_leaves_its_place_among_the_similar_to_the_next(world: World) -> None:
+    """A draft's `first` suggestions, and an idea's `similar`, are the best ones the reader may see: a hidden idea
+    closer than the others does not take one of the places and leave it empty."""
     from tests.conftest import in_process
 
     shown = await world.idea("Oat milk in every store")
     hidden = await world.idea("Oat milk in every single store")
+    third = await world.idea("More oat milk in the stores")
     await in_process(world.services).drain()
     board = await world.board()
     assert (await moderate(world, "moderator", hidden, "HIDE"))["userErrors"] == []
     draft = "query($b: ID!, $t: String!) { similarIdeas(boardId: $b, text: $t, first: 1) { idea { id } } }"
-    for actor, first in (("anonymous", shown), ("member", shown), ("moderator", hidden)):
-        drafted = await world.api(
-            draft, {"b": board, "t": "Oat milk in every single store"}, auth=await world.auth(actor)
-        )
-        assert [f["idea"]["id"] for f in drafted["data"]["similarIdeas"]] == [first], actor
+    similar = "query($id: ID!) { idea(id: $id) { similar(first: 1) { idea { id } } } }"
+    for actor, drafted_first, similar_first in (
+        ("anonymous", shown, third),
+        ("member", shown, third),
+        ("moderator", hidden, hidden),
+    ):
+        auth = await world.auth(actor)
+        drafted = await world.api(draft, {"b": board, "t": "Oat milk in every single store"}, auth=auth)
+        assert [f["idea"]["id"] for f in drafted["data"]["similarIdeas"]] == [drafted_first], actor
+        near = (await world.api(similar, {"id": shown}, auth=auth))["data"]["idea"]["similar"]
+        assert [f["idea"]["id"] for f in near] == [similar_first], actor
 
 
 async def test_webhooks_tell_nothing_of_hidden_content(world: World) -> None:
