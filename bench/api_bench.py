@@ -276,6 +276,27 @@ def database(kind: str, tmp: str) -> Iterator[str]:
         asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def demo_database(
+    cli: str, kind: str, url: str, settings: dict[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The environment of a server on the scratch database `url` (this process's IDEAENGINE_ variables left out,
+    a fresh secret key, warnings only, and `settings` added), and what `ideaengine demo` seeded there. PostgreSQL
+    is migrated first; SQLite the demo migrates itself."""
+    from cryptography.fernet import Fernet
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAENGINE_")}
+    env |= {
+        "IDEAENGINE_DATABASE_URL": url,
+        "IDEAENGINE_LOG_LEVEL": "WARNING",
+        "IDEAENGINE_SECRET_KEY": Fernet.generate_key().decode(),
+        **(settings or {}),
+    }
+    if kind != "sqlite":
+        subprocess.run([cli, "migrate"], env=env, capture_output=True, check=True)
+    seeded = json.loads(subprocess.run([cli, "demo"], env=env, capture_output=True, text=True, check=True).stdout)
+    return env, seeded
+
+
 def settle(url: str, timeout: float = 120.0) -> None:
     """Wait for the jobs a fresh server runs at start (a score refresh and the duplicate index of the
     seeded board, run in-process) to finish, so they do not run beside the measurements."""
@@ -351,23 +372,12 @@ async def bare_votes(url: str, user_id: int, idea_pks: list[int], seconds: float
 
 def measure(kind: str, seconds: float, bin_dir: Path) -> None:
     """Print each figure for one database as soon as it is measured (against the floor where it is a rate)."""
-    from cryptography.fernet import Fernet
-
     with tempfile.TemporaryDirectory() as tmp, database(kind, tmp) as url:
         (Path(tmp) / "reference_app.py").write_text(REFERENCE_APP)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAENGINE_")}
-        env |= {
-            "IDEAENGINE_DATABASE_URL": url,
-            "IDEAENGINE_LOG_LEVEL": "WARNING",
-            "IDEAENGINE_SECRET_KEY": Fernet.generate_key().decode(),
-            # The load comes from one address and a handful of users on purpose: lift the rate limits.
-            "IDEAENGINE_RATE_LIMITS_ENABLED": "false",
-            "IDEAENGINE_MAX_SUBSCRIPTIONS_PER_IP": "100000",
-        }
         cli = str(bin_dir / "ideaengine")
-        if kind != "sqlite":
-            subprocess.run([cli, "migrate"], env=env, capture_output=True, check=True)
-        seeded = json.loads(subprocess.run([cli, "demo"], env=env, capture_output=True, text=True, check=True).stdout)
+        # The load comes from one address and a handful of users on purpose: lift the rate limits.
+        lifted = {"IDEAENGINE_RATE_LIMITS_ENABLED": "false", "IDEAENGINE_MAX_SUBSCRIPTIONS_PER_IP": "100000"}
+        env, seeded = demo_database(cli, kind, url, lifted)
         key, sso_secret = seeded["apiKey"], seeded["ssoSecret"]
         reference, ref_url = serve(
             [sys.executable, "-m", "uvicorn", "reference_app:app", "--log-level", "warning"], env, tmp

@@ -16,7 +16,6 @@ import asyncio
 import base64
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from typing import Any
 import httpx
 import jwt
 
-from bench.api_bench import database, serve, settle
+from bench.api_bench import database, demo_database, serve, settle
 
 HEALTH_BUDGET_MS = 200.0
 "The worst /healthz latency allowed while any one attack runs."
@@ -495,26 +494,14 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="sqlite")
     parser.add_argument("--only", nargs="*", help="attack function names (default: all)")
     options = parser.parse_args()
-    from cryptography.fernet import Fernet
-
     cli = str(Path(sys.executable).parent / "ideaengine")
     kinds = ["sqlite", "postgres"] if options.database == "both" else [options.database]
     worst_overall = 0.0
     for kind in kinds:
         print(f"-- {kind}: {'attack':<50} {'time':>9} {'healthz':>10}  answer")
         with tempfile.TemporaryDirectory() as tmp, database(kind, tmp) as url:
-            env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("IDEAENGINE_")}
-            env |= {
-                "IDEAENGINE_DATABASE_URL": url,
-                "IDEAENGINE_LOG_LEVEL": "WARNING",
-                "IDEAENGINE_SECRET_KEY": Fernet.generate_key().decode(),
-            }
-            if kind != "sqlite":
-                subprocess.run([cli, "migrate"], env=env, capture_output=True, check=True)
-            seeded = json.loads(
-                subprocess.run([cli, "demo"], env=env, capture_output=True, text=True, check=True).stdout
-            )
-            proc, url_ = serve([cli, "serve"], env | {"IDEAENGINE_LOG_LEVEL": "WARNING"}, tmp)
+            env, seeded = demo_database(cli, kind, url)
+            proc, url_ = serve([cli, "serve"], env, tmp)
             try:
                 settle(url_)
                 target = Target(url_, seeded["workspace"], seeded["apiKey"], seeded["ssoSecret"], pid=proc.pid)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -36,7 +35,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bench.api_bench import database, serve, settle
+from bench.api_bench import database, demo_database, serve, settle
 from bench.duplicates_speed import integer_kernels, texts_from
 from ideaengine.cli import one_blas_thread
 from ideaengine.duplicates import StoredIndex
@@ -101,21 +100,10 @@ def summary(ms: list[float]) -> str:
 
 
 def measure(kind: str, texts: list[str], drafts: list[str], bin_dir: Path) -> None:
-    from cryptography.fernet import Fernet
-
     with tempfile.TemporaryDirectory() as tmp, database(kind, tmp) as url:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("IDEAENGINE_")}
-        env |= {
-            "IDEAENGINE_DATABASE_URL": url,
-            "IDEAENGINE_LOG_LEVEL": "WARNING",
-            "IDEAENGINE_SECRET_KEY": Fernet.generate_key().decode(),
-            "IDEAENGINE_RATE_LIMITS_ENABLED": "false",  # one address asks every draft
-        }
         cli = str(bin_dir / "ideaengine")
-        subprocess.run([cli, "migrate"], env=env, capture_output=True, check=True)
-        key = json.loads(subprocess.run([cli, "demo"], env=env, capture_output=True, text=True, check=True).stdout)[
-            "apiKey"
-        ]
+        env, seeded = demo_database(cli, kind, url, {"IDEAENGINE_RATE_LIMITS_ENABLED": "false"})  # one address
+        key = seeded["apiKey"]
         board = asyncio.run(seed(url, texts))
         build = f"from workers.duplicates import index_board; print(index_board({board}))"
         built = subprocess.run([sys.executable, "-c", build], env=env, capture_output=True, text=True, check=True)
