@@ -240,10 +240,7 @@ async def visible_ids(session: AsyncSession, actor: Actor, ids: Sequence[int]) -
     """The ideas among `ids` the actor may see, by id only: to filter many candidates without loading them."""
     if not ids:
         return set()
-    stmt = (
-        select(Idea.id).join(Board, Board.id == Idea.board_id).where(Idea.id.in_(ids), visibility.ideas_clause(actor))
-    )
-    return set((await session.execute(stmt)).scalars())
+    return set((await session.execute(_among(select(Idea.id), ids, visibility.ideas_clause(actor)))).scalars())
 
 
 async def get_notified_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Idea]:
@@ -252,8 +249,12 @@ async def get_notified_many(session: AsyncSession, actor: Actor, ids: Sequence[i
 
 
 async def _many(session: AsyncSession, ids: Sequence[int], readable: ColumnElement[bool]) -> dict[int, Idea]:
-    stmt = select(Idea).join(Board, Board.id == Idea.board_id).where(Idea.id.in_(ids), readable)
-    return {i.id: i for i in (await session.execute(stmt)).scalars()}
+    return {i.id: i for i in (await session.execute(_among(select(Idea), ids, readable))).scalars()}
+
+
+def _among(stmt: Select[Any], ids: Sequence[int], readable: ColumnElement[bool]) -> Select[Any]:
+    """`stmt` over the ideas among `ids` that `readable` (a visibility clause, which joins Board) lets through."""
+    return stmt.join(Board, Board.id == Idea.board_id).where(Idea.id.in_(ids), readable)
 
 
 _TAGS = (
