@@ -11,13 +11,18 @@ exported from these public repositories at these commits (docs/ranking.md names 
   gitbugs/SeaMonkey_bugs{,-combined}.csv the same commit : seamonkey/
   sts2016/question-question.test.tsv     brmson/dataset-sts @ e1d3375f5b3bc24f21aa4e46f96eb379e9fc1081 :
                                          data/sts/semeval-sts/2016/question-question.test.tsv
+  bugpairs/{Eclipse,Firefox}_textually_{similar,dissimilar}_pair.csv
+                                         SigmaJahan/Towards-Understanding-the-Impacts-of-Textual-Dissimilarity-on-
+                                         Duplicate-Bug-Report-Detection @ eea48dc7ab2cdddae08e57b0d89fe1ffc1c02dfb :
+                                         "Datatset_{Eclipse,Firefox}_Pair (trigram)/" (the repository's spelling)
 
 for example, with a clone of each repository: `git -C REPO show COMMIT:PATH > DATA_DIR/...`. Sets that are
 absent are skipped with a message.
 
 Tuning sets (the calibration and every threshold were chosen on them): Quora dev, Hadoop JIRA, STS 2016
-question-question. Held out (never used to choose anything): Quora test, and SeaMonkey, whose duplicates were
-marked on Mozilla's Bugzilla.
+question-question. Held out (never used to choose anything): Quora test, SeaMonkey, whose duplicates were
+marked on Mozilla's Bugzilla, and Eclipse's and Firefox's Bugzilla pairs; the three bug sets are also read with
+each report's description after its title (names ending in `+descriptions`), as the service indexes an idea.
 
 What it prints, per set:
   - "did you mean" recall@5 (a labelled duplicate among the 5 most similar, the text itself excluded) for
@@ -35,6 +40,7 @@ With --fit it also fits the calibration on the tuning sets and prints the consta
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import hashlib
 import itertools
@@ -52,6 +58,7 @@ from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
 import ranking
+from ideaengine.duplicates import idea_text
 from ranking import index as text_index
 
 K = 5
@@ -97,11 +104,17 @@ def _board(name: str, tuning: bool, raw_pairs: list[tuple[str, str]], extra: lis
     return Board(name, tuning, list(index), pairs)
 
 
+DESCRIBED = "+descriptions"
+"""The suffix of a bug set's name when each text is the report's title and description (`idea_text`), as the
+service indexes an idea's title and body; without it, titles only (the issue's own measurement)."""
+
+
 def load_quora(path: Path, tuning: bool) -> Board | None:
     if not path.exists():
         print(f"skipped: {path} not found", file=sys.stderr)
         return None
-    dup, other = [], []
+    dup: list[tuple[str, str]] = []
+    other: list[tuple[str, str]] = []
     with path.open(encoding="utf-8", errors="replace") as fh:
         for row in csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
             if len(row) >= 3:
@@ -109,14 +122,17 @@ def load_quora(path: Path, tuning: bool) -> Board | None:
     return _board(f"quora/{path.stem}", tuning, dup, [t for p in other for t in p])
 
 
-def load_gitbugs(directory: Path, project: str, tuning: bool) -> Board | None:
+def load_gitbugs(directory: Path, project: str, tuning: bool, descriptions: bool = False) -> Board | None:
     bugs, links = directory / f"{project}.csv", directory / f"{project}-combined.csv"
     if not bugs.exists() or not links.exists():
         print(f"skipped: {bugs} or {links} not found", file=sys.stderr)
         return None
     csv.field_size_limit(1 << 30)
     with bugs.open(encoding="utf-8") as fh:
-        titles = {row["Issue id"].strip(): row["Summary"] for row in csv.DictReader(fh)}
+        titles = {
+            row["Issue id"].strip(): idea_text(row["Summary"], row["Description"] if descriptions else "")
+            for row in csv.DictReader(fh)
+        }
     raw: list[tuple[str, str]] = []
     with links.open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -124,7 +140,8 @@ def load_gitbugs(directory: Path, project: str, tuning: bool) -> Board | None:
             for b in (row.get("Duplicate id") or "").split(","):
                 if a in titles and b.strip() in titles:
                     raw.append((titles[a], titles[b.strip()]))
-    return _board(f"gitbugs/{project.split('_')[0].lower()}", tuning, raw, list(titles.values()))
+    name = f"gitbugs/{project.split('_')[0].lower()}" + (DESCRIBED if descriptions else "")
+    return _board(name, tuning, raw, list(titles.values()))
 
 
 def load_sts_questions(path: Path, tuning: bool) -> Board | None:
@@ -142,6 +159,30 @@ def load_sts_questions(path: Path, tuning: bool) -> Board | None:
     return _board("sts2016/questions", tuning, dup, texts)
 
 
+def load_bug_pairs(directory: Path, project: str, tuning: bool, descriptions: bool = False) -> Board | None:
+    """Duplicate pairs of Bugzilla reports (both reports' texts in each row), the "textually similar" and
+    "dissimilar" files together; every report of either file is a text. Descriptions come lowercased, without
+    punctuation or digits (the set's own preprocessing)."""
+    files = [directory / f"{project}_textually_{kind}_pair.csv" for kind in ("similar", "dissimilar")]
+    if not all(f.exists() for f in files):
+        print(f"skipped: {' or '.join(map(str, files))} not found", file=sys.stderr)
+        return None
+    csv.field_size_limit(1 << 30)
+    titles: dict[str, str] = {}
+    raw: list[tuple[str, str]] = []
+    for path in files:
+        with path.open(encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                # Ids are written as floats ("526539.0") in one column; titles as a Python list of one string.
+                a, b = (str(int(float(row[c]))) for c in ("Bug ID", "Duplicate_Bug_Ids"))
+                for bug, title, body in ((a, "Summary1", "description1"), (b, "summary2", "description2")):
+                    described = " ".join(" ".join(ast.literal_eval(row[body])).split()) if descriptions else ""
+                    titles.setdefault(bug, idea_text(" ".join(ast.literal_eval(row[title])), described))
+                raw.append((titles[a], titles[b]))
+    name = f"bugzilla/{project.lower()}" + (DESCRIBED if descriptions else "")
+    return _board(name, tuning, raw, list(titles.values()))
+
+
 def load_all(data: Path) -> list[Board]:
     boards = [
         load_quora(data / "quora" / "dev.tsv", tuning=True),
@@ -149,6 +190,12 @@ def load_all(data: Path) -> list[Board]:
         load_sts_questions(data / "sts2016" / "question-question.test.tsv", tuning=True),
         load_quora(data / "quora" / "test.tsv", tuning=False),
         load_gitbugs(data / "gitbugs", "SeaMonkey_bugs", tuning=False),
+        load_bug_pairs(data / "bugpairs", "Eclipse", tuning=False),
+        load_bug_pairs(data / "bugpairs", "Firefox", tuning=False),
+        # The held-out bug sets again as the service indexes an idea: its title and its description.
+        load_gitbugs(data / "gitbugs", "SeaMonkey_bugs", tuning=False, descriptions=True),
+        load_bug_pairs(data / "bugpairs", "Eclipse", tuning=False, descriptions=True),
+        load_bug_pairs(data / "bugpairs", "Firefox", tuning=False, descriptions=True),
     ]
     return [b for b in boards if b is not None]
 
@@ -255,7 +302,7 @@ def index_similarity(index: ranking.TextIndex, vectors: bool) -> Callable[[int, 
     v = index.vectors
 
     def sims(a: int, b: int) -> np.ndarray:
-        lexical = np.clip((x[a:b] @ xt).toarray(), 0, 1)
+        lexical: np.ndarray = np.clip((x[a:b] @ xt).toarray(), 0, 1)
         if not vectors or v is None:
             return lexical
         return text_index.mix(lexical, v[a:b] @ v.T)
