@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 import numpy as np
 from sqlalchemy import ColumnElement, Row, bindparam, select
@@ -40,9 +41,13 @@ VECTOR_CACHE_SIZE = 2_048
 "Texts whose embedding a process keeps (newer ideas are looked up again on every keystroke until indexed)."
 QUERY_MAX_CHARS = 2_000
 UNSEEN_ROOM = 5
-"""Candidates taken from each index beyond the k asked (and the idea itself), so that up to this many ideas the
-reader may not see (hidden, pending) ranking above the rest do not leave places empty: they stay in the index
-and are dropped after its top k (`_offered`, `similar_many`)."""
+"""Candidates first taken from each index beyond the k asked (and the idea itself). Ideas the reader may not see
+(hidden, pending) stay in the index and are dropped after its top k (`_offered`, `similar_many`); when more of
+them than this rank above the rest, so that places would stay empty while the index has more to give, the room
+grows by UNSEEN_GROWTH and the lookup runs again (a wave of hidden spam alike to one another)."""
+UNSEEN_GROWTH = 4
+UNSEEN_ROOM_MAX = 5 * 4**4
+"The widest room tried (1,280): beyond it, places stay empty rather than read thousands of ideas per lookup."
 EMBEDDING_DTYPE = np.float32
 "How embeddings are computed and stored (Idea.embedding, and the vectors of a stored index)."
 
@@ -193,22 +198,26 @@ async def similar_many(
     by_board: dict[int, list[Idea]] = {}
     for idea in found:
         by_board.setdefault(idea.board_id, []).append(idea)
-    kept: dict[int, tuple[dict[int, float], set[int]]] = {}  # each idea's candidates, and the open ones
+    lookups: dict[int, Callable[[int], dict[int, float]]] = {}  # each idea's candidates, given a room
     for board_id, members in by_board.items():
         stored, covered = await _stored(session, board_id)
         newer = await _newer(session, board_id, covered)
         vectors = await _vectors(session, _wants_vectors(stored, newer), members)
-        closed = await _closed(session, board_id)
-        skip = _Skip.of(stored, newer, closed)
+        skip = _Skip.of(stored, newer, await _closed(session, board_id))
         for idea in members:
-            text = idea_text(idea.title, idea.body)
-            candidates = _candidates(stored, newer, text, k, idea.id, vectors.get(idea.id), skip)
-            kept[idea.id] = (candidates, set(candidates).difference(closed))
+            text, vector = idea_text(idea.title, idea.body), vectors.get(idea.id)
+            lookups[idea.id] = partial(_candidates, stored, newer, text, k, idea.id, vector, skip)
     # Hidden and pending ideas stay in the index too: only those the actor may see are offered, decided before
-    # the k best are taken (as `_offered` does for a draft), in one read for every idea asked.
-    may_see = await ideas.visible_ids(session, actor, sorted({i for _, open_ in kept.values() for i in open_}))
-    for idea_id, (candidates, open_) in kept.items():
-        out[idea_id] = _best(candidates, open_.intersection(may_see), k)
+    # the k best are taken (as `_offered` does for a draft), in one read for every idea asked (and one more
+    # for those whose room must grow).
+    room, asked = UNSEEN_ROOM, list(lookups)
+    while asked:
+        candidates = {idea_id: lookups[idea_id](room) for idea_id in asked}
+        may_see = await ideas.visible_ids(session, actor, sorted({i for c in candidates.values() for i in c}))
+        for idea_id in asked:
+            out[idea_id] = _best(candidates[idea_id], may_see, k)
+        asked = [i for i in asked if _widen(out[i], candidates[i], k, room)]
+        room *= UNSEEN_GROWTH
     return out
 
 
@@ -281,9 +290,20 @@ async def _similar(
             embedding.cancel()  # the board has no embeddings, or a read failed: no one waits for it
         elif embedding is not None and not embedding.cancelled():
             embedding.exception()  # retrieved: an unawaited failure is not logged as never retrieved
-    found = _candidates(stored, newer, text, k, exclude, vector)
-    offered = await _offered(session, actor, set(found))
-    return [(offered[idea_id], similarity) for idea_id, similarity in _best(found, set(offered), k)]
+    room = UNSEEN_ROOM
+    while True:
+        found = _candidates(stored, newer, text, k, exclude, vector, room=room)
+        offered = await _offered(session, actor, set(found))
+        best = _best(found, set(offered), k)
+        if not _widen(best, found, k, room):
+            return [(offered[idea_id], similarity) for idea_id, similarity in best]
+        room *= UNSEEN_GROWTH
+
+
+def _widen(best: list[tuple[int, float]], found: dict[int, float], k: int, room: int) -> bool:
+    """Whether a lookup that offers fewer than k may find more with a wider room: some index gave all it was
+    asked for (it may hold more), and the room may still grow."""
+    return len(best) < k and len(found) >= k + room and room * UNSEEN_GROWTH <= UNSEEN_ROOM_MAX
 
 
 @dataclass(frozen=True)
@@ -329,13 +349,15 @@ def _candidates(
     exclude: int | None,
     vector: np.ndarray | None,
     skip: _Skip | None = None,
+    room: int = UNSEEN_ROOM,
 ) -> dict[int, float]:
-    """Ideas like `text` in the stored index and among the newer ideas (but `skip`'s), with their similarity."""
+    """Ideas like `text` in the stored index and among the newer ideas (but `skip`'s), with their similarity:
+    from each index, the k best, the idea itself and `room` more."""
     found: dict[int, float] = {}
     if stored is not None:
         for row, similarity in stored.index.similar(
             text,
-            k=k + 1 + UNSEEN_ROOM,
+            k=k + 1 + room,
             vector=None if stored.index.vectors is None else vector,
             exclude=() if skip is None else skip.stored,
         ):
@@ -343,7 +365,7 @@ def _candidates(
     if newer.index is not None:
         for row, similarity in newer.index.similar(
             text,
-            k=k + 1 + UNSEEN_ROOM,
+            k=k + 1 + room,
             vector=None if newer.index.vectors is None else vector,
             exclude=() if skip is None else skip.newer,
         ):

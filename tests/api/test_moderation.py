@@ -472,6 +472,42 @@ async def test_a_hidden_idea_leaves_its_place_among_the_similar_to_the_next(worl
         assert [f["idea"]["id"] for f in near] == [similar_first], actor
 
 
+async def test_a_wave_of_hidden_ideas_alike_leaves_no_place_empty(world: World) -> None:
+    """More hidden ideas than the first lookup makes room for (a spam wave, alike to one another) rank above
+    the ideas readers may see: the lookup widens until it has the `first` they may see, the same ones, in the
+    same order, as a moderator's longer list without the hidden ones."""
+    from ideaengine.duplicates import UNSEEN_ROOM
+    from tests.conftest import in_process
+
+    asked = await world.idea("Oat milk in every single store")
+    shown = {asked, await world.idea("Oat milk in every store"), await world.idea("More oat milk in the stores")}
+    words = ("now", "today", "soon", "here", "again", "too", "also", "everywhere", "tonight", "daily")
+    hidden = {await world.idea(f"Oat milk in every single store {word}") for word in words}
+    assert len(hidden) > UNSEEN_ROOM + 2  # more than the first lookup's room, the idea itself and `first`
+    await in_process(world.services).drain()
+    board = await world.board()
+    for spam in hidden:
+        assert (await moderate(world, "moderator", spam, "HIDE"))["userErrors"] == []
+    draft = "query($b: ID!, $t: String!, $n: Int!) { similarIdeas(boardId: $b, text: $t, first: $n) { idea { id } } }"
+    similar = "query($id: ID!, $n: Int!) { idea(id: $id) { similar(first: $n) { idea { id } } } }"
+
+    async def lookups(actor: str, first: int) -> tuple[list[str], list[str]]:
+        auth = await world.auth(actor)
+        text = {"b": board, "t": "Oat milk in every single store", "n": first}
+        offered = (await world.api(draft, text, auth=auth))["data"]["similarIdeas"]
+        near = (await world.api(similar, {"id": asked, "n": first}, auth=auth))["data"]["idea"]["similar"]
+        return [f["idea"]["id"] for f in offered], [f["idea"]["id"] for f in near]
+
+    everything, everything_near = await lookups("moderator", 20)
+    offered = [i for i in everything if i in shown]
+    near = [i for i in everything_near if i in shown]
+    # The wave ranks above the second place readers get, beyond the first lookup's room (the idea itself too).
+    assert everything.index(offered[1]) >= 2 + 1 + UNSEEN_ROOM, everything
+    assert everything_near.index(near[1]) >= 2 + UNSEEN_ROOM, everything_near
+    for actor in ("anonymous", "member"):
+        assert await lookups(actor, 2) == (offered[:2], near[:2]), actor
+
+
 async def test_webhooks_tell_nothing_of_hidden_content(world: World) -> None:
     """A host app's channels are as public as the board: a status change, a merge or an official answer
     that names hidden content sends nothing; the same once it is restored does."""
