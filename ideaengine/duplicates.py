@@ -174,12 +174,29 @@ async def similar_to_text(
     session: AsyncSession, actor: Actor, board_id: int, text: str, k: int, exclude: int | None = None
 ) -> list[tuple[Idea, float]]:
     """Ideas of a visible board most like `text` that the actor may see, best first, loaded; merged ideas are
-    never offered."""
-    await boards.require_visible(session, actor, board_id)
+    never offered.
+
+    Meaning beats shared words (RANKING.md): the draft is embedded off the event loop, and while it is, the
+    board's visibility and its index are read, which the embedding does not need (docs/ranking.md, "Through the
+    API"). A refusal costs that embedding too; rate limits bound it as they bound every anonymous read."""
     text = text.strip()[:QUERY_MAX_CHARS]
-    if not text or k == 0:
-        return []
-    return await _similar(session, actor, board_id, text, k, exclude)
+    embedding = asyncio.ensure_future(_embed([text])) if text and k and embeddings.available() else None
+    try:
+        await boards.require_visible(session, actor, board_id)
+        if not text or k == 0:
+            return []
+        stored, covered = await _stored(session, board_id)
+        newer = await _newer(session, board_id, covered)
+        vector = None
+        if embedding is not None and _wants_vectors(stored, newer):
+            embedded = await embedding
+            vector = None if embedded is None else embedded[0]
+    finally:
+        if embedding is not None and not embedding.done():
+            embedding.cancel()  # refused, the board has no embeddings, or a read failed: no one waits for it
+        elif embedding is not None and not embedding.cancelled():
+            embedding.exception()  # retrieved: an unawaited failure is not logged as never retrieved
+    return await _offer(session, actor, stored, newer, text, k, exclude, vector)
 
 
 async def similar_many(
@@ -272,24 +289,17 @@ async def _vectors(session: AsyncSession, wanted: bool, members: Sequence[Idea])
     return out
 
 
-async def _similar(
-    session: AsyncSession, actor: Actor, board_id: int, text: str, k: int, exclude: int | None
+async def _offer(
+    session: AsyncSession,
+    actor: Actor,
+    stored: StoredIndex | None,
+    newer: _Newer,
+    text: str,
+    k: int,
+    exclude: int | None,
+    vector: np.ndarray | None,
 ) -> list[tuple[Idea, float]]:
-    # Meaning beats shared words (RANKING.md): the draft is embedded off the event loop, and while it is, the
-    # board's index is read, which the embedding does not need (docs/ranking.md, "Through the API").
-    embedding = asyncio.ensure_future(_embed([text])) if embeddings.available() else None
-    try:
-        stored, covered = await _stored(session, board_id)
-        newer = await _newer(session, board_id, covered)
-        vector = None
-        if embedding is not None and _wants_vectors(stored, newer):
-            embedded = await embedding
-            vector = None if embedded is None else embedded[0]
-    finally:
-        if embedding is not None and not embedding.done():
-            embedding.cancel()  # the board has no embeddings, or a read failed: no one waits for it
-        elif embedding is not None and not embedding.cancelled():
-            embedding.exception()  # retrieved: an unawaited failure is not logged as never retrieved
+    """The k ideas most like `text` among those the actor may see, loaded (the room widening as it must)."""
     room = UNSEEN_ROOM
     while True:
         found = _candidates(stored, newer, text, k, exclude, vector, room=room)

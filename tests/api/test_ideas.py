@@ -326,19 +326,19 @@ async def test_a_process_keeps_one_build_of_a_boards_duplicate_index(
 async def test_a_draft_is_embedded_while_the_boards_index_is_read(
     api: Api, ws: Workspace, services: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A draft's embedding starts before "did you mean" reads the board's index, which the embedding does not
-    need, so the two overlap (milliseconds each on a 10,000-idea board). Here the index read waits until the
-    draft is being embedded, which would never happen if the embedding came after it."""
+    """A draft's embedding starts before "did you mean" reads the board's visibility and index, which the
+    embedding does not need, so they overlap (milliseconds each on a 10,000-idea board). Here both reads wait
+    until the draft is being embedded, which would never happen if the embedding came after them."""
     import asyncio
     import threading
     from collections import OrderedDict
 
-    from ideaengine import duplicates
+    from ideaengine import boards, duplicates
     from ideaengine.platform import embeddings
 
     board = await board_of_reports_and_theme(api, ws, services)  # its index, with embeddings
     embedding = threading.Event()
-    embed, stored = embeddings.embed, duplicates._stored
+    embed, stored, visible = embeddings.embed, duplicates._stored, boards.require_visible
 
     def embedding_now(texts: Any) -> Any:
         embedding.set()
@@ -348,8 +348,13 @@ async def test_a_draft_is_embedded_while_the_boards_index_is_read(
         assert await asyncio.to_thread(embedding.wait, 10), "the index was read before the draft's embedding began"
         return await stored(*args)
 
+    async def visible_once_embedding(*args: Any) -> Any:
+        assert await asyncio.to_thread(embedding.wait, 10), "the board was read before the draft's embedding began"
+        return await visible(*args)
+
     monkeypatch.setattr(embeddings, "embed", embedding_now)
     monkeypatch.setattr(duplicates, "_stored", stored_once_embedding)
+    monkeypatch.setattr(boards, "require_visible", visible_once_embedding)
     monkeypatch.setattr(duplicates, "_vector_cache", OrderedDict())  # the draft is embedded, not remembered
     assert (await similar_titles(api, board, "Download my reports as a spreadsheet file"))[:1] == [
         "Export reports to CSV"
@@ -359,10 +364,19 @@ async def test_a_draft_is_embedded_while_the_boards_index_is_read(
 async def test_a_draft_on_a_board_without_ideas_finds_nothing_and_leaves_no_work_behind(
     api: Api, board: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """No index and no ideas: the embedding started for the draft is not waited for, and is let go quietly."""
+    """No index and no ideas, or no such board: the embedding started for the draft is not waited for, and is
+    let go quietly."""
     import gc
+
+    from ideaengine.platform.ids import global_id
 
     for _ in range(3):
         assert await similar_titles(api, board, "A first idea for an empty board") == []
+        refused = await api(
+            'query($b: ID!) { similarIdeas(boardId: $b, text: "A draft for no board") { idea { id } } }',
+            {"b": global_id("Board", 999_999)},
+            expect_errors=True,
+        )
+        assert [e["extensions"]["userErrorCode"] for e in refused["errors"]] == ["NOT_FOUND"], refused
     gc.collect()
     assert not [r for r in caplog.records if "Task" in r.getMessage()], caplog.text
