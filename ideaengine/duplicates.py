@@ -46,7 +46,7 @@ UNSEEN_ROOM = 5
 them than this rank above the rest, so that places would stay empty while the index has more to give, the room
 grows by UNSEEN_GROWTH and the lookup runs again (a wave of hidden spam alike to one another)."""
 UNSEEN_GROWTH = 4
-UNSEEN_ROOM_MAX = 5 * 4**4
+UNSEEN_ROOM_MAX = UNSEEN_ROOM * UNSEEN_GROWTH**4
 "The widest room tried (1,280): beyond it, places stay empty rather than read thousands of ideas per lookup."
 EMBEDDING_DTYPE = np.float32
 "How embeddings are computed and stored (Idea.embedding, and the vectors of a stored index)."
