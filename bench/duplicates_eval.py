@@ -397,6 +397,7 @@ def main(argv: list[str] | None = None) -> None:
     for board in boards:
         board.vectors = None if args.no_embeddings else embed_cached(board, args.data / "cache")
     run(boards, fit=args.fit)
+    _print_title_drafts([b for b in boards if b.name.endswith(DESCRIBED)], None if args.no_embeddings else args.data)
 
 
 def run(boards: list[Board], fit: bool = False) -> None:
@@ -491,6 +492,40 @@ def _print_clusters(boards: list[Board], results: dict[str, dict[str, Neighbours
             use = "tuning" if board.tuning else "held out"
             print(f"| {board.name} | {use} | {mode} | " + " | ".join(cells) + " |")
     print()
+
+
+def _print_title_drafts(boards: list[Board], data: Path | None) -> None:
+    """A visitor types a title; the board's ideas have bodies: each text's title alone asked of the index of
+    full texts (the text itself excluded), through `TextIndex.similar` as the service asks it (floor included)."""
+    if not boards:
+        return
+    print(f'"Did you mean" for drafts of a title alone, against titles and descriptions: recall@{K}, with the floor')
+    print()
+    print("| set | texts asked | words only | mixed |")
+    print("|---|---|---|---|")
+    for board in boards:
+        titles = [text.split("\n", 1)[0] for text in board.texts]
+        drafts = Board(board.name.removesuffix(DESCRIBED) + "+title-drafts", False, titles, set())
+        vectors = None if data is None or board.vectors is None else embed_cached(drafts, data / "cache")
+        cells = [_title_recall(board, titles, ranking.TextIndex(board.texts), None)]
+        if vectors is not None:
+            cells.append(_title_recall(board, titles, ranking.TextIndex(board.texts, board.vectors), vectors))
+        sizes = np.bincount(board.groups)
+        asked = int((sizes[board.groups] > 1).sum())
+        print(f"| {board.name} | {asked} | " + " | ".join(cells + ["-"] * (2 - len(cells))) + " |")
+    print()
+
+
+def _title_recall(board: Board, titles: list[str], index: ranking.TextIndex, vectors: np.ndarray | None) -> str:
+    sizes = np.bincount(board.groups)
+    queries = np.flatnonzero(sizes[board.groups] > 1)
+    hits = 0
+    for q in queries:
+        found = [
+            row for row, _ in index.similar(titles[q], k=K, vector=None if vectors is None else vectors[q], exclude=[q])
+        ]
+        hits += bool(np.any(board.groups[found] == board.groups[q]))
+    return f"{hits / queries.size:.3f}"
 
 
 if __name__ == "__main__":

@@ -350,7 +350,8 @@ class IdeaQueries:
 
     @strawberry.field(
         description="Ideas on the board that resemble a draft, for 'did you mean' while typing: any status but "
-        "MERGED (a launched or declined idea answers the draft too), most similar first. `first`: 0-20."
+        "MERGED (a launched or declined idea answers the draft too), most similar first. `first`: 0-20. `text`: "
+        "the draft's title and, once there is one, its body after it (ideas are matched on both; docs/ranking.md)."
     )
     async def similar_ideas(
         self, info: Info, board_id: strawberry.ID, text: str, first: int | None = 5
