@@ -227,10 +227,12 @@ async def similar_many(
     # Hidden and pending ideas stay in the index too: only those the actor may see are offered, decided before
     # the k best are taken (as `_offered` does for a draft), in one read for every idea asked (and one more
     # for those whose room must grow).
-    room, asked = UNSEEN_ROOM, list(lookups)
+    room, asked, read, may_see = UNSEEN_ROOM, list(lookups), set[int](), set[int]()
     while asked:
         candidates = {idea_id: lookups[idea_id](room) for idea_id in asked}
-        may_see = await ideas.visible_ids(session, actor, sorted({i for c in candidates.values() for i in c}))
+        unread = {i for c in candidates.values() for i in c} - read  # a wider round reads only the new ones
+        may_see |= await ideas.visible_ids(session, actor, sorted(unread))
+        read |= unread
         for idea_id in asked:
             out[idea_id] = _best(candidates[idea_id], may_see, k)
         asked = [i for i in asked if _widen(out[i], candidates[i], k, room)]
@@ -300,10 +302,11 @@ async def _offer(
     vector: np.ndarray | None,
 ) -> list[tuple[Idea, float]]:
     """The k ideas most like `text` among those the actor may see, loaded (the room widening as it must)."""
-    room = UNSEEN_ROOM
+    room, offered, asked = UNSEEN_ROOM, dict[int, Idea](), set[int]()
     while True:
         found = _candidates(stored, newer, text, k, exclude, vector, room=room)
-        offered = await _offered(session, actor, set(found))
+        offered |= await _offered(session, actor, set(found) - asked)  # a wider round reads only the new ones
+        asked |= set(found)
         best = _best(found, set(offered), k)
         if not _widen(best, found, k, room):
             return [(offered[idea_id], similarity) for idea_id, similarity in best]
