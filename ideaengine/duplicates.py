@@ -301,15 +301,25 @@ async def _offer(
     exclude: int | None,
     vector: np.ndarray | None,
 ) -> list[tuple[Idea, float]]:
-    """The k ideas most like `text` among those the actor may see, loaded (the room widening as it must)."""
-    room, offered, asked = UNSEEN_ROOM, dict[int, Idea](), set[int]()
+    """The k ideas most like `text` among those the actor may see, loaded (the room widening as it must).
+
+    The first round decides and loads in one read. A wider round (a hidden wave) decides by ids, of the new
+    candidates only, and then loads just the k it offers: its room may hold hundreds of visible ideas."""
+    room, loaded, offerable, asked = UNSEEN_ROOM, dict[int, Idea](), set[int](), set[int]()
     while True:
         found = _candidates(stored, newer, text, k, exclude, vector, room=room)
-        offered |= await _offered(session, actor, set(found) - asked)  # a wider round reads only the new ones
-        asked |= set(found)
-        best = _best(found, set(offered), k)
+        new = set(found) - asked
+        if not asked:
+            loaded = await _offered(session, actor, new)
+            offerable = set(loaded)
+        else:
+            offerable |= await ideas.visible_ids(session, actor, sorted(new), unmerged=True)
+        asked |= new
+        best = _best(found, offerable, k)
         if not _widen(best, found, k, room):
-            return [(offered[idea_id], similarity) for idea_id, similarity in best]
+            loaded |= await _offered(session, actor, {idea_id for idea_id, _ in best} - set(loaded))
+            # An idea hidden or merged between the two reads of a wider round is not offered.
+            return [(loaded[idea_id], similarity) for idea_id, similarity in best if idea_id in loaded]
         room *= UNSEEN_GROWTH
 
 

@@ -236,11 +236,15 @@ async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[in
     return await _many(session, ids, visibility.ideas_clause(actor))
 
 
-async def visible_ids(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> set[int]:
-    """The ideas among `ids` the actor may see, by id only: to filter many candidates without loading them."""
+async def visible_ids(session: AsyncSession, actor: Actor, ids: Sequence[int], unmerged: bool = False) -> set[int]:
+    """The ideas among `ids` the actor may see (and, with `unmerged`, that are not merged), by id only: to filter
+    many candidates without loading them."""
     if not ids:
         return set()
-    return set((await session.execute(_among(select(Idea.id), ids, visibility.ideas_clause(actor)))).scalars())
+    stmt = _among(select(Idea.id), ids, visibility.ideas_clause(actor))
+    if unmerged:
+        stmt = stmt.where(Idea.status != IdeaStatus.MERGED)
+    return set((await session.execute(stmt)).scalars())
 
 
 async def get_notified_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Idea]:
