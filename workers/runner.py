@@ -80,7 +80,13 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
             try:
                 worker = _new_worker(settings)
                 running.append(worker)
-                worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+                try:
+                    worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level)
+                except StopRequested:
+                    # The signal landed just as rq installed its handlers, before its loop, whose teardown
+                    # (scheduler, registration) then never runs: run it here. The worker asked to stop
+                    # (`stop_requested`), so this ends it, with exit status 0.
+                    worker.teardown()  # type: ignore[no-untyped-call]  # rq leaves it unannotated
                 backoff = 1.0
             except RedisError as exc:
                 log.error("Redis is unavailable (%s); retrying in %.0fs", exc, backoff)

@@ -147,6 +147,38 @@ async def test_a_worker_and_its_jobs_log_json_lines_like_the_server(
     assert any(job.id in line["message"] for line in lines), lines  # rq's own lines about the job, as JSON
 
 
+LANDING = """
+import os, signal, sys
+from rq import Worker
+from ideaengine.cli import main
+
+install = Worker._install_signal_handlers
+
+def install_then_signal(worker):
+    install(worker)
+    os.kill(os.getpid(), signal.SIGINT)  # rq's handler runs here, before its loop's try
+
+Worker._install_signal_handlers = install_then_signal
+sys.exit(main(["worker"]))
+"""
+"`ideaengine worker` with a SIGINT landing just after rq installs its handlers (rq's private name: the test's own)."
+
+
+def test_a_signal_landing_as_rq_installs_its_handlers_stops_the_worker_cleanly(pg_url: str, redis_url: str) -> None:
+    """rq installs its handlers just before its loop; a signal in between raised StopRequested out of `work()`,
+    past rq's teardown: a traceback, exit status 1, the worker left registered (seen once in CI as a SIGINT
+    test's flake). Here the signal lands at exactly that point, every time."""
+    import sys
+
+    settings = settings_for(pg_url, redis_url, f"ie-{uuid.uuid4().hex}")
+    done = subprocess.run(
+        [sys.executable, "-c", LANDING], env=env_for(settings), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    queue = Queue(settings.queue_name, connection=Redis.from_url(redis_url))
+    assert Worker.count(queue=queue) == 0  # rq's teardown ran: the worker is no longer registered
+
+
 def test_the_runner_uses_no_private_name_of_rq() -> None:
     """rq's private names change without notice between releases (issue 11 found `_stop_requested` read): the
     runner may use only what rq documents, and its own private names."""
