@@ -196,7 +196,7 @@ async def similar_to_text(
             embedding.cancel()  # refused, the board has no embeddings, or a read failed: no one waits for it
         elif embedding is not None and not embedding.cancelled():
             embedding.exception()  # retrieved: an unawaited failure is not logged as never retrieved
-    return await _offer(session, actor, stored, newer, text, k, exclude, vector)
+    return await _offer(session, actor, partial(_candidates, stored, newer, text, k, exclude, vector, None), k)
 
 
 async def similar_many(
@@ -292,24 +292,18 @@ async def _vectors(session: AsyncSession, wanted: bool, members: Sequence[Idea])
 
 
 async def _offer(
-    session: AsyncSession,
-    actor: Actor,
-    stored: StoredIndex | None,
-    newer: _Newer,
-    text: str,
-    k: int,
-    exclude: int | None,
-    vector: np.ndarray | None,
+    session: AsyncSession, actor: Actor, lookup: Callable[[int], dict[int, float]], k: int
 ) -> list[tuple[Idea, float]]:
-    """The k ideas most like `text` among those the actor may see, loaded (the room widening as it must).
+    """The k best of `lookup`'s candidates (given a room) that the actor may see, loaded (the room widening as
+    it must).
 
     The first round decides and loads in one read. A wider round (a hidden wave) decides by ids, of the new
     candidates only, and then loads just the k it offers: its room may hold hundreds of visible ideas."""
     room, loaded, offerable, asked = UNSEEN_ROOM, dict[int, Idea](), set[int](), set[int]()
     while True:
-        found = _candidates(stored, newer, text, k, exclude, vector, room=room)
+        found = lookup(room)
         new = set(found) - asked
-        if not asked:
+        if room == UNSEEN_ROOM:
             loaded = await _offered(session, actor, new)
             offerable = set(loaded)
         else:
@@ -403,8 +397,7 @@ async def _offered(session: AsyncSession, actor: Actor, idea_ids: set[int]) -> d
     moderator's hiding), loaded: the one read that both decides what is offered and gives the answer its ideas."""
     if not idea_ids:
         return {}
-    found = await ideas.get_visible_many(session, actor, sorted(idea_ids))
-    return {idea_id: idea for idea_id, idea in found.items() if idea.status != IdeaStatus.MERGED}
+    return await ideas.get_visible_many(session, actor, sorted(idea_ids), unmerged=True)
 
 
 def _best(found: dict[int, float], offered: set[int], k: int) -> list[tuple[int, float]]:

@@ -232,18 +232,18 @@ def require_unmerged(idea: Idea, action: str, field: str = "ideaId") -> None:
         raise invalid(f"This idea was merged into another; {action} the idea it was merged into.", field)
 
 
-async def get_visible_many(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> dict[int, Idea]:
-    return await _many(session, ids, visibility.ideas_clause(actor))
+async def get_visible_many(
+    session: AsyncSession, actor: Actor, ids: Sequence[int], *, unmerged: bool = False
+) -> dict[int, Idea]:
+    """The ideas among `ids` the actor may see (with `unmerged`, only those not merged), loaded."""
+    return await _many(session, ids, visibility.ideas_clause(actor), unmerged)
 
 
-async def visible_ids(session: AsyncSession, actor: Actor, ids: Sequence[int], unmerged: bool = False) -> set[int]:
-    """The ideas among `ids` the actor may see (and, with `unmerged`, that are not merged), by id only: to filter
-    many candidates without loading them."""
+async def visible_ids(session: AsyncSession, actor: Actor, ids: Sequence[int], *, unmerged: bool = False) -> set[int]:
+    """`get_visible_many`'s ideas by id only: to filter many candidates without loading them."""
     if not ids:
         return set()
-    stmt = _among(select(Idea.id), ids, visibility.ideas_clause(actor))
-    if unmerged:
-        stmt = stmt.where(Idea.status != IdeaStatus.MERGED)
+    stmt = _among(select(Idea.id), ids, visibility.ideas_clause(actor), unmerged)
     return set((await session.execute(stmt)).scalars())
 
 
@@ -252,13 +252,17 @@ async def get_notified_many(session: AsyncSession, actor: Actor, ids: Sequence[i
     return await _many(session, ids, visibility.notified_ideas_clause(actor))
 
 
-async def _many(session: AsyncSession, ids: Sequence[int], readable: ColumnElement[bool]) -> dict[int, Idea]:
-    return {i.id: i for i in (await session.execute(_among(select(Idea), ids, readable))).scalars()}
+async def _many(
+    session: AsyncSession, ids: Sequence[int], readable: ColumnElement[bool], unmerged: bool = False
+) -> dict[int, Idea]:
+    return {i.id: i for i in (await session.execute(_among(select(Idea), ids, readable, unmerged))).scalars()}
 
 
-def _among(stmt: Select[Any], ids: Sequence[int], readable: ColumnElement[bool]) -> Select[Any]:
-    """`stmt` over the ideas among `ids` that `readable` (a visibility clause, which joins Board) lets through."""
-    return stmt.join(Board, Board.id == Idea.board_id).where(Idea.id.in_(ids), readable)
+def _among(stmt: Select[Any], ids: Sequence[int], readable: ColumnElement[bool], unmerged: bool = False) -> Select[Any]:
+    """`stmt` over the ideas among `ids` that `readable` (a visibility clause, which joins Board) lets through,
+    and with `unmerged` only those not merged (what "did you mean" may offer)."""
+    stmt = stmt.join(Board, Board.id == Idea.board_id).where(Idea.id.in_(ids), readable)
+    return stmt.where(Idea.status != IdeaStatus.MERGED) if unmerged else stmt
 
 
 _TAGS = (

@@ -440,7 +440,7 @@ class IdeaMutations:
             )
         async with info.context.read() as session:
             found = await duplicates.similar_to_text(
-                session, info.context.actor, board_id, f"{idea.title}\n{idea.body}", 5, exclude=idea.id
+                session, info.context.actor, board_id, duplicates.idea_text(idea.title, idea.body), 5, exclude=idea.id
             )
         return SubmitIdeaPayload(idea=IdeaNode(model=idea), similar_ideas=offered_nodes(info, found))
 
