@@ -86,6 +86,11 @@ class Board:
                 self._groups = connected_components(graph, directed=False)[1]
         return self._groups
 
+    def duplicated(self) -> np.ndarray:
+        """The texts that have a labelled duplicate: the ones every "did you mean" figure asks about."""
+        sizes = np.bincount(self.groups)
+        return np.flatnonzero(sizes[self.groups] > 1)
+
     def truth_pairs(self) -> int:
         sizes = np.bincount(self.groups)
         return int((sizes * (sizes - 1) // 2).sum())
@@ -312,8 +317,7 @@ def index_similarity(index: ranking.TextIndex, vectors: bool) -> Callable[[int, 
 
 def recall_at(board: Board, nb: Neighbours, floor: float = -np.inf, k: int = K) -> float:
     group = board.groups
-    sizes = np.bincount(group)
-    queries = np.flatnonzero(sizes[group] > 1)
+    queries = board.duplicated()
     hit = (group[nb.index[queries, :k]] == group[queries, None]) & (nb.score[queries, :k] >= floor)
     return float(hit.any(axis=1).mean()) if queries.size else float("nan")
 
@@ -325,8 +329,7 @@ def suggestions(board: Board, nb: Neighbours, k: int = K) -> tuple[np.ndarray, n
     """Raw score and label (labelled duplicate or not) of the top-k suggestions of every text that has a
     labelled duplicate: the calibration's population ("for a draft that has a duplicate"), which the sets'
     very different shares of labelled texts leave comparable."""
-    sizes = np.bincount(board.groups)
-    queries = np.flatnonzero(sizes[board.groups] > 1)
+    queries = board.duplicated()
     labels = board.groups[nb.index[queries, :k]] == board.groups[queries, None]
     return nb.score[queries, :k].ravel(), labels.ravel()
 
@@ -510,15 +513,12 @@ def _print_title_drafts(boards: list[Board], data: Path | None) -> None:
         cells = [_title_recall(board, titles, ranking.TextIndex(board.texts), None)]
         if vectors is not None:
             cells.append(_title_recall(board, titles, ranking.TextIndex(board.texts, board.vectors), vectors))
-        sizes = np.bincount(board.groups)
-        asked = int((sizes[board.groups] > 1).sum())
-        print(f"| {board.name} | {asked} | " + " | ".join(cells + ["-"] * (2 - len(cells))) + " |")
+        print(f"| {board.name} | {board.duplicated().size} | " + " | ".join(cells + ["-"] * (2 - len(cells))) + " |")
     print()
 
 
 def _title_recall(board: Board, titles: list[str], index: ranking.TextIndex, vectors: np.ndarray | None) -> str:
-    sizes = np.bincount(board.groups)
-    queries = np.flatnonzero(sizes[board.groups] > 1)
+    queries = board.duplicated()
     hits = 0
     for q in queries:
         found = [
