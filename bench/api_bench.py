@@ -334,14 +334,19 @@ def _pk(global_id: str) -> int:
     return parsed[1]
 
 
-async def bare_votes(url: str, user_id: int, idea_pks: list[int], seconds: float) -> float:
+async def bare_votes(
+    url: str, user_id: int, workspace_id: int, idea_pks: list[int], seconds: float, *, at_once: bool
+) -> float:
     """Issue 10's reference for the database's own share: a bare asyncpg loop, CONNECTIONS connections, running
-    the vote's transaction (BEGIN, the idea's row lock, the vote's one statement, COMMIT) on the same ideas."""
+    the vote's transaction (BEGIN, the idea's row lock, the vote's one statement, COMMIT) on the same ideas;
+    with `at_once`, the vote as the server sends it: one call, one round trip (`votes._CAST_AT_ONCE`)."""
     import asyncpg
+    from sqlalchemy.ext.asyncio import create_async_engine
 
     from ideaengine import boards
+    from ideaengine.platform.driver import Write
     from ideaengine.platform.models import stored_utc, utcnow
-    from ideaengine.votes import _CAST_POSTGRES
+    from ideaengine.votes import _CAST_AT_ONCE, _CAST_POSTGRES
 
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     connections = [await asyncpg.connect(dsn) for _ in range(CONNECTIONS)]
@@ -351,13 +356,20 @@ async def bare_votes(url: str, user_id: int, idea_pks: list[int], seconds: float
     async def loop(conn: Any, n: int) -> None:
         nonlocal done
         i = n
+        work = Write(conn, create_async_engine(url).dialect, atomic=False)
         while time.monotonic() < stop:
             idea = idea_pks[i % len(idea_pks)]
             value = 1 if (i // len(idea_pks)) % 2 == 0 else -1
-            async with conn.transaction():
-                board = await conn.fetchval("SELECT board_id FROM ideas WHERE id = $1 FOR NO KEY UPDATE", idea)
-                args = (idea, user_id, value, stored_utc(utcnow()), board, boards.score_shard(idea))
-                await conn.fetchrow(_CAST_POSTGRES, *args)
+            if at_once:
+                call = (idea, user_id, value, stored_utc(utcnow()), boards.score_shard(idea))
+                params = {"id": idea, "reader_workspace": workspace_id, "moderator_of": None, "reader_user": user_id}
+                if not await _CAST_AT_ONCE.fetch(work, call, params):
+                    raise SystemExit(f"the one-call vote wrote nothing on idea {idea}")
+            else:
+                async with conn.transaction():
+                    board = await conn.fetchval("SELECT board_id FROM ideas WHERE id = $1 FOR NO KEY UPDATE", idea)
+                    args = (idea, user_id, value, stored_utc(utcnow()), board, boards.score_shard(idea))
+                    await conn.fetchrow(_CAST_POSTGRES, *args)
             i += CONNECTIONS
             done += 1
 
@@ -368,6 +380,18 @@ async def bare_votes(url: str, user_id: int, idea_pks: list[int], seconds: float
         for conn in connections:
             await conn.close()
     return done / (time.monotonic() - started)
+
+
+async def workspace_of(url: str, idea_pk: int) -> int:
+    """The workspace of an idea's board, read straight from the database."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        query = "SELECT b.workspace_id FROM ideas i JOIN boards b ON b.id = i.board_id WHERE i.id = $1"
+        return int(await conn.fetchval(query, idea_pk))
+    finally:
+        await conn.close()
 
 
 def measure(kind: str, seconds: float, bin_dir: Path) -> None:
@@ -419,9 +443,11 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
                     our_url, json={"query": "{ viewer { user { id } } }"}, headers=auth, timeout=30
                 ).json()["data"]["viewer"]["user"]["id"]
                 pks = [_pk(i) for i in idea_ids]
-                bare = asyncio.run(bare_votes(url, _pk(service_user), pks, seconds))
-                print(f"{'bare asyncpg: the vote transaction, 20 connections (votes/s)':<64} {bare:8.0f}")
-                print(f"{'  ideaengine votes as a share of it':<64} {vote_rate / bare:8.2f}x")
+                workspace = asyncio.run(workspace_of(url, pks[0]))
+                for at_once, name in ((False, "the vote transaction"), (True, "the vote in one call")):
+                    bare = asyncio.run(bare_votes(url, _pk(service_user), workspace, pks, seconds, at_once=at_once))
+                    print(f"{f'bare asyncpg: {name}, 20 connections (votes/s)':<64} {bare:8.0f}")
+                    print(f"{'  ideaengine votes as a share of it':<64} {vote_rate / bare:8.2f}x")
             token = {"authorization": f"Bearer {sso_token(seeded)}"}
             first = httpx.post(our_url, json={"query": TOP_PAGE_SIGNED_IN}, headers=token).json()  # provisions
             if "errors" in first or len(first["data"]["board"]["ideas"]["edges"]) != 20:

@@ -199,6 +199,11 @@ def require_active(board: Board, field: str) -> None:
         )
 
 
+def active_clause() -> ColumnElement[bool]:
+    """`require_active` as SQL, for a write run as one statement that writes only on an active board."""
+    return Board.archived_at.is_(None)
+
+
 async def update_board(
     session: AsyncSession,
     actor: Actor,

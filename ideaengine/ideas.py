@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, exists, select
+from sqlalchemy import Select, and_, bindparam, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import ColumnElement
@@ -200,11 +200,28 @@ async def lock_detached(work: driver.Write, actor: Actor, idea_id: int) -> tuple
     found = await _LOCK_DETACHED[bool(reader)].fetch(work, {"id": idea_id, **reader, **visibility.params(actor)})
     if not found:
         raise not_found("No such idea.", "ideaId")
+    return detach(found[0])
+
+
+def target_select(*only: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    """`lock_detached`'s read (the idea `id` with its board, for a reader of the board's workspace), with no lock,
+    where `only` holds too: for a write that takes its lock first and reads after (`driver.AfterLock`). Its row
+    goes to `detach`."""
+    chosen = and_(Idea.id == bindparam("id"), *only)
+    return _with_boards_stmt(False, True, chosen).with_only_columns(*(c for _, _, c in _LOADED))
+
+
+def detach(values: Sequence[Any]) -> tuple[Idea, Board]:
+    """The idea and board of a row of `lock_detached`'s columns, outside any session."""
     idea, board = Idea(), Board()
     pair = (idea, board)
-    for (owner, name, _), value in zip(_LOADED, found[0], strict=True):
+    for (owner, name, _), value in zip(_LOADED, values, strict=True):
         set_committed_value(pair[owner], name, value)
     return idea, board
+
+
+DETACHED_WIDTH = len(_LOADED)
+"How many columns of a row `detach` takes."
 
 
 async def _with_boards(
@@ -223,6 +240,15 @@ def require_open(idea: Idea, field: str = "ideaId") -> None:
         raise invalid(f"This idea is {idea.moderation_state.value.lower()} and takes no votes or comparisons.", field)
     if idea.status not in OPEN_STATUSES:
         raise invalid(f"This idea is {idea.status.value.lower().replace('_', ' ')} and no longer takes votes.", field)
+
+
+def open_clause() -> ColumnElement[bool]:
+    """`require_open` as SQL, for a write run as one statement that writes only where the idea is open (the
+    longer way, which checks in Python, says why where it is not)."""
+    return and_(
+        Idea.moderation_state == ModerationState.VISIBLE,
+        or_(*(Idea.status == status for status in sorted(OPEN_STATUSES, key=lambda status: status.value))),
+    )
 
 
 def require_unmerged(idea: Idea, action: str, field: str = "ideaId") -> None:
@@ -362,14 +388,6 @@ async def open_ideas(session: AsyncSession, board_id: int) -> list[Idea]:
     """Open, published ideas: what pairwise matchups offer."""
     return list(
         (
-            await session.execute(
-                select(Idea)
-                .where(
-                    Idea.board_id == board_id,
-                    Idea.status.in_(list(OPEN_STATUSES)),
-                    Idea.moderation_state == ModerationState.VISIBLE,
-                )
-                .order_by(Idea.id)
-            )
+            await session.execute(select(Idea).where(Idea.board_id == board_id, open_clause()).order_by(Idea.id))
         ).scalars()
     )

@@ -9,10 +9,11 @@ from sqlalchemy import Row, Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ideaengine import boards, campaigns, follows, ideas, trending
+from ideaengine import boards, campaigns, follows, ideas, trending, visibility
+from ideaengine.errors import DomainError
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform import driver as platform_driver
-from ideaengine.platform.models import BallotKind, Idea, Vote, read_utc, stored_utc, utcnow
+from ideaengine.platform.models import BallotKind, Board, Idea, Vote, read_utc, stored_utc, utcnow
 from ideaengine.platform.upsert import insert_for
 
 UP, DOWN = 1, -1
@@ -41,18 +42,23 @@ _VALUE = "CAST($3 AS INTEGER)"
 _DECAYED = trending.postgres_decay("trending", "trending_at", _NOW)
 "The idea's TRENDING figure moved to now; and below, the previous vote's weight now."
 _REPLACED = trending.postgres_decay("CAST(value AS DOUBLE PRECISION)", "updated_at", _NOW)
-_CAST_POSTGRES = f"""
-WITH previous AS (
+_MOVED = ("up_count", "down_count", "trending", "trending_at", "follower_count")
+
+
+def _cast_sql(board: str, shard: str, gate: str) -> str:
+    """The vote's steps after the lock as the CTEs of one PostgreSQL statement, the last of which bumps the
+    board's score sequence; the steps write only when `gate` (SQL) holds."""
+    return f"""previous AS (
     SELECT value, updated_at FROM votes WHERE idea_id = $1 AND user_id = $2
 ), moves AS (
-    SELECT {_VALUE} IS DISTINCT FROM (SELECT value FROM previous) AS yes
+    SELECT {_VALUE} IS DISTINCT FROM (SELECT value FROM previous) AND {gate} AS yes
 ), chosen AS (
     INSERT INTO votes (idea_id, user_id, value, created_at, updated_at)
     SELECT $1, $2, {_VALUE}, {_NOW}, {_NOW}
     WHERE {_VALUE} IS NOT NULL AND (SELECT yes FROM moves)
     ON CONFLICT (idea_id, user_id) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at
 ), withdrawn AS (
-    DELETE FROM votes WHERE {_VALUE} IS NULL AND idea_id = $1 AND user_id = $2
+    DELETE FROM votes WHERE {_VALUE} IS NULL AND idea_id = $1 AND user_id = $2 AND (SELECT yes FROM moves)
 ), followed AS (
     {follows.follow_on_vote_sql("$1", "$2", _NOW, f"{_VALUE} = {UP} AND (SELECT yes FROM moves)")}
 ), moved AS (
@@ -67,10 +73,13 @@ WITH previous AS (
     WHERE id = $1 AND (SELECT yes FROM moves)
     RETURNING up_count, down_count, trending, trending_at, follower_count
 ), bumped AS (
-    {boards.bump_sql("CAST($5 AS INTEGER)", "CAST($6 AS INTEGER)", "moved")}
+    {boards.bump_sql(board, shard, "moved")}
+)"""
+
+
+_CAST_POSTGRES = (
+    f"WITH {_cast_sql('CAST($5 AS INTEGER)', 'CAST($6 AS INTEGER)', 'TRUE')}\nSELECT {', '.join(_MOVED)} FROM moved"
 )
-SELECT up_count, down_count, trending, trending_at, follower_count FROM moved
-"""
 """On PostgreSQL the whole vote after the lock is one statement, run on the driver (platform/driver.py): read
 the previous vote, write or withdraw the new one, follow the idea on a new UP vote (`follows.follow_on_vote`),
 move the tally and the TRENDING figure (ideaengine/trending.py) by the difference, and bump the board's score
@@ -80,7 +89,26 @@ the previous vote it reads is the latest; the sequence shard is the last row it 
 write. SQLite cannot write in a WITH, and its statements cost no round trips: it runs the same steps one by
 one (`_cast_in_steps`); tests hold both to the same answers."""
 
-_MOVED = ("up_count", "down_count", "trending", "trending_at", "follower_count")
+_CAST_AT_ONCE = platform_driver.AfterLock(
+    "ideaengine_vote",
+    "SELECT 1 FROM ideas WHERE id = $1 FOR NO KEY UPDATE",
+    ideas.target_select(
+        ideas.open_clause(),
+        boards.active_clause(),
+        Idea.campaign_id.is_(None),
+        Board.workspace_id == bindparam("reader_workspace"),
+    ),
+    5,
+    lambda target: (
+        f"WITH target AS ({target}), "
+        + _cast_sql("(SELECT board_id FROM target)", "CAST($5 AS INTEGER)", "EXISTS (SELECT FROM target)")
+        + f"\nSELECT target.*, {', '.join(f'moved.{name}' for name in _MOVED)} FROM target LEFT JOIN moved ON TRUE"
+    ),
+)
+"""The common vote in one round trip (`driver.AfterLock`): the same lock, then `_CAST_POSTGRES`'s statement,
+reading the idea and board after the lock and writing only where every check of `cast_vote_on_driver` would
+pass (a member of the board's workspace, an active board, an open idea outside a campaign). No row means some
+check would fail, or the idea is not there: nothing was written, and the longer way says why."""
 
 
 async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: int | None) -> Idea:
@@ -110,10 +138,14 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
 async def cast_vote_on_driver(work: platform_driver.Write, actor: Actor, idea_id: int, value: int | None) -> Idea:
     """`cast_vote` on PostgreSQL: a lock and one statement on the driver, no ORM object written.
 
-    The API runs it in a write of the driver's own (`UnitOfWork.driver_transaction`), with no session: a vote by a
-    caller of another workspace (a refusal that names the workspace) and a vote on a campaign entry (the campaign
-    decides) raise NeedsSession before anything is written, and run again in a session, through `cast_vote`.
+    The API runs it first outside a transaction (`work.atomic` False): as one call (`_cast_at_once`), which raises
+    NeedsTransaction, nothing written, for any vote it does not write. Then in a write of the driver's own
+    (`UnitOfWork.driver_transaction`), with no session: a vote by a caller of another workspace (a refusal that
+    names the workspace) and a vote on a campaign entry (the campaign decides) raise NeedsSession before anything
+    is written, and run again in a session, through `cast_vote`.
     """
+    if not work.atomic:
+        return await _cast_at_once(work, actor, idea_id, value)
     # Lock the idea row before reading the previous vote, so concurrent switches stay exact (DECISIONS.md 8).
     idea, board = await ideas.lock_detached(work, actor, idea_id)
     if work.session is None:
@@ -134,6 +166,31 @@ async def cast_vote_on_driver(work: platform_driver.Write, actor: Actor, idea_id
     # The new figures come back with the statement (one round trip less than a refresh).
     for name in _MOVED:
         set_committed_value(idea, name, read_utc(moved[name]) if name == "trending_at" else moved[name])
+    boards.refresh_after_commit(work, board.id)
+    return idea
+
+
+async def _cast_at_once(work: platform_driver.Write, actor: Actor, idea_id: int, value: int | None) -> Idea:
+    """`cast_vote_on_driver` as one statement outside a transaction (`_CAST_AT_ONCE`), for a member voting in
+    their own workspace; NeedsTransaction, nothing written, for anything it does not write."""
+    if actor.workspace_id is None:
+        raise platform_driver.NeedsTransaction
+    try:
+        user_id = actor.require(actor.workspace_id, ActorRole.MEMBER, "vote")
+        _require_value(value)
+    except (DomainError, ValueError):
+        raise platform_driver.NeedsTransaction from None
+    args = (idea_id, user_id, value, stored_utc(utcnow()), boards.score_shard(idea_id))
+    params = {"id": idea_id, "reader_workspace": actor.workspace_id, **visibility.params(actor)}
+    found = await _CAST_AT_ONCE.fetch(work, args, params)
+    if not found:
+        raise platform_driver.NeedsTransaction
+    idea, board = ideas.detach(found[0][: ideas.DETACHED_WIDTH])
+    moved = found[0][ideas.DETACHED_WIDTH :]
+    if moved[0] is None:  # the vote was already this
+        return idea
+    for name, figure in zip(_MOVED, moved, strict=True):
+        set_committed_value(idea, name, read_utc(figure) if name == "trending_at" else figure)
     boards.refresh_after_commit(work, board.id)
     return idea
 

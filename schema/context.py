@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor, ActorCache
 from ideaengine.platform.db import Database
-from ideaengine.platform.driver import NeedsSession, Write
+from ideaengine.platform.driver import NeedsSession, NeedsTransaction, Write
 from ideaengine.platform.services import Services
 
 T = TypeVar("T")
@@ -139,13 +139,18 @@ class Context:
         self, on_driver: Callable[[Write], Awaitable[T]], in_session: Callable[[AsyncSession], Awaitable[T]]
     ) -> T:
         """One write, on PostgreSQL's driver where it can (`ideaengine.platform.driver`: the vote), else, or when
-        the driver's steps raise NeedsSession (nothing written), in a session."""
+        the driver's steps raise NeedsSession (nothing written), in a session. On the driver it is tried first as
+        one statement outside a transaction, then, when that raises NeedsTransaction (nothing written), in one."""
         if self.services.db.driver_writes:
             try:
-                async with self.services.driver_transaction() as work:
-                    done = await on_driver(work)
-                await self._written()
-                return done
+                for atomic in (False, True):
+                    try:
+                        async with self.services.driver_transaction(atomic=atomic) as work:
+                            done = await on_driver(work)
+                    except NeedsTransaction:
+                        continue
+                    await self._written()
+                    return done
             except NeedsSession:
                 pass
         async with self.transaction() as session:

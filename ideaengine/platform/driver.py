@@ -6,7 +6,8 @@ server's CPU was SQLAlchemy's own, for six statements a vote. Its session costs 
 transaction begun, committed and closed through the ORM took 0.75 ms of server CPU a vote where the driver's own
 took 0.35 (the same SELECT inside, in the same server). So the API's vote runs in a `Write`: a connection of the
 engine's pool in a transaction of the driver's own (`Database.driver_write`). Every other write stays on the ORM,
-whose cost is worth its safety where writes are rarer.
+whose cost is worth its safety where writes are rarer. The common vote needs no transaction of its own: its lock
+and statement run as one call (`AfterLock`), and only a vote that call does not write takes the transaction.
 
 The same prepared SELECTs serve a board's page and its lookup (`Prepared.read`); on SQLite they run through the
 session as Core statements, one statement where the ORM's loading took several.
@@ -15,9 +16,13 @@ session as Core statements, one statement where the ORM's loading took several.
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
+import re
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import asyncpg
 from sqlalchemy import Select
@@ -31,6 +36,7 @@ from sqlalchemy.sql.compiler import Compiled
 from ideaengine.platform import replay
 
 T = TypeVar("T")
+log = logging.getLogger("ideaengine.driver")
 
 
 class NeedsSession(Exception):
@@ -38,17 +44,24 @@ class NeedsSession(Exception):
     session. Only rare cases do, so the common one never pays for a session."""
 
 
+class NeedsTransaction(Exception):
+    """A write run as one statement outside a transaction (`Write.atomic` False) met a case it leaves to the
+    longer way (nothing written): the caller runs it again in a transaction, whose checks say what is wrong."""
+
+
 @dataclass
 class Write:
     """One PostgreSQL write transaction on the driver connection. `info` carries what the write queues for after
     its commit, as a session's `info` does (`jobs.after_commit`, `events.after_commit` take either). `session` is
     the ORM session whose transaction this is, when there is one (`Write.of`); without one, a step that needs the
-    ORM raises NeedsSession."""
+    ORM raises NeedsSession. With `atomic` False there is no transaction: each statement commits on its own, so
+    only a write that is one statement (`AfterLock`) runs there, and anything else raises NeedsTransaction."""
 
     driver: asyncpg.Connection[Any]
     dialect: Dialect
     info: dict[Any, Any] = field(default_factory=dict)
     session: AsyncSession | None = None
+    atomic: bool = True
 
     @classmethod
     async def of(cls, session: AsyncSession) -> Write:
@@ -94,6 +107,12 @@ class Prepared:
         self._compiled: _Compiled | None = None
         self._recorded = stmt.execution_options(**{replay.RECORDED: True})
         "The statement as a session runs it: `replay` records its rows, so its listener lets it pass."
+
+    async def compiled(self, dialect: Dialect, driver: asyncpg.Connection[Any]) -> _Compiled:
+        """The statement compiled for the server, once."""
+        if self._compiled is None:
+            self._compiled = await self._compile(dialect, driver)
+        return self._compiled
 
     async def _compile(self, dialect: Dialect, driver: asyncpg.Connection[Any]) -> _Compiled:
         compiled = self.stmt.compile(dialect=dialect)
@@ -222,3 +241,91 @@ def _shape(entity: type[Any]) -> _Shape:
 
 
 _SHAPES: dict[type[Any], _Shape] = {}
+
+
+class AfterLock:
+    """A write that takes a row lock, then runs one statement whose snapshot is taken after the lock is held, in
+    one round trip and no transaction of its own (a `Write` with `atomic` False): no BEGIN, no COMMIT, and no
+    lock statement of its own to wait for. Under a stream of votes those three round trips were a third of the
+    server's CPU (profiled with py-spy: the driver's protocol and the event loop's turns for each).
+
+    One SQL statement cannot do it: its snapshot is taken when it starts, before it waits for a lock, so what it
+    reads of other rows may be older than the lock (DECISIONS.md 8). A VOLATILE PL/pgSQL function takes a new
+    snapshot for each statement, so it runs `lock` (a SELECT ... FOR ...), then the statement. The function is
+    made in `pg_temp` on each connection the first time it is called there, its types read from the server;
+    its name carries a hash of its text, so a changed statement is a new function. Where it cannot be made or
+    found (a role without TEMPORARY; a pooler such as PgBouncer in transaction mode, which hands each statement
+    to any server connection), `fetch` raises NeedsTransaction, then at once on that connection from then on.
+
+    `select` is read by the statement as `compose` places it (`compose` gets its SQL and returns the whole
+    statement); the statement's own parameters $1..$`fixed` come first, then the select's, which `fetch` binds
+    from `params`. The statement's first columns are the select's, processed as `Prepared` does; the rest come
+    back as the driver reads them."""
+
+    def __init__(
+        self, name: str, lock: str, select: Select[*tuple[Any, ...]], fixed: int, compose: Callable[[str], str]
+    ) -> None:
+        self.name, self.lock, self.fixed, self.compose = name, lock, fixed, compose
+        self.select = Prepared(select)
+        self._made: tuple[_Compiled, str, str] | None = None
+        self._refused: weakref.WeakSet[asyncpg.Connection[Any]] = weakref.WeakSet()
+        "Connections where the function cannot be made or found: their writes take the transaction at once."
+
+    def _refuse(self, work: Write, exc: Exception) -> NoReturn:
+        log.warning("%s runs in a transaction on this connection: its function is not there (%s)", self.name, exc)
+        self._refused.add(work.driver)
+        raise NeedsTransaction from exc
+
+    async def fetch(self, work: Write, args: Sequence[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        if work.atomic:
+            raise RuntimeError("AfterLock runs outside a transaction: its function holds the lock while it runs")
+        replay.unrecorded()
+        compiled, call, create = self._made or await self._make(work)
+        values = compiled.compiled.construct_params(dict(params)) or {}
+        bound = [*args, *(process(values[name]) for name, process in zip(compiled.names, compiled.binds, strict=True))]
+        if work.driver in self._refused:
+            raise NeedsTransaction
+        try:
+            rows = await work.driver.fetch(call, *bound)
+        except _MISSING:  # the first call on this connection
+            try:
+                await work.driver.execute(create)
+            except asyncpg.PostgresError as exc:  # a role that may not make temporary objects (no TEMPORARY)
+                self._refuse(work, exc)
+            try:
+                rows = await work.driver.fetch(call, *bound)
+            except _MISSING as exc:  # made, yet not there: a pooler hands each statement to any server connection
+                self._refuse(work, exc)
+        out = []
+        for row in rows:
+            fields = list(row)
+            for at, process in compiled.processed:
+                fields[at] = process(fields[at])
+            out.append(tuple(fields))
+        return out
+
+    async def _make(self, work: Write) -> tuple[_Compiled, str, str]:
+        compiled = await self.select.compiled(work.dialect, work.driver)
+        selected = re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + self.fixed}", compiled.compiled.string)
+        statement = self.compose(selected)
+        described = await work.driver.prepare(statement)
+        parameters = [_type_name(t) for t in described.get_parameters()]
+        columns = [f"c{n} {_type_name(a.type)}" for n, a in enumerate(described.get_attributes())]
+        digest = hashlib.sha256(f"{self.lock}\n{statement}".encode()).hexdigest()[:16]
+        function = f"pg_temp.{self.name}_{digest}"
+        create = (
+            f"CREATE FUNCTION {function}({', '.join(parameters)}) RETURNS TABLE ({', '.join(columns)})\n"
+            f"LANGUAGE plpgsql VOLATILE AS $after_lock$\n#variable_conflict use_column\n"
+            f"BEGIN\n    PERFORM 1 FROM ({self.lock}) AS locked;\n    RETURN QUERY {statement};\nEND\n$after_lock$"
+        )
+        call = f"SELECT * FROM {function}({', '.join(f'${n + 1}' for n in range(len(parameters)))})"
+        self._made = (compiled, call, create)
+        return self._made
+
+
+_MISSING = (asyncpg.UndefinedFunctionError, asyncpg.InvalidSchemaNameError)
+"What calling a function in pg_temp raises where it was not made (no temporary schema yet, or no such function)."
+
+
+def _type_name(described: Any) -> str:
+    return f'"{described.schema}"."{described.name}"'

@@ -51,9 +51,9 @@ class Services:
             yield session
 
     @asynccontextmanager
-    async def driver_transaction(self) -> AsyncIterator[Write]:
+    async def driver_transaction(self, *, atomic: bool = True) -> AsyncIterator[Write]:
         """PostgreSQL only: `transaction` on the driver, for the vote (see `ideaengine.platform.driver`)."""
-        async with self.work.driver_transaction() as work:
+        async with self.work.driver_transaction(atomic=atomic) as work:
             yield work
 
     async def close(self) -> None:

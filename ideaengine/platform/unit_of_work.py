@@ -41,9 +41,10 @@ class UnitOfWork:
         await self._hand_over(events, requests)
 
     @asynccontextmanager
-    async def driver_transaction(self) -> AsyncIterator[Write]:
-        """`transaction` on PostgreSQL's driver, for the vote (see `ideaengine.platform.driver`)."""
-        async with self.db.driver_write() as work:
+    async def driver_transaction(self, *, atomic: bool = True) -> AsyncIterator[Write]:
+        """`transaction` on PostgreSQL's driver, for the vote (see `ideaengine.platform.driver`); without `atomic`,
+        a write of one statement, which commits on its own."""
+        async with self.db.driver_write(atomic=atomic) as work:
             yield work
             events, requests = _taken(work.info)
         await self._hand_over(events, requests)

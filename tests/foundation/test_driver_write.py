@@ -5,13 +5,18 @@ writer, even when cancelled in the middle of a statement."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
+from ideaengine.app import create_app
 from ideaengine.platform import jobs
-from ideaengine.platform.db import POOL_SIZE
-from tests.api.conftest import Workspace
+from ideaengine.platform.db import WRITE_POOL_SIZE
+from tests.api.conftest import Api, Workspace, make_workspace
+from tests.api.ops import create_board, idea_id, vote
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 
@@ -53,5 +58,53 @@ async def test_a_cancelled_driver_write_leaves_no_transaction_open_in_the_pool(s
             await asyncio.sleep(0.05)  # hold it, so that the others check out the pool's other connections
             return bool(driver.is_in_transaction())
 
-    assert not any(await asyncio.gather(*(checked_out() for _ in range(POOL_SIZE))))
+    assert not any(await asyncio.gather(*(checked_out() for _ in range(WRITE_POOL_SIZE))))
     assert await name_of(services, ws.slug) != "Renamed by a write that never ended"
+
+
+@pytest.fixture
+async def without_temporary(database_url: str) -> AsyncIterator[str]:
+    """The test database through a role that may read and write its tables but not make temporary objects
+    (TEMPORARY revoked), as a hardened deployment may run the server."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    admin = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    role = f"ie_no_temp_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'CREATE ROLE "{role}" LOGIN')
+        await conn.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"')
+        await conn.execute(f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+        await conn.execute(f'REVOKE TEMPORARY ON DATABASE "{make_url(database_url).database}" FROM PUBLIC')
+    finally:
+        await conn.close()
+    yield make_url(database_url).set(username=role).render_as_string(hide_password=False)
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'DROP OWNED BY "{role}"')
+        await conn.execute(f'DROP ROLE "{role}"')
+    finally:
+        await conn.close()
+
+
+async def test_a_server_that_may_not_make_temporary_objects_still_counts_votes(
+    settings: Any, without_temporary: str
+) -> None:
+    """The vote's one call needs a function in pg_temp (`driver.AfterLock`); where the role may not make one, every
+    vote takes the transaction instead, and the tally stays exact."""
+    from ideaengine.platform.services import Services
+
+    services = Services.create(settings.model_copy(update={"database_url": without_temporary}))
+    try:
+        ws = await make_workspace(services, "acme")
+        app = create_app(services.settings, services)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            api = Api(client)
+            target = await idea_id(api, ws.token("alice"), await create_board(api, ws.api_key), "Oat milk")
+            for value, tally in (("UP", (1, 0)), ("DOWN", (0, 1)), (None, (0, 0)), ("UP", (1, 0))):
+                payload = await vote(api, ws.token("bob"), target, value)
+                assert payload["userErrors"] == [], payload
+                assert (payload["idea"]["votes"]["up"], payload["idea"]["votes"]["down"]) == tally, value
+    finally:
+        await services.close()
