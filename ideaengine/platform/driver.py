@@ -246,8 +246,8 @@ _SHAPES: dict[type[Any], _Shape] = {}
 class AfterLock:
     """A write that takes a row lock, then runs one statement whose snapshot is taken after the lock is held, in
     one round trip and no transaction of its own (a `Write` with `atomic` False): no BEGIN, no COMMIT, and no
-    lock statement of its own to wait for. Under a stream of votes those three round trips were a third of the
-    server's CPU (profiled with py-spy: the driver's protocol and the event loop's turns for each).
+    lock statement of its own to wait for. Under a stream of votes those three round trips were a fifth of the
+    server's CPU (py-spy: the driver's protocol and the event loop's turns for each), and PostgreSQL's too.
 
     One SQL statement cannot do it: its snapshot is taken when it starts, before it waits for a lock, so what it
     reads of other rows may be older than the lock (DECISIONS.md 8). A VOLATILE PL/pgSQL function takes a new
@@ -278,13 +278,13 @@ class AfterLock:
 
     async def fetch(self, work: Write, args: Sequence[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         if work.atomic:
-            raise RuntimeError("AfterLock runs outside a transaction: its function holds the lock while it runs")
+            raise RuntimeError("AfterLock runs outside a transaction: its first call on a connection may fail")
+        if work.driver in self._refused:
+            raise NeedsTransaction
         replay.unrecorded()
         compiled, call, create = self._made or await self._make(work)
         values = compiled.compiled.construct_params(dict(params)) or {}
         bound = [*args, *(process(values[name]) for name, process in zip(compiled.names, compiled.binds, strict=True))]
-        if work.driver in self._refused:
-            raise NeedsTransaction
         try:
             rows = await work.driver.fetch(call, *bound)
         except _MISSING:  # the first call on this connection
