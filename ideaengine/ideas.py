@@ -177,17 +177,20 @@ def _with_boards_stmt(lock: bool, bound: bool, chosen: ColumnElement[bool] | Non
 
 _WITH_BOARDS = {(lock, bound): _with_boards_stmt(lock, bound) for lock in (False, True) for bound in (False, True)}
 "Built once: every write on an idea starts here, and building the select cost more than running it."
-_LOADED = [
-    (owner, key, column) for owner, model in enumerate((Idea, Board)) for key, column in driver.loaded_attributes(model)
-]
-"""Which object (0 the idea, 1 the board) and attribute each column of `lock_detached`'s row fills: the columns
-the ORM loads (not the deferred ones, such as an idea's embedding)."""
-_LOCK_DETACHED = {
-    bound: driver.Prepared(
-        _with_boards_stmt(True, bound, Idea.id == bindparam("id")).with_only_columns(*(c for _, _, c in _LOADED))
-    )
-    for bound in (False, True)
-}
+_IDEA_COLUMNS = driver.loaded_columns(Idea)
+_DETACHED_COLUMNS = _IDEA_COLUMNS + driver.loaded_columns(Board)
+"""The columns of `lock_detached`'s row, the idea's then its board's: what the ORM loads (not the deferred ones,
+such as an idea's embedding), in the order `detach` takes them."""
+DETACHED_WIDTH = len(_DETACHED_COLUMNS)
+"How many columns of a row `detach` takes."
+
+
+def _detached_select(lock: bool, bound: bool, *only: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+    chosen = and_(Idea.id == bindparam("id"), *only)
+    return _with_boards_stmt(lock, bound, chosen).with_only_columns(*_DETACHED_COLUMNS)
+
+
+_LOCK_DETACHED = {bound: driver.Prepared(_detached_select(True, bound)) for bound in (False, True)}
 
 
 async def lock_detached(work: driver.Write, actor: Actor, idea_id: int) -> tuple[Idea, Board]:
@@ -206,19 +209,14 @@ def target_select(*only: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
     """`lock_detached`'s read (the idea `id` with its board, for a reader of the board's workspace), with no lock,
     where `only` holds too: for a write that takes its lock first and reads after (`driver.AfterLock`). Its row
     goes to `detach`."""
-    chosen = and_(Idea.id == bindparam("id"), *only)
-    return _with_boards_stmt(False, True, chosen).with_only_columns(*(c for _, _, c in _LOADED))
+    return _detached_select(False, True, *only)
 
 
 def detach(values: Sequence[Any]) -> tuple[Idea, Board]:
     """The idea and board of a row of `lock_detached`'s columns, outside any session (`driver.detached`: a
     quarter of the cost of setting each attribute, a twentieth of a vote's CPU before)."""
-    return driver.detached(Idea, values[:_IDEA_WIDTH]), driver.detached(Board, values[_IDEA_WIDTH:DETACHED_WIDTH])
-
-
-_IDEA_WIDTH = sum(1 for owner, _, _ in _LOADED if owner == 0)
-DETACHED_WIDTH = len(_LOADED)
-"How many columns of a row `detach` takes (the idea's first)."
+    width = len(_IDEA_COLUMNS)
+    return driver.detached(Idea, values[:width]), driver.detached(Board, values[width:DETACHED_WIDTH])
 
 
 async def _with_boards(
@@ -242,6 +240,7 @@ def require_open(idea: Idea, field: str = "ideaId") -> None:
 def open_clause() -> ColumnElement[bool]:
     """`require_open` as SQL, for a write run as one statement that writes only where the idea is open (the
     longer way, which checks in Python, says why where it is not)."""
+    # Equalities, not IN: a statement run on the driver binds one value per parameter (`driver.Prepared`).
     return and_(
         Idea.moderation_state == ModerationState.VISIBLE,
         or_(*(Idea.status == status for status in sorted(OPEN_STATUSES, key=lambda status: status.value))),

@@ -152,24 +152,11 @@ class Prepared:
         params: Mapping[str, Any],
         observed: Connection | None = None,
     ) -> list[tuple[Any, ...]]:
-        compiled = self._compiled
-        if compiled is None:
-            compiled = self._compiled = await self._compile(dialect, driver)
-        values = compiled.compiled.construct_params(dict(params)) or {}
-        args = [process(values[name]) for name, process in zip(compiled.names, compiled.binds, strict=True)]
+        compiled = self._compiled or await self.compiled(dialect, driver)
+        args = compiled.args(params)
         if observed is not None and observed.dispatch.before_cursor_execute:
             observed.dispatch.before_cursor_execute(observed, None, compiled.compiled.string, args, None, False)
-        rows = await driver.fetch(compiled.compiled.string, *args)
-        processed = compiled.processed
-        if not processed:
-            return [tuple(row) for row in rows]
-        out = []
-        for row in rows:
-            fields = list(row)
-            for at, process in processed:
-                fields[at] = process(fields[at])
-            out.append(tuple(fields))
-        return out
+        return compiled.processed_rows(await driver.fetch(compiled.compiled.string, *args))
 
 
 def _same(value: Any) -> Any:
@@ -192,6 +179,25 @@ class _Compiled:
         """The columns whose values SQLAlchemy would process: most need nothing (a page's 21 rows of some 60
         columns went through 1,260 calls, most of them to a function returning its argument)."""
         return [(at, process) for at, process in enumerate(self.columns) if process is not _same]
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        """The statement's positional arguments from named `params`, each processed as SQLAlchemy would."""
+        values = self.compiled.construct_params(dict(params)) or {}
+        return [process(values[name]) for name, process in zip(self.names, self.binds, strict=True)]
+
+    def processed_rows(self, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Driver rows as tuples, the statement's columns processed as SQLAlchemy would (columns after them, as
+        in `AfterLock`'s rows, as the driver read them)."""
+        processed = self.processed
+        if not processed:
+            return [tuple(row) for row in rows]
+        out = []
+        for row in rows:
+            fields = list(row)
+            for at, process in processed:
+                fields[at] = process(fields[at])
+            out.append(tuple(fields))
+        return out
 
 
 def loaded_attributes(entity: type[Any]) -> list[tuple[str, Any]]:
@@ -283,8 +289,7 @@ class AfterLock:
             raise NeedsTransaction
         replay.unrecorded()
         compiled, call, create = self._made or await self._make(work)
-        values = compiled.compiled.construct_params(dict(params)) or {}
-        bound = [*args, *(process(values[name]) for name, process in zip(compiled.names, compiled.binds, strict=True))]
+        bound = [*args, *compiled.args(params)]
         try:
             rows = await work.driver.fetch(call, *bound)
         except _MISSING:  # the first call on this connection
@@ -296,13 +301,7 @@ class AfterLock:
                 rows = await work.driver.fetch(call, *bound)
             except _MISSING as exc:  # made, yet not there: a pooler hands each statement to any server connection
                 self._refuse(work, exc)
-        out = []
-        for row in rows:
-            fields = list(row)
-            for at, process in compiled.processed:
-                fields[at] = process(fields[at])
-            out.append(tuple(fields))
-        return out
+        return compiled.processed_rows(rows)
 
     async def _make(self, work: Write) -> tuple[_Compiled, str, str]:
         compiled = await self.select.compiled(work.dialect, work.driver)
