@@ -32,6 +32,7 @@ from schema.campaigns import CampaignMutations, CampaignNode
 from schema.comments import CommentMutations, CommentNode
 from schema.context import Context, Info, SharedReads
 from schema.cost import QueryCost
+from schema.direct import call_directly, convert_inputs_directly
 from schema.errors import MaskUnexpectedErrors, should_mask_error
 from schema.follows import FollowMutations, NotificationNode
 from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
@@ -263,6 +264,8 @@ def build_schema(
         extensions=[MaskUnexpectedErrors, lambda: ServerHooks(limits, max_tokens, cost, documents)],
     )
     schema.documents = documents
+    call_directly(schema)
+    convert_inputs_directly(schema)
     return schema
 
 
