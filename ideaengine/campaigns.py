@@ -25,7 +25,6 @@ from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform import events, jobs
 from ideaengine.platform.ids import global_id
 from ideaengine.platform.models import (
-    OPEN_STATUSES,
     BallotKind,
     Board,
     Campaign,
@@ -34,9 +33,9 @@ from ideaengine.platform.models import (
     FreshAccounts,
     Idea,
     IdeaStatus,
-    ModerationState,
     Notification,
     NotificationKind,
+    open_idea_clause,
     utcnow,
 )
 from ideaengine.platform.queries import Page, SortKey, Window, lock_in_order, pages
@@ -497,11 +496,7 @@ async def due(session: AsyncSession, now: datetime, limit: int = 1000) -> list[i
 async def candidates(session: AsyncSession, campaign: Campaign) -> list[Idea]:
     """What VOTING offers and results rank: the finalists if any were picked, else every entry; open and
     published ones only, in submission order (the tie-break of results)."""
-    stmt = select(Idea).where(
-        Idea.campaign_id == campaign.id,
-        Idea.status.in_(list(OPEN_STATUSES)),
-        Idea.moderation_state == ModerationState.VISIBLE,
-    )
+    stmt = select(Idea).where(Idea.campaign_id == campaign.id, open_idea_clause())
     if await has_finalists(session, campaign.id):
         stmt = stmt.where(Idea.finalist.is_(True))
     return list((await session.execute(stmt.order_by(Idea.created_at, Idea.id))).scalars())

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, exists, or_, select
+from sqlalchemy import Select, and_, bindparam, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -25,6 +25,7 @@ from ideaengine.platform.models import (
     IdeaTag,
     ModerationState,
     StatusChange,
+    open_idea_clause,
     utcnow,
 )
 from ideaengine.platform.queries import Page, SortKey, Window, like_pattern, pages
@@ -237,16 +238,6 @@ def require_open(idea: Idea, field: str = "ideaId") -> None:
         raise invalid(f"This idea is {idea.status.value.lower().replace('_', ' ')} and no longer takes votes.", field)
 
 
-def open_clause() -> ColumnElement[bool]:
-    """`require_open` as SQL, for a write run as one statement that writes only where the idea is open (the
-    longer way, which checks in Python, says why where it is not)."""
-    # Equalities, not IN: a statement run on the driver binds one value per parameter (`driver.Prepared`).
-    return and_(
-        Idea.moderation_state == ModerationState.VISIBLE,
-        or_(*(Idea.status == status for status in sorted(OPEN_STATUSES, key=lambda status: status.value))),
-    )
-
-
 def require_unmerged(idea: Idea, action: str, field: str = "ideaId") -> None:
     """A MERGED idea is read-only, its votes, comments and followers moved to the idea it went to: edits and
     comments are INVALID there, as votes are."""
@@ -384,6 +375,6 @@ async def open_ideas(session: AsyncSession, board_id: int) -> list[Idea]:
     """Open, published ideas: what pairwise matchups offer."""
     return list(
         (
-            await session.execute(select(Idea).where(Idea.board_id == board_id, open_clause()).order_by(Idea.id))
+            await session.execute(select(Idea).where(Idea.board_id == board_id, open_idea_clause()).order_by(Idea.id))
         ).scalars()
     )

@@ -13,7 +13,16 @@ from ideaengine import boards, campaigns, follows, ideas, trending, visibility
 from ideaengine.errors import DomainError
 from ideaengine.identity import Actor, ActorRole, require_in
 from ideaengine.platform import driver as platform_driver
-from ideaengine.platform.models import BallotKind, Board, Idea, Vote, read_utc, stored_utc, utcnow
+from ideaengine.platform.models import (
+    BallotKind,
+    Board,
+    Idea,
+    Vote,
+    open_idea_clause,
+    read_utc,
+    stored_utc,
+    utcnow,
+)
 from ideaengine.platform.upsert import insert_for
 
 UP, DOWN = 1, -1
@@ -93,7 +102,7 @@ _CAST_AT_ONCE = platform_driver.AfterLock(
     "ideaengine_vote",
     "SELECT 1 FROM ideas WHERE id = $1 FOR NO KEY UPDATE",
     ideas.target_select(
-        ideas.open_clause(),
+        open_idea_clause(),
         boards.active_clause(),
         Idea.campaign_id.is_(None),
         Board.workspace_id == bindparam("reader_workspace"),

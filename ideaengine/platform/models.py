@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     DateTime,
     Enum,
     Float,
@@ -22,6 +23,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
+    or_,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -331,6 +334,17 @@ class Idea(Base):
     "Picked in its campaign's SHORTLIST phase: once a campaign has finalists, VOTING offers them alone."
 
     board: Mapped[Board] = relationship(lazy="raise")
+
+
+def open_idea_clause() -> ColumnElement[bool]:
+    """An idea that takes votes and comparisons, and that campaigns offer: published (VISIBLE) and in one of
+    OPEN_STATUSES. `ideas.require_open` checks the same in Python and says why not; a write run as one statement
+    (the vote) writes only where this holds."""
+    # Equalities, not IN: a statement run on the driver binds one value per parameter (`driver.Prepared`).
+    return and_(
+        Idea.moderation_state == ModerationState.VISIBLE,
+        or_(*(Idea.status == status for status in sorted(OPEN_STATUSES, key=lambda status: status.value))),
+    )
 
 
 class Campaign(Base):

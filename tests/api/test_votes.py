@@ -143,13 +143,13 @@ async def test_a_vote_waiting_for_the_idea_lock_counts_from_the_vote_written_und
 async def test_the_sql_form_of_an_open_idea_agrees_with_the_check(
     api: Api, services: Any, ws: Workspace, board: str
 ) -> None:
-    """`ideas.open_clause` decides where a vote run as one statement writes; `ideas.require_open` says why the
+    """`models.open_idea_clause` decides where a vote run as one statement writes; `ideas.require_open` says why the
     longer way refuses. Were the SQL looser, a vote the check refuses would be written."""
     from sqlalchemy import exists, select, update
 
     from ideaengine import ideas
     from ideaengine.errors import DomainError
-    from ideaengine.platform.models import Idea, IdeaStatus, ModerationState
+    from ideaengine.platform.models import Idea, IdeaStatus, ModerationState, open_idea_clause
 
     target = pk(await idea_id(api, ws.token("alice"), board, "Oat milk in every store"))
     for status in IdeaStatus:
@@ -159,7 +159,7 @@ async def test_the_sql_form_of_an_open_idea_agrees_with_the_check(
                     update(Idea).where(Idea.id == target).values(status=status, moderation_state=state)
                 )
             async with services.db.write() as session:
-                in_sql = await session.scalar(select(exists().where(Idea.id == target, ideas.open_clause())))
+                in_sql = await session.scalar(select(exists().where(Idea.id == target, open_idea_clause())))
                 try:
                     ideas.require_open(Idea(status=status, moderation_state=state))
                     in_python = True
