@@ -1,0 +1,131 @@
+"""Extension hooks planned per class (schema/hooks.py) run as strawberry's own runner runs them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
+
+from schema.hooks import PlannedHooksRunner
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def hello(self) -> str:
+        return "world"
+
+    @strawberry.field
+    def broken(self) -> str:
+        raise ValueError("resolver failed")
+
+
+class Recorder(SchemaExtension):
+    """Every kind of hook strawberry accepts: plain and async generators, a plain function and a coroutine. A
+    stage whose hooks are all plain (the operation's, the validation's) is entered without an AsyncExitStack."""
+
+    log: list[str]
+
+    def on_operation(self) -> Iterator[None]:
+        self.log.append("operation in")
+        try:
+            yield
+        except Exception as exc:  # strawberry lets a few errors through the stage (a refused operation type)
+            self.log.append(f"operation saw {type(exc).__name__}")
+            raise
+        result = self.execution_context.result
+        self.log.append(f"operation out {None if result is None else len(result.errors or [])}")
+
+    async def on_parse(self) -> AsyncIterator[None]:
+        self.log.append("parse in")
+        yield
+        self.log.append("parse out")
+
+    def on_validate(self) -> None:  # type: ignore[override]  # strawberry takes plain functions too
+        self.log.append("validate")
+
+    async def on_execute(self) -> None:  # type: ignore[override]  # and coroutine functions
+        self.log.append("execute")
+        if self.execution_context.operation_name == "refused":
+            raise GraphQLError("refused by a hook")
+
+    def get_results(self) -> dict[str, Any]:
+        return {"seen": len(self.log)}
+
+
+class Second(SchemaExtension):
+    """A second extension, so the order of hooks across extensions is compared too."""
+
+    log: list[str]
+
+    def on_operation(self) -> Iterator[None]:
+        self.log.append("second in")
+        try:
+            yield
+        except Exception as exc:  # strawberry lets a few errors through the stage (a refused operation type)
+            self.log.append(f"second saw {type(exc).__name__}")
+            raise
+        finally:
+            self.log.append("second out")
+
+    def on_execute(self) -> Iterator[None]:
+        self.log.append("second execute in")
+        yield
+        self.log.append("second execute out")
+
+
+class Planned(strawberry.Schema):
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return PlannedHooksRunner(execution_context, extensions)
+
+
+async def _run(
+    schema_class: type[strawberry.Schema], query: str, name: str | None, allowed: set[OperationType] | None
+) -> tuple[list[str], Any]:
+    log: list[str] = []
+
+    def recorder() -> SchemaExtension:
+        extension = Recorder()
+        extension.log = log
+        return extension
+
+    def second() -> SchemaExtension:
+        extension = Second()
+        extension.log = log
+        return extension
+
+    schema = schema_class(query=Query, extensions=[recorder, second])
+    try:
+        result = await schema.execute(query, operation_name=name, allowed_operation_types=allowed)
+    except Exception as exc:
+        return log, type(exc)
+    return log, (result.data, [e.message for e in result.errors or []], result.extensions)
+
+
+@pytest.mark.parametrize(
+    ("query", "name", "allowed"),
+    [
+        ("query ok { hello }", "ok", None),
+        ("query failing { hello broken }", "failing", None),  # a resolver's error
+        ("query refused { hello }", "refused", None),  # a hook's error
+        ("query bad { nope }", "bad", None),  # a validation error: no execution
+        ("query unparsed { hello", None, None),  # a syntax error: no validation
+        ("query ok { hello }", "ok", {OperationType.MUTATION}),  # an error strawberry raises through the stages
+    ],
+)
+async def test_planned_hooks_run_as_strawberrys_runner(
+    query: str, name: str | None, allowed: set[OperationType] | None
+) -> None:
+    planned = await _run(Planned, query, name, allowed)
+    own = await _run(strawberry.Schema, query, name, allowed)
+    assert planned == own
+    assert planned[0][0] == "operation in"
