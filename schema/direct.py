@@ -83,10 +83,10 @@ def _direct(schema: strawberry.Schema, field: StrawberryField) -> Resolve | None
     parameter = resolver.info_parameter
     if parameter is None:
         return lambda source, _info: func(source)
+    if parameter.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD:
+        return None  # `info` by keyword only: rare enough to leave to strawberry
     info_class = schema.config.info_class
-    if parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
-        return lambda source, info: func(source, info_class(_raw_info=info, _field=field))
-    return lambda source, info: func(source, **{parameter.name: info_class(_raw_info=info, _field=field)})
+    return lambda source, info: func(source, info_class(_raw_info=info, _field=field))
 
 
 def convert_inputs_directly(schema: strawberry.Schema) -> list[StrawberryObjectDefinition]:
