@@ -10,7 +10,8 @@ Besides request rates it fires 1,050 votes from 200 signed-in users at once and 
 The load comes from `wrk` (20 connections, one thread) when it is installed (`apt-get install wrk`), as
 in PERFORMANCE.md; otherwise from a Python client keeping 20 requests in flight, which itself costs more
 CPU than the servers and so compresses every ratio towards 1. Both share the 2 cores with the load
-generator, so only the ratios mean anything.
+generator, so only the ratios mean anything. The floors are measured again after every figure, and each
+ratio is to the mean of the floors just before and just after it (`Floors`).
 
     .venv/bin/python -m bench.api_bench [--seconds 5] [--database sqlite|postgres|both]
 """
@@ -315,13 +316,32 @@ def sso_token(seeded: dict[str, str], sub: str = "bench-viewer") -> str:
     return jwt.encode(claims, seeded["ssoSecret"], algorithm="HS256")
 
 
-FLOORS: list[float] = []
-"The floors of the database being measured: on this uvicorn (uvloop, httptools), then on asyncio and h11."
+class Floors:
+    """The two floors (on this uvicorn with uvloop and httptools, then on asyncio and h11), measured again after
+    each figure: a figure's ratio is to the mean of the floors measured just before and just after it. This
+    machine's speed moves by up to a third within an hour, and a floor measured once at the start put a vote
+    measured minutes later anywhere between 0.16x and 0.23x."""
+
+    def __init__(self, urls: tuple[str, str], seconds: float) -> None:
+        self.urls, self.seconds = urls, seconds
+        self.last = self._measure()
+        "The floors as last measured: those before the next figure."
+
+    def _measure(self) -> tuple[float, float]:
+        typename = [{"query": "{__typename}"}]
+        first, second = (rate(url, typename, self.seconds) for url in self.urls)
+        return first, second
+
+    def around(self) -> tuple[float, float]:
+        """The floors for the figure just measured: the mean of those before it and those measured now."""
+        after = self._measure()
+        (a0, a1), self.last = self.last, after
+        return (a0 + after[0]) / 2, (a1 + after[1]) / 2
 
 
-def show(name: str, value: float, floor: float | None) -> None:
-    """One figure, with its ratio to each floor where it is a rate of requests (`floor` given)."""
-    ratios = [f"{value / f:8.2f}x" for f in FLOORS] if floor else [f"{'':>9}"] * len(FLOORS)
+def show(name: str, value: float, floors: tuple[float, float] | None) -> None:
+    """One figure, with its ratio to each floor where it is a rate of requests (`floors` given)."""
+    ratios = [f"{value / f:8.2f}x" for f in floors] if floors else [f"{'':>9}"] * 2
     print(f"{name:<64} {value:8.0f} {' '.join(ratios)}", flush=True)
 
 
@@ -417,11 +437,10 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
         try:
             settle(our_url)
             typename = [{"query": "{__typename}"}]
-            floor = rate(ref_url, typename, seconds)
-            FLOORS[:] = [floor, rate(plain_url, typename, seconds)]
-            show("reference floor: {__typename}, strawberry+Starlette", floor, floor)
-            show("the same on asyncio and h11 (no uvloop, httptools)", FLOORS[1], floor)
-            show("ideaengine: {__typename}", rate(our_url, typename, seconds), floor)
+            floors = Floors((ref_url, plain_url), seconds)
+            show("reference floor: {__typename}, strawberry+Starlette", floors.last[0], floors.last)
+            show("the same on asyncio and h11 (no uvloop, httptools)", floors.last[1], floors.last)
+            show("ideaengine: {__typename}", rate(our_url, typename, seconds), floors.around())
             listed = httpx.post(
                 our_url,
                 json={
@@ -437,7 +456,7 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
                 {"query": VOTE, "variables": {"i": {"ideaId": i, "value": v}}} for i in idea_ids for v in ("UP", "DOWN")
             ]
             vote_rate = rate(our_url, votes, seconds, auth)
-            show("ideaengine: vote (API key, 20 connections)", vote_rate, floor)
+            show("ideaengine: vote (API key, 20 connections)", vote_rate, floors.around())
             if kind == "postgres":
                 service_user = httpx.post(
                     our_url, json={"query": "{ viewer { user { id } } }"}, headers=auth, timeout=30
@@ -453,18 +472,12 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
             if "errors" in first or len(first["data"]["board"]["ideas"]["edges"]) != 20:
                 raise SystemExit(f"{kind}: the signed-in page is not a page of 20 ideas: {first}")
             settle(our_url)  # the votes' score refresh would change the data version during the page's run
-            show(
-                "ideaengine: top-20 page (id title status votes score), anonymous",
-                rate(our_url, [{"query": TOP_PAGE}], seconds),
-                floor,
-            )
-            show(
-                "ideaengine: the same page with the response cache off",
-                rate(uncached_url, [{"query": TOP_PAGE}], seconds),
-                floor,
-            )
+            cached = rate(our_url, [{"query": TOP_PAGE}], seconds)
+            show("ideaengine: top-20 page (id title status votes score), anonymous", cached, floors.around())
+            resolved = rate(uncached_url, [{"query": TOP_PAGE}], seconds)
+            show("ideaengine: the same page with the response cache off", resolved, floors.around())
             signed_in = rate(our_url, [{"query": TOP_PAGE_SIGNED_IN}], seconds, token)
-            show("ideaengine: same + author tags viewerVote, signed in", signed_in, floor)
+            show("ideaengine: same + author tags viewerVote, signed in", signed_in, floors.around())
             plan, expected = burst_plan("demo", sso_secret, idea_ids)
             provision(our_url, plan)
             before = tallies(our_url, idea_ids)
