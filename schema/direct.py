@@ -47,15 +47,16 @@ def call_directly(schema: strawberry.Schema) -> list[GraphQLField]:
     resolver takes no arguments but `self` and perhaps `info`, and its field has no extensions (permissions and
     `DomainErrors` are extensions), no exception handler, and strawberry's own `get_result` and call: anything
     else keeps strawberry's chain. Subscriptions keep it too (their resolvers are generators)."""
+    if schema.schema_converter._exception_handler_specs:
+        return []  # a handler may apply to any field: strawberry's chain finds which
     subscription = schema._schema.subscription_type
-    handlers = schema.schema_converter._exception_handler_specs
     changed = []
     for graphql_type in schema._schema.type_map.values():
         if not isinstance(graphql_type, GraphQLObjectType) or graphql_type is subscription:
             continue
         for graphql_field in graphql_type.fields.values():
             field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-            if isinstance(field, StrawberryField) and not handlers and (direct := _direct(schema, field)):
+            if isinstance(field, StrawberryField) and (direct := _direct(schema, field)):
                 graphql_field.resolve = direct
                 changed.append(graphql_field)
     return changed
@@ -156,16 +157,16 @@ def _converter(type_: StrawberryType | type, schema: strawberry.Schema) -> Calla
         if item is None:
             return None
         if item is _same:  # copied all the same: graphql-core gives every request the same default list
-            return lambda value: value if value is None or value is UNSET else list(value)
-        return lambda value: value if value is None or value is UNSET else [item(v) for v in value]
+            return _given(list)
+        return _given(lambda value: [item(v) for v in value])
     if _is_leaf_type(type_, registry) or has_enum_definition(type_):
         return _same
     if has_object_definition(type_) and type_.__strawberry_definition__.is_input:
         # Through strawberry, which calls that input's own plan where it has one (inputs may nest themselves).
-        def nested(value: Any) -> Any:
-            if value is None or value is UNSET:
-                return value
-            return convert_argument(value, type_, registry, config)
-
-        return nested
+        return _given(lambda value: convert_argument(value, type_, registry, config))
     return None
+
+
+def _given(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`convert` for a value given; None and UNSET pass through, as strawberry passes them."""
+    return lambda value: value if value is None or value is UNSET else convert(value)

@@ -64,12 +64,10 @@ class _Planned(ExtensionContextManagerBase):
                 self.hooks.append(WrappedHook(extension, functools.partial(factory, extension), is_async))
             elif plan and (hook := self.get_hook(extension)) is not None:
                 self.hooks.append(hook)
-
-    def _synchronous(self) -> bool:
-        return not any(hook.is_async for hook in self.hooks)
+        self.synchronous = not any(hook.is_async for hook in self.hooks)
 
     async def __aenter__(self) -> None:
-        if self._synchronous():
+        if self.synchronous:
             self.__enter__()
         else:
             await super().__aenter__()
@@ -77,7 +75,7 @@ class _Planned(ExtensionContextManagerBase):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
     ) -> None:
-        if self._synchronous():
+        if self.synchronous:
             self.__exit__(exc_type, exc_val, exc_tb)
         else:
             await super().__aexit__(exc_type, exc_val, exc_tb)
