@@ -35,7 +35,7 @@ from ideaengine import embed, identity, mail, scores, sweep, unsubscribe
 from ideaengine.identity import Actor
 from ideaengine.platform import embeddings, logs, media, replay
 from ideaengine.platform.body_limit import MAX_LIST_ITEMS, BodyLimit, longest_list
-from ideaengine.platform.db import unavailable
+from ideaengine.platform.db import close_session, unavailable
 from ideaengine.platform.jobs import InProcessQueue
 from ideaengine.platform.ratelimit import AnonymousReads
 from ideaengine.platform.response_cache import Cached, ResponseCache
@@ -265,7 +265,7 @@ class GraphQLApp(GraphQL[Context, None]):
         except identity.WriteNeeded:
             actor = None
         finally:
-            await session.close()
+            await close_session(session)
         if actor is None:
             async with self.services.transaction() as session:  # a first SSO token provisions its user
                 actor = await identity.resolve_actor(

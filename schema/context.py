@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor, ActorCache
-from ideaengine.platform.db import Database
+from ideaengine.platform.db import Database, close_session
 from ideaengine.platform.driver import NeedsSession, NeedsTransaction, Write
 from ideaengine.platform.services import Services
 
@@ -69,7 +69,7 @@ class SharedReads:
         try:
             yield session
         finally:
-            await session.close()
+            await close_session(session)
 
     async def data_version(self) -> str:
         """The database's data version now (see `Database.data_version`): no connection of the request's own."""
@@ -83,7 +83,7 @@ class SharedReads:
     async def _drop(self) -> None:
         session, self._session = self._session, None
         if session is not None:
-            await session.close()
+            await close_session(session)
 
     async def close(self) -> None:
         self._closed = True
@@ -181,7 +181,7 @@ class Context:
         try:
             yield session
         finally:
-            await session.close()
+            await close_session(session)
 
 
 Info = strawberry.Info[Context, None]

@@ -317,6 +317,15 @@ class Database:
         await self.engine.dispose()
 
 
+async def close_session(session: AsyncSession) -> None:
+    """`session.close()`, run to its end even when the calling task is cancelled meanwhile (the cancellation is
+    raised once it has), as AsyncSession's own `async with` exit does. graphql-core may cancel a sibling field's task
+    more than once, and a bare close() cancelled partway made the pool throw the connection away (on SQLite, closed
+    by a background task that could outlive the loop, or by the collector)."""
+    async with session:
+        pass
+
+
 def queued_effects(write: AsyncSession | driver.Write) -> list[str]:
     """The kinds of after-commit effects queued on a write (see `jobs.after_commit`, `events.after_commit`)."""
     return [key for key in EFFECT_KEYS if write.info.get(key)]

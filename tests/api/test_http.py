@@ -501,3 +501,56 @@ async def test_a_read_cancelled_mid_statement_leaves_the_request_a_working_conne
     async with reads.session() as session:
         assert (await session.execute(text("SELECT 1"))).scalar() == 1
     await reads.close()
+
+
+@pytest.mark.parametrize("own_session", [False, True])
+async def test_a_read_cancelled_again_while_it_hands_its_connection_back_still_hands_it_back(
+    services: Services, own_session: bool
+) -> None:
+    """graphql-core may cancel a sibling's task more than once. A read cancelled while it holds its session closes
+    the session on the way out; a second cancel arriving during that close used to interrupt it, and SQLAlchemy's
+    pool threw the connection away (on SQLite: invalidated, then terminated by a task of its own in the background,
+    where an aiosqlite "Connection deleted before being closed" could fail an unrelated test). The close now runs to
+    its end, whichever read it was: the request's shared one, or a session of the read's own (a sibling finishing
+    after the operation)."""
+    import asyncio
+    import gc
+    import warnings
+
+    from sqlalchemy import event, text
+
+    from schema import SharedReads
+
+    pool = services.db.read_engine.sync_engine.pool
+    dropped: list[str] = []
+    event.listen(pool, "invalidate", lambda _c, _r, exc: dropped.append(f"invalidated: {exc!r}"))
+    event.listen(pool, "close", lambda _c, _r: dropped.append("closed"))
+    before = asyncio.all_tasks()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for turns in range(10):
+            reads = SharedReads(services.db)
+            if own_session:
+                await reads.close()  # a read after the operation ended: a session of its own
+            holding = asyncio.Event()
+
+            async def reading() -> None:
+                async with reads.session() as session:  # noqa: B023 (awaited within this iteration)
+                    await session.execute(text("SELECT 1"))
+                    holding.set()  # noqa: B023
+                    await asyncio.Event().wait()  # a sibling's resolver, waiting on something else
+
+            task = asyncio.get_running_loop().create_task(reading())
+            await holding.wait()
+            task.cancel()
+            for _ in range(turns):  # the second cancel lands at a different step of the close each round
+                await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await reads.close()
+            assert pool.checkedout() == 0, turns  # type: ignore[attr-defined]
+        gc.collect()
+        assert asyncio.all_tasks() - before <= {asyncio.current_task()}  # nothing left closing in the background
+    assert [str(w.message) for w in caught] == []
+    assert dropped == []  # every connection went back to the pool, none was thrown away
