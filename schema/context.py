@@ -76,18 +76,22 @@ class SharedReads:
         return await self._db.data_version()
 
     async def forget(self) -> None:
-        """Hand the connection back; objects read so far are forgotten, so a later read sees fresh rows."""
+        """Hand the connection back; objects read so far are forgotten, so a later read sees fresh rows. Called
+        by a resolver after its write: a task graphql-core may cancel, so the close runs to its end."""
         async with self._lock:
             await self._drop()
 
-    async def _drop(self) -> None:
+    async def _drop(self, *, cancellable: bool = False) -> None:
         session, self._session = self._session, None
         if session is not None:
-            await close_session(session)
+            await (session.close() if cancellable else close_session(session))
 
     async def close(self) -> None:
+        """The operation is over (`_release_reads`, in the request's own task, which nothing but the server's
+        shutdown cancels): a plain close, without `close_session`'s task, on every request that read."""
         self._closed = True
-        await self.forget()
+        async with self._lock:
+            await self._drop(cancellable=True)
 
 
 @dataclass
