@@ -35,7 +35,7 @@ from ideaengine import embed, identity, mail, scores, sweep, unsubscribe
 from ideaengine.identity import Actor
 from ideaengine.platform import embeddings, logs, media, replay
 from ideaengine.platform.body_limit import MAX_LIST_ITEMS, BodyLimit, longest_list
-from ideaengine.platform.db import close_session, unavailable
+from ideaengine.platform.db import unavailable
 from ideaengine.platform.jobs import InProcessQueue
 from ideaengine.platform.ratelimit import AnonymousReads
 from ideaengine.platform.response_cache import Cached, ResponseCache
@@ -257,15 +257,13 @@ class GraphQLApp(GraphQL[Context, None]):
             return known
         # A read first: most requests come from known users, and a write transaction takes SQLite's lock. It is
         # one statement, so it needs no transaction of its own (no BEGIN and ROLLBACK round trips).
-        session = self.services.db.reader()
-        try:
-            actor = await identity.resolve_actor(
-                session, authorization, self.services.box, write=False, max_lifetime=self.max_token_lifetime
-            )
-        except identity.WriteNeeded:
-            actor = None
-        finally:
-            await close_session(session)
+        async with self.services.db.reader() as session:
+            try:
+                actor = await identity.resolve_actor(
+                    session, authorization, self.services.box, write=False, max_lifetime=self.max_token_lifetime
+                )
+            except identity.WriteNeeded:
+                actor = None
         if actor is None:
             async with self.services.transaction() as session:  # a first SSO token provisions its user
                 actor = await identity.resolve_actor(

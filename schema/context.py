@@ -65,11 +65,8 @@ class SharedReads:
                 return
         # A resolver graphql-core lets finish after the operation (a sibling of a failed non-null field)
         # reads on a session of its own, so nothing reopens the shared one after it was closed.
-        session = self._db.reader()
-        try:
+        async with self._db.reader() as session:  # closed to its end, even if this task is cancelled meanwhile
             yield session
-        finally:
-            await close_session(session)
 
     async def data_version(self) -> str:
         """The database's data version now (see `Database.data_version`): no connection of the request's own."""
@@ -181,11 +178,8 @@ class Context:
             async with self.shared_reads.session() as shared:
                 yield shared
             return
-        session = self.services.db.reader()
-        try:
+        async with self.services.db.reader() as session:
             yield session
-        finally:
-            await close_session(session)
 
 
 Info = strawberry.Info[Context, None]

@@ -85,29 +85,24 @@ def _direct(schema: strawberry.Schema, field: StrawberryField) -> Resolve | None
     if parameter is not None and parameter.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD:
         return None  # `info` by keyword only: rare enough to leave to strawberry
     info_class = schema.config.info_class
-    if inspect.iscoroutinefunction(func):
-        return _awaiting(func, None if parameter is None else lambda info: info_class(_raw_info=info, _field=field))
-    if parameter is None:
-        return lambda source, _info: func(source)
-    return lambda source, info: func(source, info_class(_raw_info=info, _field=field))
+    call: Resolve = (
+        (lambda source, _info: func(source))
+        if parameter is None
+        else (lambda source, info: func(source, info_class(_raw_info=info, _field=field)))
+    )
+    return _awaiting(call) if inspect.iscoroutinefunction(func) else call
 
 
-def _awaiting(func: Callable[..., Any], make_info: Callable[[GraphQLResolveInfo[Any]], Any] | None) -> Resolve:
+def _awaiting(call: Resolve) -> Resolve:
     """An async resolver, called only once graphql-core awaits it. graphql-core cancels the siblings of a failed
     non-null field, and one cancelled before it started is dropped unawaited: Python then warns of the dropped
     coroutine by its name, which is this one's for every direct field (the suite's filters name it, as they name
     strawberry's own wrapper), and the resolver itself never ran."""
-    if make_info is None:
 
-        async def direct_resolver(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
-            return await func(source)
+    async def direct_resolver(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
+        return await call(source, info)
 
-        return direct_resolver
-
-    async def direct_resolver_with_info(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
-        return await func(source, make_info(info))
-
-    return direct_resolver_with_info
+    return direct_resolver
 
 
 def convert_inputs_directly(schema: strawberry.Schema) -> list[StrawberryObjectDefinition]:

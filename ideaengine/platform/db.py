@@ -319,9 +319,10 @@ class Database:
 
 async def close_session(session: AsyncSession) -> None:
     """`session.close()`, run to its end even when the calling task is cancelled meanwhile (the cancellation is
-    raised once it has), as AsyncSession's own `async with` exit does. graphql-core may cancel a sibling field's task
-    more than once, and a bare close() cancelled partway made the pool throw the connection away (on SQLite, closed
-    by a background task that could outlive the loop, or by the collector)."""
+    raised once it has), as AsyncSession's own `async with` exit does: for a session kept beyond one block
+    (`SharedReads`); a session of one block is opened with `async with`. graphql-core may cancel a sibling field's
+    task more than once, and a bare close() cancelled partway made the pool throw the connection away (on SQLite,
+    closed by a background task that could outlive the loop, or by the collector)."""
     async with session:
         pass
 
