@@ -36,17 +36,52 @@ async def job_database() -> AsyncIterator[Database]:
         await db.dispose()
 
 
-def run(job: str, board_id: int, body: Callable[[Database], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-    """Run an async job body in a fresh event loop and log one line: job, board, duration and counts."""
-    if isinstance(board_id, bool) or not isinstance(board_id, int):
-        raise TypeError(f"{job}: board_id must be an int, not {board_id!r}")
+class ThreadRuntime:
+    """What an in-process job thread keeps across its jobs: an event loop and a Database on it.
 
-    async def main() -> dict[str, Any]:
+    A job run afresh builds both and connects anew: an SSL attempt, authentication, the dialect's first-connect
+    queries, and every statement prepared again on the new connection. That was most of a score refresh of the
+    demo board (50 ms of CPU against 19 ms kept, py-spy: Engine.connect and asyncpg's prepare), and the server
+    answering votes beside it lost a tenth of its rate to it (`bench.api_bench`; one refresh a second per board
+    under a stream of votes, DECISIONS.md 13).
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.db = Database(current_settings(), job_thread=True)
+
+    def run(self, body: Callable[[Database], Awaitable[T]]) -> T:
+        return self.loop.run_until_complete(body(self.db))
+
+    def close(self) -> None:
+        try:
+            self.loop.run_until_complete(self.db.dispose())
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
+        finally:
+            self.loop.close()
+
+
+def with_database(body: Callable[[Database], Awaitable[T]]) -> T:
+    """Run a job's async body with a Database: on an in-process runner's thread, on what that thread keeps
+    (`ThreadRuntime`); under rq, where a job has a process of its own, or run by hand, in a fresh event loop
+    with an engine made and disposed for it (`job_database`)."""
+    runner = jobs.current_runner()
+    if runner is not None:
+        return runner.kept("workers.base.ThreadRuntime", ThreadRuntime, ThreadRuntime.close).run(body)
+
+    async def main() -> T:
         async with job_database() as db:
             return await body(db)
 
+    return asyncio.run(main())
+
+
+def run(job: str, board_id: int, body: Callable[[Database], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """Run an async job body (`with_database`) and log one line: job, board, duration and counts."""
+    if isinstance(board_id, bool) or not isinstance(board_id, int):
+        raise TypeError(f"{job}: board_id must be an int, not {board_id!r}")
     started = time.monotonic()
-    counts = asyncio.run(main())
+    counts = with_database(body)
     fields = {"job": job, "board": board_id, "seconds": round(time.monotonic() - started, 4), **counts}
     log.info("job %s done", job, extra={"fields": fields})
     return counts

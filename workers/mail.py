@@ -10,7 +10,6 @@ repeat carries the same Message-ID).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -28,7 +27,7 @@ from ideaengine.platform.jobs import current_settings
 from ideaengine.platform.models import MailStatus, utcnow
 from ideaengine.platform.secrets_box import SecretBox, load_server_key
 from ideaengine.platform.settings import Settings
-from workers.base import job_database, run_again
+from workers.base import run_again, with_database
 
 log = logging.getLogger("ideaengine.jobs")
 
@@ -46,7 +45,7 @@ def send_due() -> dict[str, Any]:
         counts: dict[str, Any] = {"skipped": "no mail server configured"}
         retry_in = None
     else:
-        counts, retry_in = asyncio.run(_send_due(settings))
+        counts, retry_in = with_database(lambda db: _send_due(db, settings))
     fields = {"job": "send_mail", "seconds": round(time.monotonic() - started, 4), **counts}
     log.info("job send_mail done", extra={"fields": fields})
     if retry_in is not None and not run_again(retry_in, mail.SEND_DUE):
@@ -54,38 +53,37 @@ def send_due() -> dict[str, Any]:
     return counts
 
 
-async def _send_due(settings: Settings) -> tuple[dict[str, Any], float | None]:
+async def _send_due(db: Database, settings: Settings) -> tuple[dict[str, Any], float | None]:
     box = SecretBox(load_server_key(settings))
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     retry_in: float | None = None
     now = utcnow()
-    async with job_database() as db:
-        sender = _Sender(settings)
-        try:
-            while True:
+    sender = _Sender(settings)
+    try:
+        while True:
+            async with db.write() as session:
+                rows = await mail.claim_due(session, now, BATCH)
+            if not rows:
+                break
+            async with db.read() as session:
+                people = await mail.recipients(session, rows)
+            plan = mail_messages.plan(people, settings, box, now)
+            if plan.skipped:
                 async with db.write() as session:
-                    rows = await mail.claim_due(session, now, BATCH)
-                if not rows:
-                    break
-                async with db.read() as session:
-                    people = await mail.recipients(session, rows)
-                plan = mail_messages.plan(people, settings, box, now)
-                if plan.skipped:
-                    async with db.write() as session:
-                        for why, ids in plan.skipped.items():
-                            await mail.settle(session, ids, MailStatus.SKIPPED, error=why, now=now)
-                            counts["skipped"] += len(ids)
-                for letter in plan.letters:
-                    error, final = await sender.send(letter)
-                    delay = await _record(db, settings, letter, error, final)
-                    status = "sent" if error is None else "retry" if delay is not None else "failed"
-                    counts[status] += len(letter.row_ids)
-                    if delay is not None:
-                        retry_in = delay if retry_in is None else min(retry_in, delay)
-                if len(rows) < BATCH:
-                    break
-        finally:
-            await sender.close()
+                    for why, ids in plan.skipped.items():
+                        await mail.settle(session, ids, MailStatus.SKIPPED, error=why, now=now)
+                        counts["skipped"] += len(ids)
+            for letter in plan.letters:
+                error, final = await sender.send(letter)
+                delay = await _record(db, settings, letter, error, final)
+                status = "sent" if error is None else "retry" if delay is not None else "failed"
+                counts[status] += len(letter.row_ids)
+                if delay is not None:
+                    retry_in = delay if retry_in is None else min(retry_in, delay)
+            if len(rows) < BATCH:
+                break
+    finally:
+        await sender.close()
     return counts, retry_in
 
 

@@ -24,11 +24,12 @@ from sqlalchemy import select, update
 from ideaengine import webhooks
 from ideaengine.errors import DomainError
 from ideaengine.platform import jobs
+from ideaengine.platform.db import Database
 from ideaengine.platform.jobs import current_settings
 from ideaengine.platform.models import Webhook, WebhookDelivery, WebhookDeliveryStatus, utcnow
 from ideaengine.platform.secrets_box import SecretBox, load_server_key
 from ideaengine.platform.settings import Settings
-from workers.base import job_database, run_again
+from workers.base import run_again, with_database
 
 log = logging.getLogger("ideaengine.jobs")
 
@@ -54,7 +55,7 @@ def deliver(delivery_id: int, retries: bool = True) -> dict[str, Any]:
     settings = current_settings()
     while True:
         started = time.monotonic()
-        outcome = asyncio.run(_attempt(settings, delivery_id, retries))
+        outcome = with_database(lambda db: _attempt(db, settings, delivery_id, retries))
         log.info(
             json.dumps(
                 {
@@ -75,45 +76,44 @@ def backoff(settings: Settings, attempts: int) -> float:
     return jobs.backoff(settings.webhook_retry_base_seconds, attempts)
 
 
-async def _attempt(settings: Settings, delivery_id: int, retries: bool) -> Outcome:
-    async with job_database() as db:
-        async with db.read() as session:
-            row = (
-                await session.execute(
-                    select(WebhookDelivery, Webhook)
-                    .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-                    .where(WebhookDelivery.id == delivery_id)
-                )
-            ).first()
-        if row is None:
-            return Outcome({"skipped": "the delivery or its webhook was deleted"})
-        delivery, hook = row
-        if delivery.status != WebhookDeliveryStatus.PENDING:
-            return Outcome({"skipped": f"already {delivery.status.value.lower()}"})
-        code, error, retryable = await _send(settings, delivery, hook)
-        attempts = delivery.attempts + 1
-        now = utcnow()
-        if error is None:
-            status, retry_in = WebhookDeliveryStatus.DELIVERED, None
-        elif retryable and retries and attempts < settings.webhook_max_attempts:
-            status, retry_in = WebhookDeliveryStatus.PENDING, backoff(settings, attempts)
-        else:
-            status, retry_in = WebhookDeliveryStatus.FAILED, None
-        async with db.write() as session:
-            # Never undo a settled delivery (a duplicate run may have finished first).
+async def _attempt(db: Database, settings: Settings, delivery_id: int, retries: bool) -> Outcome:
+    async with db.read() as session:
+        row = (
             await session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == WebhookDeliveryStatus.PENDING)
-                .values(
-                    attempts=WebhookDelivery.attempts + 1,
-                    status=status,
-                    last_error=error,
-                    response_status=code,
-                    last_attempt_at=now,
-                    next_attempt_at=None if retry_in is None else now + timedelta(seconds=retry_in),
-                    delivered_at=now if error is None else None,
-                )
+                select(WebhookDelivery, Webhook)
+                .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+                .where(WebhookDelivery.id == delivery_id)
             )
+        ).first()
+    if row is None:
+        return Outcome({"skipped": "the delivery or its webhook was deleted"})
+    delivery, hook = row
+    if delivery.status != WebhookDeliveryStatus.PENDING:
+        return Outcome({"skipped": f"already {delivery.status.value.lower()}"})
+    code, error, retryable = await _send(settings, delivery, hook)
+    attempts = delivery.attempts + 1
+    now = utcnow()
+    if error is None:
+        status, retry_in = WebhookDeliveryStatus.DELIVERED, None
+    elif retryable and retries and attempts < settings.webhook_max_attempts:
+        status, retry_in = WebhookDeliveryStatus.PENDING, backoff(settings, attempts)
+    else:
+        status, retry_in = WebhookDeliveryStatus.FAILED, None
+    async with db.write() as session:
+        # Never undo a settled delivery (a duplicate run may have finished first).
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == WebhookDeliveryStatus.PENDING)
+            .values(
+                attempts=WebhookDelivery.attempts + 1,
+                status=status,
+                last_error=error,
+                response_status=code,
+                last_attempt_at=now,
+                next_attempt_at=None if retry_in is None else now + timedelta(seconds=retry_in),
+                delivered_at=now if error is None else None,
+            )
+        )
     counts: dict[str, Any] = {"attempt": attempts, "status": status.value, "httpStatus": code}
     if error is not None:
         counts["error"] = error

@@ -36,6 +36,8 @@ WRITE_POOL_OVERFLOW = 8
 writes: each pool has one connection for each of the 32 operations a server runs at once (app.py). The write
 pool keeps all 32 open: a vote's first call on a connection makes its function there (`driver.AfterLock`), and
 a burst through overflow connections, each opened, given the function and closed, took 30% fewer votes."""
+JOB_THREAD_POOL = (1, 3)
+"The pools of a Database an in-process job thread keeps (`Database(job_thread=True)`): kept, overflow."
 SETTINGS_KEY = "ideaengine.settings"
 "Every session's `info` holds the settings it runs under, so a domain rule that depends on configuration (email\n"
 "goes out only with a mail server) reads them without a parameter threaded through every service."
@@ -72,14 +74,17 @@ def create_engine(
     autocommit: bool = False,
     size: tuple[int, int] | None = None,
     inline: bool = False,
+    ping: bool = False,
 ) -> AsyncEngine:
     """An engine for the configured database; `pooled=False` for jobs that run in a forked process,
     `autocommit` for PostgreSQL reads that need no transaction (see `Database.reader`), `size` (connections
     kept, overflow) for a PostgreSQL pool sized otherwise than the API's, `inline` for a SQLite file whose
-    statements run on the caller's thread (`inline_sqlite`: the writers')."""
+    statements run on the caller's thread (`inline_sqlite`: the writers'), `ping` for a pool that checks a
+    connection with a round trip when it hands it out (SQLAlchemy's pool_pre_ping)."""
     kwargs: dict[str, Any] = {}
     if pooled:
         kwargs["pool_timeout"] = settings.database_pool_timeout_seconds
+        kwargs["pool_pre_ping"] = ping and not settings.is_sqlite  # nothing closes a SQLite connection but us
     if not pooled:
         kwargs["poolclass"] = NullPool
     elif not settings.is_sqlite:
@@ -162,9 +167,14 @@ class Database:
     """Storage only: the engine, short read sessions and write transactions. What a write queues for after
     its commit (jobs, live events) is the unit of work's business (`ideaengine.platform.unit_of_work`)."""
 
-    def __init__(self, settings: Settings, *, pooled: bool = True) -> None:
+    def __init__(self, settings: Settings, *, pooled: bool = True, job_thread: bool = False) -> None:
+        """`pooled=False` for a job in a process of its own (rq forks per job); `job_thread` for the Database an
+        in-process job thread keeps across its jobs (workers.base): small pools (`JOB_THREAD_POOL`) whose
+        connections are pinged when checked out (the thread's loop sleeps between jobs, so it never saw a
+        connection the server closed meanwhile), and none for health checks."""
         self.settings = settings
-        self.engine = create_engine(settings, pooled=pooled, inline=True)
+        size = JOB_THREAD_POOL if job_thread else None
+        self.engine = create_engine(settings, pooled=pooled, inline=True, size=size, ping=job_thread)
         "Writes. On a SQLite file they run inline: they hold the single writer, which a hop to a thread for\n"
         "every step of every statement kept busy (see inline_sqlite); reads stay on aiosqlite's threads, where\n"
         "SQLite's C work on a long query runs beside the event loop instead of holding it."
@@ -186,11 +196,11 @@ class Database:
         else:
             # A pool of its own, in autocommit: handed back to a shared pool, each connection would be reset to
             # READ COMMITTED, a round trip per request for nothing.
-            read_engine = create_engine(settings, pooled=pooled, autocommit=True)
+            read_engine = create_engine(settings, pooled=pooled, autocommit=True, size=size, ping=job_thread)
         self.read_engine = read_engine
         self.reads = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False)
         self.health_engine = read_engine
-        if pooled and not settings.is_sqlite:
+        if pooled and not job_thread and not settings.is_sqlite:
             self.health_engine = create_engine(settings, autocommit=True, size=(1, 0))
         self.health_sessions = async_sessionmaker(self.health_engine, expire_on_commit=False, autoflush=False)
         self._probe: sqlite3.Connection | None = None

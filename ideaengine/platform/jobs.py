@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import importlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ideaengine.platform import events
 from ideaengine.platform.events import Broker
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis as AsyncRedis
 
 log = logging.getLogger("ideaengine.jobs")
+T = TypeVar("T")
 
 PENDING_PREFIX = "ideaengine:pending:"
 PENDING_TTL_SECONDS = 120
@@ -115,6 +119,16 @@ _runner: contextvars.ContextVar[InProcessQueue | None] = contextvars.ContextVar(
 "The in-process runner that started the current job (its task and thread copy the context)."
 
 
+def current_runner() -> InProcessQueue | None:
+    """The in-process runner whose thread runs the calling job; None under rq or when run by hand."""
+    return _runner.get()
+
+
+JOB_THREADS = 4
+"""Threads an in-process runner runs jobs on, at most this many at once; each keeps what `InProcessQueue.kept`
+made on it (workers.base keeps an event loop and a small pool of connections per thread)."""
+
+
 class InProcessQueue:
     """Runs jobs in threads off the event loop, coalescing repeats in memory.
 
@@ -130,6 +144,22 @@ class InProcessQueue:
         self._tasks: set[asyncio.Task[None]] = set()
         self._later: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._threads = ThreadPoolExecutor(JOB_THREADS, thread_name_prefix="ideaengine-job")
+        self._own = threading.local()
+        self._kept: list[tuple[Any, Callable[[Any], None]]] = []
+        self._kept_lock = threading.Lock()
+        self._closed = False
+
+    def kept(self, key: str, make: Callable[[], T], close: Callable[[T], None]) -> T:
+        """The calling job thread's own `key`: made by `make` on its first job there, kept for its later jobs,
+        and closed by `close` (in a job thread, no loop running) when the runner closes. For what a job would
+        otherwise build and tear down on every run."""
+        own: dict[str, Any] = self._own.__dict__
+        if key not in own:
+            own[key] = made = make()
+            with self._kept_lock:
+                self._kept.append((made, close))
+        return own[key]  # type: ignore[no-any-return]
 
     async def submit(self, requests: Sequence[JobRequest]) -> None:
         self._loop = asyncio.get_running_loop()
@@ -167,8 +197,13 @@ class InProcessQueue:
         if request.coalesce:
             await asyncio.sleep(self.delay)
             self._pending.discard(request.key)
+        if self._closed:
+            log.info("job %s%r not run: the runner has closed (the sweep catches up)", request.name, request.args)
+            return
+        call = functools.partial(run_job, request.name, request.args, None, self.settings)
         try:
-            await asyncio.to_thread(run_job, request.name, request.args, None, self.settings)
+            # asyncio.to_thread's own steps, on the runner's threads: the job sees this task's context (_runner).
+            await asyncio.get_running_loop().run_in_executor(self._threads, contextvars.copy_context().run, call)
         except Exception:
             log.exception("job %s%r failed", request.name, request.args)
 
@@ -186,6 +221,16 @@ class InProcessQueue:
             task.cancel()
         await asyncio.gather(*self._later, return_exceptions=True)
         await self.drain()
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        with self._kept_lock:
+            kept, self._kept = self._kept, []
+        for value, close in kept:
+            try:
+                await loop.run_in_executor(self._threads, close, value)
+            except Exception:
+                log.exception("closing what a job thread kept failed")
+        self._threads.shutdown(wait=False)  # idle now: each thread ends as it sees the shutdown
 
 
 def backoff(base_seconds: float, attempts: int) -> float:
