@@ -158,9 +158,8 @@ async def validate_url(url: str, allow_private: bool) -> str:
     if allow_private:
         return url.strip()
     try:
-        infos = await asyncio.wait_for(
-            asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT_SECONDS
-        )
+        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):  # not wait_for, which on 3.11 can drop a cancel
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, TimeoutError):
         infos = []
     check_addresses(host, _addresses(infos))

@@ -77,17 +77,22 @@ BOARD_EVENT_TYPES = (
 "Registered with the schema: they are reached only through the BoardEvent interface."
 
 
-async def _until_expiry(stream: AsyncIterator[events.Event], actor: Actor) -> AsyncIterator[events.Event]:
+async def until_expiry(stream: AsyncIterator[events.Event], actor: Actor) -> AsyncIterator[events.Event]:
     """The events, until the subscriber's SSO token expires: then an UNAUTHENTICATED error ends the stream
     (rights are those of the token; a client subscribes again with a fresh one). A subscriber that fell so
-    far behind that the broker dropped it ends with FELL_BEHIND: it may have missed events, so it refetches."""
+    far behind that the broker dropped it ends with FELL_BEHIND: it may have missed events, so it refetches.
+
+    The wait is `asyncio.timeout`, not `asyncio.wait_for`: on Python 3.11 a cancel landing in the same turn of
+    the loop as an event (a client's `complete` as a job thread's refresh is delivered) made wait_for return
+    the event and drop the cancel, and the completed operation went on sending events for good."""
     try:
         while True:
             remaining = None if actor.expires_at is None else actor.expires_at - time.time()
             try:
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError
-                event = await asyncio.wait_for(anext(stream), remaining)
+                async with asyncio.timeout(remaining):
+                    event = await anext(stream)
             except TimeoutError:
                 raise GraphQLError(
                     "The SSO token has expired: subscribe again with a fresh one.",
@@ -131,7 +136,7 @@ class Subscriptions:
         if not visible:
             raise query_error(not_found("No such idea.", "ideaId"))
         async with services.broker.subscribe(events.idea_channel(pk)) as stream:
-            async for event in _until_expiry(stream, actor):
+            async for event in until_expiry(stream, actor):
                 async with services.db.read() as session:
                     change = await lifecycle.get_change(session, actor, int(event.payload["statusChangeId"]))
                 if change is not None:
@@ -150,7 +155,7 @@ class Subscriptions:
             if not await boards.get_visible_many(session, actor, [pk]):
                 raise query_error(not_found("No such board.", "boardId"))
         async with services.broker.subscribe(events.board_channel(pk)) as stream:
-            async for event in _until_expiry(stream, actor):
+            async for event in until_expiry(stream, actor):
                 item = await _board_event(services, actor, pk, event.payload)
                 if item is not None:
                     _fresh_loaders(info)
