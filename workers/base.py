@@ -41,9 +41,8 @@ class ThreadRuntime:
 
     A job run afresh builds both and connects anew: an SSL attempt, authentication, the dialect's first-connect
     queries, and every statement prepared again on the new connection. That was most of a score refresh of the
-    demo board (50 ms of CPU against 19 ms kept, py-spy: Engine.connect and asyncpg's prepare), and the server
-    answering votes beside it lost a tenth of its rate to it (`bench.api_bench`; one refresh a second per board
-    under a stream of votes, DECISIONS.md 13).
+    demo board under a stream of votes (50 ms of CPU against 19 ms kept, py-spy: Engine.connect and asyncpg's
+    prepare), one refresh a second per board (DECISIONS.md 13), each also forking a PostgreSQL backend.
     """
 
     def __init__(self) -> None:
