@@ -73,7 +73,16 @@ async def stalled_client(url: str, port: int) -> GraphQLWS:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
     sock.setblocking(False)
-    conn = await connect(url, subprotocols=[PROTOCOL], sock=sock, max_queue=1, open_timeout=10)  # type: ignore[list-item]
+    # No keep-alive pings of its own, as a phone without signal sends none: the client's pings would go
+    # unanswered while it reads nothing, and after 40 s of that (a slow machine) it would close the socket itself.
+    conn = await connect(
+        url,
+        subprotocols=[PROTOCOL],  # type: ignore[list-item]
+        sock=sock,
+        max_queue=1,
+        open_timeout=10,
+        ping_interval=None,
+    )
     client = GraphQLWS(conn)
     await client.send({"type": "connection_init", "payload": {}})
     assert (await client.receive())["type"] == "connection_ack"
@@ -99,7 +108,7 @@ async def test_a_subscriber_that_stops_reading_is_dropped_with_fell_behind_and_t
 
         async def read_all() -> None:
             while True:
-                message = await reading.expect("small", 60)
+                message = await reading.expect("small", 600)  # cancelled at the end: never masks a failure
                 assert message["type"] == "next", message
                 event = message["payload"]["data"]["boardActivity"]
                 if event["__typename"] == "IdeaStatusChangedEvent":
@@ -111,6 +120,7 @@ async def test_a_subscriber_that_stops_reading_is_dropped_with_fell_behind_and_t
             await reading.subscribe("small", SMALL, {"id": board})
             await asyncio.sleep(0.5)  # both listening (the protocol does not acknowledge a subscribe)
             stalled.socket.transport.pause_reading()
+            stalled_at = time.monotonic()
             sent: list[str] = []
             while "dropping a subscriber that fell behind" not in server.output():
                 assert len(sent) < 3 * QUEUE_SIZE, "the stalled subscriber was never dropped"
@@ -125,8 +135,12 @@ async def test_a_subscriber_that_stops_reading_is_dropped_with_fell_behind_and_t
                 await asyncio.sleep(0.05)
             assert heard == sent
             stalled.socket.transport.resume_reading()
-            while (message := await stalled.expect("big", 60))["type"] == "next":
-                pass  # what the server had sent before it stopped waiting
+            stalled_for = time.monotonic() - stalled_at
+            try:
+                while (message := await stalled.expect("big", 60))["type"] == "next":
+                    pass  # what the server had sent before it stopped waiting
+            except TimeoutError:
+                pytest.fail(f"nothing for the stalled subscriber after {stalled_for:.1f} s:\n{server.output()[-4000:]}")
             assert message["type"] == "error", message
             assert message["payload"] == [
                 {
