@@ -99,9 +99,12 @@ SELECT md5(concat_ws('|',
   (SELECT string_agg(indexdef, ';' ORDER BY indexdef) FROM pg_indexes WHERE schemaname = 'public'),
   (SELECT string_agg(conname || pg_get_constraintdef(c.oid), ';' ORDER BY conname)
      FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public'),
-  (SELECT string_agg(p.proname, ';' ORDER BY p.proname)
+  (SELECT string_agg(p.proname || md5(p.prosrc), ';' ORDER BY p.proname, md5(p.prosrc))
      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'),
-  (SELECT string_agg(tgname, ';' ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal),
+  (SELECT string_agg(pg_get_triggerdef(oid), ';' ORDER BY tgname) FROM pg_trigger WHERE NOT tgisinternal),
+  (SELECT string_agg(viewname || definition, ';' ORDER BY viewname) FROM pg_views WHERE schemaname = 'public'),
+  (SELECT string_agg(t.typname || ':' || e.enumlabel, ';' ORDER BY t.typname, e.enumsortorder)
+     FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid),
   (SELECT string_agg(sequencename, ';' ORDER BY sequencename) FROM pg_sequences WHERE schemaname = 'public'),
   (SELECT string_agg(extname, ';' ORDER BY extname) FROM pg_extension),
   (SELECT string_agg(tablename || array_to_string(ARRAY(SELECT unnest(c.relacl)::text), ','), ';'
@@ -113,8 +116,9 @@ SELECT md5(concat_ws('|',
      JOIN pg_database d ON d.oid = s.setdatabase WHERE d.datname = current_database()),
   (SELECT string_agg(version_num, ';') FROM alembic_version)
 ))"""
-"""What a test must leave as it found it for its database to be emptied and lent again: the schema, the
-grants and the migration it is at (its rows are deleted). A test that changes any of these (a downgrade, a
+"""What a test must leave as it found it for its database to be emptied and lent again: the schema (tables,
+indexes, constraints, functions, triggers, views, enum labels), the grants and the migration it is at (its
+rows are deleted). A test that changes any of these (a downgrade, a
 revoked privilege) leaves a database that is dropped instead."""
 
 RESET = """

@@ -90,8 +90,10 @@ def test_a_database_given_back_is_lent_again_empty_with_its_ids_restarted(templa
         "ALTER TABLE ideas ADD COLUMN leftover integer",
         "DROP INDEX ix_ideas_board_up",
         "UPDATE alembic_version SET version_num = 'somewhere_else'",
+        "CREATE FUNCTION leftover() RETURNS integer LANGUAGE sql AS 'SELECT 1'",
+        "CREATE VIEW leftover AS SELECT id FROM ideas",
     ],
-    ids=["grant", "column", "index", "migration"],
+    ids=["grant", "column", "index", "migration", "function", "view"],
 )
 def test_a_database_whose_schema_or_grants_changed_is_dropped_not_lent(templates: Templates, change: str) -> None:
     name = templates.lend_pg()
