@@ -44,11 +44,16 @@ def unavailable(what: str, why: object) -> None:
     pytest.skip(message)
 
 
+def pg_dsn(database: str | None = None) -> str:
+    """asyncpg's address of the suite's admin database, or of the database named `database`."""
+    url = PG_ADMIN_URL if database is None else pg_url(database)
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
 async def _pg_execute(*statements: str) -> None:
     import asyncpg
 
-    url = PG_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(url, timeout=5)
+    conn = await asyncpg.connect(pg_dsn(), timeout=5)
     try:
         for statement in statements:
             await conn.execute(statement)
@@ -56,10 +61,11 @@ async def _pg_execute(*statements: str) -> None:
         await conn.close()
 
 
-async def _pg_fetchval(database: str, query: str) -> Any:
+async def pg_fetchval(database: str | None, query: str) -> Any:
+    """One value, read in the database `database` (None: the suite's admin database)."""
     import asyncpg
 
-    conn = await asyncpg.connect(pg_url(database).replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
+    conn = await asyncpg.connect(pg_dsn(database), timeout=5)
     try:
         return await conn.fetchval(query)
     finally:
@@ -71,7 +77,7 @@ async def _pg_reset(database: str, fingerprint: str | None) -> bool:
     Connections a test left open (a server it started, a session it leaked) are ended first."""
     import asyncpg
 
-    conn = await asyncpg.connect(pg_url(database).replace("postgresql+asyncpg://", "postgresql://"), timeout=5)
+    conn = await asyncpg.connect(pg_dsn(database), timeout=5)
     try:
         await conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -118,8 +124,8 @@ SELECT md5(concat_ws('|',
 ))"""
 """What a test must leave as it found it for its database to be emptied and lent again: the schema (tables,
 indexes, constraints, functions, triggers, views, enum labels), the grants and the migration it is at (its
-rows are deleted). A test that changes any of these (a downgrade, a
-revoked privilege) leaves a database that is dropped instead."""
+rows are deleted). A test that changes any of these (a downgrade, a revoked privilege) leaves a database that
+is dropped instead."""
 
 RESET = """
 DO $$
@@ -174,7 +180,7 @@ class Templates:
                 self.pg_error = exc
                 unavailable("PostgreSQL", exc)
             migrate.upgrade(pg_url(name))
-            self.pg_fingerprint = asyncio.run(_pg_fetchval(name, FINGERPRINT))
+            self.pg_fingerprint = asyncio.run(pg_fetchval(name, FINGERPRINT))
             self.pg = name
         return self.pg
 

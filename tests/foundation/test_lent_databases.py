@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from typing import Any
 
-import asyncpg
 import pytest
 
-from tests.conftest import PG_ADMIN_URL, TEST_SECRET_KEY, UNLIMITED, Templates, pg_url
+from tests.conftest import TEST_SECRET_KEY, UNLIMITED, Templates, pg_dsn, pg_fetchval, pg_url
 
 pytestmark = [pytest.mark.postgres]
 
@@ -28,10 +26,6 @@ asyncio.run(main())
 "A process that holds a lock on the database and never lets go, as a test's leaked connection would."
 
 
-def _dsn(name: str) -> str:
-    return pg_url(name).replace("postgresql+asyncpg://", "postgresql://")
-
-
 async def _create_workspace(name: str, slug: str) -> int:
     from ideaengine import workspaces
     from ideaengine.platform.services import Services
@@ -45,16 +39,7 @@ async def _create_workspace(name: str, slug: str) -> int:
             await workspaces.create_workspace(session, services.box, slug)
     finally:
         await services.close()
-    return int(await _fetch(name, f"SELECT id FROM workspaces WHERE slug = '{slug}'"))
-
-
-async def _fetch(name: str | None, query: str) -> Any:
-    """One value, read in the database `name`, or with None in the suite's admin database."""
-    conn = await asyncpg.connect(_dsn(name) if name else PG_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        return await conn.fetchval(query)
-    finally:
-        await conn.close()
+    return int(await pg_fetchval(name, f"SELECT id FROM workspaces WHERE slug = '{slug}'"))
 
 
 def test_a_database_given_back_is_lent_again_empty_with_its_ids_restarted(templates: Templates) -> None:
@@ -63,7 +48,7 @@ def test_a_database_given_back_is_lent_again_empty_with_its_ids_restarted(templa
     try:
         assert asyncio.run(_create_workspace(name, "first")) == 1
         assert asyncio.run(_create_workspace(name, "second")) == 2
-        locker = subprocess.Popen([sys.executable, "-c", LOCKER, _dsn(name)], stdout=subprocess.PIPE, text=True)
+        locker = subprocess.Popen([sys.executable, "-c", LOCKER, pg_dsn(name)], stdout=subprocess.PIPE, text=True)
         assert locker.stdout is not None and locker.stdout.readline() == "locked\n"
     finally:
         templates.give_back(name)  # ends the locker's session, then empties the tables
@@ -75,10 +60,10 @@ def test_a_database_given_back_is_lent_again_empty_with_its_ids_restarted(templa
     again = templates.lend_pg()
     try:
         assert again == name  # the same database, lent again
-        assert asyncio.run(_fetch(again, "SELECT count(*) FROM workspaces")) == 0
-        assert asyncio.run(_fetch(again, "SELECT count(*) FROM users")) == 0
+        assert asyncio.run(pg_fetchval(again, "SELECT count(*) FROM workspaces")) == 0
+        assert asyncio.run(pg_fetchval(again, "SELECT count(*) FROM users")) == 0
         assert asyncio.run(_create_workspace(again, "third")) == 1  # ids start again, as in a fresh copy
-        assert asyncio.run(_fetch(again, "SELECT count(*) FROM alembic_version")) == 1
+        assert asyncio.run(pg_fetchval(again, "SELECT count(*) FROM alembic_version")) == 1
     finally:
         templates.give_back(again)
 
@@ -98,8 +83,8 @@ def test_a_database_given_back_is_lent_again_empty_with_its_ids_restarted(templa
 def test_a_database_whose_schema_or_grants_changed_is_dropped_not_lent(templates: Templates, change: str) -> None:
     name = templates.lend_pg()
     try:
-        asyncio.run(_fetch(name, change.format(name=name)))
+        asyncio.run(pg_fetchval(name, change.format(name=name)))
     finally:
         templates.give_back(name)
     assert name not in templates.pg_free
-    assert asyncio.run(_fetch(None, f"SELECT count(*) FROM pg_database WHERE datname = '{name}'")) == 0
+    assert asyncio.run(pg_fetchval(None, f"SELECT count(*) FROM pg_database WHERE datname = '{name}'")) == 0
