@@ -34,7 +34,8 @@ What it prints, per set:
     the same share in both);
   - clusters: pair precision and recall of `cluster_index` at each sensitivity level, and the recall of the
     lexical standard at the same precision (its pairs above a threshold, the best threshold for it).
-With --fit it also fits the calibration on the tuning sets and prints the constants for ranking/index.py.
+With --fit it also fits the calibrations on the tuning sets and prints the constants for ranking/index.py: the
+suggestions' curves (CALIBRATION_*) and those of pairs less their hubness (CALIBRATION_PAIRS_*, clusters).
 """
 
 from __future__ import annotations
@@ -300,17 +301,19 @@ def standard_similarity(texts: list[str]) -> Callable[[int, int], np.ndarray]:
     return lambda a, b: ((w[a:b] @ wt).toarray() + (c[a:b] @ ct).toarray()) / 2
 
 
-def index_similarity(index: ranking.TextIndex, vectors: bool) -> Callable[[int, int], np.ndarray]:
-    """Raw similarities of `TextIndex` rows (what `similar` ranks by), lexical or mixed with the embeddings."""
+def index_similarity(index: ranking.TextIndex, pairs: bool = False) -> Callable[[int, int], np.ndarray]:
+    """Raw similarities of `TextIndex` rows, lexical or mixed as the index has embeddings or not: what `similar`
+    ranks by, or with `pairs` what `pair_similarity` calibrates (less the two texts' hubness)."""
     x = index._matrix_()  # the bench reads the index's own matrix: all texts at once, not one query at a time
     xt = scipy.sparse.csr_array(x.T)
     v = index.vectors
+    hubness = index.hubness() if pairs else np.zeros(0)
 
     def sims(a: int, b: int) -> np.ndarray:
-        lexical: np.ndarray = np.clip((x[a:b] @ xt).toarray(), 0, 1)
-        if not vectors or v is None:
-            return lexical
-        return text_index.mix(lexical, v[a:b] @ v.T)
+        raw: np.ndarray = np.clip((x[a:b] @ xt).toarray(), 0, 1)
+        if v is not None:
+            raw = np.clip(text_index.mix(raw, v[a:b] @ v.T), 0, 1)
+        return text_index.adjust(raw, hubness[a:b, None], hubness[None, :]) if pairs else raw
 
     return sims
 
@@ -407,17 +410,22 @@ def run(boards: list[Board], fit: bool = False) -> None:
     results: dict[str, dict[str, Neighbours]] = {}
     for board in boards:
         start = time.perf_counter()
-        index = ranking.TextIndex(board.texts, board.vectors)
         results[board.name] = {
             "standard": neighbours(standard_similarity(board.texts), len(board.texts)),
-            "lexical": neighbours(index_similarity(index, vectors=False), len(board.texts)),
+            "lexical": neighbours(index_similarity(ranking.TextIndex(board.texts)), len(board.texts)),
         }
         if board.vectors is not None:
-            results[board.name]["mixed"] = neighbours(index_similarity(index, vectors=True), len(board.texts))
+            mixed = ranking.TextIndex(board.texts, board.vectors)
+            results[board.name]["mixed"] = neighbours(index_similarity(mixed), len(board.texts))
+        if fit and board.tuning:  # the curves of pairs less their hubness (clusters) are fitted on their own scores
+            for mode, vectors in (("lexical", None), ("mixed", board.vectors)):
+                if mode in results[board.name]:
+                    pairs = index_similarity(ranking.TextIndex(board.texts, vectors), pairs=True)
+                    results[board.name][f"{mode} pairs"] = neighbours(pairs, len(board.texts))
         print(f"scored {board.name} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     modes = [m for m in ("lexical", "mixed") if all(m in r for r in results.values())]
     if fit:
-        for mode in modes:
+        for mode in [*modes, *(f"{m} pairs" for m in modes)]:
             samples = [suggestions(b, results[b.name][mode]) for b in boards if b.tuning]
             print(f"calibration fitted on the tuning sets, {mode}: (a, b) = {fit_logistic(samples)}")
         print()

@@ -92,3 +92,13 @@ def unit_rows(arrays: Mapping[str, ArrayLike], name: str, n: int) -> np.ndarray:
     if arr.size and not np.allclose(np.linalg.norm(arr, axis=1), 1.0, rtol=0, atol=1e-6):
         raise ValueError(f"{name} must have rows of unit length")
     return arr.astype(float)
+
+
+def fractions(arrays: Mapping[str, ArrayLike], name: str, n: int) -> np.ndarray:
+    """Floats in [0, 1], one per text, kept bit for bit."""
+    arr = np.asarray(arrays[name])
+    if arr.dtype.kind != "f" or arr.shape != (n,):
+        raise ValueError(f"{name} must be floats of shape ({n},), got {arr.dtype} {arr.shape}")
+    if not np.all(np.isfinite(arr)) or (arr.size and (arr.min() < 0 or arr.max() > 1)):
+        raise ValueError(f"{name} must be numbers in [0, 1]")
+    return arr.astype(float)

@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import connected_components
 from ranking import _validate as v
 from ranking.index import TextIndex
 
-SENSITIVITY_THRESHOLDS = {"LOW": 0.75, "MEDIUM": 0.65, "HIGH": 0.3}
+SENSITIVITY_THRESHOLDS = {"LOW": 0.75, "MEDIUM": 0.5, "HIGH": 0.15}
 """Calibrated similarity at which clusters join texts, by sensitivity: LOW clusters only the surest pairs,
 HIGH finds more at lower precision. Chosen on the tuning sets for pooled pair precision (docs/ranking.md)."""
 DUPLICATE_THRESHOLD = SENSITIVITY_THRESHOLDS["MEDIUM"]
@@ -49,8 +49,7 @@ def cluster_index(index: TextIndex, threshold: float | None = None) -> np.ndarra
     labels = np.arange(n)
     if n < 2:
         return labels
-    i, j = index.candidate_pairs()
-    sims = index.pair_similarity(i, j)
+    i, j, sims = index.candidate_similarities()
     strong = sims >= t
     _cluster(index, np.arange(n), i[strong], j[strong], sims[strong], t, labels)
     return labels

@@ -4,10 +4,19 @@ Lexical similarity is the cosine of TF-IDF vectors, mixed half and half from two
 word pairs without stopwords, and character 3-5-grams inside words (spelling variants, compounds). With
 embeddings, the raw similarity is `mix(lexical, cosine of the embeddings)`.
 
+Pairs of indexed texts (`pair_similarity`, `similarity_matrix`, hence clusters and their cohesion) are scored
+for hubness too: a text close to many others (a hub: "crash on startup" on a bug board) is a duplicate of few,
+so a pair's raw similarity loses HUBNESS_WEIGHT of its two texts' mean hubness, the mean raw similarity of each
+text to its HUBNESS_NEIGHBOURS closest others after the closest one (cross-domain similarity local scaling,
+CSLS, less its likeliest duplicate). It needs no labels and adapts to each board. "Did you mean" (`similar`) is
+not: there it cost recall on held-out bug reports, most for a title asked of titles with descriptions (whose
+hubness is that of long texts); docs/ranking.md has both.
+
 Every similarity the index gives out is calibrated: an estimate of the probability that the pair is a duplicate,
 fitted on labelled duplicates (docs/ranking.md), one curve for lexical scores and one for mixed ones. So one
 number means the same with or without embeddings and on any board, and a caller can pick one cut-off
-(SUGGESTION_FLOOR, the cluster thresholds) for all of them.
+(SUGGESTION_FLOOR, the cluster thresholds) for all of them. Pairs scored for hubness have curves of their own,
+fitted the same way on the same sets.
 """
 
 from __future__ import annotations
@@ -37,18 +46,40 @@ BLOCK_MAX_DF = 200
 EMBEDDING_WEIGHT = 0.6
 """Share of the embeddings' cosine in the raw similarity with embeddings; the lexical similarity has the rest."""
 
+HUBNESS_NEIGHBOURS = 10
+"""How many of a text's closest others (among its candidate pairs) set its hubness: the mean of their raw
+similarities. The closest of all is left out: it is the likeliest duplicate, and a text should not lose for having
+one (with it, three rewordings of one idea on a small board no longer clustered)."""
+
+HUBNESS_PRIOR_LEXICAL = 0.224
+"""What a missing neighbour counts in a text's hubness (a board of fewer than HUBNESS_NEIGHBOURS + 2 texts, or a
+text with few candidates): the mean hubness on the tuning sets, lexical. Counted as 0, every text of a small board
+had a hubness near 0 and its pairs scored far higher than the same pairs on the boards the calibration was
+fitted on ("Oat milk lattes" as a duplicate of "Oat milk in every store" at 0.75 on a board of seven ideas)."""
+HUBNESS_PRIOR_MIXED = 0.339
+"""The same with embeddings."""
+
+HUBNESS_WEIGHT = 0.5
+"""Share of a pair's mean hubness taken off its raw similarity: of 0, 0.25, 0.5 and 0.75, the weight with the
+most hits (a labelled duplicate among a text's 5 best by that score) pooled over the tuning sets (docs/ranking.md)."""
+
 CALIBRATION_LEXICAL = (-4.380, 6.185)
 """(a, b) of the calibrated similarity 1 / (1 + exp(-(a + b * raw))) for lexical scores: the estimated share of
 suggestions at that score that are duplicates, for a text that has one. Fitted by `bench/duplicates_eval.py
 --fit` on the tuning sets (each set weighing the same; docs/ranking.md)."""
 CALIBRATION_MIXED = (-6.707, 8.649)
 """The same for raw scores mixed with embeddings."""
+CALIBRATION_PAIRS_LEXICAL = (-4.312, 9.196)
+"""The same for lexical scores of indexed pairs less their hubness (`adjust`), fitted on the tuning sets' top 5
+suggestions by that score."""
+CALIBRATION_PAIRS_MIXED = (-7.052, 14.309)
+"""The same for mixed ones."""
 
 SUGGESTION_FLOOR = 0.02
 """Calibrated similarity under which `similar` offers nothing, so unrelated drafts get no suggestion: the highest
 floor that costs at most 0.02 of recall@5 on every tuning set, with or without embeddings (docs/ranking.md)."""
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 """Version of `TextIndex.to_arrays`: bumped whenever the arrays change meaning, so an old stored index is refused."""
 
 _LSH_TABLES = 8
@@ -83,6 +114,8 @@ class TextIndex:
         self._vectors_f32: np.ndarray | None = None
         self._dimensions_f32: np.ndarray | None = None
         self._idf: tuple[np.ndarray, np.ndarray] | None = None
+        self._hubness: np.ndarray | None = None
+        self._pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.add(texts, vectors)
 
     def __len__(self) -> int:
@@ -98,7 +131,9 @@ class TextIndex:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_char_cache={}, _matrix=None, _csc=None, _vectors_f32=None, _dimensions_f32=None, _idf=None)
+        state.update(
+            _char_cache={}, _matrix=None, _csc=None, _vectors_f32=None, _dimensions_f32=None, _idf=None, _pairs=None
+        )
         return state
 
     def add(self, texts: Iterable[str], vectors: ArrayLike | None = None) -> None:
@@ -124,12 +159,13 @@ class TextIndex:
         if rows is not None:
             self._vectors = rows if self._vectors is None else np.vstack([self._vectors, rows])
         self._matrix = self._csc = self._vectors_f32 = self._dimensions_f32 = None
-        self._idf = None
+        self._idf = self._hubness = self._pairs = None
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The index as named numeric arrays (for `numpy.savez`, loadable with allow_pickle=False).
 
-        "format" is INDEX_FORMAT; "vectors" is there only when the index holds embeddings.
+        "format" is INDEX_FORMAT; "vectors" is there only when the index holds embeddings; "hubness" is kept so
+        that loading does not find every text's candidates again.
         """
         arrays = {"format": np.asarray(INDEX_FORMAT, dtype=np.int64)}
         arrays["texts"], arrays["texts_ptr"] = _arrays.pack_strings(self._texts)
@@ -142,6 +178,7 @@ class TextIndex:
             arrays[f"{name}_ptr"] = _arrays.narrow(ptr, ids.size)
         if self._vectors is not None:
             arrays["vectors"] = self._vectors
+        arrays["hubness"] = self.hubness()
         return arrays
 
     @classmethod
@@ -162,7 +199,27 @@ class TextIndex:
         index._char_vocab, index._char_ids, index._char_ptr = _arrays.features(arrays, "char", n)
         if "vectors" in arrays:
             index._has_vectors, index._vectors = True, _arrays.unit_rows(arrays, "vectors", n)
+        index._hubness = _arrays.fractions(arrays, "hubness", n)
         return index
+
+    def hubness(self) -> np.ndarray:
+        """Each text's hubness: the mean raw similarity of its HUBNESS_NEIGHBOURS closest candidates after the
+        closest (missing ones count the prior, HUBNESS_PRIOR_*). From `candidate_pairs`, so it costs what
+        clustering costs, never n² (a text's true closest others are nearly always among its candidates)."""
+        if self._hubness is None:
+            n = len(self)
+            i, j, raw = self._candidates()
+            text, sims = np.concatenate([i, j]), np.concatenate([raw, raw])
+            order = np.lexsort((-sims, text))  # by text, closest first
+            text, sims = text[order], sims[order]
+            rank = np.arange(text.size) - np.searchsorted(text, text, side="left")
+            kept = (rank >= 1) & (rank <= HUBNESS_NEIGHBOURS)
+            found = np.bincount(text[kept], minlength=n)
+            prior = HUBNESS_PRIOR_MIXED if self._vectors is not None else HUBNESS_PRIOR_LEXICAL
+            total = np.bincount(text[kept], sims[kept], minlength=n) + (HUBNESS_NEIGHBOURS - found) * prior
+            self._hubness = total / HUBNESS_NEIGHBOURS
+        hubness: np.ndarray = self._hubness
+        return hubness
 
     def similar(
         self,
@@ -210,9 +267,14 @@ class TextIndex:
         return [(int(i), float(p)) for i, p in zip(top, calibrated, strict=True) if p > 0 and p >= floor]
 
     def pair_similarity(self, first: ArrayLike, second: ArrayLike) -> np.ndarray:
-        """Calibrated similarity of texts first[p] and second[p] for every p (with embeddings if the index has them)."""
+        """Calibrated similarity of texts first[p] and second[p] for every p (with embeddings if the index has them),
+        less their hubness."""
         i = v.ids("first", first, len(self))
         j = v.ids("second", second, len(self), like=i)
+        hubness = self.hubness()
+        return calibrate(adjust(self._raw_pairs(i, j), hubness[i], hubness[j]), self._vectors is not None, pairs=True)
+
+    def _raw_pairs(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         x = self._matrix_()
         out = np.empty(i.size)
         for start in range(0, i.size, _PAIR_CHUNK):
@@ -225,17 +287,19 @@ class TextIndex:
                 a, b = i[start : start + _VECTOR_CHUNK], j[start : start + _VECTOR_CHUNK]
                 cos[start : start + a.size] = np.einsum("ij,ij->i", vectors[a], vectors[b])
             out = mix(out, cos)
-        return calibrate(np.clip(out, 0.0, 1.0), self._vectors is not None)
+        return np.clip(out, 0.0, 1.0)
 
     def similarity_matrix(self, members: ArrayLike) -> np.ndarray:
-        """Dense calibrated similarities among a few indexed texts (a cluster's members)."""
+        """Dense calibrated similarities among a few indexed texts (a cluster's members), less their hubness."""
         idx = v.ids("members", members, len(self))
         sub = self._matrix_()[idx]
         sims = (sub @ sub.T).toarray()
         if self._vectors is not None:
             vecs = self._vectors[idx]
             sims = mix(sims, vecs @ vecs.T)
-        return calibrate(np.clip(sims, 0.0, 1.0), self._vectors is not None)
+        hubness = self.hubness()[idx]
+        adjusted = adjust(np.clip(sims, 0.0, 1.0), hubness[:, None], hubness[None, :])
+        return calibrate(adjusted, self._vectors is not None, pairs=True)
 
     def candidate_pairs(self, per_text: int = CANDIDATES_PER_TEXT) -> tuple[np.ndarray, np.ndarray]:
         """Likely-similar pairs (i < j) from blocking on uncommon words (plus LSH on embeddings).
@@ -243,6 +307,26 @@ class TextIndex:
         Each text keeps its `per_text` best partners by the cosine over word features shared by at
         most BLOCK_MAX_DF texts, so the work grows linearly with the number of texts, never as n².
         """
+        if per_text == CANDIDATES_PER_TEXT:
+            i, j, _ = self._candidates()
+            return i, j
+        return self._candidate_pairs(per_text)
+
+    def candidate_similarities(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`candidate_pairs` and their `pair_similarity`, from the raw similarities the hubness was found with."""
+        i, j, raw = self._candidates()
+        hubness = self.hubness()
+        return i, j, calibrate(adjust(raw, hubness[i], hubness[j]), self._vectors is not None, pairs=True)
+
+    def _candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The default candidate pairs and their raw similarities, kept until texts are added: the hubness and
+        the clusters both start from them (computed twice, they were a fifth of clustering 100,000 texts)."""
+        if self._pairs is None:
+            i, j = self._candidate_pairs(CANDIDATES_PER_TEXT)
+            self._pairs = i, j, self._raw_pairs(i, j)
+        return self._pairs
+
+    def _candidate_pairs(self, per_text: int) -> tuple[np.ndarray, np.ndarray]:
         n = len(self)
         if n < 2:
             return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -370,6 +454,7 @@ class TextIndex:
 
 _ARRAY_NAMES = (
     "format",
+    "hubness",
     *(f"{name}{part}" for name in ("texts", "word_vocab", "char_vocab") for part in ("", "_ptr")),
     *(f"{name}_{part}" for name in ("word", "char") for part in ("ids", "ptr")),
 )
@@ -381,16 +466,30 @@ def mix(lexical: np.ndarray, cosine: np.ndarray) -> np.ndarray:
     return np.asarray((1 - EMBEDDING_WEIGHT) * lexical + EMBEDDING_WEIGHT * np.maximum(cosine, 0.0), dtype=float)
 
 
-def calibrate(raw: ArrayLike, mixed: bool) -> np.ndarray:
-    """Raw similarities in [0, 1] to calibrated ones in [0, 1) (0 stays 0: nothing in common), monotone."""
-    a, b = CALIBRATION_MIXED if mixed else CALIBRATION_LEXICAL
+def adjust(raw: np.ndarray, first: ArrayLike, second: ArrayLike) -> np.ndarray:
+    """Raw similarities less HUBNESS_WEIGHT of the mean hubness of their two texts (CSLS), kept in [0, 1]; what
+    had nothing in common stays 0."""
+    hubs = (np.asarray(first, dtype=float) + np.asarray(second, dtype=float)) / 2
+    return np.where(raw > 0, np.clip(raw - HUBNESS_WEIGHT * hubs, 0.0, 1.0), 0.0)
+
+
+def _curve(mixed: bool, pairs: bool) -> tuple[float, float]:
+    if pairs:
+        return CALIBRATION_PAIRS_MIXED if mixed else CALIBRATION_PAIRS_LEXICAL
+    return CALIBRATION_MIXED if mixed else CALIBRATION_LEXICAL
+
+
+def calibrate(raw: ArrayLike, mixed: bool, pairs: bool = False) -> np.ndarray:
+    """Raw similarities in [0, 1] to calibrated ones in [0, 1) (0 stays 0: nothing in common), monotone; `pairs`
+    for raw similarities less their hubness (`adjust`)."""
+    a, b = _curve(mixed, pairs)
     r = np.asarray(raw, dtype=float)
     return np.asarray(np.where(r <= 0, 0.0, 1 / (1 + np.exp(-(a + b * r)))))
 
 
-def raw_floor(calibrated: float, mixed: bool) -> float:
+def raw_floor(calibrated: float, mixed: bool, pairs: bool = False) -> float:
     """The raw similarity whose calibrated value is `calibrated` (the inverse of `calibrate`)."""
-    a, b = CALIBRATION_MIXED if mixed else CALIBRATION_LEXICAL
+    a, b = _curve(mixed, pairs)
     p = min(max(calibrated, 1e-12), 1 - 1e-12)
     return (math.log(p / (1 - p)) - a) / b
 

@@ -90,11 +90,14 @@ def test_an_index_survives_pickling() -> None:
     assert len(restored) == len(UNRELATED) + 2
 
 
-def _raw(calibrated: float, mixed: bool) -> float:
-    return text_index.raw_floor(calibrated, mixed)
+def _raw(calibrated: float, mixed: bool, pairs: bool = False) -> float:
+    return text_index.raw_floor(calibrated, mixed, pairs)
 
 
-def test_embeddings_are_mixed_with_the_words_and_calibrated_on_their_own_curve() -> None:
+def test_embeddings_are_mixed_with_the_words_and_calibrated_on_their_own_curve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(text_index, "HUBNESS_WEIGHT", 0.0)  # pairs: the mixing alone (the hubness has its own tests)
     texts = ["Oat milk in every store", "Plant-based dairy alternatives", "Charging points for electric cars"]
     vectors = np.array([[1.0, 0.0, 0.0], [0.8, 0.6, 0.0], [0.0, 0.0, 1.0]])
     index = ranking.TextIndex(texts, vectors=vectors)
@@ -106,8 +109,8 @@ def test_embeddings_are_mixed_with_the_words_and_calibrated_on_their_own_curve()
     w = text_index.EMBEDDING_WEIGHT
     expected = (1 - w) * (_raw(words[1], False) if 1 in words else 0.0) + w * 1.0
     assert _raw(mixed[1], True) == pytest.approx(expected)
-    pair_words = _raw(lexical.pair_similarity([0], [1])[0], False)
-    assert _raw(index.pair_similarity([0], [1])[0], True) == pytest.approx((1 - w) * pair_words + w * 0.8)
+    pair_words = _raw(lexical.pair_similarity([0], [1])[0], False, pairs=True)
+    assert _raw(index.pair_similarity([0], [1])[0], True, pairs=True) == pytest.approx((1 - w) * pair_words + w * 0.8)
 
 
 def test_one_scale_with_and_without_embeddings() -> None:
@@ -124,9 +127,10 @@ def test_one_scale_with_and_without_embeddings() -> None:
     assert 0.8 < by_words <= 1 and 0.8 < mixed <= 1 and abs(by_words - mixed) < 0.05
     raw = np.linspace(0, 1, 101)
     for is_mixed in (False, True):
-        calibrated = text_index.calibrate(raw, is_mixed)
-        assert calibrated[0] == 0 and np.all(np.diff(calibrated) > 0) and calibrated[-1] < 1
-        assert text_index.raw_floor(float(calibrated[40]), is_mixed) == pytest.approx(raw[40])
+        for pairs in (False, True):
+            calibrated = text_index.calibrate(raw, is_mixed, pairs)
+            assert calibrated[0] == 0 and np.all(np.diff(calibrated) > 0) and calibrated[-1] < 1
+            assert text_index.raw_floor(float(calibrated[40]), is_mixed, pairs) == pytest.approx(raw[40])
 
 
 def test_below_the_floor_nothing_is_offered() -> None:
@@ -262,3 +266,55 @@ def test_the_fast_lookup_gives_the_brute_force_top_5_and_scores() -> None:
         np.testing.assert_allclose([s for _, s in fast], [s for _, s in slow], rtol=0, atol=1e-6)
         compared += len(fast)
     assert compared >= 250  # the drafts do have suggestions above the floor
+
+
+def _spokes(n: int, dim: int) -> tuple[list[str], np.ndarray]:
+    """A board whose words share nothing (the embeddings alone decide): a hub close to `n` others (at cosine 0.8)
+    and a specific text close to none."""
+    texts = ["zorblat quimbex", "vantrope glissom", *[f"word{k}a word{k}b" for k in range(n)]]
+    basis = np.eye(dim)
+    hub, specific = basis[0], basis[1]
+    vectors = [hub, specific] + [0.8 * hub + 0.6 * basis[2 + k] for k in range(n)]
+    return texts, np.asarray(vectors)
+
+
+def test_a_pair_with_a_text_close_to_many_others_scores_under_one_as_close_alone() -> None:
+    """Hubness (CSLS): a generic idea near everything ("the app is slow") is a duplicate of few, so its pairs
+    (clusters, cohesion) score under a pair as close whose texts are near nothing else; with no hubness they
+    would tie. "Did you mean" is not adjusted: there both are offered alike."""
+    texts, vectors = _spokes(12, 16)
+    texts.append("plivvet norgast")
+    vectors = np.vstack([vectors, 0.8 * np.eye(16)[1] + 0.6 * np.eye(16)[15]])  # close to the specific text alone
+    index = ranking.TextIndex(texts, vectors=vectors)
+    hubness = index.hubness()
+    assert hubness[0] > 0.3 > hubness[1]
+    hub_pair, lone_pair = index.pair_similarity([0, 1], [2, len(texts) - 1])  # both at cosine 0.8
+    assert hub_pair < lone_pair
+    np.testing.assert_allclose(index.similarity_matrix([0, 2])[0, 1], hub_pair, rtol=1e-6)
+    draft = (vectors[0] + vectors[1]) / np.linalg.norm(vectors[0] + vectors[1])
+    offered = dict(index.similar("kestrum", k=2, vector=draft, floor=0.0))
+    assert offered[0] == pytest.approx(offered[1])
+
+
+def test_a_text_does_not_lose_for_having_one_duplicate() -> None:
+    """A text's hubness is the mean raw similarity of its 2nd to 11th closest candidates: the closest, its
+    likeliest duplicate, is left out, and others missing on a small board count the tuning sets' mean hubness."""
+    texts = ["Oat milk in every store", "Oat milk at every store please", "Oat milk lattes", *UNRELATED[:6]]
+    index = ranking.TextIndex(texts)
+    n, k = len(texts), text_index.HUBNESS_NEIGHBOURS
+    first, second = index.candidate_pairs()
+    for text in range(n):
+        others = np.concatenate([second[first == text], first[second == text]])
+        raw = sorted(index._raw_pairs(np.full(others.size, text), others), reverse=True)
+        expected = (sum(raw[1 : 1 + k]) + (k - len(raw[1 : 1 + k])) * text_index.HUBNESS_PRIOR_LEXICAL) / k
+        assert index.hubness()[text] == pytest.approx(expected)
+
+
+def test_candidate_similarities_are_the_pair_similarities_of_the_candidates() -> None:
+    texts, vectors = _spokes(12, 16)
+    index = ranking.TextIndex(texts, vectors=vectors)
+    i, j, sims = index.candidate_similarities()
+    np.testing.assert_array_equal((i, j), index.candidate_pairs())
+    np.testing.assert_allclose(sims, index.pair_similarity(i, j), rtol=1e-12)
+    index.add(["plivvet norgast"], vectors=[np.eye(16)[1]])
+    assert index.candidate_similarities()[0].size > i.size  # added texts are candidates too

@@ -114,6 +114,7 @@ def test_the_arrays_are_numbers_only_and_carry_the_format() -> None:
         "char_vocab",
         "char_vocab_ptr",
         "format",
+        "hubness",
         "texts",
         "texts_ptr",
         "vectors",
@@ -122,9 +123,12 @@ def test_the_arrays_are_numbers_only_and_carry_the_format() -> None:
         "word_vocab",
         "word_vocab_ptr",
     ]
-    assert {name: a.dtype.kind for name, a in arrays.items() if a.dtype.kind not in "iu"} == {"vectors": "f"}
+    assert {name: a.dtype.kind for name, a in arrays.items() if a.dtype.kind not in "iu"} == {
+        "vectors": "f",
+        "hubness": "f",
+    }
     assert {arrays["texts"].dtype, arrays["char_ids"].dtype} == {np.dtype(np.uint8)}  # the smallest that holds them
-    assert arrays["format"].shape == () and int(arrays["format"]) == ranking.INDEX_FORMAT == 1
+    assert arrays["format"].shape == () and int(arrays["format"]) == ranking.INDEX_FORMAT == 2
     assert bytes(arrays["texts"]).decode() == "".join(TEXTS)
     assert "vectors" not in ranking.TextIndex(TEXTS).to_arrays()
 
@@ -171,15 +175,15 @@ N_WORDS = len(ranking.TextIndex(TEXTS).to_arrays()["word_vocab_ptr"]) - 1
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        pytest.param(_set("format", (), 2), "format 2 is not 1, the one this version reads", id="a newer format"),
+        pytest.param(_set("format", (), 3), "format 3 is not 2, the one this version reads", id="a newer format"),
         pytest.param(
-            _replace("format", lambda a: np.asarray(1.0)),
-            "format 1.0 is not 1, the one this version reads",
+            _replace("format", lambda a: np.asarray(2.0)),
+            "format 2.0 is not 2, the one this version reads",
             id="a format that is not an integer",
         ),
         pytest.param(
-            _replace("format", lambda a: np.asarray([1])),
-            "format [1] is not 1, the one this version reads",
+            _replace("format", lambda a: np.asarray([2])),
+            "format [2] is not 2, the one this version reads",
             id="a format that is not one number",
         ),
         pytest.param(_delete("char_ids"), "char_ids is missing", id="an array missing"),
@@ -238,6 +242,13 @@ N_WORDS = len(ranking.TextIndex(TEXTS).to_arrays()["word_vocab_ptr"]) - 1
         pytest.param(
             _set("vectors", 0, np.nan), "vectors must be finite (no NaN or inf)", id="vectors that are not finite"
         ),
+        pytest.param(
+            _replace("hubness", lambda a: a[:-1]),
+            "hubness must be floats of shape (5,), got float64 (4,)",
+            id="hubness of other texts",
+        ),
+        pytest.param(_set("hubness", 0, 1.5), "hubness must be numbers in [0, 1]", id="hubness above 1"),
+        pytest.param(_set("hubness", 0, np.nan), "hubness must be numbers in [0, 1]", id="hubness not a number"),
         pytest.param(
             _replace("vectors", lambda a: a.astype(np.int64)),
             "vectors must be floats of shape (5, dim), got int64 (5, 8)",
