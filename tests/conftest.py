@@ -7,9 +7,11 @@ instead of a skip, so CI cannot go green by skipping.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import itertools
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -254,6 +256,21 @@ async def services(settings: Any) -> AsyncIterator[Any]:
     s = Services.create(settings)
     yield s
     await s.close()
+
+
+@pytest.fixture
+def pool_filling() -> Iterator[None]:
+    """For a test that fills a server's connection pools (a burst of writers, a pool held empty): one such test at a
+    time on this machine, whichever pytest process runs it. A test server may open 72 PostgreSQL connections (its
+    read and write pools, ideaengine/platform/db.py), so two such tests beside a third worker's passed PostgreSQL's
+    default max_connections of 100 ("sorry, too many clients already", seen once in make test on 2026-12-07;
+    sampled once a second through a whole run, the suite otherwise peaked at 80)."""
+    with (Path(tempfile.gettempdir()) / "ideaengine-tests-pool-filling.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.api.conftest import Api, Workspace
 from tests.api.ops import create_board, idea_id
+
+pytestmark = pytest.mark.usefixtures("pool_filling")
 
 VOTE = "mutation($i: VoteInput!) { vote(input: $i) { userErrors { code message } } }"
 VOTERS = 300

@@ -11,6 +11,8 @@ import pytest
 from tests.api.conftest import Api, Workspace
 from tests.api.ops import create_board, idea, idea_id, vote
 
+pytestmark = pytest.mark.usefixtures("pool_filling")
+
 MERGE = """mutation($i: MergeIdeasInput!) { mergeIdeas(input: $i) {
     target { id votes { up down } } userErrors { code field } } }"""
 ROUNDS = 20

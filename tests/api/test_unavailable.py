@@ -46,6 +46,7 @@ async def exhaust(services: Any) -> list[AsyncConnection]:
             return held
 
 
+@pytest.mark.usefixtures("pool_filling")
 async def test_an_exhausted_pool_answers_service_unavailable_and_writes_nothing(tight: Any) -> None:
     ws = await make_workspace(tight, "acme")
     async with await client_for(tight) as client:
