@@ -272,7 +272,11 @@ class TextIndex:
         i = v.ids("first", first, len(self))
         j = v.ids("second", second, len(self), like=i)
         hubness = self.hubness()
-        return calibrate(adjust(self._raw_pairs(i, j), hubness[i], hubness[j]), self._vectors is not None, pairs=True)
+        return self._pair_scores(self._raw_pairs(i, j), hubness[i], hubness[j])
+
+    def _pair_scores(self, raw: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Calibrated similarities of indexed pairs from their raw ones and their two texts' hubness."""
+        return calibrate(adjust(raw, first, second), self._vectors is not None, pairs=True)
 
     def _raw_pairs(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         x = self._matrix_()
@@ -298,8 +302,7 @@ class TextIndex:
             vecs = self._vectors[idx]
             sims = mix(sims, vecs @ vecs.T)
         hubness = self.hubness()[idx]
-        adjusted = adjust(np.clip(sims, 0.0, 1.0), hubness[:, None], hubness[None, :])
-        return calibrate(adjusted, self._vectors is not None, pairs=True)
+        return self._pair_scores(np.clip(sims, 0.0, 1.0), hubness[:, None], hubness[None, :])
 
     def candidate_pairs(self, per_text: int = CANDIDATES_PER_TEXT) -> tuple[np.ndarray, np.ndarray]:
         """Likely-similar pairs (i < j) from blocking on uncommon words (plus LSH on embeddings).
@@ -316,7 +319,7 @@ class TextIndex:
         """`candidate_pairs` and their `pair_similarity`, from the raw similarities the hubness was found with."""
         i, j, raw = self._candidates()
         hubness = self.hubness()
-        return i, j, calibrate(adjust(raw, hubness[i], hubness[j]), self._vectors is not None, pairs=True)
+        return i, j, self._pair_scores(raw, hubness[i], hubness[j])
 
     def _candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The default candidate pairs and their raw similarities, kept until texts are added: the hubness and
