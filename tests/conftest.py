@@ -7,6 +7,7 @@ instead of a skip, so CI cannot go green by skipping.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import itertools
 import os
@@ -52,35 +53,34 @@ def pg_dsn(database: str | None = None) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-async def _pg_execute(*statements: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(pg_dsn(), timeout=5)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-async def pg_fetchval(database: str | None, query: str) -> Any:
-    """One value, read in the database `database` (None: the suite's admin database)."""
+@contextlib.asynccontextmanager
+async def _pg_connection(database: str | None = None) -> AsyncIterator[Any]:
+    """An asyncpg connection to `database` (None: the suite's admin database), closed after."""
     import asyncpg
 
     conn = await asyncpg.connect(pg_dsn(database), timeout=5)
     try:
-        return await conn.fetchval(query)
+        yield conn
     finally:
         await conn.close()
+
+
+async def _pg_execute(*statements: str) -> None:
+    async with _pg_connection() as conn:
+        for statement in statements:
+            await conn.execute(statement)
+
+
+async def pg_fetchval(database: str | None, query: str) -> Any:
+    """One value, read in the database `database` (None: the suite's admin database)."""
+    async with _pg_connection(database) as conn:
+        return await conn.fetchval(query)
 
 
 async def _pg_reset(database: str, fingerprint: str | None) -> bool:
     """Whether the database was emptied (RESET): False, untouched, if its fingerprint is not the template's.
     Connections a test left open (a server it started, a session it leaked) are ended first."""
-    import asyncpg
-
-    conn = await asyncpg.connect(pg_dsn(database), timeout=5)
-    try:
+    async with _pg_connection(database) as conn:
         await conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -90,8 +90,6 @@ async def _pg_reset(database: str, fingerprint: str | None) -> bool:
             return False
         await conn.execute(RESET)
         return True
-    finally:
-        await conn.close()
 
 
 def pg_url(database: str) -> str:
