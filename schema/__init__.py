@@ -38,6 +38,7 @@ from schema.errors import MaskUnexpectedErrors, should_mask_error
 from schema.follows import FollowMutations, NotificationNode
 from schema.hooks import PlannedHooksRunner
 from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
+from schema.leaves import LeafExecutionContext, plan_leaves
 from schema.lifecycle import LifecycleMutations
 from schema.moderation import ModerationMutations
 from schema.notification_settings import NotificationSettingsMutations
@@ -271,10 +272,12 @@ def build_schema(
         subscription=Subscription,
         types=[IdeaNode, BoardNode, UserNode, CommentNode, NotificationNode, CampaignNode, *BOARD_EVENT_TYPES],
         extensions=[MaskUnexpectedErrors, lambda: ServerHooks(limits, max_tokens, cost, documents)],
+        execution_context_class=LeafExecutionContext,
     )
     schema.documents = documents
     call_directly(schema)
     convert_inputs_directly(schema)
+    plan_leaves(schema._schema)
     return schema
 
 

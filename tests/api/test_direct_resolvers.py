@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from graphql import GraphQLField, GraphQLObjectType
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryObjectDefinition
@@ -57,8 +58,11 @@ def _schema_of(app: Any) -> Any:
 def strawberrys_own_calls(
     schema: Any, fields: list[GraphQLField], inputs: list[StrawberryObjectDefinition]
 ) -> Iterator[None]:
-    """`schema` as strawberry builds it: every field through strawberry's chain, every input by its conversion."""
+    """`schema` as strawberry builds it: every field through strawberry's chain, every input by its conversion,
+    every leaf completed by graphql-core's own steps (schema/leaves.py)."""
     direct = [(field, field.resolve) for field in fields]
+    context_class = schema.execution_context_class
+    schema.execution_context_class = StrawberryGraphQLCoreExecutionContext
     plans = [(definition, definition.from_input) for definition in inputs]
     for field, _ in direct:
         field.resolve = schema.schema_converter.from_resolver(field.extensions[GraphQLCoreConverter.DEFINITION_BACKREF])
@@ -67,6 +71,7 @@ def strawberrys_own_calls(
     try:
         yield
     finally:
+        schema.execution_context_class = context_class
         for field, resolve in direct:
             field.resolve = resolve
         for definition, plan in plans:
