@@ -84,7 +84,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.services = services
         self.actors = identity.ActorCache()
         self.responses = ResponseCache(settings.response_cache_bytes)
-        self.operations = asyncio.Semaphore(settings.max_concurrent_operations or (8 if settings.is_sqlite else 32))
+        self.operations = asyncio.Semaphore(settings.concurrent_operations)
         """HTTP operations that run at once; the rest wait their turn. Hundreds at once on one event loop made
         every loop turn long (a health check waited seconds behind a burst of 300 voters) and emptied the
         connection pools, when the database serves a few dozen at a time no slower."""

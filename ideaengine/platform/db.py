@@ -28,14 +28,20 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 WRITE_OPTION = "ideaengine_write"
 "Execution option marking a connection whose transaction will write (BEGIN IMMEDIATE on SQLite)."
 EFFECT_KEYS = (JOBS_KEY, EVENTS_KEY)
-POOL_SIZE = 20
-READ_POOL_OVERFLOW = 12
-WRITE_POOL_SIZE = 32
-WRITE_POOL_OVERFLOW = 8
-"""PostgreSQL connections a process keeps open, and how many more it may open under a burst, for reads and for
-writes: each pool has one connection for each of the 32 operations a server runs at once (app.py). The write
-pool keeps all 32 open: a vote's first call on a connection makes its function there (`driver.AfterLock`), and
-a burst through overflow connections, each opened, given the function and closed, took 30% fewer votes."""
+
+
+def pool_sizes(operations: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The PostgreSQL pools of a server process running `operations` GraphQL operations at once
+    (`Settings.concurrent_operations`): (kept, overflow) for reads and for writes. Each pool has a connection for
+    each operation: reads keep five eighths of them open and may open the rest in a burst; writes keep every one
+    open and may open a quarter more in a burst. A vote's first call on a connection makes its function there
+    (`driver.AfterLock`), and a burst through overflow connections, each opened, given the function and closed,
+    took 30% fewer votes. At the default 32: reads 20 + 12, writes 32 + 8, 72 in all, under PostgreSQL's default
+    max_connections (100); several processes on one database need a smaller limit each (README)."""
+    kept_reads = max(1, (operations * 5) // 8)
+    return (kept_reads, operations - kept_reads), (operations, max(1, operations // 4))
+
+
 JOB_THREAD_POOL = (1, 3)
 "The pools of a Database an in-process job thread keeps (`Database(job_thread=True)`): kept, overflow."
 SETTINGS_KEY = "ideaengine.settings"
@@ -90,10 +96,9 @@ def create_engine(
     elif not settings.is_sqlite:
         # Writes: one short transaction per mutation; API reads (an engine of their own, `autocommit`): one
         # connection per request, held while it resolves. Most stay open, so requests in flight reuse
-        # connections instead of opening and closing overflow ones (a connect and an authentication each);
-        # the two pools together stay under PostgreSQL's default max_connections (100).
-        default = (POOL_SIZE, READ_POOL_OVERFLOW) if autocommit else (WRITE_POOL_SIZE, WRITE_POOL_OVERFLOW)
-        kept, overflow = size or default
+        # connections instead of opening and closing overflow ones (a connect and an authentication each).
+        reads, writes = pool_sizes(settings.concurrent_operations)
+        kept, overflow = size or (reads if autocommit else writes)
         kwargs.update(pool_size=kept, max_overflow=overflow, pool_recycle=1800)
     if autocommit:
         kwargs["isolation_level"] = "AUTOCOMMIT"

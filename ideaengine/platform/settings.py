@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     "Largest request body accepted (413 beyond it): a GraphQL document and its variables need far less."
     max_concurrent_operations: Annotated[int, Field(ge=1)] | None = None
     "GraphQL operations over HTTP one server process runs at once; more wait in line (not refused). Unset: 32\n"
-    "on PostgreSQL, 8 on SQLite (one writer at a time, and a pool of a few connections)."
+    "on PostgreSQL, 8 on SQLite (one writer at a time, and a pool of a few connections). On PostgreSQL it also\n"
+    "sizes the process's connection pools (`db.pool_sizes`)."
     database_pool_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
     "Longest a request waits for a pooled connection before it is answered SERVICE_UNAVAILABLE (retry)."
     response_cache_bytes: Annotated[int, Field(ge=0)] = 32 * 1024 * 1024
@@ -215,6 +216,11 @@ class Settings(BaseSettings):
 
     def rate_limits(self) -> dict[str, str]:
         return {kind: getattr(self, f"rate_{kind}") for kind in KINDS}
+
+    @property
+    def concurrent_operations(self) -> int:
+        """`max_concurrent_operations`, or its default for the database."""
+        return self.max_concurrent_operations or (8 if self.is_sqlite else 32)
 
     @property
     def is_sqlite(self) -> bool:

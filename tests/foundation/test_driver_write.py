@@ -14,7 +14,7 @@ import pytest
 
 from ideaengine.app import create_app
 from ideaengine.platform import jobs
-from ideaengine.platform.db import WRITE_POOL_SIZE
+from ideaengine.platform.db import pool_sizes
 from tests.api.conftest import Api, Workspace, make_workspace
 from tests.api.ops import create_board, idea_id, vote
 
@@ -58,7 +58,8 @@ async def test_a_cancelled_driver_write_leaves_no_transaction_open_in_the_pool(s
             await asyncio.sleep(0.05)  # hold it, so that the others check out the pool's other connections
             return bool(driver.is_in_transaction())
 
-    assert not any(await asyncio.gather(*(checked_out() for _ in range(WRITE_POOL_SIZE))))
+    kept_writes = pool_sizes(services.settings.concurrent_operations)[1][0]
+    assert not any(await asyncio.gather(*(checked_out() for _ in range(kept_writes))))
     assert await name_of(services, ws.slug) != "Renamed by a write that never ended"
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
+import pytest
+from sqlalchemy.pool import QueuePool
+
+from ideaengine.platform.db import Database
 from ideaengine.platform.settings import Settings, SettingsError, load_settings
 
 
@@ -77,3 +81,26 @@ def test_mail_is_on_with_a_server_a_sender_and_a_public_url(monkeypatch: pytest.
     monkeypatch.setenv("IDEAENGINE_PUBLIC_URL", "https://acme.example/ideas/")
     settings = load_settings()
     assert settings.mail_enabled is True and settings.public_url == "https://acme.example/ideas"
+
+
+@pytest.mark.parametrize(
+    ("operations", "reads", "writes"),
+    [(None, (20, 12), (32, 8)), (8, (5, 3), (8, 2)), (1, (1, 0), (1, 1))],
+)
+def test_the_operations_limit_sizes_the_postgresql_pools(
+    operations: int | None, reads: tuple[int, int], writes: tuple[int, int]
+) -> None:
+    """One knob for an operator: lowering IDEAENGINE_MAX_CONCURRENT_OPERATIONS lowers the connections a process
+    may open, so several processes fit under PostgreSQL's max_connections (README)."""
+    settings = Settings(
+        database_url="postgresql+asyncpg://root@127.0.0.1:5432/test", max_concurrent_operations=operations
+    )
+    db = Database(settings)  # engines connect on first use: nothing is opened here
+    try:
+        for engine, (kept, overflow) in ((db.read_engine, reads), (db.engine, writes)):
+            pool = engine.sync_engine.pool
+            assert isinstance(pool, QueuePool)
+            assert (pool.size(), pool._max_overflow) == (kept, overflow)
+        assert settings.concurrent_operations == (operations or 32)
+    finally:
+        asyncio.run(db.dispose())
