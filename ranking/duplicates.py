@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import connected_components
 from ranking import _validate as v
 from ranking.index import TextIndex
 
-SENSITIVITY_THRESHOLDS = {"LOW": 0.75, "MEDIUM": 0.5, "HIGH": 0.15}
+SENSITIVITY_THRESHOLDS = {"LOW": 0.7, "MEDIUM": 0.5, "HIGH": 0.15}
 """Calibrated similarity at which clusters join texts, by sensitivity: LOW clusters only the surest pairs,
 HIGH finds more at lower precision. Chosen on the tuning sets for pooled pair precision (docs/ranking.md)."""
 DUPLICATE_THRESHOLD = SENSITIVITY_THRESHOLDS["MEDIUM"]

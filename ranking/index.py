@@ -8,9 +8,9 @@ Pairs of indexed texts (`pair_similarity`, `similarity_matrix`, hence clusters a
 for hubness too: a text close to many others (a hub: "crash on startup" on a bug board) is a duplicate of few,
 so a pair's raw similarity loses HUBNESS_WEIGHT of its two texts' mean hubness, the mean raw similarity of each
 text to its HUBNESS_NEIGHBOURS closest others after the closest one (cross-domain similarity local scaling,
-CSLS, less its likeliest duplicate). It needs no labels and adapts to each board. "Did you mean" (`similar`) is
-not: there it cost recall on held-out bug reports, most for a title asked of titles with descriptions (whose
-hubness is that of long texts); docs/ranking.md has both.
+CSLS, less its likeliest duplicate), leaning toward a prior on a small board. It needs no labels and adapts to
+each board. "Did you mean" (`similar`) is not: there it cost recall on held-out bug reports, most for a title
+asked of titles with descriptions (whose hubness is that of long texts); docs/ranking.md has both.
 
 Every similarity the index gives out is calibrated: an estimate of the probability that the pair is a duplicate,
 fitted on labelled duplicates (docs/ranking.md), one curve for lexical scores and one for mixed ones. So one
@@ -46,17 +46,25 @@ BLOCK_MAX_DF = 200
 EMBEDDING_WEIGHT = 0.6
 """Share of the embeddings' cosine in the raw similarity with embeddings; the lexical similarity has the rest."""
 
-HUBNESS_NEIGHBOURS = 10
+HUBNESS_NEIGHBOURS = 2
 """How many of a text's closest others (among its candidate pairs) set its hubness: the mean of their raw
 similarities. The closest of all is left out: it is the likeliest duplicate, and a text should not lose for having
-one (with it, three rewordings of one idea on a small board no longer clustered)."""
+one (with it, three rewordings of one idea on a small board no longer clustered). Of 1, 2, 3, 5 and 10, 2 ranks the
+tuning sets' pairs best or within 0.003 of the best at every pair precision from 0.3 to 0.8 (docs/ranking.md)."""
 
-HUBNESS_PRIOR_LEXICAL = 0.224
-"""What a missing neighbour counts in a text's hubness (a board of fewer than HUBNESS_NEIGHBOURS + 2 texts, or a
-text with few candidates): the mean hubness on the tuning sets, lexical. Counted as 0, every text of a small board
-had a hubness near 0 and its pairs scored far higher than the same pairs on the boards the calibration was
-fitted on ("Oat milk lattes" as a duplicate of "Oat milk in every store" at 0.75 on a board of seven ideas)."""
-HUBNESS_PRIOR_MIXED = 0.339
+HUBNESS_SUPPORT = CANDIDATES_PER_TEXT - 1
+"""How many others a text must have been compared with (its candidates but the closest) for its hubness to be
+what its closest say; with fewer (a small board), it leans toward the prior in proportion. On a board of seven
+ideas whose others are unrelated, a text's 2nd and 3rd closest are far, yet that says little of a text compared
+with six: taken at their word, "Oat milk lattes" clustered with "Oat milk in every store" at MEDIUM. Large boards
+are untouched (every text has CANDIDATES_PER_TEXT candidates or more)."""
+
+HUBNESS_PRIOR_LEXICAL = 0.314
+"""The hubness a text leans toward on a small board (HUBNESS_SUPPORT), and what a missing neighbour counts: the
+mean hubness on the tuning sets, lexical. Counted as 0, every text of a small board had a hubness near 0 and its
+pairs scored far higher than the same pairs on the boards the calibration was fitted on ("Oat milk lattes" as a
+duplicate of "Oat milk in every store" at 0.75 on a board of seven ideas)."""
+HUBNESS_PRIOR_MIXED = 0.436
 """The same with embeddings."""
 
 HUBNESS_WEIGHT = 0.5
@@ -69,18 +77,19 @@ suggestions at that score that are duplicates, for a text that has one. Fitted b
 --fit` on the tuning sets (each set weighing the same; docs/ranking.md)."""
 CALIBRATION_MIXED = (-6.707, 8.649)
 """The same for raw scores mixed with embeddings."""
-CALIBRATION_PAIRS_LEXICAL = (-4.312, 9.196)
+CALIBRATION_PAIRS_LEXICAL = (-4.181, 10.714)
 """The same for lexical scores of indexed pairs less their hubness (`adjust`), fitted on the tuning sets' top 5
 suggestions by that score."""
-CALIBRATION_PAIRS_MIXED = (-7.052, 14.309)
+CALIBRATION_PAIRS_MIXED = (-6.648, 15.832)
 """The same for mixed ones."""
 
 SUGGESTION_FLOOR = 0.02
 """Calibrated similarity under which `similar` offers nothing, so unrelated drafts get no suggestion: the highest
 floor that costs at most 0.02 of recall@5 on every tuning set, with or without embeddings (docs/ranking.md)."""
 
-INDEX_FORMAT = 2
-"""Version of `TextIndex.to_arrays`: bumped whenever the arrays change meaning, so an old stored index is refused."""
+INDEX_FORMAT = 3
+"""Version of `TextIndex.to_arrays`: bumped whenever the arrays change meaning, so an old stored index is refused
+(3: hubness from the 2nd and 3rd closest, leaning toward the prior on a small board)."""
 
 _LSH_TABLES = 8
 _LSH_WINDOW = 4
@@ -204,7 +213,8 @@ class TextIndex:
 
     def hubness(self) -> np.ndarray:
         """Each text's hubness: the mean raw similarity of its HUBNESS_NEIGHBOURS closest candidates after the
-        closest (missing ones count the prior, HUBNESS_PRIOR_*). From `candidate_pairs`, so it costs what
+        closest (missing ones count the prior, HUBNESS_PRIOR_*), leaning toward the prior when the text has
+        fewer than HUBNESS_SUPPORT others (HUBNESS_SUPPORT). From `candidate_pairs`, so it costs what
         clustering costs, never n² (a text's true closest others are nearly always among its candidates)."""
         if self._hubness is None:
             n = len(self)
@@ -217,7 +227,10 @@ class TextIndex:
             found = np.bincount(text[kept], minlength=n)
             prior = HUBNESS_PRIOR_MIXED if self._vectors is not None else HUBNESS_PRIOR_LEXICAL
             total = np.bincount(text[kept], sims[kept], minlength=n) + (HUBNESS_NEIGHBOURS - found) * prior
-            self._hubness = total / HUBNESS_NEIGHBOURS
+            # Compared with few others (a small board), a text's closest say little: toward the prior.
+            others = np.bincount(text, minlength=n) - 1  # its candidates but the closest
+            weight = np.clip(others / HUBNESS_SUPPORT, 0.0, 1.0)
+            self._hubness = weight * total / HUBNESS_NEIGHBOURS + (1 - weight) * prior
         hubness: np.ndarray = self._hubness
         return hubness
 
