@@ -214,7 +214,7 @@ class TextIndex:
     def hubness(self) -> np.ndarray:
         """Each text's hubness: the mean raw similarity of its HUBNESS_NEIGHBOURS closest candidates after the
         closest (missing ones count the prior, HUBNESS_PRIOR_*), leaning toward the prior when the text has
-        fewer than HUBNESS_SUPPORT others (HUBNESS_SUPPORT). From `candidate_pairs`, so it costs what
+        fewer than HUBNESS_SUPPORT others. From `candidate_pairs`, so it costs what
         clustering costs, never n² (a text's true closest others are nearly always among its candidates)."""
         if self._hubness is None:
             n = len(self)

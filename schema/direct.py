@@ -87,18 +87,16 @@ def _direct(schema: strawberry.Schema, field: StrawberryField) -> Resolve | None
     if parameter is not None and parameter.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD:
         return None  # `info` by keyword only: rare enough to leave to strawberry
     info_class = schema.config.info_class
+    call: Resolve = (
+        (lambda source, _info: func(source))
+        if parameter is None
+        else (lambda source, info: func(source, info_class(_raw_info=info, _field=field)))
+    )
     if inspect.iscoroutinefunction(func):
-        if parameter is None:
-            return _awaiting(lambda source, _info: func(source))
-        return _awaiting(lambda source, info: func(source, info_class(_raw_info=info, _field=field)))
+        return _awaiting(call)
     if parameter is None:
-
-        def info_free(source: Any, _info: GraphQLResolveInfo[Any]) -> Any:
-            return func(source)
-
-        setattr(info_free, INFO_FREE, True)
-        return info_free
-    return lambda source, info: func(source, info_class(_raw_info=info, _field=field))
+        setattr(call, INFO_FREE, True)  # schema.leaves may call it without an info
+    return call
 
 
 def _awaiting(call: Resolve) -> Resolve:
