@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, PoolProxiedConnection
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from ideaengine.platform import driver, inline_sqlite, replay, writer_lock
 from ideaengine.platform.events import EVENTS_KEY
@@ -306,17 +307,20 @@ class Database:
         statement (`driver.AfterLock`), which commits on its own."""
         if not self.driver_writes:
             raise RuntimeError("driver writes are PostgreSQL's")
-        async with self.engine.connect() as conn:
-            con: asyncpg.Connection[Any] = (await conn.get_raw_connection()).driver_connection
-            try:
-                async with con.transaction() if atomic else contextlib.nullcontext():
-                    work = driver.Write(con, self.engine.dialect, atomic=atomic)
-                    yield work
-                    if forgotten := queued_effects(work):
-                        raise RuntimeError(f"effects queued outside a unit of work would be lost: {forgotten}")
-            finally:
-                if con.is_in_transaction():
-                    await conn.invalidate()
+        # The pool's connection itself, not a Connection around it: AsyncEngine.connect() took three greenlet
+        # hops (connect, the raw connection, close) and a Connection built and torn down for nothing the vote
+        # uses, 41 us of the event loop's time a vote against 27 (sequential checkouts, thread CPU time).
+        lent = await self.engine.raw_connection()
+        con: asyncpg.Connection[Any] = lent.driver_connection
+        try:
+            async with con.transaction() if atomic else contextlib.nullcontext():
+                work = driver.Write(con, self.engine.dialect, atomic=atomic)
+                yield work
+                if forgotten := queued_effects(work):
+                    raise RuntimeError(f"effects queued outside a unit of work would be lost: {forgotten}")
+        finally:
+            # Handed back even when this task is cancelled meanwhile, as AsyncConnection's own exit does.
+            await asyncio.shield(greenlet_spawn(_hand_back, lent, con.is_in_transaction()))
 
     async def dispose(self) -> None:
         if self._probe is not None:
@@ -330,6 +334,14 @@ class Database:
         if self.health_engine is not self.read_engine:
             await self.health_engine.dispose()
         await self.engine.dispose()
+
+
+def _hand_back(lent: PoolProxiedConnection, in_transaction: bool) -> None:
+    """A driver write's connection back to the pool; one still in a transaction (a rollback that failed) is
+    discarded instead, never handed to the next writer (SQLAlchemy's pool does not know of the driver's own)."""
+    if in_transaction:
+        lent.invalidate()
+    lent.close()
 
 
 async def close_session(session: AsyncSession) -> None:

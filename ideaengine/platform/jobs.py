@@ -163,12 +163,16 @@ class InProcessQueue:
 
     async def submit(self, requests: Sequence[JobRequest]) -> None:
         self._loop = asyncio.get_running_loop()
+        # Most submissions under a stream of votes are a board's refresh already waiting: nothing to start.
+        requests = [r for r in requests if not (r.coalesce and r.key in self._pending)]
+        if not requests:
+            return
         token = _runner.set(self)
         try:
             with events.local_broker(self.broker) if self.broker is not None else contextlib.nullcontext():
                 for request in requests:
                     if request.coalesce:
-                        if request.key in self._pending:
+                        if request.key in self._pending:  # a repeat within these requests
                             continue
                         self._pending.add(request.key)
                     task = self._loop.create_task(self._run(request))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,17 +43,14 @@ class Services:
         )
         return cls(settings, db, box, queue, broker, UnitOfWork(db, queue, broker), limits)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """One write; its effects are handed over after commit (see `ideaengine.platform.unit_of_work`)."""
-        async with self.work.transaction() as session:
-            yield session
+        return self.work.transaction()
 
-    @asynccontextmanager
-    async def driver_transaction(self, *, atomic: bool = True) -> AsyncIterator[Write]:
-        """PostgreSQL only: `transaction` on the driver, for the vote (see `ideaengine.platform.driver`)."""
-        async with self.work.driver_transaction(atomic=atomic) as work:
-            yield work
+    def driver_transaction(self, *, atomic: bool = True) -> AbstractAsyncContextManager[Write]:
+        """PostgreSQL only: `transaction` on the driver, for the vote (see `ideaengine.platform.driver`). The unit
+        of work's own block, not one wrapped around it: a generator's block costs a vote about 1.5% of its CPU."""
+        return self.work.driver_transaction(atomic=atomic)
 
     async def close(self) -> None:
         await self.limits.close()
