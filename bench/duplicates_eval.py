@@ -1,6 +1,6 @@
 """Duplicate-detection quality on public labelled duplicates, tuning and held-out sets apart.
 
-    .venv/bin/python -m bench.duplicates_eval [DATA_DIR] [--no-embeddings] [--fit]
+    .venv/bin/python -m bench.duplicates_eval [DATA_DIR] [--no-embeddings] [--fit | --levels]
 
 DATA_DIR (default /work/data) is outside the repository; fetched data is never committed. It holds files
 exported from these public repositories at these commits (docs/ranking.md names licences and reasons):
@@ -36,6 +36,7 @@ What it prints, per set:
     lexical standard at the same precision (its pairs above a threshold, the best threshold for it).
 With --fit it also fits the calibrations on the tuning sets and prints the constants for ranking/index.py: the
 suggestions' curves (CALIBRATION_*) and those of pairs less their hubness (CALIBRATION_PAIRS_*, clusters).
+With --levels it prints only how the sensitivity levels (ranking/duplicates.py) are chosen on the tuning sets.
 """
 
 from __future__ import annotations
@@ -387,6 +388,42 @@ def standard_recall_at(board: Board, nb: Neighbours, precision: float) -> float:
     return float(tp[ok].max() / max(board.truth_pairs(), 1)) if ok.any() else 0.0
 
 
+LEVEL_PRECISION = {"LOW": 0.6, "MEDIUM": 0.5, "HIGH": 0.3}
+"Pooled pair precision each sensitivity level must reach on the tuning sets."
+LEVEL_THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 16))
+LEVEL_MUTUAL: tuple[int | None, ...] = (None, 1, 2, 3, 5)
+
+
+def choose_levels(tuning: list[Board], embeddings: bool = True) -> None:
+    """The rule behind ranking.SENSITIVITY_THRESHOLDS and SENSITIVITY_MUTUAL: pair precision and recall pooled
+    over the tuning sets' clusters for every threshold and mutual-neighbour rule tried, and per level the pair
+    with the most pooled recall among those whose pooled precision reaches LEVEL_PRECISION."""
+    indexes = [ranking.TextIndex(b.texts, b.vectors if embeddings else None) for b in tuning]
+    truth = sum(b.truth_pairs() for b in tuning)
+    pooled: dict[tuple[int | None, float], tuple[float, float]] = {}
+    print("| mutual | " + " | ".join(f"{t:.2f}" for t in LEVEL_THRESHOLDS) + " |  (pooled pair precision / recall)")
+    print("|---|" + "---|" * len(LEVEL_THRESHOLDS))
+    for mutual in LEVEL_MUTUAL:
+        cells = []
+        for t in LEVEL_THRESHOLDS:
+            predicted = correct = 0
+            for board, index in zip(tuning, indexes, strict=True):
+                p, _, n = cluster_pr(board, ranking.cluster_index(index, t, mutual))
+                predicted, correct = predicted + n, correct + (round(p * n) if n else 0)
+            pooled[mutual, t] = (correct / predicted if predicted else 0.0, correct / max(truth, 1))
+            cells.append("{:.3f} / {:.3f}".format(*pooled[mutual, t]))
+        print(f"| {mutual or 'any'} | " + " | ".join(cells) + " |")
+    print()
+    for level, target in LEVEL_PRECISION.items():
+        reaching = [(r, -t, m) for (m, t), (p, r) in pooled.items() if p >= target]
+        if not reaching:
+            print(f"{level}: no threshold reaches pooled precision {target}")
+            continue
+        recall, t, mutual = max(reaching, key=lambda x: (x[0], x[1]))
+        precision = pooled[mutual, -t][0]
+        print(f"{level}: threshold {-t:.2f}, mutual {mutual}: pooled precision {precision:.3f}, recall {recall:.3f}")
+
+
 # --- report -----------------------------------------------------------------------------------------------
 
 
@@ -395,6 +432,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("data", nargs="?", default="/work/data", type=Path)
     parser.add_argument("--no-embeddings", action="store_true", help="lexical TextIndex only")
     parser.add_argument("--fit", action="store_true", help="fit the calibration on the tuning sets and print it")
+    parser.add_argument("--levels", action="store_true", help="choose the sensitivity levels on the tuning sets")
     args = parser.parse_args(argv)
     boards = load_all(args.data)
     if not boards:
@@ -402,6 +440,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     for board in boards:
         board.vectors = None if args.no_embeddings else embed_cached(board, args.data / "cache")
+    if args.levels:
+        choose_levels([b for b in boards if b.tuning], embeddings=not args.no_embeddings)
+        return
     run(boards, fit=args.fit)
     _print_title_drafts([b for b in boards if b.name.endswith(DESCRIBED)], None if args.no_embeddings else args.data)
 
@@ -490,9 +531,9 @@ def _print_clusters(boards: list[Board], results: dict[str, dict[str, Neighbours
             vectors = board.vectors if mode == "mixed" else None
             index = ranking.TextIndex(board.texts, vectors)
             cells = []
-            for _, threshold in levels:
+            for name, threshold in levels:
                 start = time.perf_counter()
-                p, r, _ = cluster_pr(board, ranking.cluster_index(index, threshold))
+                p, r, _ = cluster_pr(board, ranking.cluster_index(index, threshold, ranking.SENSITIVITY_MUTUAL[name]))
                 elapsed = time.perf_counter() - start
                 if p > 0:  # NaN (nothing clustered) and 0 compare to nothing
                     std = standard_recall_at(board, results[board.name]["standard"], p)

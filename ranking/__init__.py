@@ -14,7 +14,14 @@ from ranking.campaigns import (
     outcome,
     top,
 )
-from ranking.duplicates import DUPLICATE_THRESHOLD, SENSITIVITY_THRESHOLDS, cluster_duplicates, cluster_index
+from ranking.duplicates import (
+    DUPLICATE_MUTUAL,
+    DUPLICATE_THRESHOLD,
+    SENSITIVITY_MUTUAL,
+    SENSITIVITY_THRESHOLDS,
+    cluster_duplicates,
+    cluster_index,
+)
 from ranking.index import INDEX_FORMAT, SUGGESTION_FLOOR, TextIndex
 from ranking.pairwise import (
     BT_ALPHA,
@@ -37,12 +44,14 @@ from ranking.text import normalise_text
 __all__ = [
     "BALLOT_KINDS",
     "BT_ALPHA",
+    "DUPLICATE_MUTUAL",
     "DUPLICATE_THRESHOLD",
     "ELO_INITIAL",
     "ELO_K",
     "EXACT_STDERR_MAX_ITEMS",
     "FRESH_MODES",
     "INDEX_FORMAT",
+    "SENSITIVITY_MUTUAL",
     "SENSITIVITY_THRESHOLDS",
     "SUGGESTION_FLOOR",
     "TRENDING_HALF_LIFE_HOURS",

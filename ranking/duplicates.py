@@ -18,41 +18,71 @@ from scipy.sparse.csgraph import connected_components
 from ranking import _validate as v
 from ranking.index import TextIndex
 
-SENSITIVITY_THRESHOLDS = {"LOW": 0.7, "MEDIUM": 0.5, "HIGH": 0.15}
+SENSITIVITY_THRESHOLDS = {"LOW": 0.6, "MEDIUM": 0.4, "HIGH": 0.15}
 """Calibrated similarity at which clusters join texts, by sensitivity: LOW clusters only the surest pairs,
-HIGH finds more at lower precision. Chosen on the tuning sets for pooled pair precision (docs/ranking.md)."""
+HIGH finds more at lower precision. Chosen on the tuning sets with SENSITIVITY_MUTUAL, together: at each level
+the pair with the most pooled pair recall among those whose pooled pair precision reaches the level's
+(docs/ranking.md)."""
+SENSITIVITY_MUTUAL: dict[str, int | None] = {"LOW": 1, "MEDIUM": 2, "HIGH": None}
+"""By sensitivity, how close two texts must be to each other for their pair to start a cluster: LOW, each the
+other's closest; MEDIUM, each among the other's two closest; HIGH, any candidate pair. A pair that is only one
+text's best (the other's lies elsewhere) is the usual wrong one: a hub near many texts."""
 DUPLICATE_THRESHOLD = SENSITIVITY_THRESHOLDS["MEDIUM"]
 """The default: pooled pair precision about 0.5 on the tuning sets."""
+DUPLICATE_MUTUAL = SENSITIVITY_MUTUAL["MEDIUM"]
+"""The default's SENSITIVITY_MUTUAL."""
 
 EXACT_CLUSTER_MAX = 200
 """Largest group average linkage runs on exactly; bigger groups are split at a stricter threshold first."""
 
 
 def cluster_duplicates(
-    texts: Iterable[str], threshold: float | None = None, vectors: ArrayLike | None = None
+    texts: Iterable[str],
+    threshold: float | None = None,
+    vectors: ArrayLike | None = None,
+    mutual: int | None = DUPLICATE_MUTUAL,
 ) -> np.ndarray:
     """A label per text; texts that say the same thing share a label (the smallest index among them).
 
     Average linkage on the sparse graph of candidate pairs: two groups merge only when the mean
     similarity over all their cross pairs reaches `threshold`, so one close pair cannot chain unrelated
-    texts together. Groups are found among candidates from `TextIndex.candidate_pairs` (never all pairs).
+    texts together. Groups start from candidate pairs (`TextIndex.candidate_pairs`, never all pairs) at the
+    threshold whose texts are each among the other's `mutual` closest (any candidate pair with None). The
+    defaults are the default level's, MEDIUM.
     """
-    return cluster_index(TextIndex(texts, vectors), threshold)
+    return cluster_index(TextIndex(texts, vectors), threshold, mutual)
 
 
-def cluster_index(index: TextIndex, threshold: float | None = None) -> np.ndarray:
+def cluster_index(
+    index: TextIndex, threshold: float | None = None, mutual: int | None = DUPLICATE_MUTUAL
+) -> np.ndarray:
     """cluster_duplicates on an index already built (the service keeps the index it clusters)."""
     t = DUPLICATE_THRESHOLD if threshold is None else v.positive("threshold", threshold)
     if t > 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+    if mutual is not None and (isinstance(mutual, bool) or not isinstance(mutual, int | np.integer) or mutual < 1):
+        raise ValueError(f"mutual must be a positive integer or None, got {mutual!r}")
     n = len(index)
     labels = np.arange(n)
     if n < 2:
         return labels
     i, j, sims = index.candidate_similarities()
     strong = sims >= t
+    if mutual is not None:
+        strong &= mutual_neighbours(i, j, sims, int(mutual))
     _cluster(index, np.arange(n), i[strong], j[strong], sims[strong], t, labels)
     return labels
+
+
+def mutual_neighbours(i: np.ndarray, j: np.ndarray, sims: np.ndarray, m: int) -> np.ndarray:
+    """Which pairs (i[k], j[k]) are each among the other's `m` best pairs by `sims` (ties: the earlier pair
+    first). Linear in the pairs after one sort."""
+    ends, scores, pair = np.concatenate([i, j]), np.concatenate([sims, sims]), np.tile(np.arange(i.size), 2)
+    order = np.lexsort((pair, -scores, ends))  # by text, best first
+    by_text = ends[order]
+    rank = np.empty(ends.size, dtype=np.int64)
+    rank[order] = np.arange(ends.size) - np.searchsorted(by_text, by_text, side="left")
+    return (rank[: i.size] < m) & (rank[i.size :] < m)
 
 
 def _cluster(

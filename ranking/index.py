@@ -87,9 +87,11 @@ SUGGESTION_FLOOR = 0.02
 """Calibrated similarity under which `similar` offers nothing, so unrelated drafts get no suggestion: the highest
 floor that costs at most 0.02 of recall@5 on every tuning set, with or without embeddings (docs/ranking.md)."""
 
-INDEX_FORMAT = 3
-"""Version of `TextIndex.to_arrays`: bumped whenever the arrays change meaning, so an old stored index is refused
-(3: hubness from the 2nd and 3rd closest, leaning toward the prior on a small board)."""
+INDEX_FORMAT = 4
+"""Version of `TextIndex.to_arrays`: bumped whenever the arrays change meaning, or the clusters the service stores
+beside them, so an old stored index is refused and the sweep rebuilds it and its clusters (3: hubness from the 2nd
+and 3rd closest, leaning toward the prior on a small board; 4: the same arrays, clusters that start from mutual
+neighbours, `ranking.SENSITIVITY_MUTUAL`)."""
 
 _LSH_TABLES = 8
 _LSH_WINDOW = 4

@@ -134,9 +134,12 @@ DuplicateSensitivity = Annotated[
         "How readily a board's duplicate clusters join ideas: a trade of precision (clustered ideas really are "
         "duplicates) for recall (duplicates are found). Figures behind each level: docs/ranking.md.",
         {
-            _DS.LOW: "Only the surest pairs: about 6 in 10 clustered pairs are duplicates, fewer are found.",
-            _DS.MEDIUM: "The default: about half of the clustered pairs are duplicates.",
-            _DS.HIGH: "Finds the most duplicates, with more pairs a moderator will separate (about a third).",
+            _DS.LOW: "Only the surest pairs, ideas that are each other's closest match: about 6 in 10 clustered "
+            "pairs are duplicates, fewer are found.",
+            _DS.MEDIUM: "The default: ideas each among the other's two closest matches; about half of the clustered "
+            "pairs are duplicates.",
+            _DS.HIGH: "Any close pair: finds the most duplicates, with more pairs a moderator will separate (about "
+            "a third).",
         },
     ),
 ]

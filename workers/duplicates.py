@@ -42,8 +42,9 @@ async def _index(db: Database, board_id: int) -> dict[str, Any]:
     texts = [idea_text(r.title, r.body) for r in rows]
     vectors = _vectors(rows)
     index = ranking.TextIndex(texts, vectors)
-    threshold = ranking.SENSITIVITY_THRESHOLDS[board.duplicate_sensitivity.value]
-    labels = ranking.cluster_index(index, threshold)  # the same index serves lookups and clustering: built once
+    level = board.duplicate_sensitivity.value
+    # The same index serves lookups and clustering: built once.
+    labels = ranking.cluster_index(index, ranking.SENSITIVITY_THRESHOLDS[level], ranking.SENSITIVITY_MUTUAL[level])
     clusters = _clusters(index, labels, [r.id for r in rows])
     payload = StoredIndex(index, [r.id for r in rows]).to_bytes()
     async with db.write() as session:

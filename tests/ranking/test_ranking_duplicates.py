@@ -10,6 +10,7 @@ import pytest
 
 import ranking
 from ranking import index as text_index
+from ranking.duplicates import mutual_neighbours
 
 UNRELATED = [
     "Longer opening hours on Sundays",
@@ -205,6 +206,9 @@ def test_empty_and_single_inputs() -> None:
         (lambda: ranking.TextIndex(["a"], vectors=[[1.0, 0.0]]).add(["b"]), "vectors"),
         (lambda: ranking.cluster_duplicates(["a", "b"], threshold=1.5), "threshold"),
         (lambda: ranking.cluster_duplicates(["a", "b"], threshold=float("nan")), "threshold"),
+        (lambda: ranking.cluster_duplicates(["a", "b"], mutual=0), "mutual"),
+        (lambda: ranking.cluster_duplicates(["a", "b"], mutual=1.5), "mutual"),  # type: ignore[arg-type]
+        (lambda: ranking.cluster_duplicates(["a", "b"], mutual=True), "mutual"),
     ],
 )
 def test_bad_input_raises_naming_the_argument(call: Callable[[], object], argument: str) -> None:
@@ -223,11 +227,46 @@ def test_sensitivity_trades_precision_for_recall_on_the_calibrated_scale() -> No
     def pairs(labels: np.ndarray) -> set[tuple[int, int]]:
         return {(a, b) for a in range(len(texts)) for b in range(a + 1, len(texts)) if labels[a] == labels[b]}
 
-    low, medium, high = (pairs(ranking.cluster_index(index, levels[name])) for name in ("LOW", "MEDIUM", "HIGH"))
+    low, medium, high = (
+        pairs(ranking.cluster_index(index, levels[name], ranking.SENSITIVITY_MUTUAL[name]))
+        for name in ("LOW", "MEDIUM", "HIGH")
+    )
     assert low == {(0, 1)}
     assert low <= medium <= high
     assert high == {(0, 1), (0, 2), (1, 2)}
     assert pairs(ranking.cluster_index(index)) == medium
+
+
+def test_a_pair_starts_a_cluster_only_when_each_text_is_among_the_others_closest() -> None:
+    """ "Export the monthly reports" is close enough to "Export reports to CSV" for HIGH's threshold, but that
+    text's closest is its own rewording: at LOW (each the other's closest) the loose pair stays out, at any
+    threshold, while with no such rule, or among each other's two closest, it joins."""
+    texts = ["Export reports to CSV", "Export reports to CSV files", "Export the monthly reports", *UNRELATED]
+    index = ranking.TextIndex(texts)
+
+    def clustered(mutual: int | None) -> list[int]:
+        labels = ranking.cluster_index(index, ranking.SENSITIVITY_THRESHOLDS["HIGH"], mutual)
+        return [k for k in range(len(texts)) if (labels == labels[k]).sum() > 1]
+
+    assert clustered(None) == clustered(2) == [0, 1, 2]
+    assert clustered(ranking.SENSITIVITY_MUTUAL["LOW"]) == [0, 1]
+
+
+@pytest.mark.parametrize("m", [1, 2, 3])
+def test_mutual_neighbours_by_their_definition(m: int) -> None:
+    """Against the slow way: each pair's rank among each of its two texts' pairs, best first, ties in pair order."""
+    rng = np.random.default_rng(m)
+    i = rng.integers(0, 30, 400)
+    j = rng.integers(0, 30, 400)
+    i, j = i[i != j], j[i != j]
+    sims = np.round(rng.random(i.size), 1)  # rounded: many ties
+    kept = mutual_neighbours(i, j, sims, m)
+
+    def rank(k: int, text: int) -> int:
+        mine = [x for x in range(i.size) if text in (i[x], j[x])]
+        return sorted(mine, key=lambda x: (-sims[x], x)).index(k)
+
+    assert kept.tolist() == [rank(k, int(i[k])) < m and rank(k, int(j[k])) < m for k in range(i.size)]
 
 
 def _brute_force_similar(index: ranking.TextIndex, text: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:

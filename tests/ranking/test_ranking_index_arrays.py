@@ -128,7 +128,7 @@ def test_the_arrays_are_numbers_only_and_carry_the_format() -> None:
         "hubness": "f",
     }
     assert {arrays["texts"].dtype, arrays["char_ids"].dtype} == {np.dtype(np.uint8)}  # the smallest that holds them
-    assert arrays["format"].shape == () and int(arrays["format"]) == ranking.INDEX_FORMAT == 3
+    assert arrays["format"].shape == () and int(arrays["format"]) == ranking.INDEX_FORMAT == 4
     assert bytes(arrays["texts"]).decode() == "".join(TEXTS)
     assert "vectors" not in ranking.TextIndex(TEXTS).to_arrays()
 
@@ -175,15 +175,15 @@ N_WORDS = len(ranking.TextIndex(TEXTS).to_arrays()["word_vocab_ptr"]) - 1
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        pytest.param(_set("format", (), 4), "format 4 is not 3, the one this version reads", id="a newer format"),
+        pytest.param(_set("format", (), 5), "format 5 is not 4, the one this version reads", id="a newer format"),
         pytest.param(
-            _replace("format", lambda a: np.asarray(3.0)),
-            "format 3.0 is not 3, the one this version reads",
+            _replace("format", lambda a: np.asarray(4.0)),
+            "format 4.0 is not 4, the one this version reads",
             id="a format that is not an integer",
         ),
         pytest.param(
-            _replace("format", lambda a: np.asarray([3])),
-            "format [3] is not 3, the one this version reads",
+            _replace("format", lambda a: np.asarray([4])),
+            "format [4] is not 4, the one this version reads",
             id="a format that is not one number",
         ),
         pytest.param(_delete("char_ids"), "char_ids is missing", id="an array missing"),
