@@ -371,21 +371,69 @@ def cluster_pr(board: Board, labels: np.ndarray) -> tuple[float, float, int]:
     return (correct / predicted if predicted else float("nan")), correct / max(total, 1), predicted
 
 
-def standard_recall_at(board: Board, nb: Neighbours, precision: float) -> float:
-    """Best pair recall of the lexical standard's pairs above a threshold with at least `precision`."""
+def standard_pairs(board: Board, nb: Neighbours) -> tuple[np.ndarray, np.ndarray]:
+    """The lexical standard's distinct pairs (a < b), best first, as two arrays of text ids."""
     i = np.repeat(np.arange(nb.index.shape[0]), nb.index.shape[1])
     j = nb.index.ravel()
     s = nb.score.ravel()
     keys = np.minimum(i, j) * len(board.texts) + np.maximum(i, j)
     keys, first = np.unique(keys, return_index=True)
-    s = s[first]
-    a, b = keys // len(board.texts), keys % len(board.texts)
-    correct = board.groups[a] == board.groups[b]
-    order = np.argsort(-s, kind="stable")
-    tp = np.cumsum(correct[order])
-    prec = tp / np.arange(1, order.size + 1)
-    ok = prec >= precision
+    order = np.argsort(-s[first], kind="stable")
+    return keys[order] // len(board.texts), keys[order] % len(board.texts)
+
+
+def standard_recall_at(board: Board, nb: Neighbours, precision: float) -> float:
+    """Best pair recall of the lexical standard's pairs above a threshold with at least `precision`."""
+    a, b = standard_pairs(board, nb)
+    tp = np.cumsum(board.groups[a] == board.groups[b])
+    ok = tp / np.arange(1, a.size + 1) >= precision
     return float(tp[ok].max() / max(board.truth_pairs(), 1)) if ok.any() else 0.0
+
+
+BOOTSTRAP_DRAWS = 200
+
+
+def multiple_interval(board: Board, labels: np.ndarray, nb: Neighbours, seed: int = 0) -> tuple[float, float]:
+    """A 90% interval for ours-to-the-standard's recall multiple at our precision: a Poisson bootstrap over the
+    texts (each drawn a Poisson(1) number of times, a pair weighing the product of its texts' draws), the
+    clusters and the standard's ranking held fixed. It says how much the multiple owes to which texts happen to
+    be in the set; not how the clusters themselves would move."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    ours = [np.array(list(itertools.combinations(m.tolist(), 2))) for m in np.split(order, bounds) if m.size > 1]
+    oa, ob = np.concatenate(ours).T if ours else (np.empty(0, np.int64), np.empty(0, np.int64))
+    gorder = np.argsort(board.groups, kind="stable")
+    gbounds = np.flatnonzero(np.diff(board.groups[gorder])) + 1
+    truth = [np.array(list(itertools.combinations(m.tolist(), 2))) for m in np.split(gorder, gbounds) if m.size > 1]
+    ta, tb = np.concatenate(truth).T
+    sa, sb = standard_pairs(board, nb)
+    our_correct, std_correct = board.groups[oa] == board.groups[ob], board.groups[sa] == board.groups[sb]
+    rng = np.random.default_rng(seed)
+    multiples = []
+    for _ in range(BOOTSTRAP_DRAWS):
+        w = rng.poisson(1.0, len(board.texts)).astype(float)
+        total = (w[ta] * w[tb]).sum()
+        ow = w[oa] * w[ob]
+        if total == 0 or ow.sum() == 0:
+            continue
+        precision, recall = ow[our_correct].sum() / ow.sum(), ow[our_correct].sum() / total
+        sw = w[sa] * w[sb]
+        tp = np.cumsum(sw * std_correct)
+        ok = tp >= precision * np.maximum(np.cumsum(sw), 1e-12)
+        std = tp[ok].max() / total if ok.any() else 0.0
+        multiples.append(recall / std if std > 0 else np.inf)
+    if not multiples:
+        return np.nan, np.nan
+    lo, hi = np.percentile(
+        multiples, [5, 95], method="nearest"
+    )  # a draw's own value: inf where its standard found none
+    return float(lo), float(hi)
+
+
+def interval_text(lo: float, hi: float) -> str:
+    if np.isnan(lo):
+        return "-"
+    return f"{lo:.1f}x or more" if np.isinf(hi) else f"{lo:.1f}x-{hi:.1f}x"
 
 
 LEVEL_PRECISION = {"LOW": 0.6, "MEDIUM": 0.5, "HIGH": 0.3}
@@ -526,15 +574,21 @@ def _print_clusters(boards: list[Board], results: dict[str, dict[str, Neighbours
     levels = list(ranking.SENSITIVITY_THRESHOLDS.items())
     print("| set | use | mode | " + " | ".join(f"{name} ({t:.2f})" for name, t in levels) + " |")
     print("|---|---|---|" + "---|" * len(levels))
+    intervals: list[str] = []
     for board in boards:
         for mode in modes:
             vectors = board.vectors if mode == "mixed" else None
             index = ranking.TextIndex(board.texts, vectors)
-            cells = []
+            cells, spread = [], []
             for name, threshold in levels:
                 start = time.perf_counter()
-                p, r, _ = cluster_pr(board, ranking.cluster_index(index, threshold, ranking.SENSITIVITY_MUTUAL[name]))
+                labels = ranking.cluster_index(index, threshold, ranking.SENSITIVITY_MUTUAL[name])
+                p, r, _ = cluster_pr(board, labels)
                 elapsed = time.perf_counter() - start
+                if p > 0 and not board.tuning and mode == "mixed":
+                    spread.append(interval_text(*multiple_interval(board, labels, results[board.name]["standard"])))
+                elif not board.tuning and mode == "mixed":
+                    spread.append("-")
                 if p > 0:  # NaN (nothing clustered) and 0 compare to nothing
                     std = standard_recall_at(board, results[board.name]["standard"], p)
                     ratio = f"{r / std:.1f}x" if std > 0 else "-"
@@ -543,7 +597,19 @@ def _print_clusters(boards: list[Board], results: dict[str, dict[str, Neighbours
                     cells.append(f"{p:.2f} / {r:.3f} [-] {elapsed:.1f}s")
             use = "tuning" if board.tuning else "held out"
             print(f"| {board.name} | {use} | {mode} | " + " | ".join(cells) + " |")
+            if spread:
+                intervals.append(f"| {board.name} | " + " | ".join(spread) + " |")
     print()
+    if intervals:
+        print(
+            f"Held out, mixed: 90% interval of the multiple ({BOOTSTRAP_DRAWS} Poisson bootstrap draws over the texts,"
+        )
+        print("the clusters held fixed; `multiple_interval`)")
+        print()
+        print("| set | " + " | ".join(name for name, _ in levels) + " |")
+        print("|---|" + "---|" * len(levels))
+        print(*intervals, sep="\n")
+        print()
 
 
 def _print_title_drafts(boards: list[Board], data: Path | None) -> None:
