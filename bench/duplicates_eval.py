@@ -401,11 +401,13 @@ def multiple_interval(board: Board, labels: np.ndarray, nb: Neighbours, seed: in
     order = np.argsort(labels, kind="stable")
     bounds = np.flatnonzero(np.diff(labels[order])) + 1
     ours = [np.array(list(itertools.combinations(m.tolist(), 2))) for m in np.split(order, bounds) if m.size > 1]
-    oa, ob = np.concatenate(ours).T if ours else (np.empty(0, np.int64), np.empty(0, np.int64))
     gorder = np.argsort(board.groups, kind="stable")
     gbounds = np.flatnonzero(np.diff(board.groups[gorder])) + 1
     truth = [np.array(list(itertools.combinations(m.tolist(), 2))) for m in np.split(gorder, gbounds) if m.size > 1]
+    if not ours or not truth:
+        return np.nan, np.nan
     ta, tb = np.concatenate(truth).T
+    oa, ob = np.concatenate(ours).T
     sa, sb = standard_pairs(board, nb)
     our_correct, std_correct = board.groups[oa] == board.groups[ob], board.groups[sa] == board.groups[sb]
     rng = np.random.default_rng(seed)
@@ -424,9 +426,8 @@ def multiple_interval(board: Board, labels: np.ndarray, nb: Neighbours, seed: in
         multiples.append(recall / std if std > 0 else np.inf)
     if not multiples:
         return np.nan, np.nan
-    lo, hi = np.percentile(
-        multiples, [5, 95], method="nearest"
-    )  # a draw's own value: inf where its standard found none
+    # "nearest": a draw's own value, inf where its standard found no pair at that precision.
+    lo, hi = np.percentile(multiples, [5, 95], method="nearest")
     return float(lo), float(hi)
 
 

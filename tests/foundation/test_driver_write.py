@@ -109,3 +109,24 @@ async def test_a_server_that_may_not_make_temporary_objects_still_counts_votes(
                 assert (payload["idea"]["votes"]["up"], payload["idea"]["votes"]["down"]) == tally, value
     finally:
         await services.close()
+
+
+async def test_a_burst_of_driver_writes_past_the_pool_hands_every_connection_back(settings: Any) -> None:
+    """Forty writers at once on a pool of four kept connections and one overflow: they wait their turn, the overflow
+    connection is closed on its way back (a close that needs the driver), and afterwards none is out and the pool
+    keeps no more than its size."""
+    from ideaengine.platform.services import Services
+
+    services = Services.create(settings.model_copy(update={"max_concurrent_operations": 4}))
+    try:
+
+        async def write(n: int) -> int:
+            async with services.db.driver_write(atomic=n % 2 == 0) as work:
+                return int(await work.driver.fetchval("SELECT $1::int FROM pg_sleep(0.01)", n))
+
+        assert await asyncio.gather(*(write(n) for n in range(40))) == list(range(40))
+        pool = services.db.engine.sync_engine.pool
+        assert (pool.checkedout(), pool.checkedin()) == (0, pool_sizes(4)[1][0])  # type: ignore[attr-defined]
+        assert await write(40) == 40
+    finally:
+        await services.close()
