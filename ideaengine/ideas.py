@@ -186,9 +186,15 @@ DETACHED_WIDTH = len(_DETACHED_COLUMNS)
 "How many columns of a row `detach` takes."
 
 
-def _detached_select(lock: bool, bound: bool, *only: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
+IDEA_WIDTH = len(_IDEA_COLUMNS)
+"How many columns of a row `detach_idea` takes: the idea's, as `detach` takes them first."
+
+
+def _detached_select(
+    lock: bool, bound: bool, *only: ColumnElement[bool], columns: Sequence[Any] = _DETACHED_COLUMNS
+) -> Select[*tuple[Any, ...]]:
     chosen = and_(Idea.id == bindparam("id"), *only)
-    return _with_boards_stmt(lock, bound, chosen).with_only_columns(*_DETACHED_COLUMNS)
+    return _with_boards_stmt(lock, bound, chosen).with_only_columns(*columns)
 
 
 _LOCK_DETACHED = {bound: driver.Prepared(_detached_select(True, bound)) for bound in (False, True)}
@@ -207,17 +213,23 @@ async def lock_detached(work: driver.Write, actor: Actor, idea_id: int) -> tuple
 
 
 def target_select(*only: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
-    """`lock_detached`'s read (the idea `id` with its board, for a reader of the board's workspace), with no lock,
-    where `only` holds too: for a write that takes its lock first and reads after (`driver.AfterLock`). Its row
-    goes to `detach`."""
-    return _detached_select(False, True, *only)
+    """`lock_detached`'s read (the idea `id`, for a reader of its board's workspace), with no lock, where `only`
+    holds too: for a write that takes its lock first and reads after (`driver.AfterLock`). Its row is the idea's
+    columns only, for `detach_idea`: the board is joined for the checks, and a vote needs no more of it than the
+    idea's `board_id` (its columns, their times processed and a second instance built, were a tenth of the
+    write's CPU)."""
+    return _detached_select(False, True, *only, columns=_IDEA_COLUMNS)
 
 
 def detach(values: Sequence[Any]) -> tuple[Idea, Board]:
     """The idea and board of a row of `lock_detached`'s columns, outside any session (`driver.detached`: a
     quarter of the cost of setting each attribute, a twentieth of a vote's CPU before)."""
-    width = len(_IDEA_COLUMNS)
-    return driver.detached(Idea, values[:width]), driver.detached(Board, values[width:DETACHED_WIDTH])
+    return detach_idea(values), driver.detached(Board, values[IDEA_WIDTH:DETACHED_WIDTH])
+
+
+def detach_idea(values: Sequence[Any]) -> Idea:
+    """The idea of a row whose first columns are the idea's (`target_select`'s, `lock_detached`'s)."""
+    return driver.detached(Idea, values[:IDEA_WIDTH])
 
 
 async def _with_boards(

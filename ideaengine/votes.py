@@ -194,13 +194,13 @@ async def _cast_at_once(work: platform_driver.Write, actor: Actor, idea_id: int,
     found = await _CAST_AT_ONCE.fetch(work, args, params)
     if not found:
         raise platform_driver.NeedsTransaction
-    idea, board = ideas.detach(found[0][: ideas.DETACHED_WIDTH])
-    moved = found[0][ideas.DETACHED_WIDTH :]
+    idea = ideas.detach_idea(found[0])
+    moved = found[0][ideas.IDEA_WIDTH :]
     if moved[0] is None:  # the vote was already this
         return idea
     for name, figure in zip(_MOVED, moved, strict=True):
         set_committed_value(idea, name, read_utc(figure) if name == "trending_at" else figure)
-    boards.refresh_after_commit(work, board.id)
+    boards.refresh_after_commit(work, idea.board_id)
     return idea
 
 
