@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,9 +227,18 @@ def detach(values: Sequence[Any]) -> tuple[Idea, Board]:
     return detach_idea(values), driver.detached(Board, values[IDEA_WIDTH:DETACHED_WIDTH])
 
 
-def detach_idea(values: Sequence[Any]) -> Idea:
-    """The idea of a row whose first columns are the idea's (`target_select`'s, `lock_detached`'s)."""
+def detach_idea(values: Sequence[Any], replaced: Mapping[str, Any] | None = None) -> Idea:
+    """The idea of a row whose first columns are the idea's (`target_select`'s, `lock_detached`'s); `replaced`
+    gives some attributes other values than the row's (a write's new figures), as if loaded so."""
+    if replaced:
+        values = list(values[:IDEA_WIDTH])
+        for key, value in replaced.items():
+            values[_IDEA_AT[key]] = value
     return driver.detached(Idea, values[:IDEA_WIDTH])
+
+
+_IDEA_AT = {key: at for at, (key, _) in enumerate(driver.loaded_attributes(Idea))}
+"Where each of an idea's loaded attributes sits in `detach_idea`'s row."
 
 
 async def _with_boards(

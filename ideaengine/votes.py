@@ -194,12 +194,13 @@ async def _cast_at_once(work: platform_driver.Write, actor: Actor, idea_id: int,
     found = await _CAST_AT_ONCE.fetch(work, args, params)
     if not found:
         raise platform_driver.NeedsTransaction
-    idea = ideas.detach_idea(found[0])
     moved = found[0][ideas.IDEA_WIDTH :]
     if moved[0] is None:  # the vote was already this
-        return idea
-    for name, figure in zip(_MOVED, moved, strict=True):
-        set_committed_value(idea, name, read_utc(figure) if name == "trending_at" else figure)
+        return ideas.detach_idea(found[0])
+    # The new figures go in as the idea is built: five set_committed_value calls were 7% of the write.
+    figures = dict(zip(_MOVED, moved, strict=True))
+    figures["trending_at"] = read_utc(figures["trending_at"])
+    idea = ideas.detach_idea(found[0], figures)
     boards.refresh_after_commit(work, idea.board_id)
     return idea
 
