@@ -22,7 +22,7 @@ import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import asyncpg
 from sqlalchemy import Select
@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.base import instance_state
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql.compiler import Compiled, SQLCompiler
 
 from ideaengine.platform import replay
 
@@ -159,6 +159,10 @@ class Prepared:
         return compiled.processed_rows(await driver.fetch(compiled.compiled.string, *args))
 
 
+_REQUIRED = object()
+"A parameter's value `params` must give (`_Compiled.arguments`)."
+
+
 def _same(value: Any) -> Any:
     return value
 
@@ -180,10 +184,31 @@ class _Compiled:
         columns went through 1,260 calls, most of them to a function returning its argument)."""
         return [(at, process) for at, process in enumerate(self.columns) if process is not _same]
 
+    @functools.cached_property
+    def arguments(self) -> list[tuple[str, Any, Callable[[Any], Any]]]:
+        """Per positional parameter: the key `params` binds it by, its value when the statement fixes one (a
+        literal, processed once here; `_REQUIRED` for one `params` must give) and its processor. What
+        `construct_params` works out on every call: with the processing of the fixed values, 3% of a vote."""
+        out = []
+        binds = cast(SQLCompiler, self.compiled).binds
+        for name, process in zip(self.names, self.binds, strict=True):
+            bind = binds[name]
+            fixed = _REQUIRED if bind.required or bind.callable is not None else process(bind.effective_value)
+            out.append((bind.key, fixed, process))
+        return out
+
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         """The statement's positional arguments from named `params`, each processed as SQLAlchemy would."""
-        values = self.compiled.construct_params(dict(params)) or {}
-        return [process(values[name]) for name, process in zip(self.names, self.binds, strict=True)]
+        out = []
+        for key, fixed, process in self.arguments:
+            if key in params:
+                out.append(process(params[key]))
+            elif fixed is _REQUIRED:
+                # Missing, or a callable's: SQLAlchemy's own steps say which, or work it out.
+                out.append(process((self.compiled.construct_params(dict(params)) or {})[self.names[len(out)]]))
+            else:
+                out.append(fixed)
+        return out
 
     def processed_rows(self, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
         """Driver rows as tuples, the statement's columns processed as SQLAlchemy would (columns after them, as
