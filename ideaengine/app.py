@@ -136,7 +136,7 @@ class GraphQLApp(GraphQL[Context, None]):
                     headers={"retry-after": "1"},
                 )
         finally:
-            await reads.close()  # the operation released it already, unless it never ran
+            await reads.close()  # the request's read connection, once its answer is made (or it never ran)
         if graphql_response and response.media_type == media.JSON:
             response.headers["content-type"] = f"{media.GRAPHQL_RESPONSE}; charset=utf-8"
             if getattr(request.state, "request_error", False):

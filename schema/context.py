@@ -84,7 +84,7 @@ class SharedReads:
             await (session.close() if cancellable else close_session(session))
 
     async def close(self) -> None:
-        """The operation is over (`_release_reads`, in the request's own task, which nothing but the server's
+        """The operation is over (`GraphQLApp.__call__`, in the request's own task, which nothing but the server's
         shutdown cancels): a plain close, without `close_session`'s task, on every request that read."""
         self._closed = True
         async with self._lock:
