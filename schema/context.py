@@ -74,7 +74,11 @@ class SharedReads:
 
     async def forget(self) -> None:
         """Hand the connection back; objects read so far are forgotten, so a later read sees fresh rows. Called
-        by a resolver after its write: a task graphql-core may cancel, so the close runs to its end."""
+        by a resolver after its write: a task graphql-core may cancel, so the close runs to its end. With no
+        session open and none being opened there is nothing to forget (a read opened after the write's commit
+        sees it anyway)."""
+        if self._session is None and not self._lock.locked():
+            return
         async with self._lock:
             await self._drop()
 

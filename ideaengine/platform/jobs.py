@@ -57,7 +57,7 @@ class JobRequest:
     job_id: str | None = None
     "A fixed rq job id, so a periodic sweep enqueues one job per board per period however many workers sweep."
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         return PENDING_PREFIX + self.name + ":" + ":".join(map(str, self.args))
 

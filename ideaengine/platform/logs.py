@@ -108,10 +108,11 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            state = scope.get("state") or {}
-            fields: dict[str, Any] = {"status": status, "ms": round((time.perf_counter() - started) * 1000, 1)}
-            if "graphql_errors" in state:
-                fields["operation"] = state.get("graphql_operation") or "-"
-                fields["errors"] = state["graphql_errors"]
-            access.info("%s %s", scope["method"], scope["path"], extra={"fields": fields})
+            if access.isEnabledFor(logging.INFO):  # the line is built only where it is written
+                state = scope.get("state") or {}
+                fields: dict[str, Any] = {"status": status, "ms": round((time.perf_counter() - started) * 1000, 1)}
+                if "graphql_errors" in state:
+                    fields["operation"] = state.get("graphql_operation") or "-"
+                    fields["errors"] = state["graphql_errors"]
+                access.info("%s %s", scope["method"], scope["path"], extra={"fields": fields})
             request_id.reset(token)
