@@ -398,16 +398,9 @@ def multiple_interval(board: Board, labels: np.ndarray, nb: Neighbours, seed: in
     texts (each drawn a Poisson(1) number of times, a pair weighing the product of its texts' draws), the
     clusters and the standard's ranking held fixed. It says how much the multiple owes to which texts happen to
     be in the set; not how the clusters themselves would move."""
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    ours = [np.array(list(itertools.combinations(m.tolist(), 2))) for m in np.split(order, bounds) if m.size > 1]
-    gorder = np.argsort(board.groups, kind="stable")
-    gbounds = np.flatnonzero(np.diff(board.groups[gorder])) + 1
-    truth = [np.array(list(itertools.combinations(m.tolist(), 2))) for m in np.split(gorder, gbounds) if m.size > 1]
-    if not ours or not truth:
+    (oa, ob), (ta, tb) = _pairs_within(labels), _pairs_within(board.groups)
+    if oa.size == 0 or ta.size == 0:
         return np.nan, np.nan
-    ta, tb = np.concatenate(truth).T
-    oa, ob = np.concatenate(ours).T
     sa, sb = standard_pairs(board, nb)
     our_correct, std_correct = board.groups[oa] == board.groups[ob], board.groups[sa] == board.groups[sb]
     rng = np.random.default_rng(seed)
@@ -429,6 +422,17 @@ def multiple_interval(board: Board, labels: np.ndarray, nb: Neighbours, seed: in
     # "nearest": a draw's own value, inf where its standard found no pair at that precision.
     lo, hi = np.percentile(multiples, [5, 95], method="nearest")
     return float(lo), float(hi)
+
+
+def _pairs_within(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of texts that share a label, as two arrays of text ids."""
+    order = np.argsort(labels, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+    pairs = [np.array(list(itertools.combinations(g.tolist(), 2))) for g in groups if g.size > 1]
+    if not pairs:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    a, b = np.concatenate(pairs).T
+    return a, b
 
 
 def interval_text(lo: float, hi: float) -> str:
@@ -586,10 +590,9 @@ def _print_clusters(boards: list[Board], results: dict[str, dict[str, Neighbours
                 labels = ranking.cluster_index(index, threshold, ranking.SENSITIVITY_MUTUAL[name])
                 p, r, _ = cluster_pr(board, labels)
                 elapsed = time.perf_counter() - start
-                if p > 0 and not board.tuning and mode == "mixed":
-                    spread.append(interval_text(*multiple_interval(board, labels, results[board.name]["standard"])))
-                elif not board.tuning and mode == "mixed":
-                    spread.append("-")
+                if not board.tuning and mode == "mixed":
+                    standard = results[board.name]["standard"]
+                    spread.append(interval_text(*multiple_interval(board, labels, standard)) if p > 0 else "-")
                 if p > 0:  # NaN (nothing clustered) and 0 compare to nothing
                     std = standard_recall_at(board, results[board.name]["standard"], p)
                     ratio = f"{r / std:.1f}x" if std > 0 else "-"

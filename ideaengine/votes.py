@@ -173,8 +173,8 @@ async def cast_vote_on_driver(work: platform_driver.Write, actor: Actor, idea_id
     if moved is None:  # the vote was already this
         return idea
     # The new figures come back with the statement (one round trip less than a refresh).
-    for name in _MOVED:
-        set_committed_value(idea, name, read_utc(moved[name]) if name == "trending_at" else moved[name])
+    for name, figure in _figures(moved).items():
+        set_committed_value(idea, name, figure)
     boards.refresh_after_commit(work, board.id)
     return idea
 
@@ -198,11 +198,17 @@ async def _cast_at_once(work: platform_driver.Write, actor: Actor, idea_id: int,
     if moved[0] is None:  # the vote was already this
         return ideas.detach_idea(found[0])
     # The new figures go in as the idea is built: five set_committed_value calls were 7% of the write.
-    figures = dict(zip(_MOVED, moved, strict=True))
-    figures["trending_at"] = read_utc(figures["trending_at"])
-    idea = ideas.detach_idea(found[0], figures)
+    idea = ideas.detach_idea(found[0], _figures(moved))
     boards.refresh_after_commit(work, idea.board_id)
     return idea
+
+
+def _figures(moved: Sequence[Any]) -> dict[str, Any]:
+    """A vote statement's new figures (its `_MOVED` columns, in that order) by attribute, read as the ORM reads
+    them: the driver returns the stored UTC time naive."""
+    figures = dict(zip(_MOVED, moved, strict=True))
+    figures["trending_at"] = read_utc(figures["trending_at"])
+    return figures
 
 
 def _require_value(value: int | None) -> None:
