@@ -6,7 +6,9 @@ Serves, each in its own uvicorn process on 127.0.0.1:
   ideaengine: the real app seeded by `ideaengine demo`, on a scratch SQLite file (embedded default) and on
   a scratch PostgreSQL database (IDEAENGINE_BENCH_POSTGRES_URL, default postgresql://root@127.0.0.1:5432/test);
   a second server on the same database has the response cache off, for the page resolved every time.
-Besides request rates it fires 1,050 votes from 200 signed-in users at once and checks the tallies are exact.
+Each figure of ours also says the CPU a request took in the server and, where it runs here, in PostgreSQL
+(`CpuMeter`; the floor its own). Besides request rates it fires 1,050 votes from 200 signed-in users at once
+and checks the tallies are exact.
 The load comes from `wrk` (20 connections, one thread) when it is installed (`apt-get install wrk`), as
 in PERFORMANCE.md; otherwise from a Python client keeping 20 requests in flight, which itself costs more
 CPU than the servers and so compresses every ratio towards 1. Both share the 2 cores with the load
@@ -109,6 +111,64 @@ end
 """
 
 
+def measured_seconds(seconds: float) -> float:
+    """How long `rate` loads a server: wrk takes whole seconds."""
+    return float(max(int(seconds), 1)) if shutil.which("wrk") else seconds
+
+
+class CpuMeter:
+    """CPU time a server process and PostgreSQL (its processes on this machine, when it runs here) spend while a
+    figure is measured, per request: what a ratio is made of. The servers, PostgreSQL and wrk share the 2 cores,
+    so a figure falls where PostgreSQL's share of a vote grows (on one machine of this kind it took twice the
+    CPU of another's for the same vote), even when the server's own cost is unchanged."""
+
+    def __init__(self, pid: int, postgres: bool) -> None:
+        self.pid, self.postgres = pid, postgres
+        self.server = self.database = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self._start = _cpu_seconds([self.pid]), _cpu_seconds(_postgres_pids()) if self.postgres else {}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server = _spent(self._start[0], _cpu_seconds([self.pid]))
+        if self.postgres:
+            self.database = _spent(self._start[1], _cpu_seconds(_postgres_pids()))
+
+    def per_request(self, rate: float, seconds: float) -> str:
+        """The server's (and PostgreSQL's) CPU microseconds a request, at `rate` over `measured_seconds`."""
+        requests = rate * measured_seconds(seconds)
+        text = f"server {self.server / requests * 1e6:.0f} us"
+        return text + (f", PostgreSQL {self.database / requests * 1e6:.0f} us" if self.postgres else "")
+
+
+def _cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
+    """User and system CPU seconds of each of these processes (all its threads) that is still there."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            found[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return found
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two readings: a process that started meanwhile counts all of its time, one
+    that ended meanwhile nothing (its last moments are lost, rather than its whole life counted against us)."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().startswith("postgres"):
+                    pids.append(int(entry.name))
+    return pids
+
+
 def wrk_rate(url: str, bodies: Sequence[dict[str, Any]], seconds: float, headers: dict[str, str] | None) -> float:
     """Requests per second measured by wrk; every answer must be a 200 without errors."""
     quoted = ", ".join("[==[" + json.dumps(b) + "]==]" for b in bodies)
@@ -116,7 +176,7 @@ def wrk_rate(url: str, bodies: Sequence[dict[str, Any]], seconds: float, headers
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT % (quoted, extra))
     try:
-        command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(int(seconds), 1)}s", "-s", script.name, url]
+        command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{measured_seconds(seconds):.0f}s", "-s", script.name, url]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     finally:
         os.unlink(script.name)
@@ -125,6 +185,7 @@ def wrk_rate(url: str, bodies: Sequence[dict[str, Any]], seconds: float, headers
 
 
 def rate(url: str, bodies: Sequence[dict[str, Any]], seconds: float, headers: dict[str, str] | None = None) -> float:
+    """Requests per second, over `measured_seconds(seconds)`."""
     if shutil.which("wrk"):
         return wrk_rate(url, bodies, seconds, headers)
     return asyncio.run(client_rate(url, bodies, seconds, headers))
@@ -322,9 +383,13 @@ class Floors:
     machine's speed moves by up to a third within an hour, and a floor measured once at the start put a vote
     measured minutes later anywhere between 0.16x and 0.23x."""
 
-    def __init__(self, urls: tuple[str, str], seconds: float) -> None:
+    def __init__(self, urls: tuple[str, str], seconds: float, reference: int) -> None:
         self.urls, self.seconds = urls, seconds
-        self.last = self._measure()
+        with CpuMeter(reference, postgres=False) as meter:
+            first = rate(urls[0], [{"query": "{__typename}"}], seconds)
+        self.cpu = meter.per_request(first, seconds)
+        "The CPU a request of the first floor took, as first measured."
+        self.last = first, rate(urls[1], [{"query": "{__typename}"}], seconds)
         "The floors as last measured: those before the next figure."
 
     def _measure(self) -> tuple[float, float]:
@@ -339,10 +404,18 @@ class Floors:
         return (a0 + after[0]) / 2, (a1 + after[1]) / 2
 
 
-def show(name: str, value: float, floors: tuple[float, float] | None) -> None:
-    """One figure, with its ratio to each floor where it is a rate of requests (`floors` given)."""
+def show(name: str, value: float, floors: tuple[float, float] | None, cpu: str = "") -> None:
+    """One figure, with its ratio to each floor where it is a rate of requests (`floors` given), and the CPU a
+    request took (`CpuMeter.per_request`) where it was measured."""
     ratios = [f"{value / f:8.2f}x" for f in floors] if floors else [f"{'':>9}"] * 2
-    print(f"{name:<64} {value:8.0f} {' '.join(ratios)}", flush=True)
+    print(f"{name:<64} {value:8.0f} {' '.join(ratios)}" + (f"   CPU a request: {cpu}" if cpu else ""), flush=True)
+
+
+def _local(url: str) -> bool:
+    """Whether the database runs on this machine, where its processes' CPU can be read."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).host in (None, "", "127.0.0.1", "localhost", "::1")
 
 
 def _pk(global_id: str) -> int:
@@ -437,10 +510,13 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
         try:
             settle(our_url)
             typename = [{"query": "{__typename}"}]
-            floors = Floors((ref_url, plain_url), seconds)
-            show("reference floor: {__typename}, strawberry+Starlette", floors.last[0], floors.last)
+            floors = Floors((ref_url, plain_url), seconds, reference.pid)
+            show("reference floor: {__typename}, strawberry+Starlette", floors.last[0], floors.last, floors.cpu)
             show("the same on asyncio and h11 (no uvloop, httptools)", floors.last[1], floors.last)
-            show("ideaengine: {__typename}", rate(our_url, typename, seconds), floors.around())
+            postgres = kind == "postgres" and _local(url)
+            with CpuMeter(ours.pid, postgres) as meter:
+                answered = rate(our_url, typename, seconds)
+            show("ideaengine: {__typename}", answered, floors.around(), meter.per_request(answered, seconds))
             listed = httpx.post(
                 our_url,
                 json={
@@ -455,8 +531,14 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
             votes = [
                 {"query": VOTE, "variables": {"i": {"ideaId": i, "value": v}}} for i in idea_ids for v in ("UP", "DOWN")
             ]
-            vote_rate = rate(our_url, votes, seconds, auth)
-            show("ideaengine: vote (API key, 20 connections)", vote_rate, floors.around())
+            with CpuMeter(ours.pid, postgres) as meter:
+                vote_rate = rate(our_url, votes, seconds, auth)
+            show(
+                "ideaengine: vote (API key, 20 connections)",
+                vote_rate,
+                floors.around(),
+                meter.per_request(vote_rate, seconds),
+            )
             if kind == "postgres":
                 service_user = httpx.post(
                     our_url, json={"query": "{ viewer { user { id } } }"}, headers=auth, timeout=30
@@ -472,12 +554,30 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
             if "errors" in first or len(first["data"]["board"]["ideas"]["edges"]) != 20:
                 raise SystemExit(f"{kind}: the signed-in page is not a page of 20 ideas: {first}")
             settle(our_url)  # the votes' score refresh would change the data version during the page's run
-            cached = rate(our_url, [{"query": TOP_PAGE}], seconds)
-            show("ideaengine: top-20 page (id title status votes score), anonymous", cached, floors.around())
-            resolved = rate(uncached_url, [{"query": TOP_PAGE}], seconds)
-            show("ideaengine: the same page with the response cache off", resolved, floors.around())
-            signed_in = rate(our_url, [{"query": TOP_PAGE_SIGNED_IN}], seconds, token)
-            show("ideaengine: same + author tags viewerVote, signed in", signed_in, floors.around())
+            with CpuMeter(ours.pid, postgres) as meter:
+                cached = rate(our_url, [{"query": TOP_PAGE}], seconds)
+            show(
+                "ideaengine: top-20 page (id title status votes score), anonymous",
+                cached,
+                floors.around(),
+                meter.per_request(cached, seconds),
+            )
+            with CpuMeter(uncached.pid, postgres) as meter:
+                resolved = rate(uncached_url, [{"query": TOP_PAGE}], seconds)
+            show(
+                "ideaengine: the same page with the response cache off",
+                resolved,
+                floors.around(),
+                meter.per_request(resolved, seconds),
+            )
+            with CpuMeter(ours.pid, postgres) as meter:
+                signed_in = rate(our_url, [{"query": TOP_PAGE_SIGNED_IN}], seconds, token)
+            show(
+                "ideaengine: same + author tags viewerVote, signed in",
+                signed_in,
+                floors.around(),
+                meter.per_request(signed_in, seconds),
+            )
             plan, expected = burst_plan("demo", sso_secret, idea_ids)
             provision(our_url, plan)
             before = tallies(our_url, idea_ids)
