@@ -60,7 +60,68 @@ async def test_a_cancelled_driver_write_leaves_no_transaction_open_in_the_pool(s
 
     kept_writes = pool_sizes(services.settings.concurrent_operations)[1][0]
     assert not any(await asyncio.gather(*(checked_out() for _ in range(kept_writes))))
+    # Nor among the connections the driver writes keep for themselves: writes at once take every one of them.
+    assert not any(await asyncio.gather(*(in_transaction(services) for _ in range(services.db.kept_connections + 1))))
     assert await name_of(services, ws.slug) != "Renamed by a write that never ended"
+
+
+async def in_transaction(services: Any) -> bool:
+    """Whether the connection a driver write outside a transaction is lent was already in one."""
+    async with services.db.driver_write(atomic=False) as work:
+        await asyncio.sleep(0.05)  # hold it, so that writes beside this one take the other kept connections
+        return bool(work.driver.is_in_transaction())
+
+
+async def test_driver_writes_keep_their_connection_out_of_the_pool_and_drop_it_when_closed(
+    services: Any, ws: Workspace
+) -> None:
+    """A driver write hands its connection to the next one without the pool's checkout and check-in (the vote's
+    hot path); one the server closed meanwhile is discarded and the write runs on a fresh one."""
+    from sqlalchemy import event
+
+    pool = services.db.engine.sync_engine.pool
+    checkouts: list[object] = []
+
+    def count(*_: object) -> None:
+        checkouts.append(_)
+
+    event.listen(pool, "checkout", count)
+    try:
+        first = await backend_pid(services)
+        assert await backend_pid(services) == first
+        assert (services.db.kept_connections, len(checkouts)) == (1, 1)
+    finally:
+        event.remove(pool, "checkout", count)
+    async with services.db.engine.connect() as conn:  # the server ends the kept connection's session
+        await conn.exec_driver_sql(f"SELECT pg_terminate_backend({first})")
+    ((kept, _),) = services.db._kept
+    for _ in range(100):  # asyncpg marks it closed once the event loop sees its socket close
+        if kept.driver_connection.is_closed():
+            break
+        await asyncio.sleep(0.01)
+    name = await name_of(services, ws.slug)  # a write in a transaction, on a fresh connection
+    assert name and await backend_pid(services) != first
+
+
+async def test_a_kept_connection_goes_back_to_the_pool_after_a_while(
+    services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past `KEEP_SECONDS` a kept connection goes back to the pool at its next use, so the pool's checks and its
+    recycling reach it again."""
+    from ideaengine.platform import db
+
+    await backend_pid(services)
+    assert services.db.kept_connections == 1
+    monkeypatch.setattr(db, "KEEP_SECONDS", 0.0)
+    await backend_pid(services)
+    assert services.db.kept_connections == 0
+    pool = services.db.engine.sync_engine.pool
+    assert pool.checkedout() == 0
+
+
+async def backend_pid(services: Any) -> int:
+    async with services.db.driver_write(atomic=False) as work:
+        return int(await work.driver.fetchval("SELECT pg_backend_pid()"))
 
 
 @pytest.fixture
@@ -114,7 +175,7 @@ async def test_a_server_that_may_not_make_temporary_objects_still_counts_votes(
 async def test_a_burst_of_driver_writes_past_the_pool_hands_every_connection_back(settings: Any) -> None:
     """Forty writers at once on a pool of four kept connections and one overflow: they wait their turn, the overflow
     connection is closed on its way back (a close that needs the driver), and afterwards none is out and the pool
-    keeps no more than its size."""
+    keeps no more than its size; the driver writes keep no more than its overflow, and hand it back on close."""
     from ideaengine.platform.services import Services
 
     services = Services.create(settings.model_copy(update={"max_concurrent_operations": 4}))
@@ -126,7 +187,11 @@ async def test_a_burst_of_driver_writes_past_the_pool_hands_every_connection_bac
 
         assert await asyncio.gather(*(write(n) for n in range(40))) == list(range(40))
         pool = services.db.engine.sync_engine.pool
-        assert (pool.checkedout(), pool.checkedin()) == (0, pool_sizes(4)[1][0])  # type: ignore[attr-defined]
+        # Out of the pool: only what the driver writes keep for themselves, at most its overflow.
+        kept = services.db.kept_connections
+        assert 1 <= kept <= pool_sizes(4)[1][1]
+        assert (pool.checkedout(), pool.checkedin()) == (kept, pool_sizes(4)[1][0])  # type: ignore[attr-defined]
         assert await write(40) == 40
     finally:
         await services.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]  # closing hands back the kept ones too
