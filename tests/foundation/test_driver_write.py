@@ -173,9 +173,9 @@ async def test_a_server_that_may_not_make_temporary_objects_still_counts_votes(
 
 
 async def test_a_burst_of_driver_writes_past_the_pool_hands_every_connection_back(settings: Any) -> None:
-    """Forty writers at once on a pool of four kept connections and one overflow: they wait their turn, the overflow
-    connection is closed on its way back (a close that needs the driver), and afterwards none is out and the pool
-    keeps no more than its size; the driver writes keep no more than its overflow, and hand it back on close."""
+    """Forty writers at once on a pool of four kept connections and one overflow: they wait their turn, and
+    afterwards only the connections the driver writes keep for the next ones are out (at most the pool's four),
+    no more are open than the pool allows, and closing the services hands those back too."""
     from ideaengine.platform.services import Services
 
     services = Services.create(settings.model_copy(update={"max_concurrent_operations": 4}))
@@ -187,11 +187,45 @@ async def test_a_burst_of_driver_writes_past_the_pool_hands_every_connection_bac
 
         assert await asyncio.gather(*(write(n) for n in range(40))) == list(range(40))
         pool = services.db.engine.sync_engine.pool
-        # Out of the pool: only what the driver writes keep for themselves, at most its overflow.
         kept = services.db.kept_connections
-        assert 1 <= kept <= pool_sizes(4)[1][1]
-        assert (pool.checkedout(), pool.checkedin()) == (kept, pool_sizes(4)[1][0])  # type: ignore[attr-defined]
+        assert 1 <= kept <= pool_sizes(4)[1][0]
+        assert pool.checkedout() == kept  # type: ignore[attr-defined]
+        assert pool.checkedin() + kept <= sum(pool_sizes(4)[1])  # type: ignore[attr-defined]
         assert await write(40) == 40
     finally:
         await services.close()
     assert pool.checkedout() == 0  # type: ignore[attr-defined]  # closing hands back the kept ones too
+
+
+async def test_sessions_take_back_what_the_driver_writes_keep_when_the_pool_runs_dry(settings: Any) -> None:
+    """The driver writes keep as many connections as the write pool keeps open; sessions on that pool (writes, and
+    `read` on PostgreSQL) that find none idle take kept ones back, instead of waiting out the pool's timeout."""
+    from sqlalchemy import text
+
+    from ideaengine.platform.services import Services
+
+    update = {"max_concurrent_operations": 4, "database_pool_timeout_seconds": 1.0}
+    services = Services.create(settings.model_copy(update=update))
+    try:
+
+        async def driver_write() -> None:
+            async with services.db.driver_write(atomic=False) as work:
+                await work.driver.execute("SELECT pg_sleep(0.05)")
+
+        await asyncio.gather(*(driver_write() for _ in range(4)))
+        assert services.db.kept_connections == pool_sizes(4)[1][0] == 4
+
+        async def session_write() -> int:
+            async with services.db.write() as session:
+                return int((await session.execute(text("SELECT 1 FROM pg_sleep(0.3)"))).scalar_one())
+
+        async def session_read() -> int:
+            async with services.db.read() as session:
+                return int((await session.execute(text("SELECT 2 FROM pg_sleep(0.3)"))).scalar_one())
+
+        # Five at once on a pool of four kept and one overflow, all four kept by the driver writes.
+        together = await asyncio.gather(*(session_write() for _ in range(3)), *(session_read() for _ in range(2)))
+        assert together == [1, 1, 1, 2, 2]
+        assert services.db.kept_connections == 0
+    finally:
+        await services.close()
