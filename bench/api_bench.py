@@ -514,9 +514,17 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
             show("reference floor: {__typename}, strawberry+Starlette", floors.last[0], floors.last, floors.cpu)
             show("the same on asyncio and h11 (no uvloop, httptools)", floors.last[1], floors.last)
             postgres = kind == "postgres" and _local(url)
-            with CpuMeter(ours.pid, postgres) as meter:
-                answered = rate(our_url, typename, seconds)
-            show("ideaengine: {__typename}", answered, floors.around(), meter.per_request(answered, seconds))
+
+            def figure(name: str, cache: bool, bodies: list[dict[str, Any]], headers: dict[str, str]) -> float:
+                """One rate of a server of ours (with the response cache or without), shown against the floors
+                with the CPU a request took."""
+                server, server_url = (ours, our_url) if cache else (uncached, uncached_url)
+                with CpuMeter(server.pid, postgres) as meter:
+                    measured = rate(server_url, bodies, seconds, headers)
+                show(name, measured, floors.around(), meter.per_request(measured, seconds))
+                return measured
+
+            figure("ideaengine: {__typename}", True, typename, {})
             listed = httpx.post(
                 our_url,
                 json={
@@ -531,14 +539,7 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
             votes = [
                 {"query": VOTE, "variables": {"i": {"ideaId": i, "value": v}}} for i in idea_ids for v in ("UP", "DOWN")
             ]
-            with CpuMeter(ours.pid, postgres) as meter:
-                vote_rate = rate(our_url, votes, seconds, auth)
-            show(
-                "ideaengine: vote (API key, 20 connections)",
-                vote_rate,
-                floors.around(),
-                meter.per_request(vote_rate, seconds),
-            )
+            vote_rate = figure("ideaengine: vote (API key, 20 connections)", True, votes, auth)
             if kind == "postgres":
                 service_user = httpx.post(
                     our_url, json={"query": "{ viewer { user { id } } }"}, headers=auth, timeout=30
@@ -554,30 +555,10 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
             if "errors" in first or len(first["data"]["board"]["ideas"]["edges"]) != 20:
                 raise SystemExit(f"{kind}: the signed-in page is not a page of 20 ideas: {first}")
             settle(our_url)  # the votes' score refresh would change the data version during the page's run
-            with CpuMeter(ours.pid, postgres) as meter:
-                cached = rate(our_url, [{"query": TOP_PAGE}], seconds)
-            show(
-                "ideaengine: top-20 page (id title status votes score), anonymous",
-                cached,
-                floors.around(),
-                meter.per_request(cached, seconds),
-            )
-            with CpuMeter(uncached.pid, postgres) as meter:
-                resolved = rate(uncached_url, [{"query": TOP_PAGE}], seconds)
-            show(
-                "ideaengine: the same page with the response cache off",
-                resolved,
-                floors.around(),
-                meter.per_request(resolved, seconds),
-            )
-            with CpuMeter(ours.pid, postgres) as meter:
-                signed_in = rate(our_url, [{"query": TOP_PAGE_SIGNED_IN}], seconds, token)
-            show(
-                "ideaengine: same + author tags viewerVote, signed in",
-                signed_in,
-                floors.around(),
-                meter.per_request(signed_in, seconds),
-            )
+            page, signed_in_page = [{"query": TOP_PAGE}], [{"query": TOP_PAGE_SIGNED_IN}]
+            figure("ideaengine: top-20 page (id title status votes score), anonymous", True, page, {})
+            figure("ideaengine: the same page with the response cache off", False, page, {})
+            figure("ideaengine: same + author tags viewerVote, signed in", True, signed_in_page, token)
             plan, expected = burst_plan("demo", sso_secret, idea_ids)
             provision(our_url, plan)
             before = tallies(our_url, idea_ids)

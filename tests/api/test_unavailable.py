@@ -3,13 +3,13 @@ or "Unexpected error.", and nothing half-written."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ideaengine.platform.db import BUSY, UNREACHABLE
 from tests.api.conftest import Api, make_workspace
@@ -36,14 +36,18 @@ async def client_for(services: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
-async def exhaust(services: Any) -> list[AsyncConnection]:
-    """Check out every connection the write pool will give, as a burst of slow writers would."""
-    held: list[AsyncConnection] = []
+async def exhaust(services: Any, held: contextlib.AsyncExitStack) -> None:
+    """Take every connection the write pool will give (`held` keeps them), as a burst of slow writers would: on
+    PostgreSQL session writes, which take back the connections the driver writes keep between votes
+    (`Database._make_room`); on SQLite, whose writers queue on one lock, the pool's connections themselves."""
     while True:
         try:
-            held.append(await services.db.engine.connect())
+            if services.settings.is_sqlite:
+                await held.enter_async_context(services.db.engine.connect())
+            else:
+                await held.enter_async_context(services.db.write())
         except PoolTimeout:
-            return held
+            return
 
 
 @pytest.mark.usefixtures("pool_filling")
@@ -56,8 +60,9 @@ async def test_an_exhausted_pool_answers_service_unavailable_and_writes_nothing(
         await drain(tight)
         bob = ws.token("bob")
         await vote(api, bob, target, "UP")  # bob is known now: his next request needs no identity lookup
-        held = await exhaust(tight)
+        held = contextlib.AsyncExitStack()
         try:
+            await exhaust(tight, held)
             busy = await client.post(
                 "/graphql",
                 json={"query": VOTE, "variables": {"i": {"ideaId": target, "value": "DOWN"}}},
@@ -69,8 +74,7 @@ async def test_an_exhausted_pool_answers_service_unavailable_and_writes_nothing(
                 headers={"authorization": f"Bearer {ws.token('carol')}"},  # unknown: needs the pool to sign in
             )
         finally:
-            for connection in held:
-                await connection.close()
+            await held.aclose()
         assert busy.status_code == 200
         assert busy.json()["errors"] == [
             {
