@@ -219,7 +219,21 @@ async def client_rate(
 BURST_USERS = 200
 BURST_VOTES = 1050
 "The burst: 1,050 votes from 200 signed-in users at once, each user on its own connection."
-OPEN_STATUSES = "[SUBMITTED, UNDER_REVIEW, PLANNED, IN_PROGRESS]"
+VOTABLE_IDEAS = (
+    '{ board(workspace: "demo", slug: "ideas") { ideas(first: 50, statuses: '
+    "[SUBMITTED, UNDER_REVIEW, PLANNED, IN_PROGRESS]) { edges { node { id campaign { id } } } } } }"
+)
+"The demo board's open ideas, for `votable`."
+TYPENAME = [{"query": "{__typename}"}]
+"The floor's request."
+
+
+def votable(answer: dict[str, Any]) -> list[str]:
+    """The ids of `VOTABLE_IDEAS`' answer that take plain votes: entries of the demo's campaigns take votes only
+    in their campaign's rules, so the board's own ideas."""
+    return [e["node"]["id"] for e in answer["data"]["board"]["ideas"]["edges"] if e["node"]["campaign"] is None]
+
+
 VOTE = "mutation($i: VoteInput!) { vote(input: $i) { idea { id votes { up down } } userErrors { code } } }"
 
 
@@ -386,16 +400,17 @@ class Floors:
     def __init__(self, urls: tuple[str, str], seconds: float, reference: int) -> None:
         self.urls, self.seconds = urls, seconds
         with CpuMeter(reference, postgres=False) as meter:
-            first = rate(urls[0], [{"query": "{__typename}"}], seconds)
+            first = self._floor(0)
         self.cpu = meter.per_request(first, seconds)
         "The CPU a request of the first floor took, as first measured."
-        self.last = first, rate(urls[1], [{"query": "{__typename}"}], seconds)
+        self.last = first, self._floor(1)
         "The floors as last measured: those before the next figure."
 
+    def _floor(self, which: int) -> float:
+        return rate(self.urls[which], TYPENAME, self.seconds)
+
     def _measure(self) -> tuple[float, float]:
-        typename = [{"query": "{__typename}"}]
-        first, second = (rate(url, typename, self.seconds) for url in self.urls)
-        return first, second
+        return self._floor(0), self._floor(1)
 
     def around(self) -> tuple[float, float]:
         """The floors for the figure just measured: the mean of those before it and those measured now."""
@@ -509,7 +524,6 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
         uncached, uncached_url = serve([cli, "serve"], env | {"IDEAENGINE_RESPONSE_CACHE_BYTES": "0"}, tmp)
         try:
             settle(our_url)
-            typename = [{"query": "{__typename}"}]
             floors = Floors((ref_url, plain_url), seconds, reference.pid)
             show("reference floor: {__typename}, strawberry+Starlette", floors.last[0], floors.last, floors.cpu)
             show("the same on asyncio and h11 (no uvloop, httptools)", floors.last[1], floors.last)
@@ -524,17 +538,8 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
                 show(name, measured, floors.around(), meter.per_request(measured, seconds))
                 return measured
 
-            figure("ideaengine: {__typename}", True, typename, {})
-            listed = httpx.post(
-                our_url,
-                json={
-                    "query": f'{{ board(workspace: "demo", slug: "ideas") {{ ideas(first: 50, statuses: '
-                    f"{OPEN_STATUSES}) {{ edges {{ node {{ id campaign {{ id }} }} }} }} }} }}"
-                },
-            ).json()
-            # Entries of the demo's campaigns take votes only in their campaign's rules: the board's own ideas.
-            edges = listed["data"]["board"]["ideas"]["edges"]
-            idea_ids = [e["node"]["id"] for e in edges if e["node"]["campaign"] is None]
+            figure("ideaengine: {__typename}", True, TYPENAME, {})
+            idea_ids = votable(httpx.post(our_url, json={"query": VOTABLE_IDEAS}).json())
             auth = {"authorization": f"Bearer {key}"}
             votes = [
                 {"query": VOTE, "variables": {"i": {"ideaId": i, "value": v}}} for i in idea_ids for v in ("UP", "DOWN")

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from bench.api_bench import OPEN_STATUSES, VOTE, database, demo_database
+from bench.api_bench import VOTABLE_IDEAS, VOTE, database, demo_database, votable
 
 REPEATS = 4
 "Batches of each kind; the median is printed (a batch now and then pays for a score refresh or a collection)."
@@ -131,17 +131,7 @@ async def run(count: int, profile_to: Path | None) -> None:
     try:
         await settle(app)
         key = os.environ["BENCH_API_KEY"]
-        listed = await post(
-            app,
-            json.dumps(
-                {
-                    "query": f'{{ board(workspace: "demo", slug: "ideas") {{ ideas(first: 50, statuses: '
-                    f"{OPEN_STATUSES}) {{ edges {{ node {{ id campaign {{ id }} }} }} }} }} }}"
-                }
-            ).encode(),
-            None,
-        )
-        ideas = [e["node"]["id"] for e in listed["data"]["board"]["ideas"]["edges"] if e["node"]["campaign"] is None]
+        ideas = votable(await post(app, json.dumps({"query": VOTABLE_IDEAS}).encode(), None))
         # Each idea UP then DOWN, in turn: every vote moves a tally.
         votes = [
             json.dumps({"query": VOTE, "variables": {"i": {"ideaId": i, "value": v}}}).encode()

@@ -333,16 +333,11 @@ class Database:
                 if forgotten := queued_effects(work):
                     raise RuntimeError(f"effects queued outside a unit of work would be lost: {forgotten}")
         finally:
-            in_transaction = con.is_in_transaction()
-            if (
-                not in_transaction
-                and not con.is_closed()
-                and len(self._kept) < self._keep
-                and time.monotonic() - since < KEEP_SECONDS
-            ):
+            discard = con.is_in_transaction() or con.is_closed()
+            if not discard and len(self._kept) < self._keep and time.monotonic() - since < KEEP_SECONDS:
                 self._kept.append((lent, since))
             else:
-                await self._give_back(lent, in_transaction or con.is_closed())
+                await self._give_back(lent, discard)
 
     async def _lend(self) -> tuple[PoolProxiedConnection, float]:
         """A connection for a driver write, and when it was lent: one the driver writes kept, or the pool's.
@@ -358,7 +353,7 @@ class Database:
             lent, since = self._kept.pop()
             if not _closed(lent):
                 return lent, since
-            await self._give_back(lent, True)
+            await self._give_back_kept(lent)
         return await self.engine.raw_connection(), time.monotonic()
 
     async def _give_back(self, lent: PoolProxiedConnection, discard: bool) -> None:
@@ -378,8 +373,11 @@ class Database:
         session needs one now, and an operation holds one write connection at a time, so together they never need
         more than the pool has."""
         if self._kept and not _idle(self.engine.sync_engine.pool):
-            lent, _ = self._kept.pop(0)
-            await self._give_back(lent, _closed(lent))
+            await self._give_back_kept(self._kept.pop(0)[0])
+
+    async def _give_back_kept(self, lent: PoolProxiedConnection) -> None:
+        """A kept connection back to the pool, discarded if the server has closed it."""
+        await self._give_back(lent, _closed(lent))
 
     @property
     def kept_connections(self) -> int:
@@ -389,8 +387,7 @@ class Database:
 
     async def dispose(self) -> None:
         while self._kept:
-            lent, _ = self._kept.pop()
-            await self._give_back(lent, _closed(lent))
+            await self._give_back_kept(self._kept.pop()[0])
         if self._probe is not None:
             self._probe.close()
             self._probe = None

@@ -80,10 +80,10 @@ async def test_driver_writes_keep_their_connection_out_of_the_pool_and_drop_it_w
     from sqlalchemy import event
 
     pool = services.db.engine.sync_engine.pool
-    checkouts: list[object] = []
+    checkouts: list[tuple[object, ...]] = []
 
-    def count(*_: object) -> None:
-        checkouts.append(_)
+    def count(*checkout: object) -> None:
+        checkouts.append(checkout)
 
     event.listen(pool, "checkout", count)
     try:
