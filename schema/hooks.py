@@ -3,8 +3,9 @@
 At each of an operation's four stages strawberry inspects every extension's hook anew, wraps it in a new
 context-manager function (`functools.wraps` included), and enters the stage through an `AsyncExitStack` even
 when every hook is synchronous. `PlannedHooksRunner` makes the wrapper once per class (`_plan`), and enters a
-stage whose hooks are all synchronous through a plain `ExitStack`. The hooks run as strawberry runs them: in
-the same order, with the same exceptions.
+stage whose hooks are all synchronous through a plain `ExitStack`. A stage whose hooks are all plain generator
+functions (the server's are) runs them itself (`_Direct`): no context manager or exit stack is made at all.
+The hooks run as strawberry runs them: in the same order, with the same exceptions.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any
 
@@ -26,6 +27,7 @@ from strawberry.extensions.context import (
     WrappedHook,
 )
 from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.types import ExecutionContext
 
 Factory = Callable[[SchemaExtension], Any]
 
@@ -81,6 +83,98 @@ class _Planned(ExtensionContextManagerBase):
             await super().__aexit__(exc_type, exc_val, exc_tb)
 
 
+Hook = Callable[[SchemaExtension], Generator[None, None, None]]
+
+_GENERATORS: dict[tuple[tuple[type[SchemaExtension], ...], str], list[tuple[int, Hook]] | None] = {}
+
+
+def _generators(classes: tuple[type[SchemaExtension], ...], hook_name: str) -> list[tuple[int, Hook]] | None:
+    """A stage's hooks for extensions of these classes, in order, as (the extension's index, its generator
+    function), when every hook there is is a plain generator function; else None (the stage is `_Planned`)."""
+    key = classes, hook_name
+    if key in _GENERATORS:
+        return _GENERATORS[key]
+    hooks: list[tuple[int, Hook]] = []
+    for index, extension_class in enumerate(classes):
+        if (plan := _plan(extension_class, hook_name)) is False:
+            continue
+        hook = getattr(extension_class, hook_name)
+        if not (isinstance(plan, tuple) and not plan[1] and inspect.isgeneratorfunction(hook)):
+            _GENERATORS[key] = None
+            return None
+        hooks.append((index, hook))
+    _GENERATORS[key] = hooks
+    return hooks
+
+
+def _resumed(generator: Generator[None, None, None]) -> contextlib.AbstractContextManager[None]:
+    """`contextlib.contextmanager`'s own object around a generator already past its yield, to leave it as
+    `contextmanager` does."""
+    manager = contextlib._GeneratorContextManager.__new__(contextlib._GeneratorContextManager)
+    manager.gen = generator
+    return manager
+
+
+class _Direct(ExtensionContextManagerBase):
+    """A stage whose hooks are all plain generator functions: each runs to its yield on entry and past it on
+    exit, in reverse, as `contextlib.contextmanager` in an `ExitStack` runs them (strawberry's way) but without
+    making either. An exception (from the stage, or from a hook after its yield) is left to those two, with the
+    generators not yet finished, so what is raised is theirs."""
+
+    def __init__(self, calls: list[tuple[Hook, SchemaExtension]]) -> None:
+        self.calls = calls
+        self.running: list[Generator[None, None, None]] = []
+
+    def __enter__(self) -> None:
+        running = self.running
+        for hook, extension in self.calls:
+            generator = hook(extension)
+            try:
+                next(generator)
+            except StopIteration:
+                raise RuntimeError("generator didn't yield") from None
+            running.append(generator)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> None:
+        """Like strawberry's stages, never suppresses the stage's own exception, whatever a hook does with it."""
+        running = self.running
+        if exc_type is not None:
+            self._unwind(exc_type, exc_val, exc_tb)
+            return
+        while running:
+            generator = running.pop()
+            try:
+                next(generator)
+                generator.close()
+                failure: BaseException = RuntimeError("generator didn't stop")
+            except StopIteration:
+                continue
+            except BaseException as exc:  # the hook failed after its yield: the hooks before it see its exception
+                failure = exc
+            if not self._unwind(type(failure), failure, failure.__traceback__):
+                raise failure
+            return
+
+    def _unwind(
+        self, exc_type: type[BaseException], exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> bool:
+        stack = contextlib.ExitStack()
+        for generator in self.running:
+            stack.push(_resumed(generator))
+        self.running.clear()
+        return bool(stack.__exit__(exc_type, exc_val, exc_tb))
+
+    async def __aenter__(self) -> None:
+        self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc_val: BaseException | None, exc_tb: TracebackType | None
+    ) -> None:
+        self.__exit__(exc_type, exc_val, exc_tb)
+
+
 class _Operation(_Planned, OperationContextManager):
     pass
 
@@ -97,17 +191,46 @@ class _Executing(_Planned, ExecutingContextManager):
     pass
 
 
+class _DirectOperation(_Direct, OperationContextManager):
+    pass
+
+
+class _DirectParsing(_Direct, ParsingContextManager):
+    pass
+
+
+class _DirectValidation(_Direct, ValidationContextManager):
+    pass
+
+
+class _DirectExecuting(_Direct, ExecutingContextManager):
+    pass
+
+
 class PlannedHooksRunner(SchemaExtensionsRunner):
     """strawberry's runner with each stage's hooks planned per class (see the module)."""
 
+    def __init__(self, execution_context: ExecutionContext, extensions: list[SchemaExtension] | None = None) -> None:
+        super().__init__(execution_context, extensions)
+        self.classes = tuple(type(extension) for extension in self.extensions)
+
+    def _direct(self, hook_name: str) -> list[tuple[Hook, SchemaExtension]] | None:
+        """The stage's hooks with their extensions when `_Direct` can run them."""
+        hooks = _generators(self.classes, hook_name)
+        return None if hooks is None else [(hook, self.extensions[index]) for index, hook in hooks]
+
     def operation(self) -> OperationContextManager:
-        return _Operation(self.extensions)
+        calls = self._direct(_Operation.HOOK_NAME)
+        return _Operation(self.extensions) if calls is None else _DirectOperation(calls)
 
     def parsing(self) -> ParsingContextManager:
-        return _Parsing(self.extensions)
+        calls = self._direct(_Parsing.HOOK_NAME)
+        return _Parsing(self.extensions) if calls is None else _DirectParsing(calls)
 
     def validation(self) -> ValidationContextManager:
-        return _Validation(self.extensions)
+        calls = self._direct(_Validation.HOOK_NAME)
+        return _Validation(self.extensions) if calls is None else _DirectValidation(calls)
 
     def executing(self) -> ExecutingContextManager:
-        return _Executing(self.extensions)
+        calls = self._direct(_Executing.HOOK_NAME)
+        return _Executing(self.extensions) if calls is None else _DirectExecuting(calls)
