@@ -554,3 +554,74 @@ async def test_a_read_cancelled_again_while_it_hands_its_connection_back_still_h
         assert asyncio.all_tasks() - before <= {asyncio.current_task()}  # nothing left closing in the background
     assert [str(w.message) for w in caught] == []
     assert dropped == []  # every connection went back to the pool, none was thrown away
+
+
+_VOTE = "mutation($i: VoteInput!) { vote(input: $i) { idea { id } userErrors { code field } } }"
+_TWO = 'query one { viewer { role } } query two { boards(workspace: "acme") { slug } }'
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "short"),
+    [
+        pytest.param({"query": "{ viewer { role } }"}, {}, True, id="a_query"),
+        pytest.param({"query": "{ viewer { role } }", "variables": None, "extensions": None}, {}, True, id="nulls"),
+        pytest.param({"query": "{ viewer { role } }", "extensions": {"x": 1}}, {}, True, id="extensions"),
+        pytest.param({"query": _TWO, "operationName": "two"}, {}, True, id="operation_name"),
+        pytest.param({"query": _TWO}, {}, True, id="no_operation_name"),
+        pytest.param({"query": _TWO, "operationName": "three"}, {}, True, id="unknown_operation_name"),
+        pytest.param({"query": "mutation { __typename }"}, {}, True, id="a_mutation"),
+        pytest.param({"query": _VOTE, "variables": {"i": {"ideaId": "nope", "value": "UP"}}}, {}, True, id="refused"),
+        pytest.param({"query": _VOTE, "variables": {"i": {"value": "UP"}}}, {}, True, id="bad_variables"),
+        pytest.param({"query": "subscription { __typename }"}, {}, True, id="subscription_over_http"),
+        pytest.param({"query": "{ nope }"}, {}, True, id="invalid"),
+        pytest.param({"query": "{ viewer { role "}, {}, True, id="syntax_error"),
+        pytest.param({"query": "{ nope }"}, {"accept": "application/graphql-response+json"}, True, id="request_error"),
+        pytest.param({"query": "{ viewer { role } }"}, {"content-type": "application/json; charset=utf-8"}, True),
+        pytest.param({"query": "{ viewer { role } }"}, {"content-type": "Application/JSON"}, False, id="odd_case"),
+        pytest.param({"query": "{ viewer { role } }"}, {"content-type": "text/plain"}, False, id="not_json"),
+        pytest.param({"variables": {}}, {}, False, id="no_query"),
+        pytest.param({"query": None}, {}, False, id="null_query"),
+        pytest.param({"query": 7}, {}, False, id="a_number_for_a_query"),
+        pytest.param({"query": "{ viewer { role } }", "variables": []}, {}, False, id="a_list_of_variables"),
+        pytest.param({"query": "{ viewer { role } }", "extensions": "x"}, {}, False, id="string_extensions"),
+        pytest.param([{"query": "{ viewer { role } }"}], {}, False, id="a_batch"),
+    ],
+)
+async def test_the_usual_request_taken_the_short_way_answers_as_strawberrys_run(
+    client: httpx.AsyncClient,
+    ws: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    body: Any,
+    headers: dict[str, str],
+    short: bool,
+) -> None:
+    """`GraphQLApp.run` serves an HTTP POST of one JSON operation without strawberry's questions: its answer
+    (status, media type, body) is the one strawberry's own `run` gives, and whatever strawberry would read
+    otherwise, or refuse, is left to strawberry."""
+    from strawberry.http.async_base_view import AsyncBaseHTTPView
+
+    from ideaengine.app import GraphQLApp
+
+    read_by_strawberry = 0
+    parse = AsyncBaseHTTPView.parse_http_body
+
+    async def counted(self: Any, request: Any) -> Any:
+        nonlocal read_by_strawberry
+        read_by_strawberry += 1
+        return await parse(self, request)
+
+    monkeypatch.setattr(AsyncBaseHTTPView, "parse_http_body", counted)
+    sent = {"authorization": f"Bearer {ws.api_key}", "content-type": "application/json", **headers}
+
+    async def answer() -> tuple[int, str, Any]:
+        response = await client.post("/graphql", content=json.dumps(body).encode(), headers=sent)
+        return response.status_code, response.headers["content-type"], response.json()
+
+    ours = await answer()
+    assert read_by_strawberry == (0 if short else 1)
+    monkeypatch.setattr(GraphQLApp, "_plain_operation", lambda self, request: _none())
+    assert await answer() == ours
+
+
+async def _none() -> None:
+    return None
