@@ -149,7 +149,7 @@ async def cast_vote_on_driver(work: platform_driver.Write, actor: Actor, idea_id
 
     The API runs it first outside a transaction (`work.atomic` False): as one call (`_cast_at_once`), which raises
     NeedsTransaction, nothing written, for any vote it does not write. Then in a write of the driver's own
-    (`UnitOfWork.driver_transaction`), with no session: a vote by a caller of another workspace (a refusal that
+    (`UnitOfWork.on_driver`), with no session: a vote by a caller of another workspace (a refusal that
     names the workspace) and a vote on a campaign entry (the campaign decides) raise NeedsSession before anything
     is written, and run again in a session, through `cast_vote`.
     """

@@ -150,8 +150,7 @@ class Context:
             try:
                 for atomic in (False, True):
                     try:
-                        async with self.services.driver_transaction(atomic=atomic) as work:
-                            done = await on_driver(work)
+                        done = await self.services.on_driver(on_driver, atomic=atomic)
                     except NeedsTransaction:
                         continue
                     await self._written()

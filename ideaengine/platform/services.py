@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +17,8 @@ from ideaengine.platform.ratelimit import RateLimits
 from ideaengine.platform.secrets_box import SecretBox, load_server_key
 from ideaengine.platform.settings import Settings
 from ideaengine.platform.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -47,10 +51,9 @@ class Services:
         """One write; its effects are handed over after commit (see `ideaengine.platform.unit_of_work`)."""
         return self.work.transaction()
 
-    def driver_transaction(self, *, atomic: bool = True) -> AbstractAsyncContextManager[Write]:
-        """PostgreSQL only: `transaction` on the driver, for the vote (see `ideaengine.platform.driver`). The unit
-        of work's own block, not one wrapped around it: a generator's block costs a vote about 1.5% of its CPU."""
-        return self.work.driver_transaction(atomic=atomic)
+    def on_driver(self, write: Callable[[Write], Awaitable[T]], *, atomic: bool = True) -> Awaitable[T]:
+        """PostgreSQL only: `write` in a `transaction` on the driver, for the vote (`UnitOfWork.on_driver`)."""
+        return self.work.on_driver(write, atomic=atomic)
 
     async def close(self) -> None:
         await self.limits.close()

@@ -8,10 +8,10 @@ back, so no job runs and no subscriber hears of a write that did not happen.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,8 @@ from ideaengine.platform.db import Database
 from ideaengine.platform.driver import Write
 from ideaengine.platform.events import EVENTS_KEY, Broker, Event
 from ideaengine.platform.jobs import JOBS_KEY, JobQueue, JobRequest
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,14 +42,16 @@ class UnitOfWork:
             events, requests = _taken(session.info)
         await self._hand_over(events, requests)
 
-    @asynccontextmanager
-    async def driver_transaction(self, *, atomic: bool = True) -> AsyncIterator[Write]:
-        """`transaction` on PostgreSQL's driver, for the vote (see `ideaengine.platform.driver`); without `atomic`,
-        a write of one statement, which commits on its own."""
+    async def on_driver(self, write: Callable[[Write], Awaitable[T]], *, atomic: bool = True) -> T:
+        """`write` as `transaction` runs a block, on PostgreSQL's driver, for the vote (see
+        `ideaengine.platform.driver`), returning what it returns; without `atomic`, a write of one statement, which
+        commits on its own. A call, not a block: a generator's block around the driver's cost a vote 1.5% of its
+        CPU."""
         async with self.db.driver_write(atomic=atomic) as work:
-            yield work
+            done = await write(work)
             events, requests = _taken(work.info)
         await self._hand_over(events, requests)
+        return done
 
     async def _hand_over(self, events: list[Event], requests: list[JobRequest]) -> None:
         """Committed: hand over. Both transports are best effort and never fail the write (it is done)."""
