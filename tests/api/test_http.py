@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
@@ -625,3 +626,51 @@ async def test_the_usual_request_taken_the_short_way_answers_as_strawberrys_run(
 
 async def _none() -> None:
     return None
+
+
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "api_key"])
+async def test_a_client_that_leaves_before_its_body_is_read_is_no_server_error(
+    services: Services, ws: Workspace, caplog: pytest.LogCaptureFixture, signed_in: bool
+) -> None:
+    """A caller that disconnects halfway through sending its request (a browser tab closed, a load tester
+    stopping) gets nothing, and the server logs no error: there is no one to answer and nothing ran. It was an
+    'Exception in ASGI application' with a traceback, and a 500 sent to no one. Anonymous requests read the
+    body for the response cache's key, a caller's when its operation is read."""
+    import logging
+
+    from ideaengine.app import create_app
+
+    app = create_app(services.settings, services)
+    incoming: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"query": "{ viewer', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [(b"host", b"test"), (b"content-type", b"application/json"), (b"content-length", b"200")]
+    if signed_in:
+        headers.append((b"authorization", f"Bearer {ws.api_key}".encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("test", 80),
+    }
+    with caplog.at_level(logging.DEBUG):
+        await app(scope, receive, send)
+    assert sent == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
