@@ -167,8 +167,9 @@ class GraphQLApp(GraphQL[Context, None]):
         """strawberry's `run`, the usual request taken the short way: an HTTP POST of one JSON operation
         (`_plain_operation`) skips the questions strawberry asks every request (a WebSocket? the IDE? a batch?
         a stream? a subscription's result, by a Protocol isinstance check, 11 us; the content type, parsed by
-        the email package, 6 us). A vote costs the server about 600 us. The steps it takes are strawberry's own
-        methods, in strawberry's order; any other request, and any it would refuse, goes through strawberry."""
+        the email package, 6 us), where a vote costs the server 0.6-0.8 ms of CPU. The steps it takes are
+        strawberry's own methods, in strawberry's order; any other request, and any it would refuse, goes through
+        strawberry."""
         if not isinstance(request, Request) or context is not UNSET or root_value is not UNSET:
             return await super().run(request, context, root_value)
         if (request_data := await self._plain_operation(request)) is None:

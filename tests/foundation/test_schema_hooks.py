@@ -86,25 +86,29 @@ class Planned(strawberry.Schema):
 
 
 async def _run(
-    schema_class: type[strawberry.Schema], query: str, name: str | None, allowed: set[OperationType] | None
+    schema_class: type[strawberry.Schema],
+    query: str,
+    name: str | None = None,
+    allowed: set[OperationType] | None = None,
+    kinds: tuple[type[Any], ...] = (),
 ) -> tuple[list[str], Any]:
+    """The hooks' log and the answer (or the exception) of `query` on a schema with an extension of each of
+    `kinds` (Recorder and Second when none is given), all logging to one list."""
     log: list[str] = []
 
-    def recorder() -> SchemaExtension:
-        extension = Recorder()
-        extension.log = log
-        return extension
+    def logging_to_log(kind: type[Any]) -> Any:
+        def made() -> SchemaExtension:
+            extension = kind()
+            extension.log = log
+            return extension  # type: ignore[no-any-return]
 
-    def second() -> SchemaExtension:
-        extension = Second()
-        extension.log = log
-        return extension
+        return made
 
-    schema = schema_class(query=Query, extensions=[recorder, second])
+    schema = schema_class(query=Query, extensions=[logging_to_log(kind) for kind in kinds or (Recorder, Second)])
     try:
         result = await schema.execute(query, operation_name=name, allowed_operation_types=allowed)
     except Exception as exc:
-        return log, type(exc)
+        return log, (type(exc), str(exc))
     return log, (result.data, [e.message for e in result.errors or []], result.extensions)
 
 
@@ -131,11 +135,30 @@ async def test_planned_hooks_run_as_strawberrys_runner(
 STAGES = ("operation", "parse", "validate", "execute")
 
 
-class Plain(SchemaExtension):
-    """Plain generator hooks at every stage, as the server's own are (a stage of only these runs them directly,
-    `schema.hooks._Direct`), each misbehaving at the stage the operation's name says."""
+class EveryStage(SchemaExtension):
+    """A plain generator hook at every stage, as the server's own are (a stage of only these runs them directly,
+    `schema.hooks._Direct`): each is the subclass's `_hook` for that stage."""
 
     log: list[str]
+
+    def _hook(self, stage: str) -> Iterator[None]:
+        raise NotImplementedError
+
+    def on_operation(self) -> Iterator[None]:
+        yield from self._hook("operation")
+
+    def on_parse(self) -> Iterator[None]:
+        yield from self._hook("parse")
+
+    def on_validate(self) -> Iterator[None]:
+        yield from self._hook("validate")
+
+    def on_execute(self) -> Iterator[None]:
+        yield from self._hook("execute")
+
+
+class Plain(EveryStage):
+    """Misbehaves at the stage the operation's name says."""
 
     def _hook(self, stage: str) -> Iterator[None]:
         name = self.execution_context.operation_name
@@ -155,23 +178,9 @@ class Plain(SchemaExtension):
         if name == f"twice_{stage}":
             yield
 
-    def on_operation(self) -> Iterator[None]:
-        yield from self._hook("operation")
 
-    def on_parse(self) -> Iterator[None]:
-        yield from self._hook("parse")
-
-    def on_validate(self) -> Iterator[None]:
-        yield from self._hook("validate")
-
-    def on_execute(self) -> Iterator[None]:
-        yield from self._hook("execute")
-
-
-class PlainSecond(SchemaExtension):
+class PlainSecond(EveryStage):
     """Entered after `Plain` and left before it: its failure after the yield is what `Plain` sees."""
-
-    log: list[str]
 
     def _hook(self, stage: str) -> Iterator[None]:
         self.log.append(f"second {stage} in")
@@ -179,39 +188,6 @@ class PlainSecond(SchemaExtension):
         self.log.append(f"second {stage} out")
         if self.execution_context.operation_name in (f"swallow_{stage}", f"second_fails_{stage}"):
             raise ValueError(f"second {stage} failed")
-
-    def on_operation(self) -> Iterator[None]:
-        yield from self._hook("operation")
-
-    def on_parse(self) -> Iterator[None]:
-        yield from self._hook("parse")
-
-    def on_validate(self) -> Iterator[None]:
-        yield from self._hook("validate")
-
-    def on_execute(self) -> Iterator[None]:
-        yield from self._hook("execute")
-
-
-async def _run_plain(schema_class: type[strawberry.Schema], query: str) -> tuple[list[str], Any]:
-    log: list[str] = []
-
-    def plain() -> SchemaExtension:
-        extension = Plain()
-        extension.log = log
-        return extension
-
-    def second() -> SchemaExtension:
-        extension = PlainSecond()
-        extension.log = log
-        return extension
-
-    schema = schema_class(query=Query, extensions=[plain, second])
-    try:
-        result = await schema.execute(query)
-    except Exception as exc:
-        return log, (type(exc), str(exc))
-    return log, (result.data, [e.message for e in result.errors or []])
 
 
 @pytest.mark.parametrize(
@@ -227,8 +203,8 @@ async def test_generator_hooks_run_directly_as_strawberrys_runner(name: str) -> 
     """Hooks that fail before or after their yield, yield twice, or swallow what the next one raised: the same
     order, the same answer or exception as strawberry's own runner."""
     query = f"query {name} {{ hello }}"
-    planned = await _run_plain(Planned, query)
-    own = await _run_plain(strawberry.Schema, query)
+    planned = await _run(Planned, query, kinds=(Plain, PlainSecond))
+    own = await _run(strawberry.Schema, query, kinds=(Plain, PlainSecond))
     assert planned == own
     assert planned[0][:2] == ["operation in", "second operation in"]
 
