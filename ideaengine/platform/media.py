@@ -36,7 +36,7 @@ def _quality(accept: str) -> dict[str, float]:
 
 def wants_graphql_response(accept: str | None) -> bool:
     """The client named application/graphql-response+json and prefers it at least as much as application/json."""
-    if not accept:
+    if not accept or GRAPHQL_RESPONSE not in accept.lower():  # most clients never name it: no need to parse
         return False
     q = _quality(accept)
     return q.get(GRAPHQL_RESPONSE, 0.0) > 0 and q[GRAPHQL_RESPONSE] >= q.get(JSON, 0.0)
