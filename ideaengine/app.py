@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -95,12 +95,6 @@ class GraphQLApp(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        try:
-            await self._answer(scope, receive, send)
-        except ClientDisconnect:  # no one is left to answer: nothing ran, and it is no error of the server's
-            log.debug("the client left before its request was read")
-
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive=receive)
         graphql_response = request.state.graphql_response = media.wants_graphql_response(request.headers.get("accept"))
         reads = request.state.shared_reads = SharedReads(self.services.db)

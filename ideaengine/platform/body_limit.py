@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 
 class BodyLimit:
     """Refuses bodies over `max_bytes`: at once when Content-Length says so, else as the bytes arrive
-    (a chunked body is cut off the moment it passes the limit, so none is ever held in full)."""
+    (a chunked body is cut off the moment it passes the limit, so none is ever held in full). A request whose
+    client left before its body was read ends here too, on every route: Starlette's ClientDisconnect made
+    uvicorn log 'Exception in ASGI application' with a traceback, and a 500 went to no one."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -45,6 +51,8 @@ class BodyLimit:
         except _TooLarge:
             if not started:
                 await self._refuse(send)
+        except ClientDisconnect:  # no one is left to answer, and it is no error of the server's
+            log.debug("the client left before its request body was read")
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(

@@ -628,21 +628,29 @@ async def _none() -> None:
     return None
 
 
-@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "api_key"])
+@pytest.mark.parametrize("sender", ["anonymous", "api_key", "unsubscribe"])
 async def test_a_client_that_leaves_before_its_body_is_read_is_no_server_error(
-    services: Services, ws: Workspace, caplog: pytest.LogCaptureFixture, signed_in: bool
+    services: Services, ws: Workspace, caplog: pytest.LogCaptureFixture, sender: str
 ) -> None:
     """A caller that disconnects halfway through sending its request (a browser tab closed, a load tester
     stopping) gets nothing, and the server logs no error: there is no one to answer and nothing ran. It was an
-    'Exception in ASGI application' with a traceback, and a 500 sent to no one. Anonymous requests read the
-    body for the response cache's key, a caller's when its operation is read."""
+    'Exception in ASGI application' with a traceback, and a 500 sent to no one. Anonymous GraphQL requests read
+    the body for the response cache's key, a caller's when its operation is read; a mail client's one-click
+    unsubscribe is another route that reads its body (`BodyLimit` ends them all)."""
     import logging
+    from urllib.parse import urlsplit
 
+    from ideaengine import mail
     from ideaengine.app import create_app
 
     app = create_app(services.settings, services)
+    path, query, body, media_type = "/graphql", b"", b'{"query": "{ viewer', b"application/json"
+    if sender == "unsubscribe":
+        link = urlsplit(mail.unsubscribe_url(services.settings, services.box, 1))
+        path, query = link.path, link.query.encode()
+        body, media_type = b"List-Unsubscribe=One-", b"application/x-www-form-urlencoded"
     incoming: list[dict[str, Any]] = [
-        {"type": "http.request", "body": b'{"query": "{ viewer', "more_body": True},
+        {"type": "http.request", "body": body, "more_body": True},
         {"type": "http.disconnect"},
     ]
     sent: list[MutableMapping[str, Any]] = []
@@ -653,8 +661,8 @@ async def test_a_client_that_leaves_before_its_body_is_read_is_no_server_error(
     async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
-    headers = [(b"host", b"test"), (b"content-type", b"application/json"), (b"content-length", b"200")]
-    if signed_in:
+    headers = [(b"host", b"test"), (b"content-type", media_type), (b"content-length", b"200")]
+    if sender == "api_key":
         headers.append((b"authorization", f"Bearer {ws.api_key}".encode()))
     scope = {
         "type": "http",
@@ -662,9 +670,9 @@ async def test_a_client_that_leaves_before_its_body_is_read_is_no_server_error(
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
         "root_path": "",
         "headers": headers,
         "client": ("127.0.0.1", 50000),
