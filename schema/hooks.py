@@ -15,7 +15,7 @@ import functools
 import inspect
 from collections.abc import Callable, Generator
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.context import (
@@ -84,6 +84,7 @@ class _Planned(ExtensionContextManagerBase):
 
 
 Hook = Callable[[SchemaExtension], Generator[None, None, None]]
+S = TypeVar("S", bound=ExtensionContextManagerBase)
 
 _GENERATORS: dict[tuple[tuple[type[SchemaExtension], ...], str], list[tuple[int, Hook]] | None] = {}
 
@@ -98,11 +99,10 @@ def _generators(classes: tuple[type[SchemaExtension], ...], hook_name: str) -> l
     for index, extension_class in enumerate(classes):
         if (plan := _plan(extension_class, hook_name)) is False:
             continue
-        hook = getattr(extension_class, hook_name)
-        if not (isinstance(plan, tuple) and not plan[1] and inspect.isgeneratorfunction(hook)):
+        if not isinstance(plan, tuple) or plan[1]:  # `_plan` makes a synchronous factory only for a generator
             _GENERATORS[key] = None
             return None
-        hooks.append((index, hook))
+        hooks.append((index, getattr(extension_class, hook_name)))
     _GENERATORS[key] = hooks
     return hooks
 
@@ -214,23 +214,26 @@ class PlannedHooksRunner(SchemaExtensionsRunner):
         super().__init__(execution_context, extensions)
         self.classes = tuple(type(extension) for extension in self.extensions)
 
-    def _direct(self, hook_name: str) -> list[tuple[Hook, SchemaExtension]] | None:
-        """The stage's hooks with their extensions when `_Direct` can run them."""
+    def _stage(
+        self,
+        hook_name: str,
+        planned: Callable[[list[SchemaExtension]], S],
+        direct: Callable[[list[tuple[Hook, SchemaExtension]]], S],
+    ) -> S:
+        """The stage, run by `direct` when its hooks are all plain generator functions, else by `planned`."""
         hooks = _generators(self.classes, hook_name)
-        return None if hooks is None else [(hook, self.extensions[index]) for index, hook in hooks]
+        if hooks is None:
+            return planned(self.extensions)
+        return direct([(hook, self.extensions[index]) for index, hook in hooks])
 
     def operation(self) -> OperationContextManager:
-        calls = self._direct(_Operation.HOOK_NAME)
-        return _Operation(self.extensions) if calls is None else _DirectOperation(calls)
+        return self._stage(OperationContextManager.HOOK_NAME, _Operation, _DirectOperation)
 
     def parsing(self) -> ParsingContextManager:
-        calls = self._direct(_Parsing.HOOK_NAME)
-        return _Parsing(self.extensions) if calls is None else _DirectParsing(calls)
+        return self._stage(ParsingContextManager.HOOK_NAME, _Parsing, _DirectParsing)
 
     def validation(self) -> ValidationContextManager:
-        calls = self._direct(_Validation.HOOK_NAME)
-        return _Validation(self.extensions) if calls is None else _DirectValidation(calls)
+        return self._stage(ValidationContextManager.HOOK_NAME, _Validation, _DirectValidation)
 
     def executing(self) -> ExecutingContextManager:
-        calls = self._direct(_Executing.HOOK_NAME)
-        return _Executing(self.extensions) if calls is None else _DirectExecuting(calls)
+        return self._stage(ExecutingContextManager.HOOK_NAME, _Executing, _DirectExecuting)
