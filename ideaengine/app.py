@@ -90,6 +90,10 @@ class GraphQLApp(GraphQL[Context, None]):
         every loop turn long (a health check waited seconds behind a burst of 300 voters) and emptied the
         connection pools, when the database serves a few dozen at a time no slower."""
         self.max_token_lifetime = settings.sso_max_token_lifetime_seconds
+        self.plain_posts = (
+            not self._stream_transport_map and not self.schema.config.enable_experimental_incremental_execution
+        )
+        "Whether `run` may take a POST of one JSON operation the short way: no stream transport or deferred delivery."
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -188,10 +192,8 @@ class GraphQLApp(GraphQL[Context, None]):
     async def _plain_operation(self, request: Request) -> GraphQLRequestData | None:
         """The operation of an HTTP POST of one JSON operation as strawberry reads it, when strawberry would
         take it as it is (a query string; variables and extensions objects or absent) and run it with
-        `execute_single`: no stream transport and no incremental delivery configured. None for anything else."""
-        if request.method != "POST" or self._stream_transport_map:
-            return None
-        if self.schema.config.enable_experimental_incremental_execution:
+        `execute_single` (`plain_posts`). None for anything else."""
+        if request.method != "POST" or not self.plain_posts:
             return None
         media_type = request.headers.get("content-type", "")
         if media_type != media.JSON and not media_type.startswith(f"{media.JSON};"):
