@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -419,6 +420,43 @@ class Floors:
         return (a0 + after[0]) / 2, (a1 + after[1]) / 2
 
 
+VOTE_STREAMS = (10, 50, 200)
+"Votes a second beside the anonymous page in `VoteStream`'s figures: a busy board, a very busy one, a burst."
+
+
+class VoteStream:
+    """Votes at a steady rate from one signed-in client while a figure is measured: each vote moves the data
+    version, so the response cache must check the page again (`replay`), and where the vote changed a tally the
+    page shows, answer it afresh. What the cached page's figure is worth on a board that is being voted on."""
+
+    def __init__(self, url: str, bodies: Sequence[dict[str, Any]], headers: dict[str, str], per_second: float) -> None:
+        self.url, self.bodies, self.headers, self.per_second = url, bodies, headers, per_second
+        self.sent, self.failure = 0, ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> VoteStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if self.failure:
+            raise SystemExit(f"a vote beside the page failed: {self.failure}")
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        with httpx.Client(headers=self.headers, timeout=30) as client:
+            while not self._stop.is_set():
+                answer = client.post(self.url, json=self.bodies[self.sent % len(self.bodies)])
+                if answer.status_code != 200 or "errors" in answer.json():
+                    self.failure = f"{answer.status_code} {answer.text}"
+                    return
+                self.sent += 1
+                self._stop.wait(max(0.0, started + self.sent / self.per_second - time.monotonic()))
+
+
 def show(name: str, value: float, floors: tuple[float, float] | None, cpu: str = "") -> None:
     """One figure, with its ratio to each floor where it is a rate of requests (`floors` given), and the CPU a
     request took (`CpuMeter.per_request`) where it was measured."""
@@ -564,6 +602,16 @@ def measure(kind: str, seconds: float, bin_dir: Path) -> None:
             figure("ideaengine: top-20 page (id title status votes score), anonymous", True, page, {})
             figure("ideaengine: the same page with the response cache off", False, page, {})
             figure("ideaengine: same + author tags viewerVote, signed in", True, signed_in_page, token)
+            for per_second in VOTE_STREAMS:
+                # The votes stop before the floors are measured again; the server's CPU a page includes theirs.
+                with VoteStream(our_url, votes, auth, per_second) as stream, CpuMeter(ours.pid, postgres) as meter:
+                    started = time.monotonic()
+                    measured = rate(our_url, page, seconds, {})
+                    voted = stream.sent / (time.monotonic() - started)
+                name = f"ideaengine: the anonymous page, {per_second} votes/s beside it"
+                show(name, measured, floors.around(), meter.per_request(measured, seconds))
+                if voted < per_second * 0.8:
+                    print(f"{f'  (the votes fell behind: {voted:.0f}/s reached the server)':<64}")
             plan, expected = burst_plan("demo", sso_secret, idea_ids)
             provision(our_url, plan)
             before = tallies(our_url, idea_ids)
