@@ -34,7 +34,7 @@ from ideaengine import (
     workspaces,
 )
 from ideaengine.identity import Actor, ActorRole
-from ideaengine.platform.models import Board, DuplicateSensitivity, Idea, IdeaStatus, Workspace
+from ideaengine.platform.models import Base, Board, DuplicateSensitivity, Idea, IdeaStatus, Workspace
 from ideaengine.platform.secrets_box import SecretBox
 from ideaengine.platform.services import Services
 from ideaengine.platform.settings import Settings, SettingsError
@@ -349,6 +349,7 @@ async def seed(
     try:
         async with work.transaction() as session:
             seeded = await _seed(session, services.box, progress or _quiet, ttl)
+        await services.db.analyze([table.name for table in Base.metadata.sorted_tables])
     finally:
         await services.close()
     embed = graphql_url.removesuffix("/graphql") + f"/embed/{WORKSPACE_SLUG}/{BOARD_SLUG}"
