@@ -113,7 +113,7 @@ def _statements(sort: IdeaSort, after: bool, before: bool, backward: bool) -> _S
             *driver.loaded_columns(Idea),
             *driver.loaded_columns(IdeaScore),
             *driver.loaded_columns(BoardScore),
-            scores.behind(Idea.board_id),
+            scores.behind(bindparam("board")),  # one board: once a statement, not once a row
             *chosen_keys,
         )
         .select_from(chosen)

@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from ideaengine import board_pages, ideas, scores
+from ideaengine import board_pages, boards, ideas, scores
 from ideaengine.ideas import IdeaFilter, IdeaSort
 from ideaengine.identity import ANONYMOUS, Actor, ActorRole
 from ideaengine.platform import driver
 from ideaengine.platform.models import BoardScore, Idea, IdeaStatus, ModerationState, utcnow
-from ideaengine.platform.queries import Page, Window
+from ideaengine.platform.queries import Window
 from ideaengine.platform.services import Services
+from ideaengine.platform.unit_of_work import UnitOfWork
 from tests.api.conftest import Api, Workspace
 from tests.api.ops import create_board, drain, idea_id
 
@@ -87,7 +88,7 @@ def figures(stored: scores.Stored) -> tuple[Any, ...]:
     return (columns(stored.score), columns(stored.refresh), stored.behind, stored.stale, stored.trending)
 
 
-async def both(services: Services, actor: Actor, board_id: int, sort: IdeaSort, window: Window) -> Page[Idea]:
+async def both(services: Services, actor: Actor, board_id: int, sort: IdeaSort, window: Window) -> board_pages.IdeaPage:
     """The page both ways; they must agree on rows, keys, totals and figures."""
     async with services.db.reader() as session:
         orm = (await ideas.list_boards(session, actor, [board_id], sort, IdeaFilter(), window))[board_id]
@@ -136,6 +137,12 @@ async def test_the_drivers_page_reads_what_the_orms_does(api: Api, ws: Workspace
     anonymous = await both(services, ANONYMOUS, board_id, IdeaSort.TOP, Window(size=100))
     moderator = await both(services, readers[2], board_id, IdeaSort.TOP, Window(size=100))
     assert len(anonymous.rows) < len(moderator.rows)  # the rights are the reader's
+    assert not any(anonymous.scores[idea.id].behind for idea in anonymous.rows)
+    # A vote since the refresh (its refresh queued nowhere): every figure on the board is behind.
+    async with UnitOfWork(services.db, queue=None, broker=None).transaction() as session:
+        await boards.changed(session, board_id, anonymous.rows[0].id, scores=True)
+    behind = await both(services, ANONYMOUS, board_id, IdeaSort.TOP, Window(size=100))
+    assert all(behind.scores[idea.id].behind for idea in behind.rows)
 
 
 async def test_the_drivers_page_is_for_one_unfiltered_board_only(api: Api, ws: Workspace, services: Services) -> None:
