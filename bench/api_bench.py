@@ -449,7 +449,11 @@ class VoteStream:
         started = time.monotonic()
         with httpx.Client(headers=self.headers, timeout=30) as client:
             while not self._stop.is_set():
-                answer = client.post(self.url, json=self.bodies[self.sent % len(self.bodies)])
+                try:
+                    answer = client.post(self.url, json=self.bodies[self.sent % len(self.bodies)])
+                except httpx.HTTPError as exc:  # said by __exit__, in the bench's own thread
+                    self.failure = repr(exc)
+                    return
                 if answer.status_code != 200 or "errors" in answer.json():
                     self.failure = f"{answer.status_code} {answer.text}"
                     return
