@@ -389,7 +389,7 @@ class Database:
         """Refresh PostgreSQL's planner statistics of `tables` after a bulk load. autovacuum analyzes a table
         only once 50 rows and a tenth of it have changed, so a freshly seeded board may never get there, and
         without statistics the planner assumes one row a table: the demo board's page then joined every score
-        row of the board to every idea (a nested loop) and took twice the database's CPU. SQLite: nothing."""
+        row of the board to every idea (a nested loop) and ran for nearly twice as long. SQLite: nothing."""
         if self.engine.dialect.name != "postgresql" or not tables:
             return
         quote = self.engine.dialect.identifier_preparer.quote
