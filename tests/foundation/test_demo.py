@@ -317,7 +317,7 @@ def test_cli_demo_prints_json_with_a_fresh_key_each_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_the_demo_leaves_postgresql_statistics_of_what_it_seeded(settings: Any, services: Any) -> None:
     """autovacuum would not analyze a board of 45 ideas for a long while, and without statistics PostgreSQL planned
-    the board's page as if each table held one row (twice the database's CPU a page)."""
+    the board's page as if each table held one row (its statement ran nearly twice as long)."""
     from sqlalchemy import text
 
     await demo.seed(settings)
