@@ -38,7 +38,7 @@ from schema.errors import MaskUnexpectedErrors, should_mask_error
 from schema.follows import FollowMutations, NotificationNode
 from schema.hooks import PlannedHooksRunner
 from schema.ideas import IdeaMutations, IdeaNode, IdeaQueries
-from schema.leaves import LeafExecutionContext, plan_leaves
+from schema.leaves import LeafExecutionContext, plan_leaves, plan_small_objects
 from schema.lifecycle import LifecycleMutations
 from schema.moderation import ModerationMutations
 from schema.notification_settings import NotificationSettingsMutations
@@ -272,6 +272,7 @@ def build_schema(
     call_directly(schema)
     convert_inputs_directly(schema)
     plan_leaves(schema._schema)
+    plan_small_objects(schema._schema)
     return schema
 
 

@@ -12,10 +12,18 @@ their messages and paths stay exactly graphql-core's.
 A field qualifies (`plan_leaves`) when its type is a scalar or an enum, possibly non-null, it takes no
 arguments, and its resolver is one that ignores `info`: strawberry's own for a field without a resolver
 (`_is_default`) or a plain synchronous one that `schema.direct` calls directly (`INFO_FREE`).
+
+A small object is completed the same way (`plan_small_objects`): an object field with such a resolver and no
+arguments, whose type has no `is_type_of`, when every field asked of it is a planned leaf (`Idea.votes { up down }`
+on every idea of a page and in a vote's answer). Its value is resolved once; anything unusual about it or a leaf
+hands that value to graphql-core's `complete_value`, which reads the leaves again (they only read). Callgrind, the
+event loop's instructions: an uncached anonymous top-20 page 14.8 M to 14.0 M, a signed-in one 25.4 M to 24.7 M.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
@@ -38,25 +46,44 @@ _LEAF = "_ideaengine_leaf"
 field whose resolver was replaced since (a test puts strawberry's own back) is executed as graphql-core does."""
 
 
-def plan_leaves(schema: GraphQLSchema) -> list[GraphQLField]:
-    """Mark the fields of `schema`'s object types that `LeafExecutionContext` may complete itself."""
-    marked = []
+_SMALL = "_ideaengine_small_object"
+"""The attribute `plan_small_objects` sets on a qualifying object field: (its object type, whether it is non-null,
+its resolver)."""
+
+
+def _plain_fields(schema: GraphQLSchema) -> Iterator[tuple[GraphQLField, Any, bool]]:
+    """The fields of `schema`'s object types (the subscription's aside) that take no arguments and whose resolver
+    ignores `info`, each with its type as it is when not null, and whether it is non-null."""
     for graphql_type in schema.type_map.values():
         if not isinstance(graphql_type, GraphQLObjectType) or graphql_type is schema.subscription_type:
             continue
         for graphql_field in graphql_type.fields.values():
-            field_type = graphql_field.type
-            non_null = isinstance(field_type, GraphQLNonNull)
-            leaf = field_type.of_type if non_null else field_type
             resolve = graphql_field.resolve
-            if (
-                isinstance(leaf, GraphQLScalarType | GraphQLEnumType)
-                and not graphql_field.args
-                and resolve is not None
-                and (getattr(resolve, "_is_default", False) or getattr(resolve, INFO_FREE, False))
-            ):
-                setattr(graphql_field, _LEAF, (leaf, non_null, resolve))
-                marked.append(graphql_field)
+            if graphql_field.args or resolve is None:
+                continue
+            if getattr(resolve, "_is_default", False) or getattr(resolve, INFO_FREE, False):
+                non_null = isinstance(graphql_field.type, GraphQLNonNull)
+                yield graphql_field, graphql_field.type.of_type if non_null else graphql_field.type, non_null
+
+
+def plan_leaves(schema: GraphQLSchema) -> list[GraphQLField]:
+    """Mark the fields of `schema`'s object types that `LeafExecutionContext` may complete itself."""
+    marked = []
+    for graphql_field, leaf, non_null in _plain_fields(schema):
+        if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+            setattr(graphql_field, _LEAF, (leaf, non_null, graphql_field.resolve))
+            marked.append(graphql_field)
+    return marked
+
+
+def plan_small_objects(schema: GraphQLSchema) -> list[GraphQLField]:
+    """Mark the object fields of `schema`'s object types that `LeafExecutionContext` may complete itself when
+    every field asked of them is a planned leaf (such as `Idea.votes`, a `VoteTally` of the idea's counts)."""
+    marked = []
+    for graphql_field, target, non_null in _plain_fields(schema):
+        if isinstance(target, GraphQLObjectType) and target.is_type_of is None:
+            setattr(graphql_field, _SMALL, (target, non_null, graphql_field.resolve))
+            marked.append(graphql_field)
     return marked
 
 
@@ -81,7 +108,10 @@ class LeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         field_def = parent_type.fields.get(node.name.value)
         plan = None if field_def is None else getattr(field_def, _LEAF, None)
         if plan is None or node.arguments or not self._in_place or field_def.resolve is not plan[2]:
-            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+            small = None if field_def is None else getattr(field_def, _SMALL, None)
+            if small is None or node.arguments or not self._in_place or field_def.resolve is not small[2]:
+                return super().execute_field(parent_type, source, field_details_list, path, position_context)
+            return self._small_object(small, field_def, parent_type, source, field_details_list, path, position_context)
         leaf, non_null, resolve = plan
         try:
             result = resolve(source, None)  # a planned resolver never reads `info`
@@ -102,3 +132,83 @@ class LeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, field_def.type, field_details_list, path)
             return None
+
+    def _small_object(
+        self,
+        plan: Any,
+        field_def: GraphQLField,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Any,
+        position_context: Any,
+    ) -> Any:
+        """A planned object field: resolved once, then its leaves completed in place, or (anything unusual)
+        the resolved value completed by graphql-core's own steps, which read the leaves again."""
+        object_type, non_null, resolve = plan
+        try:
+            result = resolve(source, None)  # a planned resolver never reads `info`
+            if result is None or result is Undefined:
+                if not non_null:
+                    return None
+            elif not isinstance(result, Exception) and not self.is_awaitable(result):
+                in_place = self._leaves_of(object_type, result, field_details_list)
+                if in_place is not None:
+                    return in_place
+            info = self.build_resolve_info(field_def, to_nodes(field_details_list), parent_type, path)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    field_def.type, field_details_list, info, path, result, position_context
+                )
+            completed = self.complete_value(field_def.type, field_details_list, info, path, result, position_context)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field_def.type, field_details_list, path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed() -> Any:  # as graphql-core's execute_field does
+            try:
+                return await completed
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, field_def.type, field_details_list, path)
+                return None
+
+        return await_completed()
+
+    def _leaves_of(self, object_type: GraphQLObjectType, value: Any, field_details_list: Any) -> dict[str, Any] | None:
+        """`value`'s fields asked for, when every one is a planned leaf with a plain value its type takes;
+        else None (an empty selection cannot happen: GraphQL asks for at least one field of an object)."""
+        grouped, deferred, _ = self.collect_subfields(object_type, field_details_list)
+        if deferred:
+            return None
+        completed: dict[str, Any] = {}
+        fields = object_type.fields
+        for key, sub in grouped.items():
+            node = sub[0].node
+            name = node.name.value
+            if name == "__typename":
+                completed[key] = object_type.name
+                continue
+            sub_def = fields.get(name)
+            leaf = None if sub_def is None else getattr(sub_def, _LEAF, None)
+            if leaf is None or node.arguments or sub_def.resolve is not leaf[2]:
+                return None
+            try:
+                found = leaf[2](value, None)
+                if found is None or found is Undefined:
+                    if leaf[1]:
+                        return None
+                    completed[key] = None
+                    continue
+                if isinstance(found, Exception) or self.is_awaitable(found):
+                    if inspect.iscoroutine(found) and not getattr(leaf[2], "_is_default", False):
+                        found.close()  # a resolver that makes one each call: graphql-core's own call makes its own
+                    return None
+                coerced = leaf[0].coerce_output_value(found)
+            except Exception:  # graphql-core's own steps raise it again, and report it at the leaf's path
+                return None
+            if coerced is Undefined or coerced is None:
+                return None
+            completed[key] = coerced
+        return completed

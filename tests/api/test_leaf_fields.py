@@ -14,7 +14,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema import build_schema
 from schema.direct import call_directly
-from schema.leaves import LeafExecutionContext, plan_leaves
+from schema.leaves import LeafExecutionContext, plan_leaves, plan_small_objects
 
 
 @strawberry.enum
@@ -25,6 +25,30 @@ class Colour(enum.Enum):
 
 async def _later() -> str:
     return "later"
+
+
+@strawberry.type
+class Size:
+    width: int
+    height: int | None
+    label: str
+
+    @strawberry.field
+    def area(self) -> int:
+        return self.width * (self.height or 0)
+
+    @strawberry.field
+    def broken(self) -> int | None:
+        raise ValueError("no size")
+
+    @strawberry.field
+    def scaled(self, by: int) -> int:
+        return self.width * by
+
+    @strawberry.field
+    def soon(self) -> str:
+        """A plain resolver whose value is a new awaitable each call."""
+        return _later()  # type: ignore[return-value]
 
 
 @strawberry.type
@@ -54,6 +78,25 @@ class Thing:
     @strawberry.field
     def echo(self, text: str) -> str:
         return text
+
+    @strawberry.field
+    def size(self) -> Size | None:
+        """An object made from the thing's own values: completed in place when only its leaves are asked."""
+        return _size_of(self)
+
+    @strawberry.field
+    def required_size(self) -> Size:
+        return _size_of(self)  # type: ignore[return-value]
+
+    @strawberry.field
+    def broken_size(self) -> Size | None:
+        raise ValueError("no size here")
+
+
+def _size_of(thing: Thing) -> Size | None:
+    if thing.count == 0:
+        return None
+    return Size(width=thing.count, height=None if thing.count == 1 else 2, label=thing.name)
 
 
 def _things() -> list[Thing]:
@@ -86,6 +129,7 @@ def _schema(leaves: bool) -> strawberry.Schema:
     if leaves:
         call_directly(schema)
         assert plan_leaves(schema._schema)
+        assert plan_small_objects(schema._schema)
     return schema
 
 
@@ -99,6 +143,16 @@ QUERIES = [
     "{ requiredThings { name count } }",
     "{ things { name ...on Thing { count colour } } }",
     "{ awaited { name nickname } }",
+    "{ things { size { width height label area } } }",
+    "{ things { s: size { __typename w: width again: width } } }",
+    "{ things { size { width broken } } }",
+    "{ things { name requiredSize { width } } }",
+    "{ requiredThings { requiredSize { label } } }",
+    "{ things { brokenSize { width } } }",
+    "{ things { size { width scaled(by: 3) } } }",
+    "{ things { size { width soon } } }",
+    "{ things { size { ...on Size { height } width @include(if: false) label @skip(if: false) } } }",
+    "query($with: Boolean!) { things { size { width @include(if: $with) label } } }",
 ]
 
 
@@ -106,7 +160,7 @@ QUERIES = [
 def test_leaves_complete_as_graphql_core_does(query: str) -> None:
     answers: list[tuple[Any, Any]] = []
     for leaves in (False, True):
-        result = asyncio.run(_schema(leaves).execute(query))
+        result = asyncio.run(_schema(leaves).execute(query, variable_values={"with": True}))
         answers.append((result.data, [error.formatted for error in result.errors or []]))
     assert answers[0] == answers[1]
 
@@ -146,3 +200,29 @@ def test_a_field_given_back_its_own_resolver_is_executed_as_graphql_core_does() 
         shout.resolve = planned
     assert result.errors is None
     assert result.data == {"requiredThings": [{"shout": "shout:lamp"}, {"shout": "shout:None"}]}
+
+
+def test_only_what_graphql_core_must_complete_reaches_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Of four things' sizes, two are completed in place and one is null; the one whose width no Int holds is
+    completed by graphql-core's own steps, which report it at the width."""
+    completed_by_graphql_core: list[str] = []
+    own = StrawberryGraphQLCoreExecutionContext.complete_object_value
+
+    def spy(self: Any, return_type: Any, *args: Any) -> Any:
+        completed_by_graphql_core.append(return_type.name)
+        return own(self, return_type, *args)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "complete_object_value", spy)
+    result = asyncio.run(_schema(leaves=True).execute("{ things { size { width } } }"))
+    assert result.data == {"things": [{"size": {"width": 3}}, {"size": {"width": 1}}, {"size": None}, {"size": None}]}
+    assert [error.path for error in result.errors or []] == [["things", 2, "size", "width"]]
+    assert completed_by_graphql_core.count("Size") == 1
+
+
+def test_small_objects_planned_are_those_of_plain_resolvers() -> None:
+    schema = build_schema()._schema
+    mine = {id(field) for field in plan_small_objects(schema)}
+    idea = schema.type_map["Idea"].fields  # type: ignore[attr-defined]
+    assert id(idea["votes"]) in mine  # a VoteTally of the idea's own counts
+    assert id(idea["score"]) not in mine  # reads its loader from info.context
+    assert id(idea["author"]) not in mine
