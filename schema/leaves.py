@@ -106,55 +106,42 @@ class LeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         node = field_details_list[0].node
         field_def = parent_type.fields.get(node.name.value)
-        plan = None if field_def is None else getattr(field_def, _LEAF, None)
-        if plan is None or node.arguments or not self._in_place or field_def.resolve is not plan[2]:
-            small = None if field_def is None else getattr(field_def, _SMALL, None)
-            if small is None or node.arguments or not self._in_place or field_def.resolve is not small[2]:
-                return super().execute_field(parent_type, source, field_details_list, path, position_context)
-            return self._small_object(small, field_def, parent_type, source, field_details_list, path, position_context)
-        leaf, non_null, resolve = plan
+        if field_def is None or node.arguments or not self._in_place:
+            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        plan, small = getattr(field_def, _LEAF, None), False
+        if plan is None:
+            plan, small = getattr(field_def, _SMALL, None), True
+        if plan is None or field_def.resolve is not plan[2]:
+            return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        target, non_null, resolve = plan
         try:
             result = resolve(source, None)  # a planned resolver never reads `info`
             if result is None or result is Undefined:
                 if not non_null:
                     return None
             elif not isinstance(result, Exception) and not self.is_awaitable(result):
-                coerced = leaf.coerce_output_value(result)
-                if coerced is not Undefined and coerced is not None:
-                    return coerced
-            # Anything unusual: graphql-core's own completion, for its own answer or error.
-            info = self.build_resolve_info(field_def, to_nodes(field_details_list), parent_type, path)
-            if self.is_awaitable(result):
-                return self.complete_awaitable_value(
-                    field_def.type, field_details_list, info, path, result, position_context
+                done = (
+                    self._leaves_of(target, result, field_details_list) if small else target.coerce_output_value(result)
                 )
-            return self.complete_value(field_def.type, field_details_list, info, path, result, position_context)
+                if done is not Undefined and done is not None:
+                    return done
         except Exception as raw_error:
             self.handle_field_error(raw_error, field_def.type, field_details_list, path)
             return None
+        return self._complete(field_def, parent_type, field_details_list, path, result, position_context)
 
-    def _small_object(
+    def _complete(
         self,
-        plan: Any,
         field_def: GraphQLField,
         parent_type: GraphQLObjectType,
-        source: Any,
         field_details_list: Any,
         path: Any,
+        result: Any,
         position_context: Any,
     ) -> Any:
-        """A planned object field: resolved once, then its leaves completed in place, or (anything unusual)
-        the resolved value completed by graphql-core's own steps, which read the leaves again."""
-        object_type, non_null, resolve = plan
+        """Anything unusual about a planned field's value: graphql-core's own completion of it, for its own
+        answer or error (a small object's leaves read again)."""
         try:
-            result = resolve(source, None)  # a planned resolver never reads `info`
-            if result is None or result is Undefined:
-                if not non_null:
-                    return None
-            elif not isinstance(result, Exception) and not self.is_awaitable(result):
-                in_place = self._leaves_of(object_type, result, field_details_list)
-                if in_place is not None:
-                    return in_place
             info = self.build_resolve_info(field_def, to_nodes(field_details_list), parent_type, path)
             if self.is_awaitable(result):
                 return self.complete_awaitable_value(
@@ -167,7 +154,7 @@ class LeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if not self.is_awaitable(completed):
             return completed
 
-        async def await_completed() -> Any:  # as graphql-core's execute_field does
+        async def await_completed() -> Any:  # an object's fields may be awaited: as graphql-core's execute_field does
             try:
                 return await completed
             except Exception as raw_error:
