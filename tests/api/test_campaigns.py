@@ -264,7 +264,8 @@ async def test_phase_changes_notify_entrants_and_followers_and_are_events_and_we
     assert await notifications(api, ws.token("carol")) == [("CAMPAIGN_PHASE_CHANGED", b)]
     assert await notifications(api, ws.token("mod", role="moderator")) == []
     async with services.db.read() as session:
-        sent = (await session.execute(select(WebhookDelivery.event, WebhookDelivery.payload))).all()
+        in_order = select(WebhookDelivery.event, WebhookDelivery.payload).order_by(WebhookDelivery.id)
+        sent = (await session.execute(in_order)).all()  # a heap's order is no order: an update moves a row
     assert [event for event, _ in sent] == ["campaign.phase_changed", "campaign.phase_changed"]
     assert '"from":"SUBMISSION","to":"SHORTLIST"' in sent[-1][1]
 
