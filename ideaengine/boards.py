@@ -325,6 +325,11 @@ def score_shard(idea_id: int) -> int:
     return idea_id % SCORE_SEQ_SHARDS
 
 
+def score_shard_sql(idea_id: str) -> str:
+    """`score_shard` as SQL, of an idea id column or expression."""
+    return f"({idea_id}) % {SCORE_SEQ_SHARDS}"
+
+
 def bump_sql(board: str, shard: str, source: str) -> str:
     """`changed`'s bump as a PostgreSQL sub-statement, for a write run as one statement (the vote's): it bumps
     the shard once if `source` (a CTE of that statement) yields a row. Pair it with `refresh_after_commit`."""

@@ -113,11 +113,15 @@ _CAST_AT_ONCE = platform_driver.AfterLock(
         + _cast_sql("(SELECT board_id FROM target)", "CAST($5 AS INTEGER)", "EXISTS (SELECT FROM target)")
         + f"\nSELECT target.*, {', '.join(f'moved.{name}' for name in _MOVED)} FROM target LEFT JOIN moved ON TRUE"
     ),
+    f"SELECT id, board_id, {boards.score_shard_sql('id')} FROM ideas WHERE id = ANY($1::integer[]) ORDER BY id "
+    "FOR NO KEY UPDATE",
 )
 """The common vote in one round trip (`driver.AfterLock`): the same lock, then `_CAST_POSTGRES`'s statement,
 reading the idea and board after the lock and writing only where every check of `cast_vote_on_driver` would
 pass (a member of the board's workspace, an active board, an open idea outside a campaign). No row means some
-check would fail, or the idea is not there: nothing was written, and the longer way says why."""
+check would fail, or the idea is not there: nothing was written, and the longer way says why. Votes that arrive
+together commit together (`driver.Group`): their ideas locked first, in ascending id order, then each vote in
+the order of the score-sequence shard it bumps, (board, shard), the last row every write locks."""
 
 
 async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: int | None) -> Idea:
@@ -147,14 +151,12 @@ async def cast_vote(session: AsyncSession, actor: Actor, idea_id: int, value: in
 async def cast_vote_on_driver(work: platform_driver.Write, actor: Actor, idea_id: int, value: int | None) -> Idea:
     """`cast_vote` on PostgreSQL: a lock and one statement on the driver, no ORM object written.
 
-    The API runs it first outside a transaction (`work.atomic` False): as one call (`_cast_at_once`), which raises
-    NeedsTransaction, nothing written, for any vote it does not write. Then in a write of the driver's own
-    (`UnitOfWork.on_driver`), with no session: a vote by a caller of another workspace (a refusal that
-    names the workspace) and a vote on a campaign entry (the campaign decides) raise NeedsSession before anything
-    is written, and run again in a session, through `cast_vote`.
+    The API runs the vote first as one call (`cast_vote_at_once`), which raises NeedsTransaction, nothing
+    written, for any vote it does not write. Then here, in a write of the driver's own (`UnitOfWork.on_driver`),
+    with no session: a vote by a caller of another workspace (a refusal that names the workspace) and a vote on
+    a campaign entry (the campaign decides) raise NeedsSession before anything is written, and run again in a
+    session, through `cast_vote`.
     """
-    if not work.atomic:
-        return await _cast_at_once(work, actor, idea_id, value)
     # Lock the idea row before reading the previous vote, so concurrent switches stay exact (DECISIONS.md 8).
     idea, board = await ideas.lock_detached(work, actor, idea_id)
     if work.session is None:
@@ -179,9 +181,10 @@ async def cast_vote_on_driver(work: platform_driver.Write, actor: Actor, idea_id
     return idea
 
 
-async def _cast_at_once(work: platform_driver.Write, actor: Actor, idea_id: int, value: int | None) -> Idea:
-    """`cast_vote_on_driver` as one statement outside a transaction (`_CAST_AT_ONCE`), for a member voting in
-    their own workspace; NeedsTransaction, nothing written, for anything it does not write."""
+async def cast_vote_at_once(work: platform_driver.Grouped, actor: Actor, idea_id: int, value: int | None) -> Idea:
+    """`cast_vote_on_driver` as one statement (`_CAST_AT_ONCE`), alone or committed together with other callers'
+    votes (`driver.Group`), for a member voting in their own workspace; NeedsTransaction, nothing written, for
+    anything it does not write."""
     if actor.workspace_id is None:
         raise platform_driver.NeedsTransaction
     try:
@@ -191,7 +194,7 @@ async def _cast_at_once(work: platform_driver.Write, actor: Actor, idea_id: int,
         raise platform_driver.NeedsTransaction from None
     args = (idea_id, user_id, value, stored_utc(utcnow()), boards.score_shard(idea_id))
     params = {"id": idea_id, "reader_workspace": actor.workspace_id, **visibility.params(actor)}
-    found = await _CAST_AT_ONCE.fetch(work, args, params)
+    found = await work.fetch(_CAST_AT_ONCE, args, params)
     if not found:
         raise platform_driver.NeedsTransaction
     moved = found[0][ideas.IDEA_WIDTH :]

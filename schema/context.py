@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ideaengine.errors import DomainError, ErrorCode
 from ideaengine.identity import Actor, ActorCache
 from ideaengine.platform.db import Database, close_session
-from ideaengine.platform.driver import NeedsSession, NeedsTransaction, Write
+from ideaengine.platform.driver import Grouped, NeedsSession, NeedsTransaction, Write
 from ideaengine.platform.services import Services
 
 T = TypeVar("T")
@@ -141,20 +141,23 @@ class Context:
         await self._written()
 
     async def write(
-        self, on_driver: Callable[[Write], Awaitable[T]], in_session: Callable[[AsyncSession], Awaitable[T]]
+        self,
+        at_once: Callable[[Grouped], Awaitable[T]],
+        on_driver: Callable[[Write], Awaitable[T]],
+        in_session: Callable[[AsyncSession], Awaitable[T]],
     ) -> T:
         """One write, on PostgreSQL's driver where it can (`ideaengine.platform.driver`: the vote), else, or when
         the driver's steps raise NeedsSession (nothing written), in a session. On the driver it is tried first as
-        one statement outside a transaction, then, when that raises NeedsTransaction (nothing written), in one."""
+        one statement, alone or committed together with other callers' (`at_once`), then, when that raises
+        NeedsTransaction (nothing written), in a transaction of its own (`on_driver`)."""
         if self.services.db.driver_writes:
             try:
-                for atomic in (False, True):
-                    try:
-                        done = await self.services.on_driver(on_driver, atomic=atomic)
-                    except NeedsTransaction:
-                        continue
-                    await self._written()
-                    return done
+                try:
+                    done = await self.services.at_once(at_once)
+                except NeedsTransaction:
+                    done = await self.services.on_driver(on_driver)
+                await self._written()
+                return done
             except NeedsSession:
                 pass
         async with self.transaction() as session:

@@ -94,6 +94,7 @@ class VoteMutations:
         value = None if input.value is None else input.value.value
         actor = info.context.actor
         idea = await info.context.write(
+            lambda work: votes.cast_vote_at_once(work, actor, idea_id, value),
             lambda work: votes.cast_vote_on_driver(work, actor, idea_id, value),
             lambda session: votes.cast_vote(session, actor, idea_id, value),
         )

@@ -224,6 +224,8 @@ class Database:
         of a full server skip the pool (8 kept: 14% more votes than none; 20 or 32: 3-9% more again, in two
         runs). A session that finds the pool with none idle takes one back first (`_make_room`). In-process jobs
         make no driver writes."""
+        self.group = driver.Group(lambda: self.driver_write(atomic=False))
+        "PostgreSQL: the one-statement driver writes (the vote), alone or committed together (`driver.Group`)."
         self._probe: sqlite3.Connection | None = None
         "SQLite only: the read-only connection `data_version` asks."
         self._pg_probe: asyncpg.Connection | None = None
@@ -398,6 +400,7 @@ class Database:
             await conn.commit()
 
     async def dispose(self) -> None:
+        await self.group.close()
         while self._kept:
             await self._give_back_kept(self._kept.pop()[0])
         if self._probe is not None:

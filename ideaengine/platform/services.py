@@ -10,7 +10,7 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.platform.db import Database
-from ideaengine.platform.driver import Write
+from ideaengine.platform.driver import Grouped, Write
 from ideaengine.platform.events import Broker, create_broker
 from ideaengine.platform.jobs import JobQueue, create_queue
 from ideaengine.platform.ratelimit import RateLimits
@@ -51,9 +51,13 @@ class Services:
         """One write; its effects are handed over after commit (see `ideaengine.platform.unit_of_work`)."""
         return self.work.transaction()
 
-    def on_driver(self, write: Callable[[Write], Awaitable[T]], *, atomic: bool = True) -> Awaitable[T]:
+    def on_driver(self, write: Callable[[Write], Awaitable[T]]) -> Awaitable[T]:
         """PostgreSQL only: `write` in a `transaction` on the driver, for the vote (`UnitOfWork.on_driver`)."""
-        return self.work.on_driver(write, atomic=atomic)
+        return self.work.on_driver(write)
+
+    def at_once(self, write: Callable[[Grouped], Awaitable[T]]) -> Awaitable[T]:
+        """PostgreSQL only: `write` as one statement, alone or with others' (`UnitOfWork.at_once`)."""
+        return self.work.at_once(write)
 
     async def close(self) -> None:
         await self.limits.close()

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ideaengine.platform.db import Database
-from ideaengine.platform.driver import Write
+from ideaengine.platform.driver import Grouped, Write
 from ideaengine.platform.events import EVENTS_KEY, Broker, Event
 from ideaengine.platform.jobs import JOBS_KEY, JobQueue, JobRequest
 
@@ -42,14 +42,22 @@ class UnitOfWork:
             events, requests = _taken(session.info)
         await self._hand_over(events, requests)
 
-    async def on_driver(self, write: Callable[[Write], Awaitable[T]], *, atomic: bool = True) -> T:
+    async def on_driver(self, write: Callable[[Write], Awaitable[T]]) -> T:
         """`write` as `transaction` runs a block, on PostgreSQL's driver, for the vote (see
-        `ideaengine.platform.driver`), returning what it returns; without `atomic`, a write of one statement, which
-        commits on its own. A call, not a block: a generator's block around the driver's cost a vote 1.5% of its
-        CPU."""
-        async with self.db.driver_write(atomic=atomic) as work:
+        `ideaengine.platform.driver`), returning what it returns. A call, not a block: a generator's block around
+        the driver's cost a vote 1.5% of its CPU."""
+        async with self.db.driver_write() as work:
             done = await write(work)
             events, requests = _taken(work.info)
+        await self._hand_over(events, requests)
+        return done
+
+    async def at_once(self, write: Callable[[Grouped], Awaitable[T]]) -> T:
+        """`write` as one statement on PostgreSQL's driver, for the vote: alone, or committed together with other
+        callers' (`driver.Group`); the effects it queued are handed over once it has returned, committed."""
+        work = Grouped(self.db.group)
+        done = await write(work)
+        events, requests = _taken(work.info)
         await self._hand_over(events, requests)
         return done
 
