@@ -49,6 +49,9 @@ KEEP_SECONDS = 60.0
 """How long a connection may stay among the driver writes' own (`Database.driver_write`): past it, the write that
 uses it next hands it back, so the pool's own checks and recycling (pool_recycle) reach it again."""
 
+DISPOSE_WAIT_SECONDS = 5.0
+"""How long `Database.dispose` waits for connections still lent out before it closes the pools."""
+
 JOB_THREAD_POOL = (1, 3)
 "The pools of a Database an in-process job thread keeps (`Database(job_thread=True)`): kept, overflow."
 SETTINGS_KEY = "ideaengine.settings"
@@ -403,6 +406,7 @@ class Database:
         await self.group.close()
         while self._kept:
             await self._give_back_kept(self._kept.pop()[0])
+        await self._handed_back()
         if self._probe is not None:
             self._probe.close()
             self._probe = None
@@ -414,6 +418,24 @@ class Database:
         if self.health_engine is not self.read_engine:
             await self.health_engine.dispose()
         await self.engine.dispose()
+
+    async def _handed_back(self) -> None:
+        """Before the pools are disposed, wait (up to DISPOSE_WAIT_SECONDS) for connections still lent out: a read
+        graphql-core let finish after its operation, a request still being answered. Disposing a pool closes only
+        the connections it holds; one handed back later went to the discarded pool, where nothing closed it, and
+        the garbage collector dropped it (asyncpg and aiosqlite then warn of an unclosed connection)."""
+        pools = {
+            id(e.sync_engine.pool): e.sync_engine.pool for e in (self.engine, self.read_engine, self.health_engine)
+        }
+        deadline = time.monotonic() + DISPOSE_WAIT_SECONDS
+        for pool in pools.values():
+            while _lent(pool) and time.monotonic() < deadline:  # noqa: ASYNC110 (the pool has no event to wait on)
+                await asyncio.sleep(0.01)
+
+
+def _lent(pool: Pool) -> int:
+    """How many of a pool's connections are out (0 for a pool that keeps none, such as NullPool)."""
+    return int(pool.checkedout()) if isinstance(pool, QueuePool) else 0
 
 
 def _queued_on_return(pool: Pool) -> bool:
