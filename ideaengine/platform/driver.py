@@ -16,6 +16,7 @@ session as Core statements, one statement where the ORM's loading took several.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import hashlib
 import logging
@@ -306,7 +307,8 @@ class AfterLock:
     ) -> None:
         self.name, self.lock, self.fixed, self.compose, self.lock_all = name, lock, fixed, compose, lock_all
         self.select = Prepared(select)
-        self._made: tuple[_Compiled, str, str] | None = None
+        self._made: tuple[_Compiled, str, str, str] | None = None
+        "The compiled select, the call, the grouped call (one row per call, `fetch_together`), the function."
         self._refused: weakref.WeakSet[asyncpg.Connection[Any]] = weakref.WeakSet()
         "Connections where the function cannot be made or found: their writes take the transaction at once."
         self._present: weakref.WeakSet[asyncpg.Connection[Any]] = weakref.WeakSet()
@@ -323,7 +325,7 @@ class AfterLock:
         if work.driver in self._refused:
             raise NeedsTransaction
         replay.unrecorded()
-        compiled, call, create = self._made or await self._make(work)
+        compiled, call, _, create = self._made or await self._make(work)
         bound = [*args, *compiled.args(params)]
         try:
             rows = await work.driver.fetch(call, *bound)
@@ -333,7 +335,6 @@ class AfterLock:
                 rows = await work.driver.fetch(call, *bound)
             except _MISSING as exc:  # made, yet not there: a pooler hands each statement to any server connection
                 self._refuse(work, exc)
-        self._present.add(work.driver)
         return compiled.processed_rows(rows)
 
     async def _create(self, work: Write, create: str) -> None:
@@ -343,6 +344,7 @@ class AfterLock:
             pass
         except asyncpg.PostgresError as exc:  # a role that may not make temporary objects (no TEMPORARY)
             self._refuse(work, exc)
+        self._present.add(work.driver)
 
     async def fetch_together(
         self, work: Write, writes: Sequence[tuple[Sequence[Any], Mapping[str, Any]]]
@@ -360,12 +362,9 @@ class AfterLock:
             raise RuntimeError("fetch_together takes its own transaction")
         if work.driver in self._refused:
             raise NeedsTransaction
-        replay.unrecorded()
-        compiled, call, create = self._made or await self._make(work)
+        compiled, _, together, create = self._made or await self._make(work)
         if work.driver not in self._present:
             await self._create(work, create)  # before the transaction, which a missing function would abort
-            self._present.add(work.driver)
-        together = call.replace("SELECT * FROM", "SELECT f.* FROM (SELECT) AS one LEFT JOIN", 1) + " AS f ON TRUE"
         bound = [[*args, *compiled.args(params)] for args, params in writes]
         async with work.driver.transaction():
             locked = await work.driver.fetch(self.lock_all, sorted({args[0] for args, _ in writes}))
@@ -379,7 +378,7 @@ class AfterLock:
                 out[n] = compiled.processed_rows([row])
         return out
 
-    async def _make(self, work: Write) -> tuple[_Compiled, str, str]:
+    async def _make(self, work: Write) -> tuple[_Compiled, str, str, str]:
         compiled = await self.select.compiled(work.dialect, work.driver)
         selected = re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + self.fixed}", compiled.compiled.string)
         statement = self.compose(selected)
@@ -393,8 +392,10 @@ class AfterLock:
             f"LANGUAGE plpgsql VOLATILE AS $after_lock$\n#variable_conflict use_column\n"
             f"BEGIN\n    PERFORM 1 FROM ({self.lock}) AS locked;\n    RETURN QUERY {statement};\nEND\n$after_lock$"
         )
-        call = f"SELECT * FROM {function}({', '.join(f'${n + 1}' for n in range(len(parameters)))})"
-        self._made = (compiled, call, create)
+        arguments = ", ".join(f"${n + 1}" for n in range(len(parameters)))
+        call = f"SELECT * FROM {function}({arguments})"
+        together = f"SELECT f.* FROM (SELECT) AS one LEFT JOIN {function}({arguments}) AS f ON TRUE"
+        self._made = (compiled, call, together, create)
         return self._made
 
 
@@ -431,7 +432,7 @@ class GroupStats:
     "Transactions that failed (each of their writes ran again alone, in a transaction of its own)."
 
 
-@dataclass
+@dataclass(eq=False)  # one caller's write: compared by identity, never by its arguments
 class _Waiting:
     write: AfterLock
     args: Sequence[Any]
@@ -473,10 +474,7 @@ class Group:
         if self._busy < self.lanes and not self._waiting:
             self._busy += 1
             try:
-                async with self._lend() as work:
-                    rows = await write.fetch(work, args, params)
-                self.stats.alone += 1
-                return rows
+                return await self._alone(write, args, params)
             finally:
                 self._busy -= 1
                 self._start()
@@ -498,28 +496,30 @@ class Group:
         taken = [w for w in self._waiting if w.write is kind][: self.most]
         self._waiting = [w for w in self._waiting if w not in taken]
         self._busy += 1
-        task = asyncio.create_task(self._together(kind, taken))
+        # A context of its own: the task serves many callers, and must not carry one request's (its log id).
+        task = asyncio.create_task(self._together(kind, taken), context=contextvars.Context())
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
+    async def _alone(self, write: AfterLock, args: Sequence[Any], params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        async with self._lend() as work:
+            rows = await write.fetch(work, args, params)
+        self.stats.alone += 1
+        return rows
+
     async def _together(self, write: AfterLock, taken: list[_Waiting]) -> None:
-        if len(taken) == 1:  # nobody to share a transaction with: one call, as `fetch` makes it
-            alone = taken[0]
-            try:
-                async with self._lend() as work:
-                    rows = await write.fetch(work, alone.args, alone.params)
-            except Exception as exc:
-                if not alone.answer.done():
-                    alone.answer.set_exception(exc)
-            else:
-                self.stats.alone += 1
-                if not alone.answer.done():
-                    alone.answer.set_result(rows)
-            finally:
-                self._busy -= 1
-                self._start()
-            return
         try:
+            if len(taken) == 1:  # nobody to share a transaction with: one call, as `fetch` makes it
+                alone = taken[0]
+                try:
+                    rows = await self._alone(write, alone.args, alone.params)
+                except Exception as exc:
+                    if not alone.answer.done():
+                        alone.answer.set_exception(exc)
+                else:
+                    if not alone.answer.done():
+                        alone.answer.set_result(rows)
+                return
             async with self._lend() as work:
                 answers = await write.fetch_together(work, [(w.args, w.params) for w in taken])
         except Exception as exc:  # rolled back: each runs again in a transaction of its own
