@@ -286,10 +286,11 @@ class AfterLock:
     One SQL statement cannot do it: its snapshot is taken when it starts, before it waits for a lock, so what it
     reads of other rows may be older than the lock (DECISIONS.md 8). A VOLATILE PL/pgSQL function takes a new
     snapshot for each statement, so it runs `lock` (a SELECT ... FOR ...), then the statement. The function is
-    made in `pg_temp` on each connection the first time it is called there, its types read from the server;
-    its name carries a hash of its text, so a changed statement is a new function. Where it cannot be made or
-    found (a role without TEMPORARY; a pooler such as PgBouncer in transaction mode, which hands each statement
-    to any server connection), `fetch` raises NeedsTransaction, then at once on that connection from then on.
+    made in `pg_temp` on each connection the first time it is called there (and again where the connection was
+    reset since), its types read from the server, beside `fetch_together`'s; their names carry a hash of their
+    text, so a changed statement is a new function. Where they cannot be made or found (a role without
+    TEMPORARY; a pooler such as PgBouncer in transaction mode, which hands each statement to any server
+    connection), a call raises NeedsTransaction, then at once on that connection from then on.
 
     `select` is read by the statement as `compose` places it (`compose` gets its SQL and returns the whole
     statement); the statement's own parameters $1..$`fixed` come first, then the select's, which `fetch` binds
@@ -308,11 +309,9 @@ class AfterLock:
         self.name, self.lock, self.fixed, self.compose, self.lock_all = name, lock, fixed, compose, lock_all
         self.select = Prepared(select)
         self._made: tuple[_Compiled, str, str, str] | None = None
-        "The compiled select, the call, the grouped call (one row per call, `fetch_together`), the function."
+        "The compiled select, the call, the grouped call (`fetch_together`), the functions they call."
         self._refused: weakref.WeakSet[asyncpg.Connection[Any]] = weakref.WeakSet()
         "Connections where the function cannot be made or found: their writes take the transaction at once."
-        self._present: weakref.WeakSet[asyncpg.Connection[Any]] = weakref.WeakSet()
-        "Connections known to have the function (`fetch_together` makes it before its transaction)."
 
     def _refuse(self, work: Write, exc: Exception) -> NoReturn:
         log.warning("%s runs in a transaction on this connection: its function is not there (%s)", self.name, exc)
@@ -326,57 +325,50 @@ class AfterLock:
             raise NeedsTransaction
         replay.unrecorded()
         compiled, call, _, create = self._made or await self._make(work)
-        bound = [*args, *compiled.args(params)]
-        try:
-            rows = await work.driver.fetch(call, *bound)
-        except _MISSING:  # the first call on this connection
-            await self._create(work, create)
-            try:
-                rows = await work.driver.fetch(call, *bound)
-            except _MISSING as exc:  # made, yet not there: a pooler hands each statement to any server connection
-                self._refuse(work, exc)
-        return compiled.processed_rows(rows)
+        return compiled.processed_rows(await self._call(work, create, call, [*args, *compiled.args(params)]))
 
-    async def _create(self, work: Write, create: str) -> None:
+    async def _call(self, work: Write, create: str, call: str, bound: Sequence[Any]) -> list[asyncpg.Record]:
+        """`call`'s rows, its functions made first where this connection does not have them."""
+        try:
+            return cast(list[asyncpg.Record], await work.driver.fetch(call, *bound))
+        except _MISSING:  # the first call on this connection, or its temporary objects dropped (DISCARD TEMP)
+            pass
         try:
             await work.driver.execute(create)
-        except asyncpg.DuplicateFunctionError:  # made by an earlier call that failed after it
-            pass
         except asyncpg.PostgresError as exc:  # a role that may not make temporary objects (no TEMPORARY)
             self._refuse(work, exc)
-        self._present.add(work.driver)
+        try:
+            return cast(list[asyncpg.Record], await work.driver.fetch(call, *bound))
+        except _MISSING as exc:  # made, yet not there: a pooler hands each statement to any server connection
+            self._refuse(work, exc)
 
     async def fetch_together(
         self, work: Write, writes: Sequence[tuple[Sequence[Any], Mapping[str, Any]]]
     ) -> list[list[tuple[Any, ...]]]:
-        """Several writes' `fetch` in one transaction on `work`'s connection (`Group`), each write's rows in order.
+        """Several writes' `fetch` as one call, one transaction, committed at once (`Group`); each write's rows.
 
         A transaction that takes one write's locks after another's must take every lock in one order, the order
-        every other write takes them in, or two such transactions could each hold what the other waits for.
-        `lock_all` locks the first rows of every write at once, in ascending key order (the key is each write's
-        first argument, its `lock`'s $1; `lock_all`'s $1 is the array of them), and returns for each key the
-        order in which the writes then run, as the later columns of its row: a write locks its later rows (for
-        the vote, the board's score-sequence shard) in that order. The function runs as in `fetch`; its lock is
-        then held already. An error rolls every write back and propagates."""
-        if work.atomic or work.driver.is_in_transaction():
-            raise RuntimeError("fetch_together takes its own transaction")
+        every other write takes them in, or two such transactions could each hold what the other waits for. The
+        call's function (made beside `fetch`'s) first runs `lock_all`, which locks the first rows of every write
+        at once, in ascending key order (the key is each write's first argument, its `lock`'s $1; `lock_all`'s
+        $1 is the array of them), and gives for each key the order in which the writes then run, as its later
+        columns: a write locks its later rows (for the vote, the board's score-sequence shard) in that order.
+        Then it runs each write's function, as `fetch` does, in that order (one key's writes in the order they
+        came), its lock held already. Each argument goes as an array of every write's value.
+
+        One call where a transaction of the driver's took four round trips (BEGIN, the locks, the writes,
+        COMMIT): under wrk, 10% of the server's CPU went to that transaction. An error rolls every write back
+        and propagates."""
+        if work.atomic:
+            raise RuntimeError("fetch_together runs outside a transaction: the call commits on its own")
         if work.driver in self._refused:
             raise NeedsTransaction
         compiled, _, together, create = self._made or await self._make(work)
-        if work.driver not in self._present:
-            await self._create(work, create)  # before the transaction, which a missing function would abort
         bound = [[*args, *compiled.args(params)] for args, params in writes]
-        async with work.driver.transaction():
-            locked = await work.driver.fetch(self.lock_all, sorted({args[0] for args, _ in writes}))
-            order = {row[0]: tuple(row[1:]) for row in locked}
-            # Stable: one key's writes keep the order they came in. A key `lock_all` did not find locks nothing.
-            ran = sorted(range(len(writes)), key=lambda n: (*order.get(writes[n][0][0], ()), writes[n][0][0]))
-            rows = await work.driver.fetchmany(together, [bound[n] for n in ran])
-        out: list[list[tuple[Any, ...]]] = [[] for _ in writes]
-        for n, row in zip(ran, rows, strict=True):
-            if row[0] is not None:
-                out[n] = compiled.processed_rows([row])
-        return out
+        out: list[list[Any]] = [[] for _ in writes]
+        for row in await self._call(work, create, together, [list(values) for values in zip(*bound, strict=True)]):
+            out[row[0] - 1].append(row[1:])
+        return [compiled.processed_rows(found) for found in out]
 
     async def _make(self, work: Write) -> tuple[_Compiled, str, str, str]:
         compiled = await self.select.compiled(work.dialect, work.driver)
@@ -384,19 +376,44 @@ class AfterLock:
         statement = self.compose(selected)
         described = await work.driver.prepare(statement)
         parameters = [_type_name(t) for t in described.get_parameters()]
-        columns = [f"c{n} {_type_name(a.type)}" for n, a in enumerate(described.get_attributes())]
-        digest = hashlib.sha256(f"{self.lock}\n{statement}".encode()).hexdigest()[:16]
-        function = f"pg_temp.{self.name}_{digest}"
-        create = (
-            f"CREATE FUNCTION {function}({', '.join(parameters)}) RETURNS TABLE ({', '.join(columns)})\n"
-            f"LANGUAGE plpgsql VOLATILE AS $after_lock$\n#variable_conflict use_column\n"
-            f"BEGIN\n    PERFORM 1 FROM ({self.lock}) AS locked;\n    RETURN QUERY {statement};\nEND\n$after_lock$"
-        )
+        columns = ", ".join(f"c{n} {_type_name(a.type)}" for n, a in enumerate(described.get_attributes()))
+        orders = len((await work.driver.prepare(self.lock_all)).get_attributes()) - 1
+        digest = hashlib.sha256(f"{self.lock}\n{statement}\n{self.lock_all}".encode()).hexdigest()[:16]
+        function, batch = f"pg_temp.{self.name}_{digest}", f"pg_temp.{self.name}_all_{digest}"
         arguments = ", ".join(f"${n + 1}" for n in range(len(parameters)))
+        arrays = ", ".join(f"{p}[]" for p in parameters)
+        create = (
+            f"CREATE OR REPLACE FUNCTION {function}({', '.join(parameters)}) RETURNS TABLE ({columns})\n"
+            f"LANGUAGE plpgsql VOLATILE AS $after_lock$\n#variable_conflict use_column\n"
+            f"BEGIN\n    PERFORM 1 FROM ({self.lock}) AS locked;\n    RETURN QUERY {statement};\nEND\n$after_lock$;\n"
+            f"CREATE OR REPLACE FUNCTION {batch}({arrays}) RETURNS TABLE (_n integer, {columns})\n"
+            f"LANGUAGE plpgsql VOLATILE AS $after_lock$\n#variable_conflict use_column\n"
+            + _each_in_lock_order(self.lock_all, orders, function, len(parameters))
+            + "\n$after_lock$"
+        )
         call = f"SELECT * FROM {function}({arguments})"
-        together = f"SELECT f.* FROM (SELECT) AS one LEFT JOIN {function}({arguments}) AS f ON TRUE"
+        together = f"SELECT * FROM {batch}({arguments})"
         self._made = (compiled, call, together, create)
         return self._made
+
+
+def _each_in_lock_order(lock_all: str, orders: int, function: str, parameters: int) -> str:
+    """The body of `fetch_together`'s function: `lock_all` (which gives `orders` order columns after its key),
+    then `function` on each write's arguments (element n of every array argument), in that order, each of its
+    rows after the write's ordinal `_n`."""
+    order = [f"locked._o{n}" for n in range(orders)]
+    each = ", ".join(f"${n + 1}[_i]" for n in range(parameters))
+    return f"""DECLARE
+    _order integer[];
+    _i integer;
+BEGIN
+    WITH locked(_key{"".join(f", _o{n}" for n in range(orders))}) AS ({lock_all})
+    SELECT array_agg(w._n::integer ORDER BY {", ".join([*order, "w._key", "w._n"])}) INTO _order
+    FROM unnest($1) WITH ORDINALITY AS w(_key, _n) LEFT JOIN locked ON locked._key = w._key;
+    FOREACH _i IN ARRAY _order LOOP
+        RETURN QUERY SELECT _i, f.* FROM {function}({each}) AS f;
+    END LOOP;
+END"""
 
 
 @dataclass

@@ -6,14 +6,17 @@ waits is never written."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
 from ideaengine import boards, votes
+from ideaengine.platform import driver
 from tests.api.conftest import Api, Workspace
 from tests.api.ops import create_board, idea, idea_id, pk, vote
 
@@ -72,10 +75,13 @@ async def test_votes_arriving_together_commit_together_and_every_tally_is_exact(
 async def test_a_transaction_that_fails_leaves_each_vote_to_run_alone(
     api: Api, ws: Workspace, services: Any, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A transaction of several votes that fails (here its first statement) writes none of them; each then runs
-    again in a transaction of its own, and every vote counts once."""
+    """A transaction of several votes that fails (here its locks, after some are taken) writes none of them;
+    each then runs again in a transaction of its own, and every vote counts once."""
     ideas = await _ideas_sharing_shards(api, ws)
-    monkeypatch.setattr(votes._CAST_AT_ONCE, "lock_all", "SELECT id FROM no_such_table WHERE id = ANY($1::int[])")
+    cast = votes._CAST_AT_ONCE
+    failing = "SELECT id, board_id / 0 FROM ideas WHERE id = ANY($1::integer[]) ORDER BY id FOR NO KEY UPDATE"
+    broken = driver.AfterLock(cast.name, cast.lock, cast.select.stmt, cast.fixed, cast.compose, failing)
+    monkeypatch.setattr(votes, "_CAST_AT_ONCE", broken)
     services.db.group.lanes = 1  # every vote that arrives while one runs waits, so they go together
     voters = [ws.token(f"voter{n}") for n in range(12)]
     answers = await asyncio.gather(*(vote(api, t, ideas[n % 3], "UP") for n, t in enumerate(voters)))
@@ -170,3 +176,27 @@ async def test_a_transaction_bumps_score_shards_in_ascending_order_whatever_orde
             await conn.close()
     assert [a["idea"]["votes"] for a in answers] == [{"up": 2, "down": 0}] * 2
     assert group.stats.transactions == 1 and group.stats.together == 2
+
+
+async def test_votes_still_go_together_on_connections_reset_between_uses(
+    api: Api, ws: Workspace, services: Any, database_url: str
+) -> None:
+    """A vote's one call and a group's call run functions made in pg_temp on a connection the first time. Here
+    every connection lent is reset first (`DISCARD TEMP`, as a pooler may reset one), so each call finds them
+    gone: they are made again, votes that arrive together still go together, and each counts once."""
+    ideas = await _ideas_sharing_shards(api, ws)
+    db = services.db
+
+    @contextlib.asynccontextmanager
+    async def reset_first() -> AsyncIterator[Any]:
+        async with db.driver_write(atomic=False) as work:
+            await work.driver.execute("DISCARD TEMP")
+            yield work
+
+    db.group._lend = reset_first
+    db.group.lanes = 1
+    voters = [ws.token(f"voter{n}") for n in range(12)]
+    answers = await asyncio.gather(*(vote(api, t, ideas[n % 3], "DOWN") for n, t in enumerate(voters)))
+    assert all(a["userErrors"] == [] for a in answers)
+    assert db.group.stats.together > 0 and db.group.stats.failed == 0, db.group.stats
+    assert await _tallies(api, ideas[:3]) == {i: {"up": 0, "down": 4} for i in ideas[:3]}
