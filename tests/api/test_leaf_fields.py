@@ -51,6 +51,19 @@ class Size:
         return _later()  # type: ignore[return-value]
 
 
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Box(Named):
+    """An object of an interface (strawberry gives its type an `is_type_of`) holding small objects."""
+
+    size: Size | None
+    required_size: Size
+
+
 @strawberry.type
 class Thing:
     name: str
@@ -91,6 +104,16 @@ class Thing:
     @strawberry.field
     def broken_size(self) -> Size | None:
         raise ValueError("no size here")
+
+    @strawberry.field
+    def box(self) -> Box | None:
+        """Small objects in a small object: completed in place when only their leaves are asked."""
+        return Box(name=f"box of {self.name}", size=_size_of(self), required_size=_size_of(self))  # type: ignore[arg-type]
+
+    @strawberry.field
+    def not_a_box(self) -> Box | None:
+        """A value its type's `is_type_of` refuses."""
+        return _size_of(self)  # type: ignore[return-value]
 
 
 def _size_of(thing: Thing) -> Size | None:
@@ -153,14 +176,25 @@ QUERIES = [
     "{ things { size { width soon } } }",
     "{ things { size { ...on Size { height } width @include(if: false) label @skip(if: false) } } }",
     "query($with: Boolean!) { things { size { width @include(if: $with) label } } }",
+    "{ things { box { name size { width height label } } } }",
+    "{ things { box { __typename n: name s: size { w: width } again: size { label } } } }",
+    "{ things { box { requiredSize { width } name } } }",
+    "{ things { box { size { width broken } } } }",
+    "{ things { box { size { width soon } } } }",
+    "{ things { box { size { scaled(by: 2) } } } }",
+    "{ things { box { ...on Named { name } ...on Box { size { area } } } } }",
+    "{ things { notABox { name } } }",
+    "{ requiredThings { box { requiredSize { label } } } }",
+    "query($with: Boolean!) { things { box { size { width @include(if: $with) } name @skip(if: $with) } } }",
 ]
 
 
+@pytest.mark.parametrize("variables", [{"with": True}, {"with": False}])
 @pytest.mark.parametrize("query", QUERIES)
-def test_leaves_complete_as_graphql_core_does(query: str) -> None:
+def test_leaves_complete_as_graphql_core_does(query: str, variables: dict[str, Any]) -> None:
     answers: list[tuple[Any, Any]] = []
     for leaves in (False, True):
-        result = asyncio.run(_schema(leaves).execute(query, variable_values={"with": True}))
+        result = asyncio.run(_schema(leaves).execute(query, variable_values=variables))
         answers.append((result.data, [error.formatted for error in result.errors or []]))
     assert answers[0] == answers[1]
 
@@ -217,6 +251,30 @@ def test_only_what_graphql_core_must_complete_reaches_it(monkeypatch: pytest.Mon
     assert result.data == {"things": [{"size": {"width": 3}}, {"size": {"width": 1}}, {"size": None}, {"size": None}]}
     assert [error.path for error in result.errors or []] == [["things", 2, "size", "width"]]
     assert completed_by_graphql_core.count("Size") == 1
+
+
+def test_objects_in_objects_reach_graphql_core_only_where_something_is_unusual(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four things' boxes: the box of the thing without a size (a required size that is null) and the box whose
+    size holds a width no Int holds go through graphql-core's own steps, and only those two."""
+    completed_by_graphql_core: list[str] = []
+    own = StrawberryGraphQLCoreExecutionContext.complete_object_value
+
+    def spy(self: Any, return_type: Any, *args: Any) -> Any:
+        completed_by_graphql_core.append(return_type.name)
+        return own(self, return_type, *args)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "complete_object_value", spy)
+    query = "{ things { box { name requiredSize { width } } } }"
+    result = asyncio.run(_schema(leaves=True).execute(query))
+    assert result.data == {
+        "things": [
+            {"box": {"name": "box of lamp", "requiredSize": {"width": 3}}},
+            {"box": {"name": "box of None", "requiredSize": {"width": 1}}},
+            {"box": None},
+            {"box": None},
+        ]
+    }
+    assert completed_by_graphql_core.count("Box") == 2
 
 
 def test_small_objects_planned_are_those_of_plain_resolvers() -> None:
