@@ -49,7 +49,7 @@ export function moderateView(app, root) {
   let ideas = [];
   let cursor = null;
   let board = null; // the moderation query's answer: clusters, merged ideas, the queue
-  let loading = 0;
+  let loading = 0; // the newest load or reload: the answer of one begun before it is dropped
   const keep = new Map(); // cluster (its first idea's id) -> the idea its duplicates are merged into
 
   const heading = (id, text) => h("h3", { id, tabindex: "-1" }, text);
@@ -359,8 +359,12 @@ export function moderateView(app, root) {
     list.children[index].replaceWith(ideaRow(ideas[index], intervalScale(ideas)));
   }
 
+  // After a decision. A refresh begun before it (a new token, live updates back) would answer with what was there
+  // before the decision: it must not land after this one and put the merged idea back among the duplicates.
   const reload = async () => {
+    const mine = ++loading;
     const mod = await app.run(moderation, "Loading moderation", reload);
+    if (mine !== loading) return;
     if (mod) {
       board = mod;
       renderModeration();
