@@ -236,34 +236,34 @@ def test_a_field_given_back_its_own_resolver_is_executed_as_graphql_core_does() 
     assert result.data == {"requiredThings": [{"shout": "shout:lamp"}, {"shout": "shout:None"}]}
 
 
-def test_only_what_graphql_core_must_complete_reaches_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Of four things' sizes, two are completed in place and one is null; the one whose width no Int holds is
-    completed by graphql-core's own steps, which report it at the width."""
-    completed_by_graphql_core: list[str] = []
+@pytest.fixture
+def completed_by_graphql_core(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The object types graphql-core's own steps complete, in order."""
+    completed: list[str] = []
     own = StrawberryGraphQLCoreExecutionContext.complete_object_value
 
     def spy(self: Any, return_type: Any, *args: Any) -> Any:
-        completed_by_graphql_core.append(return_type.name)
+        completed.append(return_type.name)
         return own(self, return_type, *args)
 
     monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "complete_object_value", spy)
+    return completed
+
+
+def test_only_what_graphql_core_must_complete_reaches_it(completed_by_graphql_core: list[str]) -> None:
+    """Of four things' sizes, two are completed in place and one is null; the one whose width no Int holds is
+    completed by graphql-core's own steps, which report it at the width."""
     result = asyncio.run(_schema(leaves=True).execute("{ things { size { width } } }"))
     assert result.data == {"things": [{"size": {"width": 3}}, {"size": {"width": 1}}, {"size": None}, {"size": None}]}
     assert [error.path for error in result.errors or []] == [["things", 2, "size", "width"]]
     assert completed_by_graphql_core.count("Size") == 1
 
 
-def test_objects_in_objects_reach_graphql_core_only_where_something_is_unusual(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_objects_in_objects_reach_graphql_core_only_where_something_is_unusual(
+    completed_by_graphql_core: list[str],
+) -> None:
     """Four things' boxes: the box of the thing without a size (a required size that is null) and the box whose
     size holds a width no Int holds go through graphql-core's own steps, and only those two."""
-    completed_by_graphql_core: list[str] = []
-    own = StrawberryGraphQLCoreExecutionContext.complete_object_value
-
-    def spy(self: Any, return_type: Any, *args: Any) -> Any:
-        completed_by_graphql_core.append(return_type.name)
-        return own(self, return_type, *args)
-
-    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "complete_object_value", spy)
     query = "{ things { box { name requiredSize { width } } } }"
     result = asyncio.run(_schema(leaves=True).execute(query))
     assert result.data == {
