@@ -111,6 +111,28 @@ class Thing:
         return Box(name=f"box of {self.name}", size=_size_of(self), required_size=_size_of(self))  # type: ignore[arg-type]
 
     @strawberry.field
+    def sizes(self) -> list[Size]:
+        """A list of small objects (an empty one for a thing without a size)."""
+        size = _size_of(self)
+        return [] if size is None else [size, size]
+
+    @strawberry.field
+    def maybe_sizes(self) -> list[Size | None] | None:
+        """Nulls among the items, a null list, and a tuple rather than a list."""
+        if self.count == 0:
+            return None
+        return (None, _size_of(self))  # type: ignore[return-value]
+
+    @strawberry.field
+    def lazy_sizes(self) -> list[Size]:
+        """An iterable that is not a list: graphql-core's own steps."""
+        return iter([s for s in (_size_of(self),) if s is not None])  # type: ignore[return-value]
+
+    @strawberry.field
+    def broken_sizes(self) -> list[Size] | None:
+        raise ValueError("no sizes")
+
+    @strawberry.field
     def not_a_box(self) -> Box | None:
         """A value its type's `is_type_of` refuses."""
         return _size_of(self)  # type: ignore[return-value]
@@ -186,6 +208,13 @@ QUERIES = [
     "{ things { notABox { name } } }",
     "{ requiredThings { box { requiredSize { label } } } }",
     "query($with: Boolean!) { things { box { size { width @include(if: $with) } name @skip(if: $with) } } }",
+    "{ things { sizes { width label } } }",
+    "{ things { sizes { __typename height } maybeSizes { width } } }",
+    "{ things { maybeSizes { width broken } } }",
+    "{ things { lazySizes { width } brokenSizes { width } } }",
+    "{ things { sizes { width scaled(by: 2) } } }",
+    "query($with: Boolean!) { things { sizes @include(if: $with) { width } } }",
+    "{ requiredThings { sizes { label } } }",
 ]
 
 
@@ -275,6 +304,20 @@ def test_objects_in_objects_reach_graphql_core_only_where_something_is_unusual(
         ]
     }
     assert completed_by_graphql_core.count("Box") == 2
+
+
+def test_a_list_of_small_objects_reaches_graphql_core_only_where_an_item_is_unusual(
+    completed_by_graphql_core: list[str],
+) -> None:
+    """Three things' two sizes each, and none for the fourth: only the list whose sizes hold a width no Int holds
+    goes through graphql-core's own steps (which stop at its first item, report the error there and null the
+    thing, whose list is required)."""
+    result = asyncio.run(_schema(leaves=True).execute("{ things { sizes { width } } }"))
+    assert result.data == {
+        "things": [{"sizes": [{"width": 3}] * 2}, {"sizes": [{"width": 1}] * 2}, None, {"sizes": []}]
+    }
+    assert [error.path for error in result.errors or []] == [["things", 2, "sizes", 0, "width"]]
+    assert completed_by_graphql_core.count("Size") == 1
 
 
 def test_small_objects_planned_are_those_of_plain_resolvers() -> None:
