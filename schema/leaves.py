@@ -55,8 +55,8 @@ _SMALL = "_ideaengine_small_object"
 its resolver)."""
 
 _LIST = "_ideaengine_small_list"
-"""The attribute `plan_small_objects` sets on a qualifying list field: (its items' object type, whether an item is
-non-null, whether the list is, its resolver)."""
+"""The attribute `plan_small_objects` sets on a qualifying list field: (its items' object type, whether the list is
+non-null, its resolver, whether an item is non-null)."""
 
 
 def _plain_fields(schema: GraphQLSchema) -> Iterator[tuple[GraphQLField, Any, bool]]:
@@ -97,7 +97,7 @@ def plan_small_objects(schema: GraphQLSchema) -> list[GraphQLField]:
             item = target.of_type
             item_non_null = isinstance(item, GraphQLNonNull)
             if _small(item := item.of_type if item_non_null else item):
-                setattr(graphql_field, _LIST, (item, item_non_null, non_null, graphql_field.resolve))
+                setattr(graphql_field, _LIST, (item, non_null, graphql_field.resolve, item_non_null))
                 marked.append(graphql_field)
     return marked
 
@@ -108,11 +108,6 @@ def _small(target: Any) -> bool:
     return isinstance(target, GraphQLObjectType) and (target.is_type_of is None or _strawberrys(target.is_type_of))
 
 
-_Step = tuple[str, "tuple[Any, bool, Any] | None", "list[_Step] | None"]
-"""One field asked of a planned object: its response key, its plan (None for `__typename`) and, for a small
-object, the steps of the fields asked of it."""
-
-
 def _strawberrys(is_type_of: Any) -> bool:
     """Whether an `is_type_of` is the one strawberry makes for a type with interfaces, which ignores its `info`
     (an isinstance check): a type's own may read it, and its objects keep graphql-core's steps."""
@@ -121,6 +116,11 @@ def _strawberrys(is_type_of: Any) -> bool:
 
 _NO_INFO: Any = None
 """The `info` a planned resolver or `is_type_of` gets: one that never reads it."""
+
+
+_Step = tuple[str, "tuple[Any, bool, Any] | None", "list[_Step] | None"]
+"""One field asked of a planned object: its response key, its plan (None for `__typename`) and, for a small
+object, the steps of the fields asked of it."""
 
 
 class LeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -146,26 +146,32 @@ class LeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
         field_def = parent_type.fields.get(node.name.value)
         if field_def is None or node.arguments or not self._in_place:
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        listed = getattr(field_def, _LIST, None)
-        if listed is not None and field_def.resolve is listed[3] and not node.directives:  # no @stream to honour
-            return self._list_of(field_def, parent_type, source, field_details_list, path, position_context)
-        plan, steps = getattr(field_def, _LEAF, None), None
+        plan, steps, items = getattr(field_def, _LEAF, None), None, None
         if plan is None:
-            plan = getattr(field_def, _SMALL, None)
+            small = getattr(field_def, _SMALL, None)
+            listed = None if small is not None or node.directives else getattr(field_def, _LIST, None)  # no @stream
+            plan = small or listed
             if plan is not None:
                 steps = self._steps_of(plan[0], field_details_list)
                 if steps is None:  # a field asked of it is not planned: graphql-core's steps, resolved once
                     plan = None
+                elif listed is not None:
+                    items = listed[3]
         if plan is None or field_def.resolve is not plan[2]:
             return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        target, non_null, resolve = plan
+        target, non_null, resolve = plan[:3]
         try:
             result = resolve(source, None)  # a planned resolver never reads `info`
             if result is None or result is Undefined:
                 if not non_null:
                     return None
             elif not isinstance(result, Exception) and not self.is_awaitable(result):
-                done = target.coerce_output_value(result) if steps is None else self._fields_of(target, result, steps)
+                if steps is None:
+                    done = target.coerce_output_value(result)
+                elif items is None:
+                    done = self._fields_of(target, result, steps)
+                else:
+                    done = self._items_of(target, items, result, steps)
                 if done is not Undefined and done is not None:
                     return done
         except Exception as raw_error:
@@ -173,39 +179,20 @@ class LeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         return self._complete(field_def, parent_type, field_details_list, path, result, position_context)
 
-    def _list_of(
-        self,
-        field_def: GraphQLField,
-        parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: Any,
-        path: Any,
-        position_context: Any,
-    ) -> Any:
-        """A planned list field, completed in place when it is a list or tuple and every item is completed in
-        place (or null where the items may be)."""
-        item_type, item_non_null, non_null, resolve = getattr(field_def, _LIST)
-        steps = self._steps_of(item_type, field_details_list)
-        if steps is None:
-            return super().execute_field(parent_type, source, field_details_list, path, position_context)
-        try:
-            result = resolve(source, None)
-            if result is None or result is Undefined:
-                if not non_null:
-                    return None
-            elif type(result) is list or type(result) is tuple:
-                items: list[Any] = []
-                for item in result:
-                    done = None if item is None else self._fields_of(item_type, item, steps)
-                    if done is None and (item is not None or item_non_null):
-                        break
-                    items.append(done)
-                else:
-                    return items
-        except Exception as raw_error:
-            self.handle_field_error(raw_error, field_def.type, field_details_list, path)
+    def _items_of(
+        self, item_type: GraphQLObjectType, item_non_null: bool, value: Any, steps: list[_Step]
+    ) -> list[Any] | None:
+        """A list field's items completed in place, when `value` is a list or tuple and every item is (or is
+        null where the items may be); else None."""
+        if type(value) is not list and type(value) is not tuple:
             return None
-        return self._complete(field_def, parent_type, field_details_list, path, result, position_context)
+        items: list[Any] = []
+        for item in value:
+            done = None if item is None else self._fields_of(item_type, item, steps)
+            if done is None and (item is not None or item_non_null):
+                return None
+            items.append(done)
+        return items
 
     def _complete(
         self,
